@@ -1,0 +1,165 @@
+//! IAM role ARNs as customers paste them back after creating the role.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::partition::Partition;
+use super::{AccountId, AccountIdError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RoleArnError {
+    #[error("must look like arn:aws:iam::123456789012:role/RoleName")]
+    Shape,
+    #[error("partition must be aws, aws-cn or aws-us-gov (got {0:?})")]
+    Partition(String),
+    #[error("account {0}")]
+    Account(AccountIdError),
+    #[error(
+        "role path must start and end with '/' and use printable ASCII, at most 512 characters"
+    )]
+    Path,
+    #[error("role name must be 1 to 64 characters of letters, digits and +=,.@_-")]
+    Name,
+}
+
+/// `arn:<partition>:iam::<account>:role/<path/><name>`
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RoleArn {
+    raw: String,
+    partition: Partition,
+    account: AccountId,
+    name_start: usize,
+}
+
+impl RoleArn {
+    pub fn new(raw: &str) -> Result<Self, RoleArnError> {
+        // Customers paste from the console: surrounding whitespace is a copy artefact, not intent.
+        let raw = raw.trim();
+        let mut fields = raw.splitn(6, ':');
+        let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+            fields.next(),
+        ) else {
+            return Err(RoleArnError::Shape);
+        };
+        let partition =
+            Partition::parse(partition).ok_or_else(|| RoleArnError::Partition(partition.into()))?;
+        let account = AccountId::new(account).map_err(RoleArnError::Account)?;
+        let Some(path_and_name) = resource.strip_prefix("role") else {
+            return Err(RoleArnError::Shape);
+        };
+        if !path_and_name.starts_with('/') {
+            return Err(RoleArnError::Shape);
+        }
+        let last_slash = path_and_name.rfind('/').unwrap_or(0);
+        let (path, name) = path_and_name.split_at(last_slash + 1);
+        let path_ok = path.len() <= 512 && path.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        if !path_ok {
+            return Err(RoleArnError::Path);
+        }
+        if !is_iam_name(name, 64) {
+            return Err(RoleArnError::Name);
+        }
+        let name_start = raw.len() - name.len();
+        Ok(Self {
+            raw: raw.to_owned(),
+            partition,
+            account,
+            name_start,
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+    pub fn partition(&self) -> Partition {
+        self.partition
+    }
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+    pub fn name(&self) -> &str {
+        &self.raw[self.name_start..]
+    }
+}
+
+/// IAM user/role names: `[\w+=,.@-]{1,max}`.
+pub(crate) fn is_iam_name(name: &str, max: usize) -> bool {
+    (1..=max).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b))
+}
+
+impl fmt::Display for RoleArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl TryFrom<String> for RoleArn {
+    type Error = RoleArnError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(&value)
+    }
+}
+
+impl From<RoleArn> for String {
+    fn from(value: RoleArn) -> Self {
+        value.raw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_partition_account_path_and_name() {
+        let arn = RoleArn::new("arn:aws-us-gov:iam::123456789012:role/team/data/Writer+1").unwrap();
+        assert_eq!(arn.partition(), Partition::AwsUsGov);
+        assert_eq!(arn.account().as_str(), "123456789012");
+        assert_eq!(arn.name(), "Writer+1");
+
+        let plain = RoleArn::new("  arn:aws:iam::000000000001:role/r \n").unwrap();
+        assert_eq!(plain.name(), "r");
+        assert_eq!(plain.as_str(), "arn:aws:iam::000000000001:role/r");
+    }
+
+    #[test]
+    fn rejects_what_is_not_a_role_arn() {
+        use RoleArnError::*;
+        let cases: &[(&str, RoleArnError)] = &[
+            ("role/x", Shape),
+            ("arn:aws:iam::123456789012:user/x", Shape),
+            ("arn:aws:s3:::bucket", Shape),
+            ("arn:aws:iam:us-east-1:123456789012:role/x", Shape),
+            ("arn:aws:iam::123456789012:roles/x", Shape),
+            (
+                "arn:azure:iam::123456789012:role/x",
+                Partition("azure".into()),
+            ),
+            ("arn:aws:iam::123456789012:role/", Name),
+            ("arn:aws:iam::123456789012:role/a b", Name),
+            (
+                &format!("arn:aws:iam::123456789012:role/{}", "n".repeat(65)),
+                Name,
+            ),
+            ("arn:aws:iam::123456789012:role/pa th/x", Path),
+        ];
+        for (raw, expected) in cases {
+            assert_eq!(RoleArn::new(raw).as_ref().err(), Some(expected), "{raw}");
+        }
+        assert!(matches!(
+            RoleArn::new("arn:aws:iam::12345:role/x"),
+            Err(RoleArnError::Account(_))
+        ));
+    }
+}

@@ -1,0 +1,348 @@
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+use super::*;
+use crate::config::PlatformPrincipals;
+use crate::domain::*;
+
+const PRINCIPAL: &str = "arn:aws:iam::111111111111:role/platform-connector";
+
+fn destination(auth: AuthModeKind, folder: &str, kms: Option<&str>) -> Destination {
+    Destination::new_draft(
+        DestinationId::new("0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e").unwrap(),
+        TenantId::new("tenant-a").unwrap(),
+        NewDestination {
+            name: DestinationName::new("Lake").unwrap(),
+            description: Description::default(),
+            bucket: BucketName::new("customer-bucket").unwrap(),
+            region: Some(Region::new("eu-west-1").unwrap()),
+            folder: Folder::new(folder).unwrap(),
+            auth,
+            kms_key: kms.map(|k| KmsKeyArn::new(k).unwrap()),
+        },
+        datetime!(2026-11-27 12:00 UTC),
+    )
+    .unwrap()
+}
+
+fn principals() -> PlatformPrincipals {
+    PlatformPrincipals::parse(PRINCIPAL).unwrap()
+}
+
+const KEY: &str = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+#[test]
+fn iam_role_mode_renders_permissions_and_trust_exactly() {
+    // GIVEN a role-mode destination writing to exports/ with a KMS key
+    let d = destination(AuthModeKind::IamRole, "/exports/", Some(KEY));
+    // WHEN its policies are rendered
+    let rendered = render(&d, &principals()).unwrap();
+    // THEN the permissions policy covers exactly the folder and the key
+    let permissions = serde_json::to_value(rendered.permissions_policy.unwrap()).unwrap();
+    assert_eq!(
+        permissions,
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "PutObjectsInDestinationFolder", "Effect": "Allow",
+                 "Action": ["s3:PutObject", "s3:PutObjectAcl"],
+                 "Resource": ["arn:aws:s3:::customer-bucket/exports/*"]},
+                {"Sid": "UseDestinationKmsKey", "Effect": "Allow",
+                 "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": [KEY]}
+            ]
+        })
+    );
+    // AND the trust policy requires this destination's External ID from our principal
+    let trust = serde_json::to_value(rendered.trust_policy.unwrap()).unwrap();
+    assert_eq!(
+        trust,
+        json!({
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Sid": "TrustPlatformWithExternalId", "Effect": "Allow",
+                "Principal": {"AWS": PRINCIPAL}, "Action": ["sts:AssumeRole"],
+                "Condition": {"StringEquals": {"sts:ExternalId": d.external_id().unwrap().expose()}}
+            }]
+        })
+    );
+    assert!(rendered.bucket_policy.is_none());
+}
+
+#[test]
+fn root_folder_grants_the_whole_bucket_and_nothing_else() {
+    let d = destination(AuthModeKind::IamRole, "", None);
+    assert_eq!(object_resource(&d), "arn:aws:s3:::customer-bucket/*");
+    let permissions = permissions_policy(&d);
+    assert_eq!(
+        permissions.statement.len(),
+        1,
+        "no KMS statement without a key"
+    );
+}
+
+#[test]
+fn bucket_policy_mode_renders_whole_policy_statement_and_key_statement() {
+    // GIVEN a bucket-policy destination with a KMS key
+    let d = destination(AuthModeKind::BucketPolicy, "a/b", Some(KEY));
+    // WHEN rendered
+    let rendered = render(&d, &principals()).unwrap();
+    // THEN the statement grants our principal the put actions on the folder, only with the owner ACL
+    let statement = rendered.bucket_policy_statement.clone().unwrap();
+    assert_eq!(
+        serde_json::to_value(&statement).unwrap(),
+        json!({
+            "Sid": "DataPlatformDestination0b6f3c1e8a4d4a4f9d0e6d5c2b1a0f9e",
+            "Effect": "Allow",
+            "Principal": {"AWS": PRINCIPAL},
+            "Action": ["s3:PutObject", "s3:PutObjectAcl"],
+            "Resource": ["arn:aws:s3:::customer-bucket/a/b/*"],
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}
+        })
+    );
+    // AND the simple-setup policy is exactly that one statement
+    assert_eq!(rendered.bucket_policy.unwrap().statement, vec![statement]);
+    assert!(rendered.key_policy_statement.is_some());
+    assert!(rendered.trust_policy.is_none() && rendered.permissions_policy.is_none());
+}
+
+#[test]
+fn rendering_is_deterministic_with_a_stable_key_order() {
+    let d = destination(AuthModeKind::BucketPolicy, "x", None);
+    let first = to_pretty_json(&render(&d, &principals()).unwrap());
+    let second = to_pretty_json(&render(&d, &principals()).unwrap());
+    assert_eq!(first, second);
+    let sid = first.find("\"Sid\"").unwrap();
+    let effect = first.find("\"Effect\"").unwrap();
+    let principal = first.find("\"Principal\"").unwrap();
+    let condition = first.find("\"Condition\"").unwrap();
+    assert!(sid < effect && effect < principal && principal < condition);
+    assert!(first.contains("\n  "), "pretty-printed");
+}
+
+#[test]
+fn a_partition_without_a_principal_is_refused() {
+    let mut d = destination(AuthModeKind::IamRole, "", None);
+    d.region = Some(Region::new("cn-north-1").unwrap());
+    assert_eq!(
+        render(&d, &principals()),
+        Err(RenderError::PartitionNotServed(Partition::AwsCn))
+    );
+}
+
+#[test]
+fn longest_legal_inputs_still_fit_the_trust_policy_limit() {
+    // GIVEN the longest principal ARN (512-char path, 64-char name) and External ID STS allows
+    let long = format!(
+        "arn:aws:iam::111111111111:role/{}/{}",
+        "p".repeat(510),
+        "n".repeat(64)
+    );
+    let principals = PlatformPrincipals::parse(&long).unwrap();
+    let mut d = destination(AuthModeKind::IamRole, "", None);
+    d.auth = AuthMode::IamRole {
+        external_id: ExternalId::parse(&"e".repeat(1224)).unwrap(),
+        role_arn: None,
+    };
+    // WHEN rendered THEN it fits, measured the way IAM measures
+    let rendered = render(&d, &principals).unwrap();
+    assert!(iam_size(rendered.trust_policy.as_ref().unwrap()) <= TRUST_POLICY_LIMIT);
+}
+
+#[test]
+fn oversize_documents_are_errors_not_truncations() {
+    let huge = PolicyDocument::new(vec![Statement::allow(
+        &["s3:PutObject"],
+        vec!["x".repeat(3000)],
+    )]);
+    assert_eq!(
+        render::check_size("trust policy", &huge, TRUST_POLICY_LIMIT),
+        Err(RenderError::TooLarge {
+            document: "trust policy",
+            size: iam_size(&huge),
+            limit: 2048
+        })
+    );
+    assert_eq!(
+        render::check_size("managed policy", &huge, MANAGED_POLICY_LIMIT),
+        Ok(())
+    );
+}
+
+#[test]
+fn iam_size_ignores_formatting_whitespace() {
+    let d = destination(AuthModeKind::IamRole, "x", None);
+    let policy = permissions_policy(&d);
+    let pretty = to_pretty_json(&policy);
+    let compact = serde_json::to_string(&policy).unwrap();
+    assert!(pretty.len() > compact.len());
+    assert_eq!(iam_size(&policy), compact.len());
+}
+
+// ---- merge ----
+
+fn ours() -> (Statement, String) {
+    let d = destination(AuthModeKind::BucketPolicy, "exports", None);
+    (bucket_policy_statement(&d, PRINCIPAL), object_resource(&d))
+}
+
+fn merge(existing: &str) -> Result<MergeOutcome, MergeError> {
+    let (statement, resource) = ours();
+    merge_statement(
+        existing,
+        &statement,
+        &OurWrite {
+            principal: PRINCIPAL,
+            object_resource: &resource,
+        },
+    )
+}
+
+#[test]
+fn merge_appends_and_keeps_other_statements_in_order() {
+    // GIVEN a policy with two statements and an Id
+    let existing = json!({
+        "Id": "keep-me", "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "First", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::customer-bucket/public/*"},
+            {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::333333333333:root"}, "Action": ["s3:ListBucket"], "Resource": "arn:aws:s3:::customer-bucket"}
+        ]
+    });
+    // WHEN ours is merged
+    let outcome = merge(&existing.to_string()).unwrap();
+    // THEN the others are untouched, ours is last, and the member order is kept
+    let statements = outcome.policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 3);
+    assert_eq!(statements[0], existing["Statement"][0]);
+    assert_eq!(statements[1], existing["Statement"][1]);
+    assert_eq!(statements[2], serde_json::to_value(ours().0).unwrap());
+    let keys: Vec<&String> = outcome.policy.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["Id", "Version", "Statement"]);
+    assert!(!outcome.replaced_existing);
+    assert!(outcome.warnings.is_empty());
+}
+
+#[test]
+fn merging_twice_changes_nothing() {
+    let once = merge(r#"{"Version":"2012-10-17","Statement":{"Sid":"Only","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}}"#).unwrap();
+    let twice = merge(&once.policy.to_string()).unwrap();
+    assert_eq!(once.policy, twice.policy);
+    assert!(twice.replaced_existing);
+}
+
+#[test]
+fn merge_replaces_a_stale_copy_of_our_statement_in_place() {
+    let (statement, _) = ours();
+    let stale = json!({"Sid": statement.sid.clone().unwrap(), "Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"});
+    let existing = json!({"Version": "2012-10-17", "Statement": [stale, {"Sid": "After", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}]});
+    let outcome = merge(&existing.to_string()).unwrap();
+    let statements = outcome.policy["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2);
+    assert_eq!(statements[0], serde_json::to_value(&statement).unwrap());
+    assert_eq!(statements[1]["Sid"], "After");
+}
+
+#[test]
+fn merge_rejects_what_is_not_a_policy_and_says_why() {
+    assert!(matches!(merge("{not json"), Err(MergeError::NotJson(_))));
+    assert_eq!(merge("[]"), Err(MergeError::NotAnObject("an array")));
+    assert_eq!(
+        merge(r#"{"Version":"2012-10-17"}"#),
+        Err(MergeError::MissingStatement)
+    );
+    assert_eq!(
+        merge(r#"{"Statement":"x"}"#),
+        Err(MergeError::StatementNotList)
+    );
+    assert_eq!(
+        merge(r#"{"Statement":[1]}"#),
+        Err(MergeError::StatementNotObject { index: 0 })
+    );
+    assert_eq!(
+        merge(r#"{"Statement":[{"Effect":"Maybe"}]}"#),
+        Err(MergeError::StatementEffect { index: 0 })
+    );
+    assert_eq!(
+        merge(r#"{"Version":"2020-01-01","Statement":[]}"#),
+        Err(MergeError::Version)
+    );
+}
+
+#[test]
+fn merge_enforces_the_bucket_policy_size_limit() {
+    let filler: Vec<Value> = (0..200)
+        .map(|i| json!({"Sid": format!("S{i}"), "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::customer-bucket/{}/*", "p".repeat(80))}))
+        .collect();
+    let existing = json!({"Version": "2012-10-17", "Statement": filler});
+    assert!(matches!(
+        merge(&existing.to_string()),
+        Err(MergeError::TooLarge { limit: 20480, .. })
+    ));
+}
+
+#[test]
+fn merge_warns_about_deny_statements_that_could_block_our_writes() {
+    let existing = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "DenyAllPuts", "Effect": "Deny", "Principal": "*", "Action": "s3:Put*", "Resource": "arn:aws:s3:::customer-bucket/*"},
+        {"Sid": "DenyInsecure", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::customer-bucket/*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "DenyOtherFolder", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::customer-bucket/private/*"},
+        {"Sid": "DenyReads", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"},
+        {"Sid": "DenySomeoneElse", "Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "*", "Resource": "*"}
+    ]});
+    let outcome = merge(&existing.to_string()).unwrap();
+    let flagged: Vec<Option<&str>> = outcome.warnings.iter().map(|w| w.sid.as_deref()).collect();
+    assert_eq!(flagged, [Some("DenyAllPuts"), Some("DenyInsecure")]);
+    assert!(
+        outcome.warnings[0]
+            .message
+            .contains("without any condition")
+    );
+    assert!(
+        outcome.warnings[1]
+            .message
+            .contains("Bool aws:SecureTransport")
+    );
+}
+
+fn arb_statement() -> impl Strategy<Value = Value> {
+    (
+        proptest::option::of("[A-Za-z0-9]{1,12}"),
+        prop_oneof![Just("Allow"), Just("Deny")],
+        proptest::collection::vec("s3:[A-Za-z*]{1,12}", 1..4),
+        "[a-z0-9/*]{0,20}",
+        proptest::option::of(("[A-Za-z]{1,10}", "[a-z:]{1,10}", "[a-z0-9]{0,8}")),
+    )
+        .prop_map(|(sid, effect, actions, resource, condition)| {
+            let mut s = json!({"Effect": effect, "Principal": "*", "Action": actions, "Resource": format!("arn:aws:s3:::b/{resource}")});
+            if let Some(sid) = sid {
+                s["Sid"] = json!(sid);
+            }
+            if let Some((op, key, value)) = condition {
+                s["Condition"] = json!({op: {key: value}});
+            }
+            s
+        })
+}
+
+proptest! {
+    #[test]
+    fn merge_properties_hold_for_random_policies(
+        statements in proptest::collection::vec(arb_statement(), 0..12),
+        single in any::<bool>(),
+    ) {
+        let statement_member = if single && statements.len() == 1 { statements[0].clone() } else { json!(statements) };
+        let existing = json!({"Version": "2012-10-17", "Statement": statement_member});
+        let (ours, _) = ours();
+        let sid = ours.sid.clone().unwrap();
+
+        let once = merge(&existing.to_string()).unwrap();
+        let merged = once.policy["Statement"].as_array().unwrap();
+        // Every original statement survives, unchanged and in order, followed by ours exactly once.
+        prop_assert_eq!(&merged[..statements.len()], &statements[..]);
+        prop_assert_eq!(merged.len(), statements.len() + 1);
+        prop_assert_eq!(merged.iter().filter(|s| s["Sid"] == json!(sid)).count(), 1);
+        // Idempotent.
+        let twice = merge(&once.policy.to_string()).unwrap();
+        prop_assert_eq!(&twice.policy, &once.policy);
+    }
+}
