@@ -84,3 +84,33 @@ mod tests {
         );
     }
 }
+
+/// Settings every function reads at cold start. Only `main.rs` calls [`Env::from_process`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Env {
+    pub table_name: String,
+    pub platform_principal_arns: String,
+    /// The JWT claim that carries the tenant id.
+    pub tenant_claim: String,
+}
+
+impl Env {
+    pub fn from_process() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .ok_or(ConfigError::Missing { name })
+        };
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            platform_principal_arns: required("PLATFORM_PRINCIPAL_ARNS")?,
+            tenant_claim: lookup("TENANT_CLAIM")
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| "tenant_id".to_owned()),
+        })
+    }
+}

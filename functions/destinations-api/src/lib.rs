@@ -1,0 +1,3 @@
+//! The `destinations-api` Lambda: destination CRUD, Save and platform facts.
+
+pub mod handler;

@@ -1,0 +1,3 @@
+//! The `policies-api` Lambda: rendered IAM documents and bucket-policy merging.
+
+pub mod handler;

@@ -1,0 +1,195 @@
+//! An in-memory [`DestinationStore`] with the same semantics as the DynamoDB adapter, for handler tests.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::domain::connection_test::ConnectionTestResult;
+use crate::domain::{Destination, DestinationId, TenantId};
+use crate::ports::{CreateOutcome, DestinationStore, IdempotencyRecord, Page, StoreError};
+
+type Key = (String, String);
+
+#[derive(Default)]
+struct Tables {
+    destinations: BTreeMap<Key, Destination>,
+    locks: BTreeMap<Key, OffsetDateTime>,
+    idempotency: BTreeMap<Key, IdempotencyRecord>,
+    history: BTreeMap<Key, Vec<ConnectionTestResult>>,
+}
+
+#[derive(Default)]
+pub struct InMemoryStore {
+    tables: Mutex<Tables>,
+}
+
+impl InMemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        // A panic while holding the lock leaves plain data behind; keep serving it.
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn key(tenant: &TenantId, id: &DestinationId) -> Key {
+    (tenant.as_str().to_owned(), id.as_str().to_owned())
+}
+
+#[async_trait]
+impl DestinationStore for InMemoryStore {
+    async fn create(
+        &self,
+        destination: &Destination,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<CreateOutcome, StoreError> {
+        let mut tables = self.tables();
+        if let Some(record) = idempotency {
+            let idem_key = (destination.tenant.as_str().to_owned(), record.key.clone());
+            if let Some(existing) = tables.idempotency.get(&idem_key) {
+                if existing.expires_at > OffsetDateTime::now_utc() {
+                    return Ok(CreateOutcome::Replayed(existing.clone()));
+                }
+            }
+            tables.idempotency.insert(idem_key, record.clone());
+        }
+        let k = key(&destination.tenant, &destination.id);
+        if tables.destinations.contains_key(&k) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tables.destinations.insert(k, destination.clone());
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+    ) -> Result<Option<Destination>, StoreError> {
+        Ok(self.tables().destinations.get(&key(tenant, id)).cloned())
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> Result<Page, StoreError> {
+        let tables = self.tables();
+        let mut mine: Vec<&Destination> = tables
+            .destinations
+            .values()
+            .filter(|d| &d.tenant == tenant)
+            .collect();
+        mine.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
+        let start = match cursor {
+            None => 0,
+            Some(c) => {
+                let (tenant_part, id) = c.split_once('/').ok_or(StoreError::InvalidCursor)?;
+                if tenant_part != tenant.as_str() {
+                    return Err(StoreError::InvalidCursor);
+                }
+                mine.iter()
+                    .position(|d| d.id.as_str() == id)
+                    .ok_or(StoreError::InvalidCursor)?
+                    + 1
+            }
+        };
+        let items: Vec<Destination> = mine
+            .iter()
+            .skip(start)
+            .take(limit as usize)
+            .map(|d| (*d).clone())
+            .collect();
+        let next_cursor = (start + items.len() < mine.len())
+            .then(|| items.last().map(|d| format!("{}/{}", tenant, d.id)))
+            .flatten();
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn update(
+        &self,
+        destination: &Destination,
+        expected_version: u64,
+    ) -> Result<(), StoreError> {
+        let mut tables = self.tables();
+        let k = key(&destination.tenant, &destination.id);
+        match tables.destinations.get(&k) {
+            Some(stored) if stored.version == expected_version => {
+                tables.destinations.insert(k.clone(), destination.clone());
+                tables.locks.remove(&k);
+                Ok(())
+            }
+            _ => Err(StoreError::VersionConflict {
+                expected: expected_version,
+            }),
+        }
+    }
+
+    async fn delete(&self, tenant: &TenantId, id: &DestinationId) -> Result<bool, StoreError> {
+        let mut tables = self.tables();
+        let k = key(tenant, id);
+        tables.locks.remove(&k);
+        Ok(tables.destinations.remove(&k).is_some())
+    }
+
+    async fn try_lock_test(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.tables();
+        let k = key(tenant, id);
+        if !tables.destinations.contains_key(&k) {
+            return Ok(false);
+        }
+        if tables.locks.get(&k).is_some_and(|held| *held > now) {
+            return Ok(false);
+        }
+        tables.locks.insert(k, until);
+        Ok(true)
+    }
+
+    async fn unlock_test(&self, tenant: &TenantId, id: &DestinationId) -> Result<(), StoreError> {
+        self.tables().locks.remove(&key(tenant, id));
+        Ok(())
+    }
+
+    async fn append_test_history(
+        &self,
+        destination: &Destination,
+        result: &ConnectionTestResult,
+    ) -> Result<(), StoreError> {
+        self.tables()
+            .history
+            .entry(key(&destination.tenant, &destination.id))
+            .or_default()
+            .push(result.clone());
+        Ok(())
+    }
+
+    async fn test_history(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        limit: u16,
+    ) -> Result<Vec<ConnectionTestResult>, StoreError> {
+        let tables = self.tables();
+        let mut results = tables
+            .history
+            .get(&key(tenant, id))
+            .cloned()
+            .unwrap_or_default();
+        results.reverse();
+        results.truncate(limit as usize);
+        Ok(results)
+    }
+}

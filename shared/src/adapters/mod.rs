@@ -1,0 +1,5 @@
+//! Implementations of the ports.
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+pub mod memory;

@@ -1,0 +1,84 @@
+//! Conversion between API Gateway (HTTP API, payload 2.0) events and the neutral request/response.
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+use super::api::{ApiRequest, ApiResponse};
+use crate::domain::TenantId;
+
+/// Builds the neutral request. The tenant is read from the JWT authorizer's claim `tenant_claim`
+/// and nowhere else: not from a header, the path or the body.
+pub fn from_lambda(request: Request, tenant_claim: &str) -> ApiRequest {
+    let (tenant, request_id) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => (
+            context
+                .authorizer
+                .as_ref()
+                .and_then(|a| a.jwt.as_ref())
+                .and_then(|jwt| jwt.claims.get(tenant_claim))
+                .and_then(|raw| TenantId::new(raw).ok()),
+            context.request_id.clone().unwrap_or_default(),
+        ),
+        _ => (None, String::new()),
+    };
+    let query = request
+        .query_string_parameters_ref()
+        .map(|q| {
+            q.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let headers = request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let body = match request.into_body() {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
+    };
+    ApiRequest {
+        method,
+        path,
+        query,
+        headers,
+        body,
+        tenant,
+        request_id,
+    }
+}
+
+pub fn to_lambda(response: ApiResponse) -> Response<Body> {
+    let mut builder = Response::builder().status(response.status);
+    for (name, value) in &response.headers {
+        builder = builder.header(name, value);
+    }
+    let body = if response.body.is_empty() {
+        Body::Empty
+    } else {
+        Body::Text(response.body)
+    };
+    // Only a header that is not valid HTTP could fail here, and ours are all constant ASCII.
+    builder
+        .body(body)
+        .unwrap_or_else(|_| Response::new(Body::Empty))
+}
+
+/// Serves API Gateway events with `handler` until the runtime stops. `main` builds the handler's
+/// dependencies once, before calling this.
+pub async fn serve<F, Fut>(tenant_claim: &str, handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(ApiRequest) -> Fut + Sync,
+    Fut: std::future::Future<Output = ApiResponse> + Send,
+{
+    let handler = &handler;
+    lambda_http::run(lambda_http::service_fn(move |event: Request| async move {
+        Ok::<_, lambda_http::Error>(to_lambda(handler(from_lambda(event, tenant_claim)).await))
+    }))
+    .await
+}

@@ -1,0 +1,147 @@
+//! The API's routes, matched from method and path. Every function and the local server use this one
+//! table; `template.yaml` declares the same routes (a test keeps them in step).
+
+use crate::domain::DestinationId;
+
+use super::problem::Problem;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    GetPlatform,
+    CreateDestination,
+    ListDestinations,
+    GetDestination(DestinationId),
+    UpdateDestination(DestinationId),
+    DeleteDestination(DestinationId),
+    SaveDestination(DestinationId),
+    GetPolicies(DestinationId),
+    MergeBucketPolicy(DestinationId),
+    TestConnection(DestinationId),
+    ListConnectionTests(DestinationId),
+}
+
+/// Which Lambda function serves a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    DestinationsApi,
+    PoliciesApi,
+    TestConnection,
+}
+
+/// `(method, path template, function)`: the whole HTTP surface.
+pub const ROUTES: &[(&str, &str, Function)] = &[
+    ("GET", "/platform", Function::DestinationsApi),
+    ("POST", "/destinations", Function::DestinationsApi),
+    ("GET", "/destinations", Function::DestinationsApi),
+    ("GET", "/destinations/{id}", Function::DestinationsApi),
+    ("PATCH", "/destinations/{id}", Function::DestinationsApi),
+    ("DELETE", "/destinations/{id}", Function::DestinationsApi),
+    ("POST", "/destinations/{id}/save", Function::DestinationsApi),
+    ("GET", "/destinations/{id}/policies", Function::PoliciesApi),
+    (
+        "POST",
+        "/destinations/{id}/bucket-policy/merge",
+        Function::PoliciesApi,
+    ),
+    ("POST", "/destinations/{id}/test", Function::TestConnection),
+    ("GET", "/destinations/{id}/tests", Function::TestConnection),
+];
+
+impl Route {
+    pub fn function(&self) -> Function {
+        match self {
+            Route::GetPolicies(_) | Route::MergeBucketPolicy(_) => Function::PoliciesApi,
+            Route::TestConnection(_) | Route::ListConnectionTests(_) => Function::TestConnection,
+            _ => Function::DestinationsApi,
+        }
+    }
+}
+
+/// Resolves a request to a route, or to the 404/405 problem a client should see.
+pub fn resolve(method: &str, path: &str) -> Result<Route, Problem> {
+    let trimmed = path.trim_end_matches('/');
+    let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
+    let template_matches = |template: &str| {
+        let parts: Vec<&str> = template.split('/').skip(1).collect();
+        parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| *p == "{id}" || p == s)
+    };
+    let candidates: Vec<&(&str, &str, Function)> = ROUTES
+        .iter()
+        .filter(|(_, t, _)| template_matches(t))
+        .collect();
+    if candidates.is_empty() {
+        return Err(Problem::not_found(format!("No resource at {path}.")));
+    }
+    let Some((_, template, _)) = candidates.iter().find(|(m, _, _)| *m == method) else {
+        let allowed: Vec<&str> = candidates.iter().map(|(m, _, _)| *m).collect();
+        return Err(Problem::method_not_allowed(&allowed));
+    };
+    let id = || {
+        // A malformed id cannot name any destination: same answer as a missing one.
+        segments
+            .get(1)
+            .and_then(|raw| DestinationId::new(raw).ok())
+            .ok_or_else(Problem::destination_not_found)
+    };
+    Ok(match (method, *template) {
+        ("GET", "/platform") => Route::GetPlatform,
+        ("POST", "/destinations") => Route::CreateDestination,
+        ("GET", "/destinations") => Route::ListDestinations,
+        ("GET", "/destinations/{id}") => Route::GetDestination(id()?),
+        ("PATCH", "/destinations/{id}") => Route::UpdateDestination(id()?),
+        ("DELETE", "/destinations/{id}") => Route::DeleteDestination(id()?),
+        ("POST", "/destinations/{id}/save") => Route::SaveDestination(id()?),
+        ("GET", "/destinations/{id}/policies") => Route::GetPolicies(id()?),
+        ("POST", "/destinations/{id}/bucket-policy/merge") => Route::MergeBucketPolicy(id()?),
+        ("POST", "/destinations/{id}/test") => Route::TestConnection(id()?),
+        ("GET", "/destinations/{id}/tests") => Route::ListConnectionTests(id()?),
+        _ => return Err(Problem::not_found(format!("No resource at {path}."))),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ID: &str = "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e";
+
+    #[test]
+    fn every_declared_route_resolves_to_its_function() {
+        for (method, template, function) in ROUTES {
+            let path = template.replace("{id}", ID);
+            let route = resolve(method, &path).unwrap_or_else(|p| panic!("{method} {path}: {p:?}"));
+            assert_eq!(route.function(), *function, "{method} {path}");
+        }
+    }
+
+    #[test]
+    fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
+        assert_eq!(resolve("GET", "/nope").unwrap_err().status, 404);
+        assert_eq!(
+            resolve("GET", "/destinations/x/y/z").unwrap_err().status,
+            404
+        );
+        let problem = resolve("PUT", &format!("/destinations/{ID}")).unwrap_err();
+        assert_eq!(problem.status, 405);
+        assert_eq!(problem.allow.as_deref(), Some("GET, PATCH, DELETE"));
+    }
+
+    #[test]
+    fn malformed_ids_look_like_missing_destinations() {
+        let problem = resolve("GET", "/destinations/not-a-uuid").unwrap_err();
+        assert_eq!(problem.status, 404);
+        assert_eq!(problem.kind, "/problems/not-found");
+    }
+
+    #[test]
+    fn trailing_slashes_are_tolerated() {
+        assert_eq!(
+            resolve("GET", "/destinations/").unwrap(),
+            Route::ListDestinations
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! AWS accounts inside the emulator: the platform's (where our code and its principal live) and
+//! customers' (buckets, roles). Every test makes its own accounts, so tests never share state.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::Credentials;
+use serde_json::{Value, json};
+
+use crate::emulator::{Emulator, emulator, http};
+
+/// Name of the role customers trust (the template's connector role).
+pub const CONNECTOR_ROLE_NAME: &str = "destinations-platform-connector";
+pub const REGION: &str = "us-east-1";
+
+/// A fresh account id: 12 random digits, never the emulator's default account.
+pub fn random_account_id() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).expect("OS random source");
+    format!(
+        "{:012}",
+        u64::from_le_bytes(bytes) % 900_000_000_000 + 100_000_000_000
+    )
+}
+
+/// A short random suffix for names that must be unique (buckets, roles, tables).
+pub fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+pub async fn sdk_config(emulator: &Emulator, credentials: Credentials) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(&emulator.endpoint)
+        .credentials_provider(credentials)
+        .load()
+        .await
+}
+
+/// The emulator serves S3 path-style only.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+pub struct Account {
+    pub id: String,
+    /// An administrator of this account (inline `Allow */*`): sets things up, never plays our code.
+    pub admin: SdkConfig,
+}
+
+impl Account {
+    pub async fn create() -> Account {
+        let emulator = emulator();
+        let id = random_account_id();
+        let request = json!({"accountId": id, "userName": unique("admin")}).to_string();
+        let (status, body) = http(
+            emulator.addr,
+            "POST",
+            "/_fakecloud/iam/create-admin",
+            Some(&request),
+        )
+        .expect("emulator control endpoint");
+        assert_eq!(status, 200, "create-admin failed: {body}");
+        let created: Value = serde_json::from_str(&body).expect("create-admin answers JSON");
+        let key = created["accessKeyId"]
+            .as_str()
+            .expect("accessKeyId")
+            .to_owned();
+        assert!(
+            !key.starts_with("test"),
+            "keys starting with `test` bypass IAM; never use them"
+        );
+        let secret = created["secretAccessKey"]
+            .as_str()
+            .expect("secretAccessKey")
+            .to_owned();
+        let admin = sdk_config(
+            emulator,
+            Credentials::new(key, secret, None, None, "fakecloud-admin"),
+        )
+        .await;
+        Account { id, admin }
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.admin)
+    }
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.admin)
+    }
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.admin)
+    }
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.admin)
+    }
+
+    pub fn role_arn(&self, name: &str) -> String {
+        format!("arn:aws:iam::{}:role/{name}", self.id)
+    }
+
+    /// Creates a role with `trust_policy` and one inline policy; returns its ARN.
+    pub async fn create_role(
+        &self,
+        name: &str,
+        trust_policy: &str,
+        permissions: Option<&str>,
+    ) -> String {
+        let iam = self.iam();
+        let role = iam
+            .create_role()
+            .role_name(name)
+            .assume_role_policy_document(trust_policy)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateRole {name}: {e:?}"));
+        if let Some(permissions) = permissions {
+            iam.put_role_policy()
+                .role_name(name)
+                .policy_name("permissions")
+                .policy_document(permissions)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("PutRolePolicy {name}: {e:?}"));
+        }
+        role.role.expect("role").arn
+    }
+
+    pub async fn create_bucket(&self, name: &str) {
+        self.s3()
+            .create_bucket()
+            .bucket(name)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("CreateBucket {name}: {e:?}"));
+    }
+
+    pub async fn put_bucket_policy(&self, bucket: &str, policy: &str) {
+        self.s3()
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(policy)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutBucketPolicy {bucket}: {e:?}"));
+    }
+}
+
+/// The platform: its account, the connector role customers trust, and that role's credentials, which
+/// are what our code runs with (the connector role is the execution role of the functions that
+/// reach customer buckets).
+pub struct Platform {
+    pub account: Account,
+    pub connector_role_arn: String,
+    pub connector: SdkConfig,
+}
+
+impl Platform {
+    pub async fn create() -> Platform {
+        let account = Account::create().await;
+        let trust = json!({
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", account.id)}, "Action": "sts:AssumeRole"}]
+        });
+        // What template.yaml grants the connector role, restated for the emulator's account.
+        let permissions = json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"},
+                {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl"], "Resource": "arn:aws:s3:::*/*"}
+            ]
+        });
+        let connector_role_arn = account
+            .create_role(
+                CONNECTOR_ROLE_NAME,
+                &trust.to_string(),
+                Some(&permissions.to_string()),
+            )
+            .await;
+        let session = account
+            .sts()
+            .assume_role()
+            .role_arn(&connector_role_arn)
+            .role_session_name("destinations-tests")
+            .send()
+            .await
+            .expect("the platform admin assumes the connector role");
+        let c = session.credentials.expect("credentials");
+        let credentials = Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            Some(c.session_token),
+            None,
+            "connector-role",
+        );
+        let connector = sdk_config(emulator(), credentials).await;
+        Platform {
+            account,
+            connector_role_arn,
+            connector,
+        }
+    }
+
+    /// Where customer roles must live in tests. fakecloud denies every cross-account AssumeRole whose
+    /// trust policy has an `sts:ExternalId` condition (../shared/reference/local-aws-emulator.md,
+    /// difference 1), so roles for IAM-role mode are created in the platform's own account, where
+    /// trust evaluation, External ID included, is faithful. This is the only place that knows.
+    pub fn customer_role_account(&self) -> &Account {
+        &self.account
+    }
+
+    pub fn principals(&self) -> shared::config::PlatformPrincipals {
+        shared::config::PlatformPrincipals::parse(&self.connector_role_arn)
+            .expect("connector role ARN")
+    }
+}

@@ -1,0 +1,5 @@
+//! Test support: sample events, the fakecloud emulator and the AWS accounts tests act in.
+
+pub mod accounts;
+pub mod emulator;
+pub mod events;
