@@ -63,6 +63,7 @@ impl Apps {
                 folder: Folder::new("incoming").unwrap(),
                 auth,
                 kms_key: None,
+                bucket_owner: None,
             },
             OffsetDateTime::now_utc(),
         )

@@ -92,6 +92,8 @@ pub struct Env {
     pub platform_principal_arns: String,
     /// The JWT claim that carries the tenant id.
     pub tenant_claim: String,
+    /// Path-style S3 addressing for every bucket (local emulators need it; AWS does not).
+    pub s3_force_path_style: bool,
 }
 
 impl Env {
@@ -111,6 +113,7 @@ impl Env {
             tenant_claim: lookup("TENANT_CLAIM")
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| "tenant_id".to_owned()),
+            s3_force_path_style: lookup("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true"),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod config;
+pub mod connection_test;
 pub mod domain;
 pub mod http;
 pub mod policy;

@@ -94,7 +94,17 @@ pub trait DestinationStore: Send + Sync {
     /// Releases a test lock without changing the destination (used when the test could not finish).
     async fn unlock_test(&self, tenant: &TenantId, id: &DestinationId) -> Result<(), StoreError>;
 
-    /// Appends to the short, expiring history of test results.
+    /// Stores `destination` (its `latest_test` set to `result`) if it is still at `expected_version`,
+    /// atomically with the history entry. Releases the test lock.
+    async fn record_test_result(
+        &self,
+        destination: &Destination,
+        expected_version: u64,
+        result: &ConnectionTestResult,
+    ) -> Result<(), StoreError>;
+
+    /// Appends to the short, expiring history of test results only (a result about a configuration
+    /// that has changed since is history, not the latest).
     async fn append_test_history(
         &self,
         destination: &Destination,
@@ -156,6 +166,16 @@ impl<T: DestinationStore + ?Sized> DestinationStore for std::sync::Arc<T> {
     async fn unlock_test(&self, tenant: &TenantId, id: &DestinationId) -> Result<(), StoreError> {
         (**self).unlock_test(tenant, id).await
     }
+    async fn record_test_result(
+        &self,
+        destination: &Destination,
+        expected_version: u64,
+        result: &ConnectionTestResult,
+    ) -> Result<(), StoreError> {
+        (**self)
+            .record_test_result(destination, expected_version, result)
+            .await
+    }
     async fn append_test_history(
         &self,
         destination: &Destination,
@@ -171,4 +191,72 @@ impl<T: DestinationStore + ?Sized> DestinationStore for std::sync::Arc<T> {
     ) -> Result<Vec<ConnectionTestResult>, StoreError> {
         (**self).test_history(tenant, id, limit).await
     }
+}
+
+/// Temporary credentials from AssumeRole. They never leave the function: no `Serialize`, and
+/// `Debug` shows only the access key id's prefix.
+#[derive(Clone)]
+pub struct SessionCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+}
+
+impl std::fmt::Debug for SessionCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionCredentials(<redacted>)")
+    }
+}
+
+pub struct AssumeRoleRequest<'a> {
+    pub role_arn: &'a crate::domain::RoleArn,
+    /// `None` on purpose for the confused-deputy guard.
+    pub external_id: Option<&'a crate::domain::ExternalId>,
+    pub session_name: &'a str,
+    /// Scopes the session below what the role allows.
+    pub session_policy: Option<&'a str>,
+}
+
+pub struct PutTestObjectRequest<'a> {
+    /// `None` writes with the platform's own credentials (bucket-policy mode).
+    pub session: Option<&'a SessionCredentials>,
+    pub bucket: &'a crate::domain::BucketName,
+    pub key: &'a str,
+    pub region: &'a str,
+    pub expected_bucket_owner: Option<&'a crate::domain::AccountId>,
+    pub kms_key: Option<&'a crate::domain::KmsKeyArn>,
+    pub body: &'a [u8],
+}
+
+/// How an AWS call failed, as far as the caller can see.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsFailure {
+    pub kind: AwsFailureKind,
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+    pub http_status: Option<u16>,
+    /// `x-amz-bucket-region`, which S3 sends on redirects and many errors.
+    pub bucket_region: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AwsFailureKind {
+    /// AWS answered with an error.
+    #[default]
+    Service,
+    /// No answer in time.
+    Timeout,
+    /// Could not reach AWS (DNS, connection refused, TLS).
+    Unreachable,
+}
+
+/// The two AWS operations a connection test needs, and nothing else.
+#[async_trait]
+pub trait ConnectionProber: Send + Sync {
+    async fn assume_role(
+        &self,
+        request: AssumeRoleRequest<'_>,
+    ) -> Result<SessionCredentials, AwsFailure>;
+    async fn put_test_object(&self, request: PutTestObjectRequest<'_>) -> Result<(), AwsFailure>;
 }

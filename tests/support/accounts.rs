@@ -55,7 +55,10 @@ pub struct Account {
 
 impl Account {
     pub async fn create() -> Account {
-        let emulator = emulator();
+        Self::create_in(emulator()).await
+    }
+
+    pub async fn create_in(emulator: &Emulator) -> Account {
         let id = random_account_id();
         let request = json!({"accountId": id, "userName": unique("admin")}).to_string();
         let (status, body) = http(
@@ -162,7 +165,11 @@ pub struct Platform {
 
 impl Platform {
     pub async fn create() -> Platform {
-        let account = Account::create().await;
+        Self::create_in(emulator()).await
+    }
+
+    pub async fn create_in(emulator: &Emulator) -> Platform {
+        let account = Account::create_in(emulator).await;
         let trust = json!({
             "Version": "2012-10-17",
             "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", account.id)}, "Action": "sts:AssumeRole"}]
@@ -198,7 +205,7 @@ impl Platform {
             None,
             "connector-role",
         );
-        let connector = sdk_config(emulator(), credentials).await;
+        let connector = sdk_config(emulator, credentials).await;
         Platform {
             account,
             connector_role_arn,

@@ -14,6 +14,25 @@ use std::time::{Duration, Instant};
 pub struct Emulator {
     pub endpoint: String,
     pub addr: SocketAddr,
+    /// Set when this process started it.
+    pid: Option<u32>,
+}
+
+impl Emulator {
+    /// Starts a separate emulator that a test may stop (fault tests); it also dies with the process.
+    pub fn start_private() -> Emulator {
+        start()
+    }
+
+    /// Kills an emulator this process started, at once, as a crash would.
+    pub fn kill(&self) {
+        if let Some(pid) = self.pid {
+            // SAFETY: plain syscall on a pid we spawned.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
 }
 
 static EMULATOR: OnceLock<Emulator> = OnceLock::new();
@@ -28,7 +47,11 @@ pub fn emulator() -> &'static Emulator {
                 .parse()
                 .expect("FAKECLOUD_ENDPOINT must be http://127.0.0.1:<port>");
             wait_healthy(addr, Duration::from_secs(30));
-            return Emulator { endpoint, addr };
+            return Emulator {
+                endpoint,
+                addr,
+                pid: None,
+            };
         }
         start()
     })
@@ -65,7 +88,7 @@ fn start() -> Emulator {
         }
         match command.spawn() {
             Ok(mut child) => {
-                sender.send(Ok(())).ok();
+                sender.send(Ok(child.id())).ok();
                 let _ = child.wait();
             }
             Err(e) => {
@@ -81,13 +104,15 @@ fn start() -> Emulator {
             std::thread::park();
         }
     });
-    if let Err(message) = receiver.recv().expect("emulator thread vanished") {
-        panic!("{message}");
-    }
+    let pid = match receiver.recv().expect("emulator thread vanished") {
+        Ok(pid) => pid,
+        Err(message) => panic!("{message}"),
+    };
     wait_healthy(addr, Duration::from_secs(60));
     Emulator {
         endpoint: format!("http://{addr}"),
         addr,
+        pid: Some(pid),
     }
 }
 

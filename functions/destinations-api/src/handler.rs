@@ -7,7 +7,7 @@ use time::{Duration, OffsetDateTime};
 
 use shared::config::PlatformPrincipals;
 use shared::domain::{
-    AuthModeKind, BucketName, Description, Destination, DestinationId, DestinationName,
+    AccountId, AuthModeKind, BucketName, Description, Destination, DestinationId, DestinationName,
     DestinationPatch, Folder, KmsKeyArn, NewDestination, Region, RoleArn, TenantId,
 };
 use shared::http::{
@@ -109,6 +109,7 @@ async fn create<S: DestinationStore>(
             "region",
             "authMode",
             "kmsKeyArn",
+            "bucketOwnerAccountId",
         ],
         &[
             EXTERNAL_ID_READ_ONLY,
@@ -150,6 +151,12 @@ async fn create<S: DestinationStore>(
         Some(v) => fields.check("kmsKeyArn", KmsKeyArn::new(&v)).map(Some),
         None => Some(None),
     };
+    let bucket_owner = match fields.optional_string("bucketOwnerAccountId") {
+        Some(v) => fields
+            .check("bucketOwnerAccountId", AccountId::new(&v))
+            .map(Some),
+        None => Some(None),
+    };
     let (
         Some(name),
         Some(description),
@@ -158,7 +165,17 @@ async fn create<S: DestinationStore>(
         Some(region),
         Some(auth),
         Some(kms_key),
-    ) = (name, description, bucket, folder, region, auth, kms_key)
+        Some(bucket_owner),
+    ) = (
+        name,
+        description,
+        bucket,
+        folder,
+        region,
+        auth,
+        kms_key,
+        bucket_owner,
+    )
     else {
         return Err(fields.finish().err().unwrap_or_else(Problem::internal));
     };
@@ -173,6 +190,7 @@ async fn create<S: DestinationStore>(
         folder,
         auth,
         kms_key,
+        bucket_owner,
     };
     let destination = Destination::new_draft(DestinationId::generate(), tenant.clone(), input, now).map_err(|e| {
         tracing::error!(request_id = %request.request_id, error = %e, "could not generate an External ID");
@@ -281,6 +299,7 @@ fn parse_patch(request: &ApiRequest) -> Result<DestinationPatch, Problem> {
             "region",
             "roleArn",
             "kmsKeyArn",
+            "bucketOwnerAccountId",
         ],
         &[
             EXTERNAL_ID_READ_ONLY,
@@ -329,6 +348,14 @@ fn parse_patch(request: &ApiRequest) -> Result<DestinationPatch, Problem> {
     if let Some(v) = fields.nullable_string("kmsKeyArn") {
         patch.kms_key = match v {
             Some(raw) => fields.check("kmsKeyArn", KmsKeyArn::new(&raw)).map(Some),
+            None => Some(None),
+        };
+    }
+    if let Some(v) = fields.nullable_string("bucketOwnerAccountId") {
+        patch.bucket_owner = match v {
+            Some(raw) => fields
+                .check("bucketOwnerAccountId", AccountId::new(&raw))
+                .map(Some),
             None => Some(None),
         };
     }

@@ -22,7 +22,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem,
+    KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -357,6 +358,45 @@ impl DestinationStore for DynamoDbStore {
         }
     }
 
+    async fn record_test_result(
+        &self,
+        destination: &Destination,
+        expected_version: u64,
+        result: &ConnectionTestResult,
+    ) -> Result<(), StoreError> {
+        let current = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(destination_item(destination)?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", n(expected_version))
+            .build()
+            .map_err(unavailable)?;
+        let history = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(history_item(destination, result)?))
+            .build()
+            .map_err(unavailable)?;
+        let outcome = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(current).build())
+            .transact_items(TransactWriteItem::builder().put(history).build())
+            .send()
+            .await;
+        match outcome {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
+            {
+                Err(StoreError::VersionConflict {
+                    expected: expected_version,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
     async fn append_test_history(
         &self,
         destination: &Destination,
@@ -413,6 +453,27 @@ impl DestinationStore for DynamoDbStore {
     }
 }
 
+fn history_item(
+    destination: &Destination,
+    result: &ConnectionTestResult,
+) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(result).map_err(unavailable)?;
+    item.insert("PK".into(), s(tenant_pk(&destination.tenant)));
+    item.insert(
+        "SK".into(),
+        s(format!(
+            "{}#TEST#{}",
+            destination_sk(&destination.id),
+            nanos(result.started_at)
+        )),
+    );
+    item.insert(
+        "expires_at".into(),
+        n((result.started_at + HISTORY_RETENTION).unix_timestamp()),
+    );
+    Ok(item)
+}
+
 fn idempotency_key(tenant: &TenantId, key: &str) -> Item {
     HashMap::from([
         ("PK".to_owned(), s(tenant_pk(tenant))),
@@ -458,6 +519,19 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .key_schema(key("PK", KeyType::Hash)?)
         .key_schema(key("SK", KeyType::Range)?)
         .global_secondary_indexes(list_index)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name("expires_at")
+                .enabled(true)
+                .build()
+                .map_err(unavailable)?,
+        )
         .send()
         .await
         .map_err(unavailable)?;

@@ -50,6 +50,7 @@ impl DestinationStore for InMemoryStore {
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<CreateOutcome, StoreError> {
         let mut tables = self.tables();
+        let k = key(&destination.tenant, &destination.id);
         if let Some(record) = idempotency {
             let idem_key = (destination.tenant.as_str().to_owned(), record.key.clone());
             if let Some(existing) = tables.idempotency.get(&idem_key) {
@@ -57,9 +58,11 @@ impl DestinationStore for InMemoryStore {
                     return Ok(CreateOutcome::Replayed(existing.clone()));
                 }
             }
+            if tables.destinations.contains_key(&k) {
+                return Err(StoreError::AlreadyExists);
+            }
             tables.idempotency.insert(idem_key, record.clone());
         }
-        let k = key(&destination.tenant, &destination.id);
         if tables.destinations.contains_key(&k) {
             return Err(StoreError::AlreadyExists);
         }
@@ -161,6 +164,16 @@ impl DestinationStore for InMemoryStore {
     async fn unlock_test(&self, tenant: &TenantId, id: &DestinationId) -> Result<(), StoreError> {
         self.tables().locks.remove(&key(tenant, id));
         Ok(())
+    }
+
+    async fn record_test_result(
+        &self,
+        destination: &Destination,
+        expected_version: u64,
+        result: &ConnectionTestResult,
+    ) -> Result<(), StoreError> {
+        self.update(destination, expected_version).await?;
+        self.append_test_history(destination, result).await
     }
 
     async fn append_test_history(

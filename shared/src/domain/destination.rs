@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 
 use super::connection_test::ConnectionTestResult;
 use super::{
-    BucketName, Description, DestinationId, DestinationName, ExternalId, ExternalIdError, Folder,
-    KmsKeyArn, Partition, Region, RoleArn, TenantId,
+    AccountId, BucketName, Description, DestinationId, DestinationName, ExternalId,
+    ExternalIdError, Folder, KmsKeyArn, Partition, Region, RoleArn, TenantId,
 };
 
 /// How we authenticate to the customer's bucket.
@@ -61,10 +61,15 @@ pub struct Destination {
     pub folder: Folder,
     pub auth: AuthMode,
     pub kms_key: Option<KmsKeyArn>,
+    /// The account that must own the bucket; sent as `ExpectedBucketOwner` so that we never write
+    /// to a bucket someone else took over under the same name.
+    #[serde(default)]
+    pub bucket_owner: Option<AccountId>,
     pub status: Status,
     /// Bumped by every stored change; guards against lost updates.
     pub version: u64,
-    /// Bumped only when what a connection test exercises changes (bucket, folder, region, role, key).
+    /// Bumped only when what a connection test exercises changes (bucket, folder, region, role, key,
+    /// bucket owner).
     pub config_version: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -86,6 +91,7 @@ pub struct NewDestination {
     pub folder: Folder,
     pub auth: AuthModeKind,
     pub kms_key: Option<KmsKeyArn>,
+    pub bucket_owner: Option<AccountId>,
 }
 
 /// A partial update. `Some(None)` clears an optional field.
@@ -98,6 +104,7 @@ pub struct DestinationPatch {
     pub region: Option<Option<Region>>,
     pub role_arn: Option<Option<RoleArn>>,
     pub kms_key: Option<Option<KmsKeyArn>>,
+    pub bucket_owner: Option<Option<AccountId>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -142,6 +149,7 @@ impl Destination {
             folder: input.folder,
             auth,
             kms_key: input.kms_key,
+            bucket_owner: input.bucket_owner,
             status: Status::Draft,
             version: 1,
             config_version: 1,
@@ -205,6 +213,9 @@ impl Destination {
         if let Some(kms_key) = patch.kms_key {
             self.kms_key = kms_key;
         }
+        if let Some(bucket_owner) = patch.bucket_owner {
+            self.bucket_owner = bucket_owner;
+        }
         if let (AuthMode::IamRole { role_arn, .. }, Some(new_role)) =
             (&mut self.auth, patch.role_arn)
         {
@@ -234,6 +245,7 @@ impl Destination {
         Ok(())
     }
 
+    #[allow(clippy::type_complexity)]
     fn tested_configuration(
         &self,
     ) -> (
@@ -242,6 +254,7 @@ impl Destination {
         Option<Region>,
         Option<RoleArn>,
         Option<KmsKeyArn>,
+        Option<AccountId>,
     ) {
         (
             self.bucket.clone(),
@@ -249,6 +262,7 @@ impl Destination {
             self.region.clone(),
             self.role_arn().cloned(),
             self.kms_key.clone(),
+            self.bucket_owner.clone(),
         )
     }
 }

@@ -20,6 +20,7 @@ pub struct DestinationView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_arn: Option<Option<&'a str>>,
     pub kms_key_arn: Option<&'a str>,
+    pub bucket_owner_account_id: Option<&'a str>,
     pub status: Status,
     pub version: u64,
     pub config_version: u64,
@@ -59,6 +60,7 @@ impl<'a> From<&'a Destination> for DestinationView<'a> {
             external_id,
             role_arn,
             kms_key_arn: d.kms_key.as_ref().map(|k| k.as_str()),
+            bucket_owner_account_id: d.bucket_owner.as_ref().map(|a| a.as_str()),
             status: d.status,
             version: d.version,
             config_version: d.config_version,

@@ -104,10 +104,10 @@ pub fn bucket_policy_statement(destination: &Destination, platform_principal: &s
 }
 
 fn key_policy_statement(destination: &Destination, platform_principal: &str) -> Option<Statement> {
-    destination.kms_key.as_ref()?;
-    // In a key policy, "*" means this key.
+    let key = destination.kms_key.as_ref()?;
+    // In a key policy "*" would also mean this key; naming it keeps the statement explicit.
     Some(
-        Statement::allow(&KMS_ACTIONS, vec!["*".to_owned()])
+        Statement::allow(&KMS_ACTIONS, vec![key.as_str().to_owned()])
             .with_sid(format!("{}Kms", statement_sid(destination)))
             .with_principal(platform_principal),
     )

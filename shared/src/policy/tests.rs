@@ -20,6 +20,7 @@ fn destination(auth: AuthModeKind, folder: &str, kms: Option<&str>) -> Destinati
             folder: Folder::new(folder).unwrap(),
             auth,
             kms_key: kms.map(|k| KmsKeyArn::new(k).unwrap()),
+            bucket_owner: None,
         },
         datetime!(2026-11-27 12:00 UTC),
     )
