@@ -200,7 +200,7 @@ async fn create<S: DestinationStore>(
         .header("location", format!("/destinations/{}", destination.id));
     let record = idempotency_key.map(|key| IdempotencyRecord {
         key,
-        request_hash: hex_sha256(&request.body),
+        request_hash: hex_sha256(canonical_json(&request.body).as_bytes()),
         status: response.status,
         response_body: response.body.clone(),
         expires_at: now + IDEMPOTENCY_WINDOW,
@@ -235,6 +235,28 @@ async fn create<S: DestinationStore>(
         }
         Err(e) => Err(storage_problem(e, request)),
     }
+}
+
+/// The same JSON with other spacing or member order is the same request.
+fn canonical_json(body: &[u8]) -> String {
+    fn sorted(value: serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut entries: Vec<_> = map.into_iter().collect();
+                entries.sort_by(|a, b| a.0.cmp(&b.0));
+                serde_json::Value::Object(
+                    entries.into_iter().map(|(k, v)| (k, sorted(v))).collect(),
+                )
+            }
+            serde_json::Value::Array(items) => {
+                serde_json::Value::Array(items.into_iter().map(sorted).collect())
+            }
+            other => other,
+        }
+    }
+    serde_json::from_slice(body)
+        .map(|value| sorted(value).to_string())
+        .unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {

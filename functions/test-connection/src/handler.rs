@@ -79,6 +79,8 @@ async fn test<S: DestinationStore, P: ConnectionProber>(
         .await
         .map_err(|e| storage_problem(e, request))?
     {
+        // Deleted since we read it? Then it is a 404 like any missing destination.
+        load_destination(&app.store, tenant, id, request).await?;
         return Err(Problem::conflict(
             "test-in-progress",
             "A connection test for this destination is already running; wait for its result.",
@@ -130,7 +132,10 @@ async fn store_result<S: DestinationStore, P>(
                 match app.store.get(&tested.tenant, &tested.id).await {
                     Ok(Some(fresh)) => destination = fresh,
                     Ok(None) => return Err(Problem::destination_not_found()),
-                    Err(e) => return Err(storage_problem(e, request)),
+                    Err(e) => {
+                        let _ = app.store.unlock_test(&tested.tenant, &tested.id).await;
+                        return Err(storage_problem(e, request));
+                    }
                 }
             }
             Err(e) => {
@@ -156,6 +161,12 @@ async fn history<S: DestinationStore, P>(
     id: &DestinationId,
     request: &ApiRequest,
 ) -> Result<ApiResponse, Problem> {
+    if let Some((unknown, _)) = request.query.iter().find(|(k, _)| k != "limit") {
+        return Err(Problem::validation(vec![FieldError::new(
+            unknown.clone(),
+            "unknown query parameter",
+        )]));
+    }
     let limit = match request.query_param("limit") {
         None => 10,
         Some(raw) => match raw.parse::<u16>() {

@@ -13,5 +13,5 @@ pub use api::{ApiRequest, ApiResponse};
 pub use edge::{finish, load_destination, storage_problem};
 pub use input::{Fields, MAX_BODY_BYTES, json_object};
 pub use problem::{FieldError, PROBLEM_JSON, Problem};
-pub use router::{Function, ROUTES, Route, resolve};
+pub use router::{Function, ROUTES, Route, resolve, route_template};
 pub use views::{DestinationView, etag, if_match_version};

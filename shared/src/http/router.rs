@@ -57,21 +57,30 @@ impl Route {
     }
 }
 
+fn template_matches(template: &str, path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let parts: Vec<&str> = template.split('/').skip(1).collect();
+    parts.len() == segments.len()
+        && parts
+            .iter()
+            .zip(&segments)
+            .all(|(p, s)| *p == "{id}" || p == s)
+}
+
+/// The path template (`/destinations/{id}`) of a request's route, if it has one.
+pub fn route_template(method: &str, path: &str) -> Option<&'static str> {
+    ROUTES
+        .iter()
+        .find(|(m, t, _)| *m == method && template_matches(t, path))
+        .map(|(_, t, _)| *t)
+}
+
 /// Resolves a request to a route, or to the 404/405 problem a client should see.
 pub fn resolve(method: &str, path: &str) -> Result<Route, Problem> {
-    let trimmed = path.trim_end_matches('/');
-    let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
-    let template_matches = |template: &str| {
-        let parts: Vec<&str> = template.split('/').skip(1).collect();
-        parts.len() == segments.len()
-            && parts
-                .iter()
-                .zip(&segments)
-                .all(|(p, s)| *p == "{id}" || p == s)
-    };
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let candidates: Vec<&(&str, &str, Function)> = ROUTES
         .iter()
-        .filter(|(_, t, _)| template_matches(t))
+        .filter(|(_, t, _)| template_matches(t, path))
         .collect();
     if candidates.is_empty() {
         return Err(Problem::not_found(format!("No resource at {path}.")));

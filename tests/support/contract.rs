@@ -1,0 +1,106 @@
+//! The OpenAPI document (openapi.yaml) as a test oracle: responses are validated against its schemas.
+
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use shared::http::{ApiResponse, route_template};
+
+pub fn repo_file(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// openapi.yaml as JSON.
+pub fn openapi() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(|| {
+        serde_norway::from_str(&repo_file("openapi.yaml")).expect("openapi.yaml is valid YAML")
+    })
+}
+
+fn pointer_escape(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// The JSON pointer of the schema documenting `status` for this request, following `$ref`s to
+/// shared responses.
+fn response_schema_pointer(method: &str, path: &str, status: u16, content_type: &str) -> String {
+    let doc = openapi();
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    let (mut pointer, mut response) = match route_template(method, path) {
+        Some(template) => {
+            let base = format!(
+                "/paths/{}/{}/responses",
+                pointer_escape(template),
+                method.to_ascii_lowercase()
+            );
+            let responses = doc
+                .pointer(&base)
+                .unwrap_or_else(|| panic!("openapi.yaml has no {method} {template}"));
+            let key = if responses.get(status.to_string()).is_some() {
+                status.to_string()
+            } else {
+                "default".to_owned()
+            };
+            let response = responses.get(&key).unwrap_or_else(|| {
+                panic!("openapi.yaml documents no {status} for {method} {template}")
+            });
+            (format!("{base}/{key}"), response)
+        }
+        // No route: the $default fallback answers 404/405 problems.
+        None => {
+            let key = if status == 405 {
+                "MethodNotAllowed"
+            } else {
+                "NotFound"
+            };
+            let pointer = format!("/components/responses/{key}");
+            (
+                pointer.clone(),
+                doc.pointer(&pointer)
+                    .unwrap_or_else(|| panic!("openapi.yaml has no {pointer}")),
+            )
+        }
+    };
+    while let Some(reference) = response.get("$ref").and_then(Value::as_str) {
+        pointer = reference.trim_start_matches('#').to_owned();
+        response = doc
+            .pointer(&pointer)
+            .unwrap_or_else(|| panic!("dangling $ref {reference}"));
+    }
+    assert!(
+        response
+            .pointer(&format!("/content/{}", pointer_escape(media)))
+            .is_some(),
+        "openapi.yaml documents no {media} body at {pointer}"
+    );
+    format!("{pointer}/content/{}/schema", pointer_escape(media))
+}
+
+/// Panics unless `response` matches what openapi.yaml documents for this request.
+pub fn assert_documented(method: &str, path: &str, response: &ApiResponse) {
+    if response.body.is_empty() {
+        return;
+    }
+    let content_type = response
+        .header_value("content-type")
+        .unwrap_or("application/json");
+    let pointer = response_schema_pointer(method, path, response.status, content_type);
+    let mut root = openapi().clone();
+    root["$ref"] = Value::String(format!("#{pointer}"));
+    let validator = jsonschema::draft202012::new(&root).expect("openapi.yaml schemas compile");
+    let body: Value = serde_json::from_str(&response.body).expect("JSON body");
+    let errors: Vec<String> = validator
+        .iter_errors(&body)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{method} {path} → {} does not match openapi.yaml:\n{}\n{}",
+        response.status,
+        errors.join("\n"),
+        response.body
+    );
+}
