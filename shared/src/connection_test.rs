@@ -320,19 +320,19 @@ async fn run_stages<P: ConnectionProber + ?Sized>(
             Some((role_arn, external_id))
         }
     };
-    if let Some(key) = &destination.kms_key {
-        if key.partition() != partition {
-            return record.failed(
-                Stage::Configuration,
-                since,
-                failure(
-                    FailureCategory::InvalidConfiguration,
-                    None,
-                    "The KMS key is in another partition than the bucket.",
-                )
-                .fix("Use a KMS key from the bucket's partition.", None),
-            );
-        }
+    if let Some(key) = &destination.kms_key
+        && key.partition() != partition
+    {
+        return record.failed(
+            Stage::Configuration,
+            since,
+            failure(
+                FailureCategory::InvalidConfiguration,
+                None,
+                "The KMS key is in another partition than the bucket.",
+            )
+            .fix("Use a KMS key from the bucket's partition.", None),
+        );
     }
     record.passed(Stage::Configuration, since);
 
@@ -467,30 +467,35 @@ async fn run_stages<P: ConnectionProber + ?Sized>(
         body.as_bytes(),
     )
     .await;
-    if let Err(e) = &written {
-        if let Some(actual) = redirect_region(e) {
-            if configured.is_some() && actual != region {
-                let mut f = failure(
-                    FailureCategory::WrongRegion,
-                    Some(e),
-                    format!("The bucket is in {actual}, not in the configured region {region}."),
-                )
-                .fix(format!("Set the destination's region to {actual} (or remove it and we will find it)."), None);
-                f.bucket_region = Some(actual.clone());
-                *bucket_region = Some(actual);
-                return record.failed(Stage::LocateBucket, since, f);
-            }
-            region = actual;
-            written = put_object(
-                &ctx,
-                prober,
-                session.as_ref(),
-                &region,
-                &key,
-                body.as_bytes(),
+    if let Err(e) = &written
+        && let Some(actual) = redirect_region(e)
+    {
+        if configured.is_some() && actual != region {
+            let mut f = failure(
+                FailureCategory::WrongRegion,
+                Some(e),
+                format!("The bucket is in {actual}, not in the configured region {region}."),
             )
-            .await;
+            .fix(
+                format!(
+                    "Set the destination's region to {actual} (or remove it and we will find it)."
+                ),
+                None,
+            );
+            f.bucket_region = Some(actual.clone());
+            *bucket_region = Some(actual);
+            return record.failed(Stage::LocateBucket, since, f);
         }
+        region = actual;
+        written = put_object(
+            &ctx,
+            prober,
+            session.as_ref(),
+            &region,
+            &key,
+            body.as_bytes(),
+        )
+        .await;
     }
     match written {
         Ok(()) => {

@@ -224,12 +224,12 @@ async fn create<S: DestinationStore>(
                 headers: vec![("content-type".into(), "application/json".into())],
                 body: previous.response_body,
             };
-            if let Ok(view) = serde_json::from_str::<serde_json::Value>(&replay.body) {
-                if let (Some(id), Some(version)) = (view["id"].as_str(), view["version"].as_u64()) {
-                    replay = replay
-                        .header("location", format!("/destinations/{id}"))
-                        .header("etag", format!("\"{version}\""));
-                }
+            if let Ok(view) = serde_json::from_str::<serde_json::Value>(&replay.body)
+                && let (Some(id), Some(version)) = (view["id"].as_str(), view["version"].as_u64())
+            {
+                replay = replay
+                    .header("location", format!("/destinations/{id}"))
+                    .header("etag", format!("\"{version}\""));
             }
             Ok(replay.header("idempotent-replayed", "true"))
         }
@@ -393,7 +393,7 @@ async fn update<S: DestinationStore>(
 ) -> Result<ApiResponse, Problem> {
     let expected = match request.header("if-match") {
         None => None,
-        Some(raw) => if_match_version(raw).map_err(|()| {
+        Some(raw) => if_match_version(raw).map_err(|_| {
             Problem::bad_request(
                 "invalid-if-match",
                 "If-Match must be an ETag returned by GET, or *.",

@@ -53,10 +53,10 @@ impl DestinationStore for InMemoryStore {
         let k = key(&destination.tenant, &destination.id);
         if let Some(record) = idempotency {
             let idem_key = (destination.tenant.as_str().to_owned(), record.key.clone());
-            if let Some(existing) = tables.idempotency.get(&idem_key) {
-                if existing.expires_at > OffsetDateTime::now_utc() {
-                    return Ok(CreateOutcome::Replayed(existing.clone()));
-                }
+            if let Some(existing) = tables.idempotency.get(&idem_key)
+                && existing.expires_at > OffsetDateTime::now_utc()
+            {
+                return Ok(CreateOutcome::Replayed(existing.clone()));
             }
             if tables.destinations.contains_key(&k) {
                 return Err(StoreError::AlreadyExists);

@@ -1,5 +1,9 @@
 //! The HTTP edge shared by every API function: routes, problem details, input parsing, views.
 
+// `Problem` is the error of every HTTP step. It is built once per failed request, never on a hot
+// path, so its size matters less than handlers being able to `?` it.
+#![allow(clippy::result_large_err)]
+
 mod api;
 mod edge;
 mod input;

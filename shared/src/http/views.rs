@@ -81,8 +81,12 @@ pub fn etag(destination: &Destination) -> String {
     format!("\"{}\"", destination.version)
 }
 
+/// An `If-Match` value that is neither `*` nor one of our ETags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidIfMatch;
+
 /// Parses `If-Match`; `*` matches any version.
-pub fn if_match_version(header: &str) -> Result<Option<u64>, ()> {
+pub fn if_match_version(header: &str) -> Result<Option<u64>, InvalidIfMatch> {
     let value = header.trim();
     if value == "*" {
         return Ok(None);
@@ -93,5 +97,5 @@ pub fn if_match_version(header: &str) -> Result<Option<u64>, ()> {
         .trim_matches('"')
         .parse()
         .map(Some)
-        .map_err(|_| ())
+        .map_err(|_| InvalidIfMatch)
 }

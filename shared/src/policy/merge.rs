@@ -64,10 +64,10 @@ pub fn merge_statement(
         Value::Object(map) => map,
         other => return Err(MergeError::NotAnObject(json_kind(&other))),
     };
-    if let Some(version) = policy.get("Version") {
-        if !matches!(version.as_str(), Some("2012-10-17" | "2008-10-17")) {
-            return Err(MergeError::Version);
-        }
+    if let Some(version) = policy.get("Version")
+        && !matches!(version.as_str(), Some("2012-10-17" | "2008-10-17"))
+    {
+        return Err(MergeError::Version);
     }
     let statements = match policy.get_mut("Statement").map(Value::take) {
         None => return Err(MergeError::MissingStatement),
