@@ -22,17 +22,17 @@ ensure_fakecloud() {
   "$FAKECLOUD_BIN" --version >/dev/null
 }
 
-# Python command-line tools from PyPI, pinned, installed once into infra/.venv.
+# Python command-line tools from PyPI, pinned in infra/requirements.txt, installed into infra/.venv.
 ensure_python_tools() {
-  local venv="$ROOT/infra/.venv"
+  local venv="$ROOT/infra/.venv" stamp="$ROOT/infra/.venv/.requirements"
   if [ ! -x "$venv/bin/python" ]; then
-    log "Creating $venv for the Python tools (parliament)."
+    log "Creating $venv for the Python tools (parliament, cfn-lint, aws-sam-cli)."
     python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -m pip show parliament >/dev/null 2>&1 \
-    || ! "$venv/bin/python" -m pip show parliament | grep -q '^Version: 1.6.4$'; then
-    log "Installing parliament 1.6.4 (IAM policy linter)."
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check 'parliament==1.6.4'
+  if ! cmp -s "$ROOT/infra/requirements.txt" "$stamp"; then
+    log "Installing the Python tools from infra/requirements.txt (a minute or two the first time)."
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
+    cp "$ROOT/infra/requirements.txt" "$stamp"
   fi
   export PATH="$venv/bin:$PATH"
 }

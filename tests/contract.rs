@@ -102,3 +102,27 @@ fn the_oracle_rejects_a_response_that_breaks_the_contract() {
     });
     assert!(outcome.is_err());
 }
+
+/// Runs a linter from infra/.venv (infra/test.sh installs them); a missing tool fails the test.
+fn run_linter(program: &str, args: &[&str]) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let output = std::process::Command::new(program)
+        .args(args)
+        .current_dir(&root)
+        .env("AWS_REGION", "us-east-1")
+        .env("SAM_CLI_TELEMETRY", "0")
+        .output()
+        .unwrap_or_else(|e| panic!("{program} is not installed ({e}); run the tests with infra/test.sh, which installs it"));
+    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{program} {args:?} reported:\n{report}");
+}
+
+#[test]
+fn cfn_lint_reports_nothing_on_the_template() {
+    run_linter("cfn-lint", &["template.yaml"]);
+}
+
+#[test]
+fn sam_validate_lint_accepts_the_template() {
+    run_linter("sam", &["validate", "--lint", "--template", "template.yaml", "--region", "us-east-1"]);
+}
