@@ -90,14 +90,39 @@ async fn lifecycle_of_a_destination_in_dynamodb() {
 
     // Platform facts name the connector role
     let platform = body(&call(&world, api_request("platform-get.json")).await);
-    assert_eq!(platform["platformPrincipals"][0]["principalArn"], world.platform.connector_role_arn);
+    assert_eq!(
+        platform["platformPrincipals"][0]["principalArn"],
+        world.platform.connector_role_arn
+    );
 
     // Merge is for bucket-policy destinations only
-    assert_eq!(call(&world, at("bucket-policy-merge.json", &id)).await.status, 409);
-    let bucket_mode = create(&world, json!({"name": "bp", "bucket": "acme-raw-events", "authMode": "bucketPolicy"})).await;
-    let merged = call(&world, at("bucket-policy-merge.json", bucket_mode["id"].as_str().unwrap())).await;
+    assert_eq!(
+        call(&world, at("bucket-policy-merge.json", &id))
+            .await
+            .status,
+        409
+    );
+    let bucket_mode = create(
+        &world,
+        json!({"name": "bp", "bucket": "acme-raw-events", "authMode": "bucketPolicy"}),
+    )
+    .await;
+    let merged = call(
+        &world,
+        at(
+            "bucket-policy-merge.json",
+            bucket_mode["id"].as_str().unwrap(),
+        ),
+    )
+    .await;
     assert_eq!(merged.status, 200, "{}", merged.body);
-    assert_eq!(body(&merged)["policy"]["Statement"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        body(&merged)["policy"]["Statement"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // Save without a test is refused; delete removes it
     assert_eq!(

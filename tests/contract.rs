@@ -113,8 +113,15 @@ fn run_linter(program: &str, args: &[&str]) {
         .env("SAM_CLI_TELEMETRY", "0")
         .output()
         .unwrap_or_else(|e| panic!("{program} is not installed ({e}); run the tests with infra/test.sh, which installs it"));
-    let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "{program} {args:?} reported:\n{report}");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "{program} {args:?} reported:\n{report}"
+    );
 }
 
 #[test]
@@ -124,5 +131,15 @@ fn cfn_lint_reports_nothing_on_the_template() {
 
 #[test]
 fn sam_validate_lint_accepts_the_template() {
-    run_linter("sam", &["validate", "--lint", "--template", "template.yaml", "--region", "us-east-1"]);
+    run_linter(
+        "sam",
+        &[
+            "validate",
+            "--lint",
+            "--template",
+            "template.yaml",
+            "--region",
+            "us-east-1",
+        ],
+    );
 }

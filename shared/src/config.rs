@@ -117,3 +117,105 @@ impl Env {
         })
     }
 }
+
+/// Parses `30s`, `15m`, `2h` (or plain seconds). `0` is allowed and means "off" where that applies.
+pub fn parse_duration(raw: &str) -> Option<std::time::Duration> {
+    let raw = raw.trim();
+    let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: u64 = number.parse().ok()?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(seconds))
+}
+
+/// Settings of the re-validation functions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevalidationEnv {
+    pub queue_url: Option<String>,
+    pub event_bus_name: Option<String>,
+    pub settings: crate::revalidation::RevalidationSettings,
+    pub worker_concurrency: usize,
+}
+
+impl RevalidationEnv {
+    pub fn from_process() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = crate::revalidation::RevalidationSettings::default();
+        let interval = match lookup("REVALIDATE_INTERVAL") {
+            None => defaults.interval,
+            Some(raw) => {
+                let parsed = parse_duration(&raw).ok_or(ConfigError::Invalid {
+                    name: "REVALIDATE_INTERVAL",
+                    reason: format!("{raw:?} is not a duration like 30s, 15m or 1h"),
+                })?;
+                time::Duration::try_from(parsed).unwrap_or(defaults.interval)
+            }
+        };
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("{raw:?} is not a whole number"),
+                }),
+            }
+        };
+        let threshold = number(
+            "TRANSIENT_FAILURES_BEFORE_FAILING",
+            u64::from(defaults.transient_failures_before_failing),
+        )?;
+        Ok(Self {
+            queue_url: lookup("QUEUE_URL").filter(|v| !v.is_empty()),
+            event_bus_name: lookup("EVENT_BUS_NAME").filter(|v| !v.is_empty()),
+            settings: crate::revalidation::RevalidationSettings {
+                interval,
+                transient_failures_before_failing: u32::try_from(threshold.max(1))
+                    .unwrap_or(u32::MAX),
+            },
+            worker_concurrency: number("WORKER_CONCURRENCY", 8)?.clamp(1, 64) as usize,
+        })
+    }
+
+    pub fn queue_url(&self) -> Result<&str, ConfigError> {
+        self.queue_url
+            .as_deref()
+            .ok_or(ConfigError::Missing { name: "QUEUE_URL" })
+    }
+
+    pub fn event_bus_name(&self) -> Result<&str, ConfigError> {
+        self.event_bus_name.as_deref().ok_or(ConfigError::Missing {
+            name: "EVENT_BUS_NAME",
+        })
+    }
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(
+            parse_duration("30s"),
+            Some(std::time::Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_duration("15m"),
+            Some(std::time::Duration::from_secs(900))
+        );
+        assert_eq!(
+            parse_duration("2h"),
+            Some(std::time::Duration::from_secs(7200))
+        );
+        assert_eq!(parse_duration("0"), Some(std::time::Duration::ZERO));
+        assert_eq!(parse_duration("1d"), None);
+        assert_eq!(parse_duration("soon"), None);
+    }
+}

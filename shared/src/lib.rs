@@ -8,4 +8,5 @@ pub mod domain;
 pub mod http;
 pub mod policy;
 pub mod ports;
+pub mod revalidation;
 pub mod telemetry;

@@ -48,6 +48,22 @@ pub enum CreateOutcome {
     Replayed(IdempotencyRecord),
 }
 
+/// Destinations due for a check are spread over this many index partitions, so the scheduler reads
+/// them in parallel and no partition grows hot.
+pub const DUE_SHARDS: u16 = 16;
+
+/// The shard of a destination: from its random id, so shards fill evenly.
+pub fn due_shard(id: &DestinationId) -> u16 {
+    u16::from_str_radix(&id.as_str()[..4], 16).unwrap_or(0) % DUE_SHARDS
+}
+
+/// One page of destinations whose next check is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePage {
+    pub items: Vec<crate::revalidation::RevalidationRequest>,
+    pub next_cursor: Option<String>,
+}
+
 #[async_trait]
 pub trait DestinationStore: Send + Sync {
     /// Stores a new destination (never overwriting one), atomically with its idempotency record.
@@ -117,6 +133,14 @@ pub trait DestinationStore: Send + Sync {
         id: &DestinationId,
         limit: u16,
     ) -> Result<Vec<ConnectionTestResult>, StoreError>;
+
+    /// Saved destinations of one shard whose next check is at or before `now`, oldest first.
+    async fn due_for_check(
+        &self,
+        shard: u16,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> Result<DuePage, StoreError>;
 }
 
 /// Lets several handlers (and the local server) share one store.
@@ -191,6 +215,40 @@ impl<T: DestinationStore + ?Sized> DestinationStore for std::sync::Arc<T> {
     ) -> Result<Vec<ConnectionTestResult>, StoreError> {
         (**self).test_history(tenant, id, limit).await
     }
+    async fn due_for_check(
+        &self,
+        shard: u16,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> Result<DuePage, StoreError> {
+        (**self).due_for_check(shard, now, cursor).await
+    }
+}
+
+#[derive(Debug, Error)]
+#[error("the queue is unavailable")]
+pub struct QueueError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Where checks wait for a worker.
+#[async_trait]
+pub trait RevalidationQueue: Send + Sync {
+    async fn enqueue(
+        &self,
+        requests: &[crate::revalidation::RevalidationRequest],
+    ) -> Result<(), QueueError>;
+}
+
+#[derive(Debug, Error)]
+#[error("the event bus is unavailable")]
+pub struct PublishError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Where the platform hears that a destination broke or recovered.
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(
+        &self,
+        event: &crate::revalidation::ConnectionEvent,
+    ) -> Result<(), PublishError>;
 }
 
 /// Temporary credentials from AssumeRole. They never leave the function: no `Serialize`, and

@@ -10,9 +10,13 @@
 //! | test result history  | `TENANT#<tenant>`  | `DESTINATION#<id>#TEST#<ns>`          | `expires_at` (TTL)                                 |
 //! | idempotency record   | `TENANT#<tenant>`  | `IDEMPOTENCY#<key>`                   | `expires_at` (TTL)                                 |
 //!
+//! Saved destinations also carry `GSI2PK = DUE#<shard>` and `GSI2SK = <next check ns>#<tenant>#<id>`
+//! (shard 0–15, from the id).
+//!
 //! `<ns>` is a zero-padded Unix timestamp in nanoseconds, so string order is time order.
 //! `GSI1` (`ByTenantNewestFirst`, all attributes) lists a tenant's destinations newest first
-//! without a scan. The destination's own fields are stored as typed attributes beside the keys;
+//! without a scan. `GSI2` (`ByNextCheck`, keys and `version`) is sparse: only saved destinations are
+//! in it, so the scheduler reads exactly the destinations that are due, shard by shard in parallel. The destination's own fields are stored as typed attributes beside the keys;
 //! `test_lock_until` (epoch ms) marks a running connection test and is dropped by every update.
 
 use std::collections::HashMap;
@@ -23,7 +27,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -32,9 +36,13 @@ use time::OffsetDateTime;
 
 use crate::domain::connection_test::ConnectionTestResult;
 use crate::domain::{Destination, DestinationId, TenantId};
-use crate::ports::{CreateOutcome, DestinationStore, IdempotencyRecord, Page, StoreError};
+use crate::ports::{
+    CreateOutcome, DestinationStore, DuePage, IdempotencyRecord, Page, StoreError, due_shard,
+};
+use crate::revalidation::RevalidationRequest;
 
 pub const LIST_INDEX: &str = "ByTenantNewestFirst";
+pub const DUE_INDEX: &str = "ByNextCheck";
 /// How long a test result stays in the history.
 const HISTORY_RETENTION: time::Duration = time::Duration::days(30);
 
@@ -98,6 +106,24 @@ fn destination_item(destination: &Destination) -> Result<Item, StoreError> {
             destination.id
         )),
     );
+    if let (true, Some(next_check)) = (
+        destination.is_saved(),
+        destination.revalidation.next_check_at,
+    ) {
+        item.insert(
+            "GSI2PK".into(),
+            s(format!("DUE#{}", due_shard(&destination.id))),
+        );
+        item.insert(
+            "GSI2SK".into(),
+            s(format!(
+                "{}#{}#{}",
+                nanos(next_check),
+                destination.tenant,
+                destination.id
+            )),
+        );
+    }
     Ok(item)
 }
 
@@ -451,6 +477,76 @@ impl DestinationStore for DynamoDbStore {
             .map(|item| serde_dynamo::from_item(item).map_err(unavailable))
             .collect()
     }
+
+    async fn due_for_check(
+        &self,
+        shard: u16,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> Result<DuePage, StoreError> {
+        let pk = format!("DUE#{shard}");
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :now")
+            .expression_attribute_values(":pk", s(&pk))
+            // '~' sorts after '#', so every key of this instant is included.
+            .expression_attribute_values(":now", s(format!("{}~", nanos(now))))
+            .limit(500);
+        if let Some(cursor) = cursor {
+            let sk = String::from_utf8(
+                URL_SAFE_NO_PAD
+                    .decode(cursor)
+                    .map_err(|_| StoreError::InvalidCursor)?,
+            )
+            .map_err(|_| StoreError::InvalidCursor)?;
+            let mut parts = sk.splitn(3, '#');
+            let (Some(_), Some(tenant), Some(id)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(StoreError::InvalidCursor);
+            };
+            let tenant = TenantId::new(tenant).map_err(|_| StoreError::InvalidCursor)?;
+            let id = DestinationId::new(id).map_err(|_| StoreError::InvalidCursor)?;
+            let mut start = primary_key(&tenant, &id);
+            start.insert("GSI2PK".into(), s(&pk));
+            start.insert("GSI2SK".into(), s(sk));
+            query = query.set_exclusive_start_key(Some(start));
+        }
+        let output = query.send().await.map_err(unavailable)?;
+        let mut items = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            let text = |name: &str| {
+                item.get(name)
+                    .and_then(|v| v.as_s().ok())
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let tenant = text("PK")
+                .strip_prefix("TENANT#")
+                .and_then(|t| TenantId::new(t).ok());
+            let id = text("SK")
+                .strip_prefix("DESTINATION#")
+                .and_then(|i| DestinationId::new(i).ok());
+            let version = item
+                .get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok());
+            if let (Some(tenant_id), Some(destination_id), Some(version)) = (tenant, id, version) {
+                items.push(RevalidationRequest {
+                    tenant_id,
+                    destination_id,
+                    version,
+                });
+            }
+        }
+        let next_cursor = output
+            .last_evaluated_key
+            .and_then(|last| last.get("GSI2SK").and_then(|v| v.as_s().ok()).cloned())
+            .map(|sk| URL_SAFE_NO_PAD.encode(sk));
+        Ok(DuePage { items, next_cursor })
+    }
 }
 
 fn history_item(
@@ -508,6 +604,18 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         )
         .build()
         .map_err(unavailable)?;
+    let due_index = GlobalSecondaryIndex::builder()
+        .index_name(DUE_INDEX)
+        .key_schema(key("GSI2PK", KeyType::Hash)?)
+        .key_schema(key("GSI2SK", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::Include)
+                .non_key_attributes("version")
+                .build(),
+        )
+        .build()
+        .map_err(unavailable)?;
     client
         .create_table()
         .table_name(table)
@@ -516,9 +624,19 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
         .attribute_definitions(attr("SK")?)
         .attribute_definitions(attr("GSI1PK")?)
         .attribute_definitions(attr("GSI1SK")?)
+        .attribute_definitions(attr("GSI2PK")?)
+        .attribute_definitions(attr("GSI2SK")?)
         .key_schema(key("PK", KeyType::Hash)?)
         .key_schema(key("SK", KeyType::Range)?)
         .global_secondary_indexes(list_index)
+        .global_secondary_indexes(due_index)
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .map_err(unavailable)?,
+        )
         .send()
         .await
         .map_err(unavailable)?;

@@ -8,7 +8,10 @@ use time::OffsetDateTime;
 
 use crate::domain::connection_test::ConnectionTestResult;
 use crate::domain::{Destination, DestinationId, TenantId};
-use crate::ports::{CreateOutcome, DestinationStore, IdempotencyRecord, Page, StoreError};
+use crate::ports::{
+    CreateOutcome, DestinationStore, DuePage, IdempotencyRecord, Page, StoreError, due_shard,
+};
+use crate::revalidation::RevalidationRequest;
 
 type Key = (String, String);
 
@@ -204,5 +207,87 @@ impl DestinationStore for InMemoryStore {
         results.reverse();
         results.truncate(limit as usize);
         Ok(results)
+    }
+
+    async fn due_for_check(
+        &self,
+        shard: u16,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> Result<DuePage, StoreError> {
+        if cursor.is_some() {
+            return Err(StoreError::InvalidCursor);
+        }
+        let tables = self.tables();
+        let mut due: Vec<&Destination> = tables
+            .destinations
+            .values()
+            .filter(|d| d.is_saved() && due_shard(&d.id) == shard)
+            .filter(|d| d.revalidation.next_check_at.is_some_and(|at| at <= now))
+            .collect();
+        due.sort_by_key(|d| d.revalidation.next_check_at);
+        Ok(DuePage {
+            items: due
+                .into_iter()
+                .map(RevalidationRequest::for_destination)
+                .collect(),
+            next_cursor: None,
+        })
+    }
+}
+
+/// A queue that keeps what it is given, for tests and the local run.
+#[derive(Default)]
+pub struct InMemoryQueue {
+    messages: Mutex<Vec<crate::revalidation::RevalidationRequest>>,
+}
+
+impl InMemoryQueue {
+    /// Takes every queued message.
+    pub fn drain(&self) -> Vec<crate::revalidation::RevalidationRequest> {
+        std::mem::take(&mut *self.messages.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+#[async_trait]
+impl crate::ports::RevalidationQueue for InMemoryQueue {
+    async fn enqueue(
+        &self,
+        requests: &[crate::revalidation::RevalidationRequest],
+    ) -> Result<(), crate::ports::QueueError> {
+        self.messages
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(requests);
+        Ok(())
+    }
+}
+
+/// Records published events, for tests.
+#[derive(Default)]
+pub struct RecordingPublisher {
+    events: Mutex<Vec<crate::revalidation::ConnectionEvent>>,
+}
+
+impl RecordingPublisher {
+    pub fn events(&self) -> Vec<crate::revalidation::ConnectionEvent> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[async_trait]
+impl crate::ports::EventPublisher for RecordingPublisher {
+    async fn publish(
+        &self,
+        event: &crate::revalidation::ConnectionEvent,
+    ) -> Result<(), crate::ports::PublishError> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(event.clone());
+        Ok(())
     }
 }

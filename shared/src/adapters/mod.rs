@@ -4,4 +4,8 @@
 pub mod aws_probe;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "events")]
+pub mod eventbridge;
 pub mod memory;
+#[cfg(feature = "queue")]
+pub mod sqs;

@@ -79,6 +79,22 @@ pub struct Destination {
     pub saved_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub latest_test: Option<ConnectionTestResult>,
+    #[serde(default)]
+    pub revalidation: RevalidationState,
+}
+
+/// What re-validation keeps between checks of a saved destination.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevalidationState {
+    /// Transient failures in a row; the status turns failing only past a threshold, so it does not flap.
+    pub consecutive_transient_failures: u32,
+    /// Start of the current run of failures.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub first_failure_at: Option<OffsetDateTime>,
+    /// When the scheduler should next check it; `None` for destinations never saved.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub next_check_at: Option<OffsetDateTime>,
 }
 
 /// Everything a caller may choose when creating a destination; the id and External ID are ours.
@@ -157,6 +173,7 @@ impl Destination {
             updated_at: now,
             saved_at: None,
             latest_test: None,
+            revalidation: RevalidationState::default(),
         })
     }
 
@@ -242,7 +259,16 @@ impl Destination {
         self.status = Status::Verified;
         self.saved_at = Some(now);
         self.updated_at = now;
+        self.revalidation = RevalidationState {
+            next_check_at: Some(now),
+            ..RevalidationState::default()
+        };
         Ok(())
+    }
+
+    /// Saved once: re-validation looks after it from then on. Drafts are never re-tested.
+    pub fn is_saved(&self) -> bool {
+        self.saved_at.is_some()
     }
 
     #[allow(clippy::type_complexity)]

@@ -11,8 +11,8 @@ mod values;
 
 pub use bucket::{BucketName, BucketNameError};
 pub use destination::{
-    AuthMode, AuthModeKind, Destination, DestinationPatch, NewDestination, PatchError, SaveError,
-    Status,
+    AuthMode, AuthModeKind, Destination, DestinationPatch, NewDestination, PatchError,
+    RevalidationState, SaveError, Status,
 };
 pub use external_id::{ExternalId, ExternalIdError};
 pub use folder::{Folder, FolderError, MAX_FOLDER_BYTES};

@@ -1,0 +1,3 @@
+//! The `revalidate-on-change` Lambda: DynamoDB stream → checks for changed saved destinations.
+
+pub mod handler;

@@ -1,0 +1,3 @@
+//! The `revalidate-scheduler` Lambda: EventBridge schedule and on-demand requests → queued checks.
+
+pub mod handler;

@@ -1,0 +1,50 @@
+//! Cold start: DynamoDB, STS, S3 and EventBridge clients once, then serve SQS batches.
+
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_lambda_events::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use shared::adapters::aws_probe::AwsProber;
+use shared::adapters::dynamodb::DynamoDbStore;
+use shared::adapters::eventbridge::EventBridgePublisher;
+use shared::config::{Env, PlatformPrincipals, RevalidationEnv};
+use shared::connection_test::TestSettings;
+use shared::revalidation::Checker;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::telemetry::init();
+    let env = Env::from_process()?;
+    let revalidation = RevalidationEnv::from_process()?;
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .build();
+    let aws = aws_config::from_env().timeout_config(timeouts).load().await;
+    let s3_base = aws_sdk_s3::config::Builder::from(&aws)
+        .force_path_style(env.s3_force_path_style)
+        .build();
+    let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), env.table_name);
+    let prober = AwsProber::new(aws_sdk_sts::Client::new(&aws), s3_base);
+    let publisher = EventBridgePublisher::new(
+        aws_sdk_eventbridge::Client::new(&aws),
+        revalidation.event_bus_name()?,
+    );
+    let principals = PlatformPrincipals::parse(&env.platform_principal_arns)?;
+    let checker = Checker {
+        store: &store,
+        prober: &prober,
+        publisher: &publisher,
+        principals: &principals,
+        test_settings: TestSettings::default(),
+        settings: revalidation.settings,
+    };
+    let (checker, concurrency) = (&checker, revalidation.worker_concurrency);
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Error>(
+            revalidate_worker::handler::handle(checker, concurrency, event.payload).await,
+        )
+    }))
+    .await
+}

@@ -1,0 +1,64 @@
+//! The re-validation queue on SQS.
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+use crate::ports::{QueueError, RevalidationQueue};
+use crate::revalidation::RevalidationRequest;
+
+/// SQS takes at most ten messages per batch.
+const BATCH: usize = 10;
+
+pub struct SqsQueue {
+    client: Client,
+    queue_url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+}
+
+fn queue_error(message: impl Into<String>) -> QueueError {
+    QueueError(message.into().into())
+}
+
+#[async_trait]
+impl RevalidationQueue for SqsQueue {
+    async fn enqueue(&self, requests: &[RevalidationRequest]) -> Result<(), QueueError> {
+        for chunk in requests.chunks(BATCH) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (index, request) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(request).map_err(|e| QueueError(Box::new(e)))?;
+                entries.push(
+                    SendMessageBatchRequestEntry::builder()
+                        .id(index.to_string())
+                        .message_body(body)
+                        .build()
+                        .map_err(|e| QueueError(Box::new(e)))?,
+                );
+            }
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| QueueError(Box::new(e)))?;
+            if !output.failed.is_empty() {
+                let codes: Vec<&str> = output.failed.iter().map(|f| f.code.as_str()).collect();
+                return Err(queue_error(format!(
+                    "SendMessageBatch refused {} messages: {codes:?}",
+                    codes.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
