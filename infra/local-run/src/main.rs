@@ -6,6 +6,7 @@
 //! deployed functions read the claim only (shared::http::lambda), so that header means nothing there.
 
 mod platform;
+mod revalidation;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -34,11 +35,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         format!("cannot listen on {addr} ({e}): is the local run already up? Stop it, or set PORT to another port.")
     })?;
 
+    let revalidation = shared::config::RevalidationEnv::from_lookup(|name| {
+        // Locally, re-validation runs every 30 s unless REVALIDATE_INTERVAL says otherwise.
+        std::env::var(name)
+            .ok()
+            .or_else(|| (name == "REVALIDATE_INTERVAL").then(|| "30s".to_owned()))
+    })?;
+    let interval = revalidation.settings.interval.unsigned_abs();
     let platform = Arc::new(LocalPlatform::set_up(&endpoint).await?);
+    if interval.is_zero() {
+        println!("  Re-validation is off (REVALIDATE_INTERVAL=0).");
+    } else {
+        revalidation::spawn(platform.clone(), interval, revalidation.settings);
+    }
     println!();
     println!("  Destinations API    http://{addr}");
     println!("  AWS emulator        {endpoint}   (admin credentials: infra/.local/admin.env)");
     println!("  Platform principal  {}", platform.connector_role_arn);
+    if !interval.is_zero() {
+        println!("  Re-validation       every {}s; destination events are printed here", interval.as_secs());
+    }
     println!("  Send the tenant as X-Tenant-Id; Ctrl-C stops everything.");
     println!();
 

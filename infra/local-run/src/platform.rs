@@ -17,12 +17,16 @@ use shared::connection_test::TestSettings;
 pub const PLATFORM_ACCOUNT: &str = "111111111111";
 pub const CONNECTOR_ROLE: &str = "destinations-platform-connector";
 pub const TABLE: &str = "destinations-local";
+pub const EVENT_BUS: &str = "destinations-local";
 const REGION: &str = "us-east-1";
 
 type Store = Arc<DynamoDbStore>;
 
 pub struct LocalPlatform {
     pub connector_role_arn: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub publisher: crate::revalidation::PrintingPublisher,
     pub destinations: destinations_api::handler::App<Store>,
     pub policies: policies_api::handler::App<Store>,
     pub test_connection: test_connection::handler::App<Store, AwsProber>,
@@ -147,6 +151,21 @@ impl LocalPlatform {
             create_table(&dynamodb, TABLE).await?;
         }
         let store = Arc::new(DynamoDbStore::new(dynamodb, TABLE));
+        let sqs = aws_sdk_sqs::Client::new(&admin);
+        let queue_url = sqs
+            .create_queue()
+            .queue_name("destinations-revalidation")
+            .send()
+            .await?
+            .queue_url
+            .ok_or("CreateQueue returned no URL")?;
+        let events = aws_sdk_eventbridge::Client::new(&admin);
+        if events.describe_event_bus().name(EVENT_BUS).send().await.is_err() {
+            events.create_event_bus().name(EVENT_BUS).send().await?;
+        }
+        let publisher = crate::revalidation::PrintingPublisher(
+            shared::adapters::eventbridge::EventBridgePublisher::new(events, EVENT_BUS),
+        );
         let principals = PlatformPrincipals::parse(&connector_role_arn)?;
         let s3_base = aws_sdk_s3::config::Builder::from(&connector)
             .force_path_style(true)
@@ -167,6 +186,9 @@ impl LocalPlatform {
                 settings: TestSettings::default(),
             },
             connector_role_arn,
+            sqs,
+            queue_url,
+            publisher,
         })
     }
 }
