@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use shared::domain::TenantId;
 use shared::http::{ApiRequest, ApiResponse, Function, resolve};
+use support::api::{at, body, with_json};
 use support::events::api_request;
 use support::world::World;
 
@@ -16,24 +17,6 @@ async fn call(world: &World, request: ApiRequest) -> ApiResponse {
         }
         _ => destinations_api::handler::handle(&world.destinations_app(), request).await,
     }
-}
-
-fn body(response: &ApiResponse) -> Value {
-    serde_json::from_str(&response.body).unwrap_or_else(|_| panic!("not JSON: {}", response.body))
-}
-
-/// The sample event for `event`, re-aimed at destination `id`.
-fn at(event: &str, id: &str) -> ApiRequest {
-    let mut request = api_request(event);
-    request.path = request
-        .path
-        .replace(support::events::EVENT_DESTINATION_ID, id);
-    request
-}
-
-fn with_json(mut request: ApiRequest, body: Value) -> ApiRequest {
-    request.body = body.to_string().into_bytes();
-    request
 }
 
 async fn create(world: &World, body: Value) -> Value {

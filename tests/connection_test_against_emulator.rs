@@ -6,20 +6,9 @@ use shared::domain::TenantId;
 use shared::http::ApiRequest;
 use shared::ports::DestinationStore;
 use support::accounts::{Account, unique};
+use support::api::{at, body};
 use support::events::api_request;
 use support::world::{World, quick_settings};
-
-fn body(response: &shared::http::ApiResponse) -> Value {
-    serde_json::from_str(&response.body).unwrap_or_else(|_| panic!("not JSON: {}", response.body))
-}
-
-fn at(event: &str, id: &str) -> ApiRequest {
-    let mut request = api_request(event);
-    request.path = request
-        .path
-        .replace(support::events::EVENT_DESTINATION_ID, id);
-    request
-}
 
 fn with_json(mut request: ApiRequest, body: Value) -> ApiRequest {
     request.body = body.to_string().into_bytes();

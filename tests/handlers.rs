@@ -567,8 +567,12 @@ async fn concurrent_patches_without_if_match_lose_nothing() {
 #[tokio::test]
 async fn deployed_functions_ignore_the_local_x_tenant_id_header() {
     // GIVEN an API Gateway event without a tenant claim but with the local run's header
-    let mut event: Value = serde_json::from_str(&support::events::raw("destinations-list.json")).unwrap();
-    event["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().unwrap().remove("tenant_id");
+    let mut event: Value =
+        serde_json::from_str(&support::events::raw("destinations-list.json")).unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tenant_id");
     event["headers"]["x-tenant-id"] = json!("tenant-a");
     let request = lambda_http::request::from_str(&event.to_string()).unwrap();
     // WHEN the Lambda edge converts it THEN there is no tenant, and the answer is 401

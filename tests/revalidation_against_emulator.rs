@@ -19,20 +19,9 @@ use shared::revalidation::{
     Checker, ConnectionEvent, ConnectionEventKind, RevalidationSettings, enqueue_due,
 };
 use support::accounts::{Account, unique};
+use support::api::{at, body};
 use support::events::api_request;
 use support::world::{World, quick_settings};
-
-fn body(response: &shared::http::ApiResponse) -> Value {
-    serde_json::from_str(&response.body).unwrap()
-}
-
-fn at(event: &str, id: &str) -> shared::http::ApiRequest {
-    let mut request = api_request(event);
-    request.path = request
-        .path
-        .replace(support::events::EVENT_DESTINATION_ID, id);
-    request
-}
 
 async fn create_queue(world: &World) -> (aws_sdk_sqs::Client, String) {
     let sqs = aws_sdk_sqs::Client::new(&world.platform.account.admin);

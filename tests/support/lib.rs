@@ -1,6 +1,7 @@
 //! Test support: sample events, the fakecloud emulator and the AWS accounts tests act in.
 
 pub mod accounts;
+pub mod api;
 pub mod contract;
 pub mod emulator;
 pub mod events;

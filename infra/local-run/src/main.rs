@@ -53,7 +53,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  AWS emulator        {endpoint}   (admin credentials: infra/.local/admin.env)");
     println!("  Platform principal  {}", platform.connector_role_arn);
     if !interval.is_zero() {
-        println!("  Re-validation       every {}s; destination events are printed here", interval.as_secs());
+        println!(
+            "  Re-validation       every {}s; destination events are printed here",
+            interval.as_secs()
+        );
     }
     println!("  Send the tenant as X-Tenant-Id; Ctrl-C stops everything.");
     println!();

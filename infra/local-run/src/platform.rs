@@ -160,7 +160,13 @@ impl LocalPlatform {
             .queue_url
             .ok_or("CreateQueue returned no URL")?;
         let events = aws_sdk_eventbridge::Client::new(&admin);
-        if events.describe_event_bus().name(EVENT_BUS).send().await.is_err() {
+        if events
+            .describe_event_bus()
+            .name(EVENT_BUS)
+            .send()
+            .await
+            .is_err()
+        {
             events.create_event_bus().name(EVENT_BUS).send().await?;
         }
         let publisher = crate::revalidation::PrintingPublisher(

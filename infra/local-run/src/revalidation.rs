@@ -36,7 +36,13 @@ pub fn spawn(platform: Arc<LocalPlatform>, interval: Duration, settings: Revalid
         let mut ticker = tokio::time::interval(interval);
         loop {
             ticker.tick().await;
-            match enqueue_due(scheduler.destinations.store.as_ref(), &queue, OffsetDateTime::now_utc()).await {
+            match enqueue_due(
+                scheduler.destinations.store.as_ref(),
+                &queue,
+                OffsetDateTime::now_utc(),
+            )
+            .await
+            {
                 Ok(0) => {}
                 Ok(queued) => println!("re-validation: {queued} destination(s) queued"),
                 Err(e) => eprintln!("re-validation scheduler: {e}"),
