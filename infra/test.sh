@@ -10,4 +10,4 @@ cd "$ROOT"
 ensure_fakecloud
 ensure_python_tools
 log "Running the test suite (fakecloud: $FAKECLOUD_BIN)"
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

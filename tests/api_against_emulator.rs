@@ -66,16 +66,13 @@ async fn lifecycle_of_a_destination_in_dynamodb() {
     // Policies are rendered from the stored destination
     let policies = body(&call(&world, at("policies-get.json", &id)).await);
     assert_eq!(policies["externalId"], created["externalId"]);
-    assert_eq!(
-        policies["platformPrincipal"],
-        world.platform.connector_role_arn
-    );
+    assert_eq!(policies["platformPrincipal"], world.platform.principal_arn);
 
     // Platform facts name the connector role
     let platform = body(&call(&world, api_request("platform-get.json")).await);
     assert_eq!(
         platform["platformPrincipals"][0]["principalArn"],
-        world.platform.connector_role_arn
+        world.platform.principal_arn
     );
 
     // Merge is for bucket-policy destinations only

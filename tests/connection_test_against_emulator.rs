@@ -263,7 +263,7 @@ async fn wrong_external_id_lists_every_possible_cause() {
 async fn role_trusting_another_principal_is_not_assumable() {
     let (_, _, result) = role_scenario("", async |w, r| {
         let trust = document(r, "trustPolicy").replace(
-            &w.platform.connector_role_arn,
+            &w.platform.principal_arn,
             &format!("arn:aws:iam::{}:role/someone-else", w.platform.account.id),
         );
         let someone_else = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", w.platform.account.id)}, "Action": "sts:AssumeRole"}]});

@@ -244,7 +244,7 @@ async fn merged_bucket_policy_is_accepted_by_s3_and_keeps_existing_grants_workin
 
     // WHEN our statement is merged in (twice: idempotent) and the result saved to S3
     let d = destination(AuthModeKind::BucketPolicy, &bucket, "ours");
-    let principal = platform.connector_role_arn.clone();
+    let principal = platform.principal_arn.clone();
     let statement = policy::bucket_policy_statement(&d, &principal);
     let resource = policy::object_resource(&d);
     let write = OurWrite {

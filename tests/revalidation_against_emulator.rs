@@ -123,7 +123,7 @@ async fn test_and_save(world: &World, id: &str) {
 }
 
 fn statement_for(world: &World, bucket: &str, folder: &str) -> Value {
-    json!({"Sid": folder.replace('-', ""), "Effect": "Allow", "Principal": {"AWS": world.platform.connector_role_arn},
+    json!({"Sid": folder.replace('-', ""), "Effect": "Allow", "Principal": {"AWS": world.platform.principal_arn},
            "Action": ["s3:PutObject", "s3:PutObjectAcl"], "Resource": format!("arn:aws:s3:::{bucket}/{folder}/*"),
            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}})
 }

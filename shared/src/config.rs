@@ -4,13 +4,13 @@ use std::collections::BTreeMap;
 
 use thiserror::Error;
 
-use crate::domain::{Partition, RoleArn, RoleArnError};
+use crate::domain::{Partition, PrincipalArn, RoleArnError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
     #[error("PLATFORM_PRINCIPAL_ARNS must list at least one role ARN")]
     NoPrincipal,
-    #[error("PLATFORM_PRINCIPAL_ARNS: {arn:?} is not a role ARN: {reason}")]
+    #[error("PLATFORM_PRINCIPAL_ARNS: {arn:?} is not an IAM role or user ARN: {reason}")]
     BadPrincipal { arn: String, reason: RoleArnError },
     #[error("PLATFORM_PRINCIPAL_ARNS: two principals for the {0} partition")]
     DuplicatePartition(Partition),
@@ -20,16 +20,16 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-/// The stable platform role that customers trust, one per partition we serve.
+/// The stable platform principal that customers trust, one per partition we serve.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformPrincipals(BTreeMap<Partition, RoleArn>);
+pub struct PlatformPrincipals(BTreeMap<Partition, PrincipalArn>);
 
 impl PlatformPrincipals {
-    /// Parses a comma-separated list of role ARNs, at most one per partition.
+    /// Parses a comma-separated list of role (or user) ARNs, at most one per partition.
     pub fn parse(raw: &str) -> Result<Self, ConfigError> {
         let mut by_partition = BTreeMap::new();
         for arn in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let role = RoleArn::new(arn).map_err(|reason| ConfigError::BadPrincipal {
+            let role = PrincipalArn::new(arn).map_err(|reason| ConfigError::BadPrincipal {
                 arn: arn.to_owned(),
                 reason,
             })?;
@@ -44,11 +44,11 @@ impl PlatformPrincipals {
         Ok(Self(by_partition))
     }
 
-    pub fn for_partition(&self, partition: Partition) -> Option<&RoleArn> {
+    pub fn for_partition(&self, partition: Partition) -> Option<&PrincipalArn> {
         self.0.get(&partition)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (Partition, &RoleArn)> {
+    pub fn iter(&self) -> impl Iterator<Item = (Partition, &PrincipalArn)> {
         self.0.iter().map(|(p, r)| (*p, r))
     }
 }

@@ -11,7 +11,7 @@ use crate::config::PlatformPrincipals;
 use crate::domain::connection_test::{
     ConnectionTestResult, FailureCategory, Stage, StageFailure, StageResult, StageStatus,
 };
-use crate::domain::{AuthMode, Destination, Partition, RoleArn};
+use crate::domain::{AuthMode, Destination, Partition, PrincipalArn};
 use crate::policy;
 use crate::ports::{
     AssumeRoleRequest, AwsFailure, AwsFailureKind, ConnectionProber, PutTestObjectRequest,
@@ -140,7 +140,7 @@ fn transient_failure(category: FailureCategory, aws: &AwsFailure, what: &str) ->
 
 struct Context<'a> {
     destination: &'a Destination,
-    principal: &'a RoleArn,
+    principal: &'a PrincipalArn,
     started: Instant,
     settings: TestSettings,
 }

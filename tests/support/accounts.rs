@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 
 use crate::emulator::{Emulator, emulator, http};
 
-/// Name of the role customers trust (the template's connector role).
-pub const CONNECTOR_ROLE_NAME: &str = "destinations-platform-connector";
+/// Name of the platform principal customers trust (the template's connector role's name).
+pub const CONNECTOR_NAME: &str = "destinations-platform-connector";
 pub const REGION: &str = "us-east-1";
 
 /// A fresh account id: 12 random digits, never the emulator's default account.
@@ -154,12 +154,12 @@ impl Account {
     }
 }
 
-/// The platform: its account, the connector role customers trust, and that role's credentials, which
-/// are what our code runs with (the connector role is the execution role of the functions that
-/// reach customer buckets).
+/// The platform: its account, the principal customers trust, and that principal's credentials,
+/// which are what our code runs with.
 pub struct Platform {
     pub account: Account,
-    pub connector_role_arn: String,
+    /// What rendered policies name and `PLATFORM_PRINCIPAL_ARNS` holds.
+    pub principal_arn: String,
     pub connector: SdkConfig,
 }
 
@@ -168,12 +168,13 @@ impl Platform {
         Self::create_in(emulator()).await
     }
 
+    /// Deployed, the platform principal is the connector role and our functions run as it. fakecloud
+    /// does not match a role ARN in a trust or bucket policy to that role's sessions (AWS does; the
+    /// emulator only matches the session ARN), so here the platform principal is an IAM user with
+    /// the connector role's permissions, and our code runs with its keys. This is the only place
+    /// that knows.
     pub async fn create_in(emulator: &Emulator) -> Platform {
         let account = Account::create_in(emulator).await;
-        let trust = json!({
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{}:root", account.id)}, "Action": "sts:AssumeRole"}]
-        });
         // What template.yaml grants the connector role, restated for the emulator's account.
         let permissions = json!({
             "Version": "2012-10-17",
@@ -182,33 +183,39 @@ impl Platform {
                 {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl"], "Resource": "arn:aws:s3:::*/*"}
             ]
         });
-        let connector_role_arn = account
-            .create_role(
-                CONNECTOR_ROLE_NAME,
-                &trust.to_string(),
-                Some(&permissions.to_string()),
-            )
-            .await;
-        let session = account
-            .sts()
-            .assume_role()
-            .role_arn(&connector_role_arn)
-            .role_session_name("destinations-tests")
+        let iam = account.iam();
+        let user = iam
+            .create_user()
+            .user_name(CONNECTOR_NAME)
             .send()
             .await
-            .expect("the platform admin assumes the connector role");
-        let c = session.credentials.expect("credentials");
+            .expect("CreateUser for the platform principal");
+        iam.put_user_policy()
+            .user_name(CONNECTOR_NAME)
+            .policy_name("reach-customer-buckets")
+            .policy_document(permissions.to_string())
+            .send()
+            .await
+            .expect("PutUserPolicy");
+        let key = iam
+            .create_access_key()
+            .user_name(CONNECTOR_NAME)
+            .send()
+            .await
+            .expect("CreateAccessKey")
+            .access_key
+            .expect("access key");
         let credentials = Credentials::new(
-            c.access_key_id,
-            c.secret_access_key,
-            Some(c.session_token),
+            key.access_key_id,
+            key.secret_access_key,
             None,
-            "connector-role",
+            None,
+            "platform-principal",
         );
         let connector = sdk_config(emulator, credentials).await;
         Platform {
             account,
-            connector_role_arn,
+            principal_arn: user.user.expect("user").arn,
             connector,
         }
     }
@@ -222,7 +229,6 @@ impl Platform {
     }
 
     pub fn principals(&self) -> shared::config::PlatformPrincipals {
-        shared::config::PlatformPrincipals::parse(&self.connector_role_arn)
-            .expect("connector role ARN")
+        shared::config::PlatformPrincipals::parse(&self.principal_arn).expect("connector role ARN")
     }
 }

@@ -18,8 +18,9 @@ use shared::ports::{CreateOutcome, DestinationStore, IdempotencyRecord, StoreErr
 
 /// How long a `POST /destinations` retry with the same `Idempotency-Key` replays the first answer.
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::hours(24);
-/// Without `If-Match`, a PATCH that lost a race is re-applied on the newer version this many times.
-const PATCH_ATTEMPTS: usize = 5;
+/// Without `If-Match`, a PATCH that lost a race is re-applied on the newer version this many times,
+/// after a short random pause so that racing writers spread out.
+const PATCH_ATTEMPTS: u32 = 12;
 
 pub struct App<S> {
     pub store: S,
@@ -309,6 +310,15 @@ async fn list<S: DestinationStore>(
     Ok(ApiResponse::json(200, &body))
 }
 
+/// 5–20 ms times the attempt number, randomised.
+fn retry_pause(attempt: u32) -> std::time::Duration {
+    let mut byte = [0u8; 1];
+    let jitter = getrandom::fill(&mut byte)
+        .map(|()| u64::from(byte[0] % 16))
+        .unwrap_or(8);
+    std::time::Duration::from_millis((5 + jitter) * u64::from(attempt))
+}
+
 fn parse_patch(request: &ApiRequest) -> Result<DestinationPatch, Problem> {
     let body = json_object(request, PATCH_TYPES, false)?;
     let mut fields = Fields::new(
@@ -401,7 +411,10 @@ async fn update<S: DestinationStore>(
         })?,
     };
     let patch = parse_patch(request)?;
-    for _ in 0..PATCH_ATTEMPTS {
+    for attempt in 0..PATCH_ATTEMPTS {
+        if attempt > 0 {
+            tokio::time::sleep(retry_pause(attempt)).await;
+        }
         let mut destination = load_destination(&app.store, tenant, id, request).await?;
         if expected.is_some_and(|v| v != destination.version) {
             return Err(Problem::precondition_failed());

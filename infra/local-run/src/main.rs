@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     println!("  Destinations API    http://{addr}");
     println!("  AWS emulator        {endpoint}   (admin credentials: infra/.local/admin.env)");
-    println!("  Platform principal  {}", platform.connector_role_arn);
+    println!("  Platform principal  {}", platform.principal_arn);
     if !interval.is_zero() {
         println!(
             "  Re-validation       every {}s; destination events are printed here",

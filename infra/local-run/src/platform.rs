@@ -15,7 +15,7 @@ use shared::connection_test::TestSettings;
 
 /// Fixed so that roles and policies created in earlier local runs' docs keep making sense.
 pub const PLATFORM_ACCOUNT: &str = "111111111111";
-pub const CONNECTOR_ROLE: &str = "destinations-platform-connector";
+pub const CONNECTOR: &str = "destinations-platform-connector";
 pub const TABLE: &str = "destinations-local";
 pub const EVENT_BUS: &str = "destinations-local";
 const REGION: &str = "us-east-1";
@@ -23,7 +23,7 @@ const REGION: &str = "us-east-1";
 type Store = Arc<DynamoDbStore>;
 
 pub struct LocalPlatform {
-    pub connector_role_arn: String,
+    pub principal_arn: String,
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
     pub publisher: crate::revalidation::PrintingPublisher,
@@ -86,7 +86,7 @@ impl LocalPlatform {
         std::fs::write(
             "infra/.local/admin.env",
             format!(
-                "# Platform account admin in the local emulator; `source` this to use the AWS CLI against it.\nexport AWS_ACCESS_KEY_ID={key}\nexport AWS_SECRET_ACCESS_KEY={secret}\nexport AWS_REGION={REGION}\nexport AWS_ENDPOINT_URL={endpoint}\n"
+                "# Platform account admin in the local emulator; `source` this to use the AWS CLI against it.\nexport AWS_ACCESS_KEY_ID={key}\nexport AWS_SECRET_ACCESS_KEY={secret}\nexport AWS_REGION={REGION}\nexport AWS_DEFAULT_REGION={REGION}\nexport AWS_ENDPOINT_URL={endpoint}\n"
             ),
         )?;
         let admin = config(
@@ -95,50 +95,53 @@ impl LocalPlatform {
         )
         .await;
 
-        // The connector role, trusted by the account (the template trusts Lambda instead).
+        // The platform principal. Deployed it is the connector role; fakecloud matches a role ARN in
+        // trust and bucket policies only to the session ARN, not to the role's sessions as AWS does,
+        // so locally it is an IAM user with the connector role's permissions, and our code runs
+        // with that user's keys.
         let iam = aws_sdk_iam::Client::new(&admin);
-        let trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{PLATFORM_ACCOUNT}:root")}, "Action": "sts:AssumeRole"}]});
         let permissions = json!({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "arn:aws:iam::*:role/*"},
             {"Effect": "Allow", "Action": ["s3:PutObject", "s3:PutObjectAcl"], "Resource": "arn:aws:s3:::*/*"}
         ]});
-        let connector_role_arn = match iam.get_role().role_name(CONNECTOR_ROLE).send().await {
+        let principal_arn = match iam.get_user().user_name(CONNECTOR).send().await {
             Ok(found) => found
-                .role
-                .map(|r| r.arn)
-                .ok_or("GetRole returned no role")?,
-            Err(_) => {
-                let created = iam
-                    .create_role()
-                    .role_name(CONNECTOR_ROLE)
-                    .assume_role_policy_document(trust.to_string())
-                    .send()
-                    .await?;
-                created
-                    .role
-                    .map(|r| r.arn)
-                    .ok_or("CreateRole returned no role")?
-            }
+                .user
+                .map(|u| u.arn)
+                .ok_or("GetUser returned no user")?,
+            Err(_) => iam
+                .create_user()
+                .user_name(CONNECTOR)
+                .send()
+                .await?
+                .user
+                .map(|u| u.arn)
+                .ok_or("CreateUser returned no user")?,
         };
-        iam.put_role_policy()
-            .role_name(CONNECTOR_ROLE)
+        iam.put_user_policy()
+            .user_name(CONNECTOR)
             .policy_name("reach-customer-buckets")
             .policy_document(permissions.to_string())
             .send()
             .await?;
-        // Our code runs as the connector role, exactly as in AWS; credentials refresh themselves.
-        let connector_credentials =
-            aws_config::sts::AssumeRoleProvider::builder(&connector_role_arn)
-                .session_name("local-run")
-                .configure(&admin)
-                .build()
-                .await;
-        let connector = aws_config::defaults(BehaviorVersion::latest())
-            .region(aws_config::Region::new(REGION))
-            .endpoint_url(endpoint)
-            .credentials_provider(connector_credentials)
-            .load()
-            .await;
+        let key = iam
+            .create_access_key()
+            .user_name(CONNECTOR)
+            .send()
+            .await?
+            .access_key
+            .ok_or("CreateAccessKey returned no key")?;
+        let connector = config(
+            endpoint,
+            Credentials::new(
+                key.access_key_id,
+                key.secret_access_key,
+                None,
+                None,
+                "local-principal",
+            ),
+        )
+        .await;
 
         let dynamodb = aws_sdk_dynamodb::Client::new(&admin);
         if dynamodb
@@ -172,7 +175,7 @@ impl LocalPlatform {
         let publisher = crate::revalidation::PrintingPublisher(
             shared::adapters::eventbridge::EventBridgePublisher::new(events, EVENT_BUS),
         );
-        let principals = PlatformPrincipals::parse(&connector_role_arn)?;
+        let principals = PlatformPrincipals::parse(&principal_arn)?;
         let s3_base = aws_sdk_s3::config::Builder::from(&connector)
             .force_path_style(true)
             .build();
@@ -191,7 +194,7 @@ impl LocalPlatform {
                 principals,
                 settings: TestSettings::default(),
             },
-            connector_role_arn,
+            principal_arn,
             sqs,
             queue_url,
             publisher,

@@ -17,7 +17,7 @@ pub use destination::{
 pub use external_id::{ExternalId, ExternalIdError};
 pub use folder::{Folder, FolderError, MAX_FOLDER_BYTES};
 pub use partition::{Partition, Region, RegionError};
-pub use role_arn::{RoleArn, RoleArnError};
+pub use role_arn::{PrincipalArn, RoleArn, RoleArnError};
 pub use values::{
     AccountId, AccountIdError, Description, DescriptionError, DestinationId, DestinationIdError,
     DestinationName, DestinationNameError, KmsKeyArn, KmsKeyArnError, TenantId, TenantIdError,

@@ -163,3 +163,53 @@ mod tests {
         ));
     }
 }
+
+/// The platform principal: an IAM role (as deployed) or an IAM user. Customers' trust and bucket
+/// policies name it; it is configuration, never customer input.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PrincipalArn {
+    raw: String,
+    partition: Partition,
+    account: AccountId,
+}
+
+impl PrincipalArn {
+    pub fn new(raw: &str) -> Result<Self, RoleArnError> {
+        let raw = raw.trim();
+        // A user ARN has the same shape as a role ARN; reuse the role rules on it.
+        let as_role = match raw.split_once(":user/") {
+            Some((head, tail)) => format!("{head}:role/{tail}"),
+            None => raw.to_owned(),
+        };
+        let parsed = RoleArn::new(&as_role)?;
+        Ok(Self {
+            raw: raw.to_owned(),
+            partition: parsed.partition(),
+            account: parsed.account().clone(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+    pub fn partition(&self) -> Partition {
+        self.partition
+    }
+    pub fn account(&self) -> &AccountId {
+        &self.account
+    }
+}
+
+#[cfg(test)]
+mod principal_tests {
+    use super::*;
+
+    #[test]
+    fn platform_principals_are_roles_or_users() {
+        assert!(PrincipalArn::new("arn:aws:iam::123456789012:role/connector").is_ok());
+        let user = PrincipalArn::new("arn:aws-cn:iam::123456789012:user/connector").unwrap();
+        assert_eq!(user.partition(), Partition::AwsCn);
+        assert!(PrincipalArn::new("arn:aws:iam::123456789012:group/connector").is_err());
+        assert!(PrincipalArn::new("arn:aws:sts::123456789012:assumed-role/a/b").is_err());
+    }
+}
