@@ -209,6 +209,21 @@ async fn one_scheduled_run_checks_exactly_the_saved_destinations_and_raises_one_
             .unwrap(),
         0
     );
+
+    // AND a duplicate delivery of a message already handled changes nothing
+    let healthy_after = stored(&world, &healthy).await;
+    let duplicate = shared::revalidation::RevalidationRequest {
+        version: healthy_after.version - 1,
+        ..shared::revalidation::RevalidationRequest::for_destination(&healthy_after)
+    };
+    use shared::ports::RevalidationQueue;
+    queue.enqueue(&[duplicate]).await.unwrap();
+    assert_eq!(
+        drain_through_worker(&world, &sqs, &url, &publisher, 4).await,
+        1
+    );
+    assert_eq!(stored(&world, &healthy).await, healthy_after);
+    assert_eq!(publisher.events().len(), 1);
 }
 
 #[tokio::test]

@@ -3,6 +3,8 @@
 pub mod accounts;
 pub mod api;
 pub mod contract;
+pub mod counting_proxy;
 pub mod emulator;
 pub mod events;
+pub mod runtime_stub;
 pub mod world;

@@ -1,0 +1,146 @@
+//! A minimal Lambda Runtime API on loopback: it times a function binary's start-up (exec to its
+//! first `next` request) and feeds it events one at a time, timing each answer.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+pub enum Signal {
+    /// The function asked for its first event.
+    Ready(Instant),
+    /// It answered an event (`ok` false for `/error`).
+    Answered { at: Instant, ok: bool },
+}
+
+pub struct RuntimeStub {
+    pub address: String,
+    events: Sender<Vec<u8>>,
+    signals: Receiver<Signal>,
+}
+
+impl RuntimeStub {
+    pub fn start() -> RuntimeStub {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("loopback port");
+        let address = listener.local_addr().expect("address").to_string();
+        let (events_tx, events_rx) = channel::<Vec<u8>>();
+        let (signals_tx, signals_rx) = channel::<Signal>();
+        std::thread::spawn(move || {
+            let mut ready_sent = false;
+            let mut request_number = 0u64;
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                if serve(
+                    stream,
+                    &events_rx,
+                    &signals_tx,
+                    &mut ready_sent,
+                    &mut request_number,
+                )
+                .is_err()
+                {
+                    continue;
+                }
+            }
+        });
+        RuntimeStub {
+            address,
+            events: events_tx,
+            signals: signals_rx,
+        }
+    }
+
+    pub fn wait(&self, timeout: Duration) -> Option<Signal> {
+        self.signals.recv_timeout(timeout).ok()
+    }
+
+    pub fn send(&self, event: Vec<u8>) {
+        let _ = self.events.send(event);
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    events: &Receiver<Vec<u8>>,
+    signals: &Sender<Signal>,
+    ready_sent: &mut bool,
+    request_number: &mut u64,
+) -> std::io::Result<()> {
+    let mut writer = stream.try_clone()?;
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line)? == 0 {
+            return Ok(());
+        }
+        let mut content_length = 0usize;
+        let mut chunked = false;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line)?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                content_length = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        if chunked {
+            loop {
+                let mut size = String::new();
+                reader.read_line(&mut size)?;
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                reader.read_exact(&mut chunk)?;
+                if n == 0 {
+                    break;
+                }
+            }
+        } else {
+            let mut body = vec![0; content_length];
+            reader.read_exact(&mut body)?;
+        }
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        if path.ends_with("/invocation/next") {
+            if !*ready_sent {
+                *ready_sent = true;
+                let _ = signals.send(Signal::Ready(Instant::now()));
+            }
+            let Ok(event) = events.recv() else {
+                return Ok(());
+            };
+            *request_number += 1;
+            let deadline = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() + 30_000)
+                .unwrap_or(0);
+            write!(
+                writer,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nLambda-Runtime-Aws-Request-Id: req-{}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:bench\r\nContent-Length: {}\r\n\r\n",
+                request_number,
+                event.len()
+            )?;
+            writer.write_all(&event)?;
+        } else {
+            let ok = path.ends_with("/response");
+            write!(
+                writer,
+                "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{{}}"
+            )?;
+            let _ = signals.send(Signal::Answered {
+                at: Instant::now(),
+                ok,
+            });
+        }
+        writer.flush()?;
+    }
+}
