@@ -21,6 +21,7 @@ use shared::ports::{
 };
 use support::accounts::{Account, Platform, unique};
 use support::emulator::Emulator;
+use support::fixtures;
 
 /// Kills the customer-side emulator just before the second AWS call, as an outage would.
 struct OutageAfterFirstCall {
@@ -69,22 +70,7 @@ async fn emulator_stopped_mid_test_gives_a_transient_result_and_keeps_the_destin
         .unwrap();
     let store = DynamoDbStore::new(table_account.dynamodb(), table);
 
-    let mut destination = Destination::new_draft(
-        DestinationId::generate(),
-        TenantId::new("tenant-a").unwrap(),
-        NewDestination {
-            name: DestinationName::new("Lake").unwrap(),
-            description: Description::default(),
-            bucket: BucketName::new(&bucket).unwrap(),
-            region: None,
-            folder: Folder::root(),
-            auth: AuthModeKind::IamRole,
-            kms_key: None,
-            bucket_owner: None,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap();
+    let mut destination = fixtures::destination(AuthModeKind::IamRole, &bucket, "").draft();
     let rendered = policy::render(&destination, &platform.principals()).unwrap();
     let role = platform
         .customer_role_account()

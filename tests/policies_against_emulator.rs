@@ -2,30 +2,15 @@
 
 use aws_credential_types::Credentials;
 use serde_json::json;
-use time::OffsetDateTime;
 
 use shared::domain::*;
 use shared::policy::{self, OurWrite, to_pretty_json};
 use support::accounts::{Account, Platform, s3_client, sdk_config, unique};
 use support::emulator::emulator;
+use support::fixtures;
 
 fn destination(auth: AuthModeKind, bucket: &str, folder: &str) -> Destination {
-    Destination::new_draft(
-        DestinationId::generate(),
-        TenantId::new("tenant-a").unwrap(),
-        NewDestination {
-            name: DestinationName::new("Lake").unwrap(),
-            description: Description::default(),
-            bucket: BucketName::new(bucket).unwrap(),
-            region: None,
-            folder: Folder::new(folder).unwrap(),
-            auth,
-            kms_key: None,
-            bucket_owner: None,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap()
+    fixtures::destination(auth, bucket, folder).draft()
 }
 
 /// A customer who followed our instructions: permissions policy and trust policy, as rendered.

@@ -5,32 +5,19 @@
 use std::process::Command;
 
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 use shared::config::PlatformPrincipals;
 use shared::domain::*;
 use shared::policy::{self, OurWrite, PolicyDocument, to_pretty_json};
+use support::fixtures;
 
 const PRINCIPAL: &str = "arn:aws:iam::111111111111:role/destinations-platform-connector";
 const KEY: &str = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
 fn destination(auth: AuthModeKind, kms: bool) -> Destination {
-    Destination::new_draft(
-        DestinationId::generate(),
-        TenantId::new("tenant-a").unwrap(),
-        NewDestination {
-            name: DestinationName::new("Lake").unwrap(),
-            description: Description::default(),
-            bucket: BucketName::new("acme-analytics-exports").unwrap(),
-            region: Some(Region::new("eu-west-1").unwrap()),
-            folder: Folder::new("platform/exports").unwrap(),
-            auth,
-            kms_key: kms.then(|| KmsKeyArn::new(KEY).unwrap()),
-            bucket_owner: None,
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap()
+    let builder = fixtures::destination(auth, "acme-analytics-exports", "platform/exports")
+        .region("eu-west-1");
+    if kms { builder.kms_key(KEY) } else { builder }.draft()
 }
 
 fn lint(name: &str, document: &Value) {

@@ -6,13 +6,13 @@ use aws_sdk_s3::config::Credentials;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::body::SdkBody;
-use time::OffsetDateTime;
 
 use shared::adapters::aws_probe::AwsProber;
 use shared::config::PlatformPrincipals;
 use shared::connection_test::{TestSettings, run};
 use shared::domain::connection_test::{ConnectionTestResult, FailureCategory, Stage, StageStatus};
 use shared::domain::*;
+use support::fixtures;
 
 const PRINCIPAL: &str = "arn:aws:iam::111111111111:role/destinations-platform-connector";
 const KEY: &str = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -66,22 +66,18 @@ fn prober(rules: &[Rule]) -> AwsProber {
 }
 
 fn destination(region: Option<&str>, kms: bool, owner: Option<&str>) -> Destination {
-    Destination::new_draft(
-        DestinationId::generate(),
-        TenantId::new("tenant-a").unwrap(),
-        NewDestination {
-            name: DestinationName::new("Lake").unwrap(),
-            description: Description::default(),
-            bucket: BucketName::new("acme-raw-events").unwrap(),
-            region: region.map(|r| Region::new(r).unwrap()),
-            folder: Folder::new("incoming").unwrap(),
-            auth: AuthModeKind::BucketPolicy,
-            kms_key: kms.then(|| KmsKeyArn::new(KEY).unwrap()),
-            bucket_owner: owner.map(|o| AccountId::new(o).unwrap()),
-        },
-        OffsetDateTime::now_utc(),
-    )
-    .unwrap()
+    let mut builder =
+        fixtures::destination(AuthModeKind::BucketPolicy, "acme-raw-events", "incoming");
+    if let Some(region) = region {
+        builder = builder.region(region);
+    }
+    if kms {
+        builder = builder.kms_key(KEY);
+    }
+    if let Some(owner) = owner {
+        builder = builder.bucket_owner(owner);
+    }
+    builder.draft()
 }
 
 async fn test(prober: &AwsProber, destination: &Destination) -> ConnectionTestResult {

@@ -13,7 +13,6 @@ use time::OffsetDateTime;
 use shared::adapters::memory::{InMemoryQueue, InMemoryStore, RecordingPublisher};
 use shared::config::PlatformPrincipals;
 use shared::connection_test::TestSettings;
-use shared::domain::connection_test::ConnectionTestResult;
 use shared::domain::*;
 use shared::ports::{
     AssumeRoleRequest, AwsFailure, AwsFailureKind, ConnectionProber, DestinationStore,
@@ -23,6 +22,7 @@ use shared::revalidation::{
     Checker, ConnectionEventKind, RevalidationRequest, RevalidationSettings,
 };
 use support::events::{EVENT_DESTINATION_ID, EVENT_TENANT, raw};
+use support::fixtures;
 
 const PRINCIPAL: &str = "arn:aws:iam::111111111111:role/destinations-platform-connector";
 
@@ -52,42 +52,18 @@ impl ConnectionProber for ScriptedProber {
     }
 }
 
-fn passing(config_version: u64) -> ConnectionTestResult {
-    ConnectionTestResult {
-        passed: true,
-        config_version,
-        started_at: OffsetDateTime::now_utc(),
-        duration_ms: 1,
-        category: None,
-        test_object_key: None,
-        bucket_region: None,
-        stages: Vec::new(),
-    }
-}
-
 /// A destination under the sample events' tenant and id, saved (or not) and due now.
 async fn seed(store: &InMemoryStore, id: &str, saved: bool) -> Destination {
-    let mut d = Destination::new_draft(
-        DestinationId::new(id).unwrap(),
-        TenantId::new(EVENT_TENANT).unwrap(),
-        NewDestination {
-            name: DestinationName::new("Seeded").unwrap(),
-            description: Description::default(),
-            bucket: BucketName::new("acme-raw-events").unwrap(),
-            region: Some(Region::new("eu-west-1").unwrap()),
-            folder: Folder::root(),
-            auth: AuthModeKind::BucketPolicy,
-            kms_key: None,
-            bucket_owner: None,
-        },
-        OffsetDateTime::now_utc() - time::Duration::hours(2),
-    )
-    .unwrap();
-    if saved {
-        d.latest_test = Some(passing(1));
-        d.save(OffsetDateTime::now_utc() - time::Duration::hours(1))
-            .unwrap();
-    }
+    let builder = fixtures::destination(AuthModeKind::BucketPolicy, "acme-raw-events", "")
+        .id(id)
+        .tenant(EVENT_TENANT)
+        .region("eu-west-1");
+    let an_hour_ago = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let d = if saved {
+        builder.saved_at(an_hour_ago)
+    } else {
+        builder.draft_at(an_hour_ago)
+    };
     store.create(&d, None).await.unwrap();
     d
 }

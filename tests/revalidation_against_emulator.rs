@@ -21,6 +21,7 @@ use shared::revalidation::{
 use support::accounts::{Account, unique};
 use support::api::{at, body};
 use support::events::api_request;
+use support::fixtures;
 use support::world::{World, quick_settings};
 
 async fn create_queue(world: &World) -> (aws_sdk_sqs::Client, String) {
@@ -386,33 +387,9 @@ async fn one_scheduled_run_revalidates_a_thousand_destinations() {
         let bucket = bucket.clone();
         creations.push(tokio::spawn(async move {
             for _ in 0..50 {
-                let mut d = Destination::new_draft(
-                    DestinationId::generate(),
-                    TenantId::new(&format!("tenant-{chunk}")).unwrap(),
-                    NewDestination {
-                        name: DestinationName::new("Scale").unwrap(),
-                        description: Description::default(),
-                        bucket: BucketName::new(&bucket).unwrap(),
-                        region: None,
-                        folder: Folder::new("shared").unwrap(),
-                        auth: AuthModeKind::BucketPolicy,
-                        kms_key: None,
-                        bucket_owner: None,
-                    },
-                    now,
-                )
-                .unwrap();
-                d.latest_test = Some(shared::domain::connection_test::ConnectionTestResult {
-                    passed: true,
-                    config_version: 1,
-                    started_at: now,
-                    duration_ms: 1,
-                    category: None,
-                    test_object_key: None,
-                    bucket_region: None,
-                    stages: Vec::new(),
-                });
-                d.save(now).unwrap();
+                let d = fixtures::destination(AuthModeKind::BucketPolicy, &bucket, "shared")
+                    .tenant(&format!("tenant-{chunk}"))
+                    .saved_at(now);
                 store.create(&d, None).await.unwrap();
             }
         }));

@@ -14,7 +14,6 @@ use futures::StreamExt;
 use serde_json::json;
 use time::OffsetDateTime;
 
-use shared::domain::connection_test::ConnectionTestResult;
 use shared::domain::*;
 use shared::policy::{self, to_pretty_json};
 use shared::ports::DestinationStore;
@@ -23,6 +22,7 @@ use support::accounts::{Account, unique};
 use support::counting_proxy::CountingProxy;
 use support::emulator::emulator;
 use support::events::{EVENT_DESTINATION_ID, EVENT_TENANT, raw};
+use support::fixtures;
 use support::runtime_stub::{RuntimeStub, Signal};
 use support::world::{World, quick_settings};
 
@@ -177,22 +177,10 @@ async fn set_up(world: &World) -> Vec<(String, String)> {
         .create_bucket(&bucket)
         .await;
     let now = OffsetDateTime::now_utc();
-    let mut destination = Destination::new_draft(
-        DestinationId::new(EVENT_DESTINATION_ID).unwrap(),
-        TenantId::new(EVENT_TENANT).unwrap(),
-        NewDestination {
-            name: DestinationName::new("Bench").unwrap(),
-            description: Description::default(),
-            bucket: BucketName::new(&bucket).unwrap(),
-            region: None,
-            folder: Folder::new("bench").unwrap(),
-            auth: AuthModeKind::IamRole,
-            kms_key: None,
-            bucket_owner: None,
-        },
-        now,
-    )
-    .unwrap();
+    let mut destination = fixtures::destination(AuthModeKind::IamRole, &bucket, "bench")
+        .id(EVENT_DESTINATION_ID)
+        .tenant(EVENT_TENANT)
+        .draft_at(now);
     let rendered = policy::render(&destination, &platform.principals()).unwrap();
     let role = platform
         .customer_role_account()
@@ -211,8 +199,7 @@ async fn set_up(world: &World) -> Vec<(String, String)> {
             now,
         )
         .unwrap();
-    destination.latest_test = Some(passing(destination.config_version, now));
-    destination.save(now).unwrap();
+    fixtures::save_after_passing_test(&mut destination, now);
     world.store.create(&destination, None).await.unwrap();
 
     let credentials = platform
@@ -238,19 +225,6 @@ async fn set_up(world: &World) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
-}
-
-fn passing(config_version: u64, at: OffsetDateTime) -> ConnectionTestResult {
-    ConnectionTestResult {
-        passed: true,
-        config_version,
-        started_at: at,
-        duration_ms: 1,
-        category: None,
-        test_object_key: None,
-        bucket_region: None,
-        stages: Vec::new(),
-    }
 }
 
 fn file_size_mb(path: &Path) -> Option<f64> {
@@ -279,24 +253,9 @@ async fn throughput(world: &World, n: usize, concurrency: usize) -> (f64, f64) {
             let store = world.store.clone();
             let bucket = bucket.clone();
             async move {
-                let mut d = Destination::new_draft(
-                    DestinationId::generate(),
-                    TenantId::new(&format!("tp-{}", i % 50)).unwrap(),
-                    NewDestination {
-                        name: DestinationName::new("tp").unwrap(),
-                        description: Description::default(),
-                        bucket: BucketName::new(&bucket).unwrap(),
-                        region: None,
-                        folder: Folder::new("tp").unwrap(),
-                        auth: AuthModeKind::BucketPolicy,
-                        kms_key: None,
-                        bucket_owner: None,
-                    },
-                    now,
-                )
-                .unwrap();
-                d.latest_test = Some(passing(1, now));
-                d.save(now).unwrap();
+                let d = fixtures::destination(AuthModeKind::BucketPolicy, &bucket, "tp")
+                    .tenant(&format!("tp-{}", i % 50))
+                    .saved_at(now);
                 store.create(&d, None).await.unwrap();
                 RevalidationRequest::for_destination(&d)
             }

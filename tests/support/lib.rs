@@ -6,5 +6,6 @@ pub mod contract;
 pub mod counting_proxy;
 pub mod emulator;
 pub mod events;
+pub mod fixtures;
 pub mod runtime_stub;
 pub mod world;
