@@ -92,12 +92,12 @@ impl Running {
     }
 
     /// Sends one event and returns how long the answer took.
-    fn invoke(&self, event: &[u8]) -> (Duration, bool) {
+    fn invoke(&self, name: &str, event: &[u8]) -> (Duration, bool) {
         let sent = Instant::now();
         self.stub.send(event.to_vec());
         match self.stub.wait(Duration::from_secs(60)) {
             Some(Signal::Answered { at, ok }) => (at - sent, ok),
-            _ => panic!("no answer"),
+            _ => panic!("{name} did not answer an event within 60 s"),
         }
     }
 
@@ -397,7 +397,7 @@ async fn main() {
         let event = raw(event_file).into_bytes();
         let (running, _) = Running::start(name, &env);
         proxy.counts.take();
-        let (_, ok) = running.invoke(&event);
+        let (_, ok) = running.invoke(name, &event);
         assert!(
             ok || *name == "revalidate-scheduler",
             "{name} failed its sample event"
@@ -405,7 +405,7 @@ async fn main() {
         let calls = proxy.counts.take();
         let mut latencies = Vec::with_capacity(WARM_INVOCATIONS);
         for _ in 0..WARM_INVOCATIONS {
-            latencies.push(running.invoke(&event).0.as_secs_f64() * 1000.0);
+            latencies.push(running.invoke(name, &event).0.as_secs_f64() * 1000.0);
         }
         let rss = running.peak_rss_kb() as f64 / 1024.0;
         let calls: Vec<String> = calls.iter().map(|(s, n)| format!("{s} {n}")).collect();
@@ -422,7 +422,7 @@ async fn main() {
     let create = raw("destinations-create-bucket-policy.json").into_bytes();
     let (running, _) = Running::start("destinations-api", &env);
     proxy.counts.take();
-    running.invoke(&create);
+    running.invoke("destinations-api", &create);
     let create_calls: u64 = proxy.counts.take().values().sum();
     writeln!(report, "\nCreate (`destinations-create-bucket-policy.json`): {create_calls} AWS call(s) (goal 1: {}). Get and policies: see the table (goal 1 DynamoDB call each). Test Connection on success: STS 2 + S3 1 against the customer (goal 3), plus our own DynamoDB lock and result writes.\n", verdict(create_calls == 1)).unwrap();
     drop(running);

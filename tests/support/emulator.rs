@@ -74,6 +74,7 @@ fn start() -> Emulator {
             .args(["--addr", &addr.to_string()])
             .env("FAKECLOUD_IAM", "strict")
             .env("FAKECLOUD_VERIFY_SIGV4", "true")
+            .env("FAKECLOUD_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub enum Signal {
@@ -25,22 +26,14 @@ impl RuntimeStub {
         let address = listener.local_addr().expect("address").to_string();
         let (events_tx, events_rx) = channel::<Vec<u8>>();
         let (signals_tx, signals_rx) = channel::<Signal>();
+        // The runtime client may open a new connection while an idle one stays open: serve each on
+        // its own thread, sharing one event queue.
+        let state: State = Arc::new(Mutex::new((events_rx, false, 0u64)));
         std::thread::spawn(move || {
-            let mut ready_sent = false;
-            let mut request_number = 0u64;
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
-                if serve(
-                    stream,
-                    &events_rx,
-                    &signals_tx,
-                    &mut ready_sent,
-                    &mut request_number,
-                )
-                .is_err()
-                {
-                    continue;
-                }
+                let (state, signals) = (state.clone(), signals_tx.clone());
+                std::thread::spawn(move || serve(stream, &state, &signals));
             }
         });
         RuntimeStub {
@@ -59,13 +52,9 @@ impl RuntimeStub {
     }
 }
 
-fn serve(
-    stream: TcpStream,
-    events: &Receiver<Vec<u8>>,
-    signals: &Sender<Signal>,
-    ready_sent: &mut bool,
-    request_number: &mut u64,
-) -> std::io::Result<()> {
+type State = Arc<Mutex<(Receiver<Vec<u8>>, bool, u64)>>;
+
+fn serve(stream: TcpStream, state: &State, signals: &Sender<Signal>) -> std::io::Result<()> {
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     loop {
@@ -111,14 +100,19 @@ fn serve(
             .unwrap_or_default()
             .to_owned();
         if path.ends_with("/invocation/next") {
-            if !*ready_sent {
-                *ready_sent = true;
-                let _ = signals.send(Signal::Ready(Instant::now()));
-            }
-            let Ok(event) = events.recv() else {
-                return Ok(());
+            let (event, request_number) = {
+                let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
+                let (events, ready_sent, request_number) = &mut *guard;
+                if !*ready_sent {
+                    *ready_sent = true;
+                    let _ = signals.send(Signal::Ready(Instant::now()));
+                }
+                let Ok(event) = events.recv() else {
+                    return Ok(());
+                };
+                *request_number += 1;
+                (event, *request_number)
             };
-            *request_number += 1;
             let deadline = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_millis() + 30_000)
