@@ -354,6 +354,8 @@ async fn main() {
     )
     .unwrap();
 
+    save(&report);
+
     // 2. Size.
     writeln!(report, "## Size (stripped `bootstrap`, MB)\n\n| function | x86_64 (target/release) | arm64 (sam build) | goal ≤ 8 MB |\n|---|---|---|---|").unwrap();
     let sam_names: BTreeMap<&str, &str> = [
@@ -391,6 +393,8 @@ async fn main() {
         .unwrap();
     }
 
+    save(&report);
+
     // 3–5. Warm invocations: latency, peak memory, AWS calls of one invocation.
     writeln!(report, "\n## Warm invocations against the emulator ({WARM_INVOCATIONS} per function, through the runtime stub)\n\n| function (event) | p50 ms | p99 ms | peak RSS MB (goal ≤ 32) | AWS calls per invocation |\n|---|---|---|---|---|").unwrap();
     for (name, event_file) in FUNCTIONS {
@@ -427,6 +431,8 @@ async fn main() {
     writeln!(report, "\nCreate (`destinations-create-bucket-policy.json`): {create_calls} AWS call(s) (goal 1: {}). Get and policies: see the table (goal 1 DynamoDB call each). Test Connection on success: STS 2 + S3 1 against the customer (goal 3), plus our own DynamoDB lock and result writes.\n", verdict(create_calls == 1)).unwrap();
     drop(running);
 
+    save(&report);
+
     // Policy rendering (criterion, run by infra/bench.sh before this harness).
     match (criterion_median_ns("render/iam_role_documents"), criterion_median_ns("render/baseline_serialise_same_json")) {
         (Some(render), Some(baseline)) => writeln!(
@@ -452,9 +458,15 @@ async fn main() {
             verdict(concurrent / sequential >= 20.0)
         )
         .unwrap();
+        save(&report);
     }
     writeln!(report, "\nThe emulator runs on the same 2 cores as the checks, so concurrency here is bounded by the machine, not by the design: on AWS each SQS batch is its own Lambda invocation.").unwrap();
 
+    save(&report);
     println!("{report}");
-    std::fs::write(root().join("BENCHMARKS.md"), &report).expect("writing BENCHMARKS.md");
+}
+
+/// Written after every section, so an interrupted run still leaves what it measured.
+fn save(report: &str) {
+    std::fs::write(root().join("BENCHMARKS.md"), report).expect("writing BENCHMARKS.md");
 }
