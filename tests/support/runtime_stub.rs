@@ -55,6 +55,8 @@ impl RuntimeStub {
 type State = Arc<Mutex<(Receiver<Vec<u8>>, bool, u64)>>;
 
 fn serve(stream: TcpStream, state: &State, signals: &Sender<Signal>) -> std::io::Result<()> {
+    // Small writes must not wait for delayed ACKs, or every invocation gains ~40 ms.
+    stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     loop {
