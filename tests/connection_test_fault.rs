@@ -14,7 +14,6 @@ use shared::adapters::dynamodb::{DynamoDbStore, create_table};
 use shared::connection_test::TestSettings;
 use shared::domain::connection_test::{FailureCategory, Stage, StageStatus};
 use shared::domain::*;
-use shared::policy::{self, to_pretty_json};
 use shared::ports::{
     AssumeRoleRequest, AwsFailure, ConnectionProber, DestinationStore, PutTestObjectRequest,
     SessionCredentials,
@@ -71,15 +70,7 @@ async fn emulator_stopped_mid_test_gives_a_transient_result_and_keeps_the_destin
     let store = DynamoDbStore::new(table_account.dynamodb(), table);
 
     let mut destination = fixtures::destination(AuthModeKind::IamRole, &bucket, "").draft();
-    let rendered = policy::render(&destination, &platform.principals()).unwrap();
-    let role = platform
-        .customer_role_account()
-        .create_role(
-            &unique("writer"),
-            &to_pretty_json(&rendered.trust_policy.unwrap()),
-            Some(&to_pretty_json(&rendered.permissions_policy.unwrap())),
-        )
-        .await;
+    let role = platform.create_customer_role(&destination).await;
     destination
         .apply(
             DestinationPatch {

@@ -13,19 +13,6 @@ fn destination(auth: AuthModeKind, bucket: &str, folder: &str) -> Destination {
     fixtures::destination(auth, bucket, folder).draft()
 }
 
-/// A customer who followed our instructions: permissions policy and trust policy, as rendered.
-async fn customer_role(platform: &Platform, destination: &Destination) -> String {
-    let rendered = policy::render(destination, &platform.principals()).unwrap();
-    platform
-        .customer_role_account()
-        .create_role(
-            &unique("customer-writer"),
-            &to_pretty_json(&rendered.trust_policy.unwrap()),
-            Some(&to_pretty_json(&rendered.permissions_policy.unwrap())),
-        )
-        .await
-}
-
 async fn assume(
     caller: &aws_config::SdkConfig,
     role: &str,
@@ -84,7 +71,7 @@ async fn rendered_trust_policy_admits_only_our_principal_with_the_external_id() 
     let platform = Platform::create().await;
     let bucket = unique("trust-bucket");
     let d = destination(AuthModeKind::IamRole, &bucket, "exports");
-    let role = customer_role(&platform, &d).await;
+    let role = platform.create_customer_role(&d).await;
     let external_id = d.external_id().unwrap().expose();
 
     // WHEN our principal assumes it with the right External ID THEN it succeeds
@@ -126,7 +113,7 @@ async fn rendered_permissions_policy_allows_the_folder_and_nothing_else() {
     customer.create_bucket(&bucket).await;
     customer.create_bucket(&other_bucket).await;
     let d = destination(AuthModeKind::IamRole, &bucket, "exports/daily");
-    let role = customer_role(&platform, &d).await;
+    let role = platform.create_customer_role(&d).await;
     let session = assume(
         &platform.connector,
         &role,

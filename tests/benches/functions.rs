@@ -15,7 +15,6 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use shared::domain::*;
-use shared::policy::{self, to_pretty_json};
 use shared::ports::DestinationStore;
 use shared::revalidation::{Checker, RevalidationRequest, RevalidationSettings};
 use support::accounts::{Account, unique};
@@ -181,15 +180,7 @@ async fn set_up(world: &World) -> Vec<(String, String)> {
         .id(EVENT_DESTINATION_ID)
         .tenant(EVENT_TENANT)
         .draft_at(now);
-    let rendered = policy::render(&destination, &platform.principals()).unwrap();
-    let role = platform
-        .customer_role_account()
-        .create_role(
-            &unique("bench-writer"),
-            &to_pretty_json(&rendered.trust_policy.unwrap()),
-            Some(&to_pretty_json(&rendered.permissions_policy.unwrap())),
-        )
-        .await;
+    let role = platform.create_customer_role(&destination).await;
     destination
         .apply(
             DestinationPatch {

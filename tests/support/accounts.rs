@@ -228,6 +228,23 @@ impl Platform {
         &self.account
     }
 
+    /// What a customer who followed our instructions has: a role made from the rendered trust and
+    /// permissions policies of `destination`. Returns its ARN.
+    pub async fn create_customer_role(&self, destination: &shared::domain::Destination) -> String {
+        let rendered = shared::policy::render(destination, &self.principals()).expect("renders");
+        let document = |policy: Option<shared::policy::PolicyDocument>| {
+            shared::policy::to_pretty_json(&policy.expect("role-mode documents"))
+        };
+        let permissions = document(rendered.permissions_policy);
+        self.customer_role_account()
+            .create_role(
+                &unique("customer-writer"),
+                &document(rendered.trust_policy),
+                Some(&permissions),
+            )
+            .await
+    }
+
     pub fn principals(&self) -> shared::config::PlatformPrincipals {
         shared::config::PlatformPrincipals::parse(&self.principal_arn).expect("connector role ARN")
     }
