@@ -175,14 +175,13 @@ impl DestinationStore for DynamoDbStore {
         let mut idem_item: Item = serde_dynamo::to_item(record).map_err(unavailable)?;
         idem_item.extend(idem_key.clone());
         idem_item.insert("expires_at".into(), n(record.expires_at.unix_timestamp()));
-        let put = |item: Item, condition: &str| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .build()
-                .map(|put| TransactWriteItem::builder().put(put).build())
-        };
+        let destination_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map(|put| TransactWriteItem::builder().put(put).build())
+            .map_err(unavailable)?;
         let now = n(OffsetDateTime::now_utc().unix_timestamp());
         let idem_put = Put::builder()
             .table_name(&self.table)
@@ -195,7 +194,7 @@ impl DestinationStore for DynamoDbStore {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(put(item, "attribute_not_exists(PK)").map_err(unavailable)?)
+            .transact_items(destination_put)
             .transact_items(idem_put)
             .send()
             .await;
@@ -428,20 +427,7 @@ impl DestinationStore for DynamoDbStore {
         destination: &Destination,
         result: &ConnectionTestResult,
     ) -> Result<(), StoreError> {
-        let mut item: Item = serde_dynamo::to_item(result).map_err(unavailable)?;
-        item.insert("PK".into(), s(tenant_pk(&destination.tenant)));
-        item.insert(
-            "SK".into(),
-            s(format!(
-                "{}#TEST#{}",
-                destination_sk(&destination.id),
-                nanos(result.started_at)
-            )),
-        );
-        item.insert(
-            "expires_at".into(),
-            n((result.started_at + HISTORY_RETENTION).unix_timestamp()),
-        );
+        let item = history_item(destination, result)?;
         self.client
             .put_item()
             .table_name(&self.table)
