@@ -2,6 +2,8 @@
 //! handlers depend on, and the AWS adapters behind them (enabled per function by cargo features).
 
 pub mod adapters;
+#[cfg(feature = "sdk")]
+pub mod aws;
 pub mod config;
 pub mod connection_test;
 pub mod domain;

@@ -1,7 +1,7 @@
 //! AWS accounts inside the emulator: the platform's (where our code and its principal live) and
 //! customers' (buckets, roles). Every test makes its own accounts, so tests never share state.
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
 
@@ -30,7 +30,7 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub async fn sdk_config(emulator: &Emulator, credentials: Credentials) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    shared::aws::defaults()
         .region(aws_config::Region::new(REGION))
         .endpoint_url(&emulator.endpoint)
         .credentials_provider(credentials)

@@ -8,7 +8,7 @@ use shared::config::{Env, PlatformPrincipals};
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let env = Env::from_process()?;
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::aws::sdk_config(None).await?;
     let app = App {
         store: DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), env.table_name),
         principals: PlatformPrincipals::parse(&env.platform_principal_arns)?,

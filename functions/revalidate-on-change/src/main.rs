@@ -9,7 +9,7 @@ use shared::config::RevalidationEnv;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let revalidation = RevalidationEnv::from_process()?;
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::aws::sdk_config(None).await?;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), revalidation.queue_url()?);
     let queue = &queue;
     run(service_fn(move |event: LambdaEvent<Event>| async move {

@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let env = Env::from_process()?;
     let revalidation = RevalidationEnv::from_process()?;
-    let aws = aws_config::load_from_env().await;
+    let aws = shared::aws::sdk_config(None).await?;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), env.table_name);
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), revalidation.queue_url()?);
     let (store, queue) = (&store, &queue);

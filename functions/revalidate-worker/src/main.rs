@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
         .connect_timeout(Duration::from_secs(2))
         .operation_attempt_timeout(Duration::from_secs(5))
         .build();
-    let aws = aws_config::from_env().timeout_config(timeouts).load().await;
+    let aws = shared::aws::sdk_config(Some(timeouts)).await?;
     let s3_base = aws_sdk_s3::config::Builder::from(&aws)
         .force_path_style(env.s3_force_path_style)
         .build();

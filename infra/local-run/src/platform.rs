@@ -5,7 +5,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::SdkConfig;
 use aws_credential_types::Credentials;
 use serde_json::{Value, json};
 use shared::adapters::aws_probe::AwsProber;
@@ -33,7 +33,7 @@ pub struct LocalPlatform {
 }
 
 async fn config(endpoint: &str, credentials: Credentials) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    shared::aws::defaults()
         .region(aws_config::Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(credentials)

@@ -1,0 +1,253 @@
+//! One way to build the AWS SDK configuration, shared by every function, the local run and the
+//! tests, so that cold starts stay cheap and every binary links one TLS stack.
+//!
+//! What the SDK's defaults would do at cold start, and what this does instead:
+//! - The default credentials chain builds an STS client (for web identity) even in functions that
+//!   never call STS. Lambda always hands a function its role's credentials in the environment, as
+//!   does `sam local invoke`, so the environment provider is the whole chain here.
+//! - Every SDK client build sets up a TLS configuration from the platform's trust store (parsing
+//!   every root certificate again), and the platform probe reads a bundle file *and* every file of a
+//!   certificate directory (hundreds on Debian-like systems). Here TLS is set up once per SDK
+//!   configuration (a function has one), when the first request needs it, from the one bundle file
+//!   read once per process: the same trust anchors, and a function that answers without calling AWS
+//!   (a rejected request) never pays for it. The prober's per-test S3 clients share that set-up and
+//!   its connection pool.
+//! - TLS is rustls with the *ring* provider rather than aws-lc, which is larger (no post-quantum
+//!   key exchange with ring; see BENCHMARKS.md for the sizes).
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+/// Where systems keep the PEM bundle of trusted roots: `SSL_CERT_FILE` when set, then Amazon Linux
+/// (the Lambda `provided.al2023` runtime) and Fedora, Debian and Ubuntu, Alpine and macOS.
+const BUNDLE_CANDIDATES: [&str; 3] = [
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/ssl/cert.pem",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum AwsConfigError {
+    #[error("AWS_REGION is not set")]
+    MissingRegion,
+}
+
+/// The SDK configuration for a function: region and credentials from the Lambda environment,
+/// `AWS_ENDPOINT_URL` and the other `AWS_*` settings as the SDK reads them, and `timeouts` on
+/// every call.
+pub async fn sdk_config(timeouts: Option<TimeoutConfig>) -> Result<SdkConfig, AwsConfigError> {
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .map_err(|_| AwsConfigError::MissingRegion)?;
+    let mut loader = defaults().region(Region::new(region)).credentials_provider(
+        aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+    );
+    if let Some(timeouts) = timeouts {
+        loader = loader.timeout_config(timeouts);
+    }
+    Ok(loader.load().await)
+}
+
+/// The SDK's loader with this crate's HTTP client; callers that are not functions (tests, the
+/// local run) set region and credentials themselves.
+pub fn defaults() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(http_client())
+}
+
+/// An HTTP client (HTTPS, and plain HTTP for a local endpoint) for one SDK configuration: every SDK
+/// client built from it shares its TLS set-up and connection pool. One per configuration, not per
+/// process: a connection pool belongs to the tokio runtime that opened its connections.
+pub fn http_client() -> SharedHttpClient {
+    SharedHttpClient::new(SetUpOnFirstUse::default())
+}
+
+/// The SDK's hyper client, created when the first request asks for a connector. The SDK's own
+/// client builds a connector (TLS included) in `validate_base_client_config`, on every SDK client
+/// build, and throws it away; this one keeps the default no-op there.
+#[derive(Debug, Default)]
+struct SetUpOnFirstUse {
+    client: std::sync::Arc<OnceLock<SharedHttpClient>>,
+}
+
+impl HttpClient for SetUpOnFirstUse {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        // The hyper client caches one connector per settings, so TLS is set up once.
+        self.client
+            .get_or_init(|| https_client(tls_context()))
+            .http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        Some(ConnectorMetadata::new("hyper", Some(Cow::Borrowed("1.x"))))
+    }
+}
+
+fn https_client(context: TlsContext) -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .tls_context(context)
+        .build_https()
+}
+
+fn tls_context() -> TlsContext {
+    // The bundle is read and sifted once per process.
+    static STORE: OnceLock<TrustStore> = OnceLock::new();
+    let store = STORE.get_or_init(|| {
+        std::env::var_os("SSL_CERT_FILE")
+            .map(std::path::PathBuf::from)
+            .into_iter()
+            .chain(BUNDLE_CANDIDATES.iter().map(std::path::PathBuf::from))
+            .find_map(|path| std::fs::read(path).ok())
+            .and_then(|pem| trust_store_from_bundle(&pem))
+            // No bundle where we looked: let the SDK probe the platform as it would by default.
+            .unwrap_or_default()
+    });
+    TlsContext::builder()
+        .with_trust_store(store.clone())
+        .build()
+        .expect("a TLS context with a trust store always builds")
+}
+
+/// A trust store of the bundle's certificates that can serve as trust anchors, or `None` if there
+/// are none.
+fn trust_store_from_bundle(pem: &[u8]) -> Option<TrustStore> {
+    let anchors = usable_anchors(pem);
+    (!anchors.is_empty()).then(|| {
+        anchors
+            .into_iter()
+            .fold(TrustStore::empty(), |store, anchor| {
+                store.with_pem_certificate(anchor)
+            })
+    })
+}
+
+/// The bundle's certificates (PEM) that can serve as trust anchors. The SDK rejects a whole custom
+/// store over one unusable certificate (it panics building the connector); the platform probe
+/// skips such a certificate, and so does this.
+fn usable_anchors(pem: &[u8]) -> Vec<Vec<u8>> {
+    CertificateDer::pem_slice_iter(pem)
+        .flatten()
+        .filter(|der| webpki::anchor_from_trusted_cert(der).is_ok())
+        .map(|der| pem_encode(&der))
+        .collect()
+}
+
+fn pem_encode(der: &[u8]) -> Vec<u8> {
+    use base64::Engine as _;
+    let body = base64::engine::general_purpose::STANDARD.encode(der);
+    format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n").into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A self-signed CA certificate (generated for this test only).
+    const CA_PEM: &str = include_str!("../tests/data/test-ca.pem");
+    const DAMAGED: &str = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+
+    #[test]
+    fn a_bundle_keeps_its_usable_anchors_and_skips_the_rest() {
+        // GIVEN a bundle with prose, one CA certificate and one damaged entry
+        let bundle = format!("# comments are allowed in bundles\n{CA_PEM}{DAMAGED}");
+        // WHEN its anchors are read
+        let anchors = usable_anchors(bundle.as_bytes());
+        // THEN only the CA certificate is kept
+        assert_eq!(anchors.len(), 1);
+        assert!(trust_store_from_bundle(bundle.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn a_bundle_without_usable_anchors_falls_back_to_the_platform() {
+        assert!(trust_store_from_bundle(b"not a bundle").is_none());
+        assert!(trust_store_from_bundle(DAMAGED.as_bytes()).is_none());
+    }
+
+    #[cfg(feature = "dynamodb")]
+    #[tokio::test]
+    async fn sdk_clients_build_on_a_store_read_from_a_bundle_with_a_damaged_entry() {
+        // GIVEN an HTTPS client whose trust store came from an imperfect bundle
+        let bundle = format!("{CA_PEM}{DAMAGED}");
+        let store = trust_store_from_bundle(bundle.as_bytes()).unwrap();
+        let http = https_client(
+            TlsContext::builder()
+                .with_trust_store(store)
+                .build()
+                .unwrap(),
+        );
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .region(Region::new("us-east-1"))
+            .no_credentials()
+            .load()
+            .await;
+        // WHEN an SDK client is built (which sets up its TLS connector at once)
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        // THEN it is usable (building the connector would have panicked on an unusable anchor)
+        assert_eq!(client.config().region().unwrap().as_ref(), "us-east-1");
+    }
+
+    #[cfg(feature = "dynamodb")]
+    #[tokio::test]
+    async fn tls_is_set_up_by_the_first_request_not_by_building_clients() {
+        // GIVEN the process's HTTP client, not yet used
+        let set_up = std::sync::Arc::new(OnceLock::new());
+        let http = SharedHttpClient::new(SetUpOnFirstUse {
+            client: set_up.clone(),
+        });
+        let closed_port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "AKIDTEST", "secret", None, None, "test",
+            ))
+            .endpoint_url(format!("http://{closed_port}"))
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .load()
+            .await;
+        // WHEN SDK clients are built
+        let first = aws_sdk_dynamodb::Client::new(&config);
+        let _second = aws_sdk_dynamodb::Client::new(&config);
+        // THEN nothing is set up yet
+        assert!(set_up.get().is_none());
+        // WHEN a request is sent (here to a port nobody listens on)
+        let sent = first.list_tables().send().await;
+        // THEN the connection was attempted through the client set up for it
+        assert!(sent.is_err());
+        assert!(set_up.get().is_some());
+    }
+
+    #[test]
+    fn pem_round_trip_gives_back_the_same_certificate() {
+        let der = CertificateDer::pem_slice_iter(CA_PEM.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap();
+        let again = CertificateDer::pem_slice_iter(&pem_encode(&der))
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(der, again);
+    }
+}
