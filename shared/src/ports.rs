@@ -111,7 +111,8 @@ pub trait DestinationStore: Send + Sync {
     async fn unlock_test(&self, tenant: &TenantId, id: &DestinationId) -> Result<(), StoreError>;
 
     /// Stores `destination` (its `latest_test` set to `result`) if it is still at `expected_version`,
-    /// atomically with the history entry. Releases the test lock.
+    /// and appends `result` to the history either way (the test ran; repeating the call rewrites the
+    /// same entry). Releases the test lock.
     async fn record_test_result(
         &self,
         destination: &Destination,

@@ -175,8 +175,8 @@ impl DestinationStore for InMemoryStore {
         expected_version: u64,
         result: &ConnectionTestResult,
     ) -> Result<(), StoreError> {
-        self.update(destination, expected_version).await?;
-        self.append_test_history(destination, result).await
+        self.append_test_history(destination, result).await?;
+        self.update(destination, expected_version).await
     }
 
     async fn append_test_history(
