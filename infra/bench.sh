@@ -13,6 +13,14 @@ log "Building release binaries"
 cargo build --release --locked \
   -p destinations-api -p policies-api -p test-connection \
   -p revalidate-scheduler -p revalidate-worker -p revalidate-on-change -p bench-hello
+log "Building the arm64 Lambda binaries (cargo lambda, for their sizes)"
+if ! "$ROOT/infra/.venv/bin/cargo-lambda" lambda --version >/dev/null 2>&1; then
+  "$ROOT/infra/.venv/bin/python" -m pip install --quiet --disable-pip-version-check "cargo-lambda==1.9.2"
+fi
+rustup target add aarch64-unknown-linux-gnu >/dev/null
+"$ROOT/infra/.venv/bin/cargo-lambda" lambda build --release --arm64 --locked \
+  -p destinations-api -p policies-api -p test-connection \
+  -p revalidate-scheduler -p revalidate-worker -p revalidate-on-change
 log "Policy rendering (criterion)"
 cargo bench --locked -p shared --bench render -- --noplot
 log "Functions: cold start, size, memory, latency, calls, throughput"

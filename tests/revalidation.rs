@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_lambda_events::dynamodb::Event as StreamEvent;
 use aws_lambda_events::eventbridge::EventBridgeEvent;
-use aws_lambda_events::sqs::{SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::SqsEvent;
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -21,7 +21,7 @@ use shared::ports::{
 use shared::revalidation::{
     Checker, ConnectionEventKind, RevalidationRequest, RevalidationSettings,
 };
-use support::events::{EVENT_DESTINATION_ID, EVENT_TENANT, raw};
+use support::events::{EVENT_DESTINATION_ID, EVENT_TENANT, raw, sqs_batch};
 use support::fixtures;
 
 const PRINCIPAL: &str = "arn:aws:iam::111111111111:role/destinations-platform-connector";
@@ -93,21 +93,6 @@ fn checker<'a>(
             ..RevalidationSettings::default()
         },
     }
-}
-
-fn sqs_event(requests: &[RevalidationRequest]) -> SqsEvent {
-    let mut event = SqsEvent::default();
-    event.records = requests
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let mut message = SqsMessage::default();
-            message.message_id = Some(format!("m{i}"));
-            message.body = Some(serde_json::to_string(r).unwrap());
-            message
-        })
-        .collect();
-    event
 }
 
 #[tokio::test]
@@ -262,7 +247,7 @@ async fn a_duplicate_message_changes_nothing() {
         principals(),
     );
     let request = RevalidationRequest::for_destination(&saved);
-    let event = sqs_event(&[request.clone(), request]);
+    let event = sqs_batch(&[request.clone(), request]);
     let response = revalidate_worker::handler::handle(
         &checker(&store, &prober, &publisher, &principals, 3),
         2,

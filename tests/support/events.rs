@@ -33,3 +33,21 @@ pub fn lambda_request(name: &str) -> lambda_http::Request {
 pub fn api_request(name: &str) -> ApiRequest {
     from_lambda(lambda_request(name), TENANT_CLAIM)
 }
+
+/// An SQS batch as the worker receives it, one message per request (ids `m0`, `m1`, …).
+pub fn sqs_batch(
+    requests: &[shared::revalidation::RevalidationRequest],
+) -> aws_lambda_events::sqs::SqsEvent {
+    let mut event = aws_lambda_events::sqs::SqsEvent::default();
+    event.records = requests
+        .iter()
+        .enumerate()
+        .map(|(i, request)| {
+            let mut message = aws_lambda_events::sqs::SqsMessage::default();
+            message.message_id = Some(format!("m{i}"));
+            message.body = Some(serde_json::to_string(request).expect("request serialises"));
+            message
+        })
+        .collect();
+    event
+}
