@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not part of the test suite): builds the release binaries, runs the policy-rendering
 # criterion bench and the harness in tests/benches/functions.rs against fakecloud, and writes
-# BENCHMARKS.md. Takes about ten minutes on 2 cores after the first build.
+# BENCHMARKS.md. Takes about twenty minutes on 2 cores after the first builds.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -20,7 +20,7 @@ fi
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 "$ROOT/infra/.venv/bin/cargo-lambda" lambda build --release --arm64 --locked \
   -p destinations-api -p policies-api -p test-connection \
-  -p revalidate-scheduler -p revalidate-worker -p revalidate-on-change
+  -p revalidate-scheduler -p revalidate-worker -p revalidate-on-change -p bench-hello
 log "Policy rendering (criterion)"
 cargo bench --locked -p shared --bench render -- --noplot
 log "Functions: cold start, size, memory, latency, calls, throughput"
