@@ -112,7 +112,8 @@ pub trait DestinationStore: Send + Sync {
 
     /// Stores `destination` (its `latest_test` set to `result`) if it is still at `expected_version`,
     /// and appends `result` to the history either way (the test ran; repeating the call rewrites the
-    /// same entry). Releases the test lock.
+    /// same entry; a history entry that cannot be written is logged, not returned). Releases the
+    /// test lock.
     async fn record_test_result(
         &self,
         destination: &Destination,
