@@ -392,28 +392,11 @@ impl DestinationStore for DynamoDbStore {
         // Two plain writes at once rather than one transaction: the history entry is true whether or
         // not the destination still takes the result (the test ran), its key is the test's start so a
         // retry rewrites the same entry, and a transaction would cost twice the write capacity.
-        let current = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(destination_item(destination)?))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", n(expected_version))
-            .send();
-        let (current, history) =
-            futures::join!(current, self.append_test_history(destination, result));
-        match current {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                return Err(StoreError::VersionConflict {
-                    expected: expected_version,
-                });
-            }
-            Err(e) => return Err(unavailable(e)),
-        }
+        let (current, history) = futures::join!(
+            self.update(destination, expected_version),
+            self.append_test_history(destination, result)
+        );
+        current?;
         // The result is the destination's now; a lost history entry must not turn that into an
         // error the caller would retry or report as a failed save.
         if let Err(e) = history {
