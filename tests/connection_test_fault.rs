@@ -82,11 +82,8 @@ async fn emulator_stopped_mid_test_gives_a_transient_result_and_keeps_the_destin
         .unwrap();
     store.create(&destination, None).await.unwrap();
 
-    let s3_base = aws_sdk_s3::config::Builder::from(&platform.connector)
-        .force_path_style(true)
-        .build();
     let prober = OutageAfterFirstCall {
-        inner: AwsProber::new(aws_sdk_sts::Client::new(&platform.connector), s3_base),
+        inner: AwsProber::from_config(&platform.connector, true),
         emulator: customer_side.clone(),
         calls: AtomicUsize::new(0),
     };

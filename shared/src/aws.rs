@@ -59,6 +59,14 @@ pub async fn sdk_config(timeouts: Option<TimeoutConfig>) -> Result<SdkConfig, Aw
     Ok(loader.load().await)
 }
 
+/// Bounds for every AWS call of a connection test, well inside the test's overall deadline.
+pub fn probe_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(2))
+        .operation_attempt_timeout(std::time::Duration::from_secs(5))
+        .build()
+}
+
 /// The SDK's loader with this crate's HTTP client; callers that are not functions (tests, the
 /// local run) set region and credentials themselves.
 pub fn defaults() -> aws_config::ConfigLoader {

@@ -304,10 +304,7 @@ async fn throughput(world: &World, n: usize, endpoint: &str) -> Throughput {
         via(&world.platform.connector),
     );
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&admin), table);
-    let s3_base = aws_sdk_s3::config::Builder::from(&connector)
-        .force_path_style(true)
-        .build();
-    let prober = AwsProber::new(aws_sdk_sts::Client::new(&connector), s3_base);
+    let prober = AwsProber::from_config(&connector, true);
     let principals = world.platform.principals();
     let publisher = shared::adapters::memory::RecordingPublisher::default();
     let checker = Checker {

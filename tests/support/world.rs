@@ -32,11 +32,7 @@ impl World {
 
     /// The prober as test-connection builds it, running with the connector role's credentials.
     pub fn prober(&self) -> AwsProber {
-        let config = &self.platform.connector;
-        let s3_base = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(true)
-            .build();
-        AwsProber::new(aws_sdk_sts::Client::new(config), s3_base)
+        AwsProber::from_config(&self.platform.connector, true)
     }
 
     pub fn destinations_app(&self) -> destinations_api::handler::App<Arc<DynamoDbStore>> {

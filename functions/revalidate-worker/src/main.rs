@@ -1,8 +1,5 @@
 //! Cold start: DynamoDB, STS, S3 and EventBridge clients once, then serve SQS batches.
 
-use std::time::Duration;
-
-use aws_config::timeout::TimeoutConfig;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use shared::adapters::aws_probe::AwsProber;
@@ -17,16 +14,9 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let env = Env::from_process()?;
     let revalidation = RevalidationEnv::from_process()?;
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .build();
-    let aws = shared::aws::sdk_config(Some(timeouts)).await?;
-    let s3_base = aws_sdk_s3::config::Builder::from(&aws)
-        .force_path_style(env.s3_force_path_style)
-        .build();
+    let aws = shared::aws::sdk_config(Some(shared::aws::probe_timeouts())).await?;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), env.table_name);
-    let prober = AwsProber::new(aws_sdk_sts::Client::new(&aws), s3_base);
+    let prober = AwsProber::from_config(&aws, env.s3_force_path_style);
     let publisher = EventBridgePublisher::new(
         aws_sdk_eventbridge::Client::new(&aws),
         revalidation.event_bus_name()?,

@@ -176,9 +176,6 @@ impl LocalPlatform {
             shared::adapters::eventbridge::EventBridgePublisher::new(events, EVENT_BUS),
         );
         let principals = PlatformPrincipals::parse(&principal_arn)?;
-        let s3_base = aws_sdk_s3::config::Builder::from(&connector)
-            .force_path_style(true)
-            .build();
         Ok(Self {
             destinations: destinations_api::handler::App {
                 store: store.clone(),
@@ -190,7 +187,7 @@ impl LocalPlatform {
             },
             test_connection: test_connection::handler::App {
                 store,
-                prober: AwsProber::new(aws_sdk_sts::Client::new(&connector), s3_base),
+                prober: AwsProber::from_config(&connector, true),
                 principals,
                 settings: TestSettings::default(),
             },

@@ -25,6 +25,15 @@ impl AwsProber {
     pub fn new(sts: aws_sdk_sts::Client, s3_base: aws_sdk_s3::Config) -> Self {
         Self { sts, s3_base }
     }
+
+    /// The prober over `config` (our own credentials, HTTP client, timeouts, endpoint);
+    /// `force_path_style` for S3 emulators.
+    pub fn from_config(config: &aws_config::SdkConfig, force_path_style: bool) -> Self {
+        let s3_base = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(force_path_style)
+            .build();
+        Self::new(aws_sdk_sts::Client::new(config), s3_base)
+    }
 }
 
 fn to_failure<E: ProvideErrorMetadata>(error: SdkError<E, HttpResponse>) -> AwsFailure {
