@@ -59,6 +59,28 @@ pub async fn sdk_config(timeouts: Option<TimeoutConfig>) -> Result<SdkConfig, Aw
     Ok(loader.load().await)
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("the platform has no connector in the partition of {region}, where this function runs")]
+pub struct PartitionNotServed {
+    pub region: String,
+}
+
+/// The platform's identities in the partition this function runs in (a function can only
+/// assume roles of its own partition).
+pub fn own_partition_identity<'a>(
+    config: &SdkConfig,
+    platform: &'a crate::domain::PlatformIdentity,
+) -> Result<&'a crate::domain::PartitionIdentity, PartitionNotServed> {
+    let region = config
+        .region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_default();
+    crate::domain::Region::new(&region)
+        .ok()
+        .and_then(|r| platform.for_partition(r.partition()))
+        .ok_or(PartitionNotServed { region })
+}
+
 /// Bounds for every AWS call of a connection test, well inside the test's overall deadline.
 pub fn probe_timeouts() -> TimeoutConfig {
     TimeoutConfig::builder()

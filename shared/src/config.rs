@@ -1,120 +1,143 @@
-//! Configuration values shared by the functions, parsed from plain strings (the functions read env).
-
-use std::collections::BTreeMap;
+//! Configuration the functions read at cold start, parsed from plain strings. Only `main.rs` (and
+//! the local run) reads the process environment; everything here takes a lookup function.
 
 use thiserror::Error;
 
-use crate::domain::{Partition, PrincipalArn, RoleArnError};
+use crate::app::destinations::Limits;
+use crate::domain::revalidation::RevalidationSettings;
+use crate::domain::{PlatformIdentity, PlatformIdentityError};
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum ConfigError {
-    #[error("PLATFORM_PRINCIPAL_ARNS must list at least one role ARN")]
-    NoPrincipal,
-    #[error("PLATFORM_PRINCIPAL_ARNS: {arn:?} is not an IAM role or user ARN: {reason}")]
-    BadPrincipal { arn: String, reason: RoleArnError },
-    #[error("PLATFORM_PRINCIPAL_ARNS: two principals for the {0} partition")]
-    DuplicatePartition(Partition),
     #[error("{name} is not set")]
     Missing { name: &'static str },
     #[error("{name} is invalid: {reason}")]
     Invalid { name: &'static str, reason: String },
+    #[error(transparent)]
+    Platform(#[from] PlatformIdentityError),
 }
 
-/// The stable platform principal that customers trust, one per partition we serve.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PlatformPrincipals(BTreeMap<Partition, PrincipalArn>);
+/// Reads settings through `lookup` (the environment, or a map in tests).
+pub struct Settings<F>(pub F);
 
-impl PlatformPrincipals {
-    /// Parses a comma-separated list of role (or user) ARNs, at most one per partition.
-    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
-        let mut by_partition = BTreeMap::new();
-        for arn in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let role = PrincipalArn::new(arn).map_err(|reason| ConfigError::BadPrincipal {
-                arn: arn.to_owned(),
-                reason,
-            })?;
-            let partition = role.partition();
-            if by_partition.insert(partition, role).is_some() {
-                return Err(ConfigError::DuplicatePartition(partition));
-            }
+impl Settings<fn(&str) -> Option<String>> {
+    /// The process environment.
+    pub fn from_process() -> Self {
+        Settings(|name| std::env::var(name).ok())
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Settings<F> {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name).filter(|v| !v.trim().is_empty())
+    }
+
+    pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.get(name).ok_or(ConfigError::Missing { name })
+    }
+
+    pub fn optional(&self, name: &str) -> Option<String> {
+        self.get(name)
+    }
+
+    pub fn number(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: format!("{raw:?} is not a whole number"),
+            }),
         }
-        if by_partition.is_empty() {
-            return Err(ConfigError::NoPrincipal);
-        }
-        Ok(Self(by_partition))
     }
 
-    pub fn for_partition(&self, partition: Partition) -> Option<&PrincipalArn> {
-        self.0.get(&partition)
+    pub fn table_name(&self) -> Result<String, ConfigError> {
+        self.required("TABLE_NAME")
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (Partition, &PrincipalArn)> {
-        self.0.iter().map(|(p, r)| (*p, r))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn one_principal_per_partition() {
-        let principals = PlatformPrincipals::parse(
-            "arn:aws:iam::111111111111:role/connector, arn:aws-cn:iam::222222222222:role/connector",
-        )
-        .unwrap();
-        assert_eq!(
-            principals
-                .for_partition(Partition::AwsCn)
-                .unwrap()
-                .account()
-                .as_str(),
-            "222222222222"
-        );
-        assert!(principals.for_partition(Partition::AwsUsGov).is_none());
-        assert_eq!(
-            PlatformPrincipals::parse(
-                "arn:aws:iam::111111111111:role/a,arn:aws:iam::111111111111:role/b"
-            ),
-            Err(ConfigError::DuplicatePartition(Partition::Aws))
-        );
-        assert_eq!(
-            PlatformPrincipals::parse(" , "),
-            Err(ConfigError::NoPrincipal)
-        );
-    }
-}
-
-/// Settings every function reads at cold start. Only `main.rs` calls [`Env::from_process`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Env {
-    pub table_name: String,
-    pub platform_principal_arns: String,
     /// The JWT claim that carries the tenant id.
-    pub tenant_claim: String,
-    /// Path-style S3 addressing for every bucket (local emulators need it; AWS does not).
-    pub s3_force_path_style: bool,
-}
-
-impl Env {
-    pub fn from_process() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+    pub fn tenant_claim(&self) -> String {
+        self.get("TENANT_CLAIM")
+            .unwrap_or_else(|| "tenant_id".to_owned())
     }
 
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let required = |name: &'static str| {
-            lookup(name)
-                .filter(|v| !v.trim().is_empty())
-                .ok_or(ConfigError::Missing { name })
-        };
-        Ok(Self {
-            table_name: required("TABLE_NAME")?,
-            platform_principal_arns: required("PLATFORM_PRINCIPAL_ARNS")?,
-            tenant_claim: lookup("TENANT_CLAIM")
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| "tenant_id".to_owned()),
-            s3_force_path_style: lookup("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true"),
+    /// Path-style S3 addressing for every bucket (local emulators need it; AWS does not).
+    pub fn s3_force_path_style(&self) -> bool {
+        self.get("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true")
+    }
+
+    /// `PLATFORM_PRINCIPAL_ARNS` (the connector role per partition), `WRITER_ROLE_ARNS` and
+    /// `PLATFORM_ACCOUNT_IDS` (default: the connectors' accounts).
+    pub fn platform(&self) -> Result<PlatformIdentity, ConfigError> {
+        Ok(PlatformIdentity::parse(
+            &self.required("PLATFORM_PRINCIPAL_ARNS")?,
+            &self.get("WRITER_ROLE_ARNS").unwrap_or_default(),
+            self.get("PLATFORM_ACCOUNT_IDS").as_deref(),
+        )?)
+    }
+
+    pub fn limits(&self) -> Result<Limits, ConfigError> {
+        let cap = self.number(
+            "MAX_DESTINATIONS_PER_TENANT",
+            u64::from(Limits::default().destinations_per_tenant),
+        )?;
+        Ok(Limits {
+            destinations_per_tenant: u32::try_from(cap).map_err(|_| ConfigError::Invalid {
+                name: "MAX_DESTINATIONS_PER_TENANT",
+                reason: "too large".into(),
+            })?,
         })
+    }
+
+    #[cfg(feature = "dynamodb")]
+    pub fn rate_limits(&self) -> Result<crate::adapters::dynamodb::RateLimits, ConfigError> {
+        let defaults = crate::adapters::dynamodb::RateLimits::default();
+        let per_minute = |name: &'static str, default: u32| -> Result<u32, ConfigError> {
+            u32::try_from(self.number(name, u64::from(default))?).map_err(|_| {
+                ConfigError::Invalid {
+                    name,
+                    reason: "too large".into(),
+                }
+            })
+        };
+        Ok(crate::adapters::dynamodb::RateLimits {
+            test_connection: per_minute("TEST_CONNECTIONS_PER_MINUTE", defaults.test_connection)?,
+            create_destination: per_minute("CREATES_PER_MINUTE", defaults.create_destination)?,
+            merge_bucket_policy: per_minute("MERGES_PER_MINUTE", defaults.merge_bucket_policy)?,
+        })
+    }
+
+    pub fn queue_url(&self) -> Result<String, ConfigError> {
+        self.required("QUEUE_URL")
+    }
+
+    pub fn event_bus_name(&self) -> Result<String, ConfigError> {
+        self.required("EVENT_BUS_NAME")
+    }
+
+    pub fn revalidation(&self) -> Result<RevalidationSettings, ConfigError> {
+        let defaults = RevalidationSettings::default();
+        let interval = match self.get("REVALIDATE_INTERVAL") {
+            None => defaults.interval,
+            Some(raw) => {
+                let parsed = parse_duration(&raw).ok_or(ConfigError::Invalid {
+                    name: "REVALIDATE_INTERVAL",
+                    reason: format!("{raw:?} is not a duration like 30s, 15m or 1h"),
+                })?;
+                time::Duration::try_from(parsed).unwrap_or(defaults.interval)
+            }
+        };
+        let threshold = self.number(
+            "TRANSIENT_FAILURES_BEFORE_FAILING",
+            u64::from(defaults.transient_failures_before_failing),
+        )?;
+        Ok(RevalidationSettings {
+            interval,
+            transient_failures_before_failing: u32::try_from(threshold.max(1)).unwrap_or(u32::MAX),
+        })
+    }
+
+    pub fn worker_concurrency(&self) -> Result<usize, ConfigError> {
+        Ok(self.number("WORKER_CONCURRENCY", 8)?.clamp(1, 64) as usize)
     }
 }
 
@@ -132,90 +155,81 @@ pub fn parse_duration(raw: &str) -> Option<std::time::Duration> {
     Some(std::time::Duration::from_secs(seconds))
 }
 
-/// Settings of the re-validation functions.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RevalidationEnv {
-    pub queue_url: Option<String>,
-    pub event_bus_name: Option<String>,
-    pub settings: crate::revalidation::RevalidationSettings,
-    pub worker_concurrency: usize,
-}
-
-impl RevalidationEnv {
-    pub fn from_process() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
-    }
-
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let defaults = crate::revalidation::RevalidationSettings::default();
-        let interval = match lookup("REVALIDATE_INTERVAL") {
-            None => defaults.interval,
-            Some(raw) => {
-                let parsed = parse_duration(&raw).ok_or(ConfigError::Invalid {
-                    name: "REVALIDATE_INTERVAL",
-                    reason: format!("{raw:?} is not a duration like 30s, 15m or 1h"),
-                })?;
-                time::Duration::try_from(parsed).unwrap_or(defaults.interval)
-            }
-        };
-        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
-            match lookup(name) {
-                None => Ok(default),
-                Some(raw) => raw.trim().parse().map_err(|_| ConfigError::Invalid {
-                    name,
-                    reason: format!("{raw:?} is not a whole number"),
-                }),
-            }
-        };
-        let threshold = number(
-            "TRANSIENT_FAILURES_BEFORE_FAILING",
-            u64::from(defaults.transient_failures_before_failing),
-        )?;
-        Ok(Self {
-            queue_url: lookup("QUEUE_URL").filter(|v| !v.is_empty()),
-            event_bus_name: lookup("EVENT_BUS_NAME").filter(|v| !v.is_empty()),
-            settings: crate::revalidation::RevalidationSettings {
-                interval,
-                transient_failures_before_failing: u32::try_from(threshold.max(1))
-                    .unwrap_or(u32::MAX),
-            },
-            worker_concurrency: number("WORKER_CONCURRENCY", 8)?.clamp(1, 64) as usize,
-        })
-    }
-
-    pub fn queue_url(&self) -> Result<&str, ConfigError> {
-        self.queue_url
-            .as_deref()
-            .ok_or(ConfigError::Missing { name: "QUEUE_URL" })
-    }
-
-    pub fn event_bus_name(&self) -> Result<&str, ConfigError> {
-        self.event_bus_name.as_deref().ok_or(ConfigError::Missing {
-            name: "EVENT_BUS_NAME",
-        })
-    }
-}
-
 #[cfg(test)]
-mod duration_tests {
+mod tests {
+    use std::collections::HashMap;
+
     use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Settings<impl Fn(&str) -> Option<String>> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings(move |name: &str| map.get(name).cloned())
+    }
 
     #[test]
     fn durations_parse_with_units() {
-        assert_eq!(
-            parse_duration("30s"),
-            Some(std::time::Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_duration("15m"),
-            Some(std::time::Duration::from_secs(900))
-        );
-        assert_eq!(
-            parse_duration("2h"),
-            Some(std::time::Duration::from_secs(7200))
-        );
-        assert_eq!(parse_duration("0"), Some(std::time::Duration::ZERO));
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(parse_duration("30s"), Some(secs(30)));
+        assert_eq!(parse_duration("15m"), Some(secs(900)));
+        assert_eq!(parse_duration("2h"), Some(secs(7200)));
+        assert_eq!(parse_duration("0"), Some(secs(0)));
         assert_eq!(parse_duration("1d"), None);
         assert_eq!(parse_duration("soon"), None);
+    }
+
+    #[test]
+    fn missing_and_malformed_settings_name_the_variable() {
+        let empty = settings(&[]);
+        assert_eq!(
+            empty.table_name(),
+            Err(ConfigError::Missing { name: "TABLE_NAME" })
+        );
+        assert_eq!(empty.tenant_claim(), "tenant_id");
+        let bad = settings(&[
+            ("WORKER_CONCURRENCY", "many"),
+            ("REVALIDATE_INTERVAL", "1d"),
+        ]);
+        assert!(matches!(
+            bad.worker_concurrency(),
+            Err(ConfigError::Invalid {
+                name: "WORKER_CONCURRENCY",
+                ..
+            })
+        ));
+        assert!(matches!(
+            bad.revalidation(),
+            Err(ConfigError::Invalid {
+                name: "REVALIDATE_INTERVAL",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_platform_comes_from_three_variables() {
+        let configured = settings(&[
+            ("PLATFORM_PRINCIPAL_ARNS", crate::testing::CONNECTOR),
+            ("WRITER_ROLE_ARNS", crate::testing::WRITER),
+            ("PLATFORM_ACCOUNT_IDS", "999999999999"),
+        ]);
+        let platform = configured.platform().unwrap();
+        assert!(
+            platform.is_platform_account(&crate::domain::AccountId::new("999999999999").unwrap())
+        );
+        let no_writer = settings(&[("PLATFORM_PRINCIPAL_ARNS", crate::testing::CONNECTOR)]);
+        assert!(matches!(
+            no_writer.platform(),
+            Err(ConfigError::Platform(_))
+        ));
+    }
+
+    #[test]
+    fn limits_default_and_override() {
+        assert_eq!(settings(&[]).limits().unwrap(), Limits::default());
+        let five = settings(&[("MAX_DESTINATIONS_PER_TENANT", "5")]);
+        assert_eq!(five.limits().unwrap().destinations_per_tenant, 5);
     }
 }

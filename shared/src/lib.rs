@@ -1,14 +1,18 @@
-//! Everything the destinations functions share: the pure domain and policy rendering, the ports the
-//! handlers depend on, and the AWS adapters behind them (enabled per function by cargo features).
+//! Everything the destinations functions share, in layers: the pure `domain` and `policy`, the
+//! `ports` the use cases depend on, the use cases (`app`), the AWS `adapters` behind the ports
+//! (each enabled by a cargo feature), and the HTTP edge (`http`).
+//!
+//! Dependencies point one way: `domain ← policy ← ports ← app ← http`, and `ports ← adapters`.
 
 pub mod adapters;
+pub mod app;
 #[cfg(feature = "sdk")]
 pub mod aws;
 pub mod config;
-pub mod connection_test;
 pub mod domain;
 pub mod http;
 pub mod policy;
 pub mod ports;
-pub mod revalidation;
 pub mod telemetry;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;

@@ -14,7 +14,7 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_max_level(level)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_target(false)
         .without_time()
         .try_init();

@@ -1,24 +1,219 @@
-//! Small helpers for driving handlers with the sample events.
+//! Requests as API Gateway hands them to our functions, sent to the function that serves the
+//! route, with every response checked against openapi.yaml on the way back.
 
 use serde_json::Value;
-use shared::http::{ApiRequest, ApiResponse};
+use shared::domain::{Actor, TenantId};
+use shared::http::{ApiRequest, ApiResponse, Function, resolve};
+use shared::ports::{
+    ActivityLog, CheckHistory, CheckLock, ConnectionProber, DestinationRepository, RateLimiter,
+};
 
-use crate::events::{EVENT_DESTINATION_ID, api_request};
+pub const TENANT: &str = "tenant-a";
+pub const ACTOR: &str = "user-1";
 
-/// The response body as JSON.
-pub fn body(response: &ApiResponse) -> Value {
-    serde_json::from_str(&response.body).unwrap_or_else(|_| panic!("not JSON: {}", response.body))
+/// A request of tenant `tenant-a`, acting as `user-1`.
+pub fn request(method: &str, path: &str) -> ApiRequest {
+    ApiRequest {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        tenant: Some(TenantId::new(TENANT).expect("valid")),
+        actor: Some(Actor::new(ACTOR).expect("valid")),
+        request_id: uuid::Uuid::new_v4().to_string(),
+        ..ApiRequest::default()
+    }
 }
 
-/// The sample event `event`, re-aimed at destination `id`.
-pub fn at(event: &str, id: &str) -> ApiRequest {
-    let mut request = api_request(event);
-    request.path = request.path.replace(EVENT_DESTINATION_ID, id);
-    request
+pub trait RequestExt {
+    fn json(self, body: Value) -> Self;
+    fn body_as(self, content_type: &str, body: &str) -> Self;
+    fn header(self, name: &str, value: &str) -> Self;
+    fn query(self, name: &str, value: &str) -> Self;
+    fn tenant(self, tenant: &str) -> Self;
+    fn actor(self, actor: &str) -> Self;
+    fn anonymous(self) -> Self;
 }
 
-/// `request` with another JSON body.
-pub fn with_json(mut request: ApiRequest, body: Value) -> ApiRequest {
-    request.body = body.to_string().into_bytes();
-    request
+impl RequestExt for ApiRequest {
+    fn json(self, body: Value) -> Self {
+        self.body_as("application/json", &body.to_string())
+    }
+    fn body_as(mut self, content_type: &str, body: &str) -> Self {
+        self.headers.retain(|(k, _)| k != "content-type");
+        self.headers
+            .push(("content-type".into(), content_type.into()));
+        self.body = body.as_bytes().to_vec();
+        self
+    }
+    fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        self
+    }
+    fn query(mut self, name: &str, value: &str) -> Self {
+        self.query.push((name.into(), value.into()));
+        self
+    }
+    fn tenant(mut self, tenant: &str) -> Self {
+        self.tenant = Some(TenantId::new(tenant).expect("valid tenant"));
+        self
+    }
+    fn actor(mut self, actor: &str) -> Self {
+        self.actor = Some(Actor::new(actor).expect("valid actor"));
+        self
+    }
+    fn anonymous(mut self) -> Self {
+        self.tenant = None;
+        self
+    }
+}
+
+/// A response that matched openapi.yaml.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub response: ApiResponse,
+}
+
+impl Reply {
+    pub fn status(&self) -> u16 {
+        self.response.status
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.response.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", self.response.body))
+    }
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.response.header_value(name)
+    }
+    /// The problem type slug of an error response.
+    pub fn problem(&self) -> String {
+        self.json()["type"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("/problems/")
+            .to_owned()
+    }
+    /// Panics with the body unless the status is `status`.
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status(), status, "{}", self.response.body);
+        self
+    }
+}
+
+/// The three HTTP functions, as API Gateway routes to them.
+pub struct Api<'a, S, P> {
+    pub destinations: &'a destinations_api::handler::App<S>,
+    pub policies: &'a policies_api::handler::App<S>,
+    pub test_connection: &'a test_connection::handler::App<S, P>,
+}
+
+impl<S, P> Api<'_, S, P>
+where
+    S: DestinationRepository + RateLimiter + ActivityLog + CheckLock + CheckHistory,
+    P: ConnectionProber,
+{
+    /// Sends `request` to the function serving its route (unknown routes to the `$default`
+    /// function) and checks the response against openapi.yaml.
+    pub async fn send(&self, request: ApiRequest) -> Reply {
+        let (method, path) = (request.method.clone(), request.path.clone());
+        // Boxed: a handler's state machine is large in debug builds, and a test's stack is not.
+        let response = match resolve(&method, &path).map(|route| route.function()) {
+            Ok(Function::PoliciesApi) => {
+                Box::pin(policies_api::handler::handle(self.policies, request)).await
+            }
+            Ok(Function::TestConnection) => {
+                Box::pin(test_connection::handler::handle(
+                    self.test_connection,
+                    request,
+                ))
+                .await
+            }
+            _ => {
+                Box::pin(destinations_api::handler::handle(
+                    self.destinations,
+                    request,
+                ))
+                .await
+            }
+        };
+        crate::contract::assert_documented(&method, &path, &response);
+        Reply { response }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.send(request("GET", path)).await
+    }
+
+    /// Creates a destination from `body` and returns it.
+    pub async fn create(&self, body: Value) -> Value {
+        self.send(request("POST", "/destinations").json(body))
+            .await
+            .expect(201)
+            .json()
+    }
+
+    pub async fn patch(&self, id: &str, body: Value) -> Reply {
+        self.send(request("PATCH", &format!("/destinations/{id}")).json(body))
+            .await
+    }
+
+    pub async fn test(&self, id: &str) -> Reply {
+        self.send(request("POST", &format!("/destinations/{id}/test")))
+            .await
+    }
+
+    pub async fn save(&self, id: &str) -> Reply {
+        self.send(request("POST", &format!("/destinations/{id}/save")))
+            .await
+    }
+
+    /// The rendered document of `kind` (`trustPolicy`, `bucketPolicy`, …) as text.
+    pub async fn document(&self, id: &str, kind: &str) -> String {
+        let policies = self
+            .get(&format!("/destinations/{id}/policies"))
+            .await
+            .expect(200)
+            .json();
+        policies["documents"]
+            .as_array()
+            .expect("documents")
+            .iter()
+            .find(|d| d["kind"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} in {policies}"))["text"]
+            .as_str()
+            .expect("text")
+            .to_owned()
+    }
+}
+
+/// The stage that failed and its category, or ("passed", "") when every stage passed.
+pub fn verdict(result: &Value) -> (String, String) {
+    if result["passed"] == Value::Bool(true) {
+        for stage in result["stages"].as_array().expect("stages") {
+            assert_ne!(stage["status"], "failed", "{result}");
+        }
+        return ("passed".into(), String::new());
+    }
+    let failed = result["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .find(|s| s["status"] == "failed")
+        .unwrap_or_else(|| panic!("a failed check with no failed stage: {result}"));
+    (
+        failed["stage"].as_str().expect("stage").to_owned(),
+        failed["failure"]["category"]
+            .as_str()
+            .expect("category")
+            .to_owned(),
+    )
+}
+
+/// The failure of a failed check.
+pub fn failure(result: &Value) -> Value {
+    result["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .find(|s| s["status"] == "failed")
+        .map(|s| s["failure"].clone())
+        .unwrap_or_else(|| panic!("no failure in {result}"))
 }

@@ -5,12 +5,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use shared::http::{ApiResponse, route_template};
 
-pub fn repo_file(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
-}
+pub use dev_support::template::repo_file;
 
 /// openapi.yaml as JSON.
 pub fn openapi() -> &'static Value {
@@ -79,18 +74,41 @@ fn response_schema_pointer(method: &str, path: &str, status: u16, content_type: 
     format!("{pointer}/content/{}/schema", pointer_escape(media))
 }
 
-/// Panics unless `response` matches what openapi.yaml documents for this request.
+/// One compiled validator per documented schema, shared by every test of the binary.
+fn validator(pointer: &str) -> std::sync::Arc<jsonschema::Validator> {
+    static CACHE: OnceLock<
+        std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<jsonschema::Validator>>>,
+    > = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(found) = cache.lock().expect("cache").get(pointer) {
+        return found.clone();
+    }
+    let mut root = openapi().clone();
+    // A URI fragment cannot hold `{` or `}` (from path templates) unescaped.
+    let fragment = pointer.replace('{', "%7B").replace('}', "%7D");
+    root["$ref"] = Value::String(format!("#{fragment}"));
+    let compiled = std::sync::Arc::new(
+        jsonschema::draft202012::new(&root).expect("openapi.yaml schemas compile"),
+    );
+    cache
+        .lock()
+        .expect("cache")
+        .insert(pointer.to_owned(), compiled.clone());
+    compiled
+}
+
+/// Panics unless `response` matches what openapi.yaml documents for this request: the status is
+/// documented, the content type is the documented one, and the body validates against its schema.
 pub fn assert_documented(method: &str, path: &str, response: &ApiResponse) {
     if response.body.is_empty() {
+        assert_documented_empty(method, path, response.status);
         return;
     }
     let content_type = response
         .header_value("content-type")
-        .unwrap_or("application/json");
+        .unwrap_or_else(|| panic!("{method} {path} answered a body without a content type"));
     let pointer = response_schema_pointer(method, path, response.status, content_type);
-    let mut root = openapi().clone();
-    root["$ref"] = Value::String(format!("#{pointer}"));
-    let validator = jsonschema::draft202012::new(&root).expect("openapi.yaml schemas compile");
+    let validator = validator(&pointer);
     let body: Value = serde_json::from_str(&response.body).expect("JSON body");
     let errors: Vec<String> = validator
         .iter_errors(&body)
@@ -103,4 +121,37 @@ pub fn assert_documented(method: &str, path: &str, response: &ApiResponse) {
         errors.join("\n"),
         response.body
     );
+}
+
+/// A response without a body must be documented without content.
+fn assert_documented_empty(method: &str, path: &str, status: u16) {
+    let template = route_template(method, path)
+        .unwrap_or_else(|| panic!("{method} {path} answered {status} without a body"));
+    let pointer = format!(
+        "/paths/{}/{}/responses/{status}",
+        pointer_escape(template),
+        method.to_ascii_lowercase()
+    );
+    let response = openapi()
+        .pointer(&pointer)
+        .unwrap_or_else(|| panic!("openapi.yaml documents no {status} for {method} {template}"));
+    assert!(
+        response.get("content").is_none(),
+        "{method} {template} answered {status} without the body openapi.yaml documents"
+    );
+}
+
+/// The problem type slugs openapi.yaml documents.
+pub fn documented_problem_slugs() -> Vec<String> {
+    openapi()["components"]["schemas"]["Problem"]["properties"]["type"]["enum"]
+        .as_array()
+        .expect("Problem.type is an enum of /problems/<slug>")
+        .iter()
+        .map(|v| {
+            v.as_str()
+                .expect("a string")
+                .trim_start_matches("/problems/")
+                .to_owned()
+        })
+        .collect()
 }

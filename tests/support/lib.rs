@@ -1,11 +1,8 @@
-//! Test support: sample events, the fakecloud emulator and the AWS accounts tests act in.
+//! Test support: requests, the one path every response takes (validated against openapi.yaml),
+//! and the worlds tests act in (in memory, or the emulated platform).
 
-pub mod accounts;
 pub mod api;
 pub mod contract;
-pub mod counting_proxy;
-pub mod emulator;
-pub mod events;
-pub mod fixtures;
-pub mod runtime_stub;
+pub mod memory;
+#[cfg(feature = "emulator")]
 pub mod world;

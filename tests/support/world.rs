@@ -1,72 +1,93 @@
-//! A whole platform inside the emulator: accounts, the connector role, the table and the handlers'
-//! dependencies wired exactly as the functions' `main.rs` wires them.
+//! The emulator tier's world: the platform built inside fakecloud from template.yaml, every
+//! function wired as its `main.rs` wires it, and Lambda's event sources.
 
-use std::sync::Arc;
-use std::time::Duration;
-
+use aws_sdk_dynamodb::Client as DynamoDb;
+use dev_support::accounts::{Account, unique};
+use dev_support::dispatch::{Dispatcher, Pumped};
+use dev_support::emulator::{Emulator, emulator};
+use dev_support::platform::{EmulatedPlatform, Options, PlatformAccounts};
+use dev_support::services::{Services, quick_check_settings};
 use shared::adapters::aws_probe::AwsProber;
-use shared::adapters::dynamodb::{DynamoDbStore, create_table};
-use shared::connection_test::TestSettings;
+use shared::adapters::dynamodb::DynamoDbStore;
+use shared::app::check::CheckSettings;
 
-use crate::accounts::{Platform, unique};
+use crate::api::Api;
 
 pub struct World {
-    pub platform: Platform,
-    pub table: String,
-    pub store: Arc<DynamoDbStore>,
+    pub platform: EmulatedPlatform,
+    pub services: Services,
+    pub dispatcher: Dispatcher,
 }
 
 impl World {
+    /// A fresh platform in the shared emulator (customer roles may live in its account).
     pub async fn new() -> World {
-        let platform = Platform::create().await;
-        let table = unique("destinations");
-        let dynamodb = platform.account.dynamodb();
-        create_table(&dynamodb, &table).await.expect("CreateTable");
-        let store = Arc::new(DynamoDbStore::new(dynamodb, table.clone()));
+        Self::with(emulator(), Options::default(), quick_check_settings()).await
+    }
+
+    /// A platform whose own account is what the template says it is (no customer role there).
+    pub async fn with_own_account_denied() -> World {
+        let options = Options {
+            platform_accounts: PlatformAccounts::Own,
+            ..Options::default()
+        };
+        Self::with(emulator(), options, quick_check_settings()).await
+    }
+
+    pub async fn with(emulator: &Emulator, options: Options, check: CheckSettings) -> World {
+        // Boxed: the set-up's state machines are large in debug builds, and a test's stack is not.
+        let platform = Box::pin(EmulatedPlatform::create(emulator, options)).await;
+        let services = Box::pin(Services::wire(&platform, check)).await;
+        let dispatcher = Dispatcher::new(&platform);
         World {
             platform,
-            table,
-            store,
+            services,
+            dispatcher,
         }
     }
 
-    /// The prober as test-connection builds it, running with the connector role's credentials.
-    pub fn prober(&self) -> AwsProber {
-        AwsProber::from_config(&self.platform.connector, true)
-    }
-
-    pub fn destinations_app(&self) -> destinations_api::handler::App<Arc<DynamoDbStore>> {
-        destinations_api::handler::App {
-            store: self.store.clone(),
-            principals: self.platform.principals(),
+    pub fn api(&self) -> Api<'_, DynamoDbStore, AwsProber> {
+        Api {
+            destinations: &self.services.destinations,
+            policies: &self.services.policies,
+            test_connection: &self.services.test_connection,
         }
     }
 
-    pub fn policies_app(&self) -> policies_api::handler::App<Arc<DynamoDbStore>> {
-        policies_api::handler::App {
-            store: self.store.clone(),
-            principals: self.platform.principals(),
-        }
+    /// The table, as the destinations function sees it.
+    pub fn store(&self) -> &DynamoDbStore {
+        &self.services.destinations.store
     }
 
-    pub fn test_connection_app(
-        &self,
-        settings: TestSettings,
-    ) -> test_connection::handler::App<Arc<DynamoDbStore>, AwsProber> {
-        test_connection::handler::App {
-            store: self.store.clone(),
-            prober: self.prober(),
-            principals: self.platform.principals(),
-            settings,
-        }
+    /// Where customer roles live in tests (emulator difference 3, see dev_support::platform).
+    pub fn customer_role_account(&self) -> &Account {
+        &self.platform.account
     }
-}
 
-/// Tests do not wait out IAM propagation: the emulator has none, and a wrong role must fail fast.
-pub fn quick_settings() -> TestSettings {
-    TestSettings {
-        deadline: Duration::from_secs(20),
-        propagation_budget: Duration::from_millis(300),
-        first_backoff: Duration::from_millis(100),
+    pub fn dynamodb(&self) -> DynamoDb {
+        self.platform.account.dynamodb()
+    }
+
+    /// Lambda's event sources until nothing is left to hand over.
+    pub async fn settle(&self) -> Pumped {
+        self.dispatcher.settle(&self.services).await
+    }
+
+    /// A bucket in the role account (role mode) with a unique name.
+    pub async fn role_account_bucket(&self) -> String {
+        let bucket = unique("dest");
+        self.customer_role_account().create_bucket(&bucket).await;
+        bucket
+    }
+
+    /// A role made from a destination's rendered documents, as a customer following the guide
+    /// would; returns its ARN.
+    pub async fn role_from_rendered(&self, id: &str) -> String {
+        let api = self.api();
+        let trust = api.document(id, "trustPolicy").await;
+        let permissions = api.document(id, "permissionsPolicy").await;
+        self.customer_role_account()
+            .create_role(&unique("customer-writer"), &trust, Some(&permissions))
+            .await
     }
 }

@@ -1,37 +1,48 @@
-//! Stream records → the changes that need a new check → queue. No SDK calls, no environment reads.
+//! Stream records → the saves that changed an active configuration → checks queued.
+//! No SDK calls, no environment reads.
 
 use aws_lambda_events::dynamodb::{Event, EventRecord};
-use shared::domain::Destination;
+use serde_json::{Value, json};
+
+use shared::adapters::dynamodb::stream;
+use shared::app::revalidation::check_after_change;
+use shared::domain::revalidation::RevalidationRequest;
 use shared::ports::{QueueError, RevalidationQueue};
-use shared::revalidation::{RevalidationRequest, check_after_change};
 
-/// Only destination items; test history and idempotency records share the table.
-fn destination_image(item: &serde_dynamo::Item) -> Option<Destination> {
-    let sk = item.get("SK")?;
-    let serde_dynamo::AttributeValue::S(sk) = sk else {
-        return None;
-    };
-    if !sk.starts_with("DESTINATION#") || sk.contains("#TEST#") {
-        return None;
+#[derive(Debug, thiserror::Error)]
+pub enum OnChangeError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+impl From<OnChangeError> for lambda_runtime::Diagnostic {
+    fn from(error: OnChangeError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "QueueUnavailable".to_owned(),
+            error_message: error.to_string(),
+        }
     }
-    serde_dynamo::from_item(item.clone()).ok()
 }
 
+/// The check a record asks for, if any. A record that does not read back as a destination is
+/// logged and skipped: retrying it would block the shard without ever succeeding.
 pub fn checks_for(record: &EventRecord) -> Option<RevalidationRequest> {
-    let old = destination_image(&record.change.old_image);
-    let new = destination_image(&record.change.new_image);
-    check_after_change(old.as_ref(), new.as_ref())
+    match stream::destination_change(&record.change) {
+        Ok((old, new)) => check_after_change(old.as_ref(), new.as_ref()),
+        Err(e) => {
+            tracing::error!(event_id = %record.event_id, error = %e, "unreadable stream record");
+            None
+        }
+    }
 }
 
-/// Queues the checks; an error makes Lambda retry the batch (queueing twice is harmless).
-pub async fn handle<Q: RevalidationQueue>(queue: &Q, event: Event) -> Result<usize, QueueError> {
+/// Queues the checks; an error makes Lambda retry the batch (queueing twice is harmless: the
+/// worker skips a check whose destination version has moved on).
+pub async fn handle<Q: RevalidationQueue>(queue: &Q, event: Event) -> Result<Value, OnChangeError> {
     let requests: Vec<RevalidationRequest> = event.records.iter().filter_map(checks_for).collect();
     queue.enqueue(&requests).await?;
     if !requests.is_empty() {
-        tracing::info!(
-            queued = requests.len(),
-            "re-validation queued after configuration changes"
-        );
+        tracing::info!(queued = requests.len(), "re-validation queued after a save");
     }
-    Ok(requests.len())
+    Ok(json!({ "queued": requests.len() }))
 }

@@ -4,10 +4,9 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use shared::ports::{DestinationStore, RevalidationQueue};
-use shared::revalidation::{
-    OnDemandRequest, REVALIDATE_DETAIL_TYPE, RevalidationError, enqueue_due, enqueue_on_demand,
-};
+use shared::app::revalidation::{RevalidationError, enqueue_due, enqueue_on_demand};
+use shared::domain::revalidation::{OnDemandRequest, REVALIDATE_DETAIL_TYPE};
+use shared::ports::{DestinationRepository, DueIndex, RevalidationQueue};
 
 /// EventBridge Scheduler and scheduled rules both send this detail-type.
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
@@ -22,7 +21,7 @@ pub enum SchedulerError {
     Revalidation(#[from] RevalidationError),
 }
 
-pub async fn handle<S: DestinationStore, Q: RevalidationQueue>(
+pub async fn handle<S: DestinationRepository + DueIndex, Q: RevalidationQueue>(
     store: &S,
     queue: &Q,
     event: EventBridgeEvent<Value>,

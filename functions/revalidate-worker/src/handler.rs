@@ -3,21 +3,21 @@
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use futures::StreamExt;
 
-use shared::ports::{ConnectionProber, DestinationStore, EventPublisher};
-use shared::revalidation::{Checker, RevalidationRequest};
+use shared::app::revalidation::Checker;
+use shared::domain::revalidation::RevalidationRequest;
+use shared::ports::{CheckHistory, ConnectionProber, DestinationRepository};
 
 /// Runs every message's check, at most `concurrency` at once. A message that cannot be parsed or
 /// whose check could not be stored is reported as failed, alone: SQS retries just it (and moves it
 /// to the dead-letter queue after too many tries), never the whole batch.
-pub async fn handle<S, P, E>(
-    checker: &Checker<'_, S, P, E>,
+pub async fn handle<S, P>(
+    checker: &Checker<'_, S, P>,
     concurrency: usize,
     event: SqsEvent,
 ) -> SqsBatchResponse
 where
-    S: DestinationStore,
+    S: DestinationRepository + CheckHistory,
     P: ConnectionProber,
-    E: EventPublisher,
 {
     let failures = futures::stream::iter(event.records)
         .map(|record| async move {

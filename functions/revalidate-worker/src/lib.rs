@@ -1,3 +1,58 @@
-//! The `revalidate-worker` Lambda: SQS batch of checks → staged tests → status, events.
+//! The `revalidate-worker` Lambda: SQS batch of checks → staged checks → status, events. The
+//! library holds the handler and its wiring, so that `main.rs`, the local run and the tests build
+//! the same thing.
 
 pub mod handler;
+
+use shared::adapters::aws_probe::AwsProber;
+use shared::adapters::dynamodb::DynamoDbStore;
+use shared::app::check::CheckSettings;
+use shared::app::revalidation::Checker;
+use shared::config::Settings;
+use shared::domain::PlatformIdentity;
+use shared::domain::revalidation::RevalidationSettings;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// What the worker owns; [`Worker::checker`] lends it to the handler.
+pub struct Worker {
+    pub store: DynamoDbStore,
+    pub prober: AwsProber,
+    pub platform: PlatformIdentity,
+    pub check_settings: CheckSettings,
+    pub settings: RevalidationSettings,
+    pub concurrency: usize,
+}
+
+impl Worker {
+    pub fn checker(&self) -> Checker<'_, DynamoDbStore, AwsProber> {
+        Checker {
+            store: &self.store,
+            prober: &self.prober,
+            platform: &self.platform,
+            check_settings: self.check_settings,
+            settings: self.settings,
+        }
+    }
+}
+
+/// The worker's dependencies. `aws` carries the function's own credentials (and the probe
+/// timeouts); the prober takes on the connector role from them.
+pub async fn wire<F: Fn(&str) -> Option<String>>(
+    settings: &Settings<F>,
+    aws: &aws_config::SdkConfig,
+    check_settings: CheckSettings,
+) -> Result<Worker, Error> {
+    let platform = settings.platform()?;
+    let (connector, session) =
+        shared::aws::own_partition_identity(aws, &platform)?.connector_role();
+    Ok(Worker {
+        store: DynamoDbStore::from_config(aws, settings.table_name()?, settings.rate_limits()?),
+        prober: AwsProber::from_config(aws, &connector, &session, settings.s3_force_path_style())
+            .await,
+        platform,
+        check_settings,
+        settings: settings.revalidation()?,
+        concurrency: settings.worker_concurrency()?,
+    })
+}

@@ -1,107 +1,201 @@
-//! The connection prober over STS and S3.
+//! The connection prober over STS and S3, and the one place where AWS errors become
+//! [`ProbeFailure`]s.
+//!
+//! The prober calls STS as the platform's connector role, which our function's own (execution)
+//! role assumes once and keeps refreshed: the connector is the identity customers trust, and it
+//! can do nothing but assume customer roles and the writer role. Every write is made with the
+//! session that AssumeRole returned.
 
-use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
+use crate::domain::{RoleArn, RoleSessionName};
 use crate::ports::{
-    AssumeRoleRequest, AwsFailure, AwsFailureKind, ConnectionProber, PutTestObjectRequest,
-    SessionCredentials,
+    AssumeRoleRequest, AwsEvidence, ConnectionProber, ProbeError, ProbeFailure,
+    PutTestObjectRequest, SessionCredentials,
 };
 
 /// Sessions are only used for one test object, so the shortest duration STS allows.
 const SESSION_SECONDS: i32 = 900;
 
 pub struct AwsProber {
+    /// Signs as the connector.
     sts: aws_sdk_sts::Client,
     /// Shared settings (HTTP client, timeouts, endpoint, path style) for the per-call S3 clients.
     s3_base: aws_sdk_s3::Config,
 }
 
 impl AwsProber {
+    /// The prober over ready clients: `sts` signs as the connector; `s3_base` carries the shared
+    /// settings of the per-call S3 clients.
     pub fn new(sts: aws_sdk_sts::Client, s3_base: aws_sdk_s3::Config) -> Self {
         Self { sts, s3_base }
     }
 
-    /// The prober over `config` (our own credentials, HTTP client, timeouts, endpoint);
-    /// `force_path_style` for S3 emulators.
-    pub fn from_config(config: &aws_config::SdkConfig, force_path_style: bool) -> Self {
+    /// The prober over `config` (our own credentials, HTTP client, timeouts, endpoint), acting as
+    /// `connector` under `session`; `force_path_style` for S3 emulators. No AWS call is made until
+    /// the first check.
+    pub async fn from_config(
+        config: &SdkConfig,
+        connector: &RoleArn,
+        session: &RoleSessionName,
+        force_path_style: bool,
+    ) -> Self {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(connector.as_str())
+            .session_name(session.as_str())
+            .configure(config)
+            .build()
+            .await;
+        let as_connector = config
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
         let s3_base = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(force_path_style)
             .build();
-        Self::new(aws_sdk_sts::Client::new(config), s3_base)
+        Self::new(aws_sdk_sts::Client::new(&as_connector), s3_base)
     }
 }
 
-fn to_failure<E: ProvideErrorMetadata>(error: SdkError<E, HttpResponse>) -> AwsFailure {
+/// Throttling and server-side trouble: worth a retry, not the customer's to fix.
+const TRANSIENT_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "InternalFailure",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "IDPCommunicationError",
+    "RegionDisabledException",
+];
+
+/// What a service error says, read once. The message is used to tell failures apart and is
+/// never shown to anyone: it can name other accounts' resources.
+struct Answer<'a> {
+    code: Option<&'a str>,
+    message: String,
+    status: u16,
+    bucket_region: Option<String>,
+}
+
+fn classify(answer: &Answer<'_>) -> ProbeFailure {
+    let code = answer.code.unwrap_or_default();
+    let message = answer.message.to_ascii_lowercase();
+    if let Some(actual) = &answer.bucket_region
+        && (answer.status == 301
+            || matches!(
+                code,
+                "PermanentRedirect"
+                    | "AuthorizationHeaderMalformed"
+                    | "IllegalLocationConstraintException"
+            ))
+    {
+        return ProbeFailure::WrongRegion {
+            actual: actual.clone(),
+        };
+    }
+    match code {
+        "NoSuchBucket" => ProbeFailure::NoSuchBucket,
+        "AccessControlListNotSupported" => ProbeFailure::AclRejected,
+        "InvalidArgument" if message.contains("acl") => ProbeFailure::AclRejected,
+        c if c.starts_with("KMS.") || message.contains("kms") => ProbeFailure::KmsDenied,
+        // S3 answers a wrong ExpectedBucketOwner with AccessDenied; the message names the owner.
+        "AccessDenied" | "AccessDeniedException" if message.contains("bucket owner") => {
+            ProbeFailure::OwnerMismatch
+        }
+        // AWS says AccessDenied; some emulators' request-level checks say AccessDeniedException.
+        "AccessDenied" | "AccessDeniedException" => ProbeFailure::AccessDenied,
+        c if TRANSIENT_CODES.contains(&c) => ProbeFailure::Throttled,
+        _ if answer.status >= 500 || answer.status == 429 => ProbeFailure::Throttled,
+        _ if answer.status == 403 => ProbeFailure::AccessDenied,
+        _ => ProbeFailure::Other,
+    }
+}
+
+fn to_probe_error<E: ProvideErrorMetadata>(error: SdkError<E, HttpResponse>) -> ProbeError {
     match error {
-        SdkError::TimeoutError(_) => AwsFailure {
-            kind: AwsFailureKind::Timeout,
-            ..AwsFailure::default()
-        },
-        SdkError::DispatchFailure(dispatch) => AwsFailure {
-            kind: if dispatch.is_timeout() {
-                AwsFailureKind::Timeout
-            } else {
-                AwsFailureKind::Unreachable
-            },
-            ..AwsFailure::default()
-        },
+        SdkError::TimeoutError(_) => ProbeError::new(ProbeFailure::Timeout),
+        SdkError::DispatchFailure(dispatch) => ProbeError::new(if dispatch.is_timeout() {
+            ProbeFailure::Timeout
+        } else {
+            ProbeFailure::Unreachable
+        }),
         SdkError::ServiceError(context) => {
             let raw = context.raw();
             let header = |name: &str| raw.headers().get(name).map(str::to_owned);
-            AwsFailure {
-                kind: AwsFailureKind::Service,
-                code: context.err().code().map(str::to_owned),
-                message: context.err().message().map(str::to_owned),
-                request_id: header("x-amz-request-id").or_else(|| header("x-amzn-requestid")),
-                http_status: Some(raw.status().as_u16()),
+            let answer = Answer {
+                code: context.err().code(),
+                message: context.err().message().unwrap_or_default().to_owned(),
+                status: raw.status().as_u16(),
                 bucket_region: header("x-amz-bucket-region"),
+            };
+            ProbeError {
+                failure: classify(&answer),
+                evidence: AwsEvidence {
+                    code: answer.code.map(str::to_owned),
+                    request_id: header("x-amz-request-id").or_else(|| header("x-amzn-requestid")),
+                    http_status: Some(answer.status),
+                },
             }
         }
-        SdkError::ResponseError(context) => AwsFailure {
-            kind: AwsFailureKind::Service,
-            http_status: Some(context.raw().status().as_u16()),
-            bucket_region: context
-                .raw()
-                .headers()
-                .get("x-amz-bucket-region")
-                .map(str::to_owned),
-            ..AwsFailure::default()
-        },
-        other => AwsFailure {
-            kind: AwsFailureKind::Service,
-            code: Some("ClientError".to_owned()),
-            message: Some(other.to_string()),
-            ..AwsFailure::default()
+        SdkError::ResponseError(context) => {
+            let raw = context.raw();
+            let answer = Answer {
+                code: None,
+                message: String::new(),
+                status: raw.status().as_u16(),
+                bucket_region: raw.headers().get("x-amz-bucket-region").map(str::to_owned),
+            };
+            ProbeError {
+                failure: classify(&answer),
+                evidence: AwsEvidence {
+                    http_status: Some(answer.status),
+                    ..AwsEvidence::default()
+                },
+            }
+        }
+        _ => ProbeError {
+            failure: ProbeFailure::Other,
+            evidence: AwsEvidence {
+                code: Some("ClientError".to_owned()),
+                ..AwsEvidence::default()
+            },
         },
     }
 }
 
-#[async_trait]
 impl ConnectionProber for AwsProber {
     async fn assume_role(
         &self,
         request: AssumeRoleRequest<'_>,
-    ) -> Result<SessionCredentials, AwsFailure> {
+    ) -> Result<SessionCredentials, ProbeError> {
         let output = self
             .sts
             .assume_role()
             .role_arn(request.role_arn.as_str())
-            .role_session_name(request.session_name)
+            .role_session_name(request.session_name.as_str())
             .set_external_id(request.external_id.map(|id| id.expose().to_owned()))
             .set_policy(request.session_policy.map(str::to_owned))
             .duration_seconds(SESSION_SECONDS)
             .send()
             .await
-            .map_err(to_failure)?;
-        let credentials = output.credentials.ok_or_else(|| AwsFailure {
-            code: Some("MissingCredentials".to_owned()),
-            message: Some("AssumeRole answered without credentials".to_owned()),
-            ..AwsFailure::default()
+            .map_err(to_probe_error)?;
+        let credentials = output.credentials.ok_or_else(|| ProbeError {
+            failure: ProbeFailure::Other,
+            evidence: AwsEvidence {
+                code: Some("MissingCredentials".to_owned()),
+                ..AwsEvidence::default()
+            },
         })?;
         Ok(SessionCredentials {
             access_key_id: credentials.access_key_id,
@@ -110,20 +204,19 @@ impl ConnectionProber for AwsProber {
         })
     }
 
-    async fn put_test_object(&self, request: PutTestObjectRequest<'_>) -> Result<(), AwsFailure> {
+    async fn put_test_object(&self, request: PutTestObjectRequest<'_>) -> Result<(), ProbeError> {
+        let session = request.session;
         let mut config = self
             .s3_base
             .to_builder()
-            .region(Region::new(request.region.to_owned()));
-        if let Some(session) = request.session {
-            config = config.credentials_provider(Credentials::new(
+            .region(Region::new(request.region.to_owned()))
+            .credentials_provider(Credentials::new(
                 &session.access_key_id,
                 &session.secret_access_key,
                 Some(session.session_token.clone()),
                 None,
                 "destination-session",
             ));
-        }
         if request.bucket.needs_path_style() {
             // Dotted names do not match S3's wildcard TLS certificate in virtual-hosted style.
             config = config.force_path_style(true);
@@ -143,7 +236,77 @@ impl ConnectionProber for AwsProber {
             .set_ssekms_key_id(request.kms_key.map(|k| k.as_str().to_owned()))
             .send()
             .await
-            .map_err(to_failure)?;
+            .map_err(to_probe_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(
+        code: Option<&'static str>,
+        message: &str,
+        status: u16,
+        region: Option<&str>,
+    ) -> ProbeFailure {
+        classify(&Answer {
+            code,
+            message: message.to_owned(),
+            status,
+            bucket_region: region.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn every_answer_the_checks_distinguish_is_classified() {
+        use ProbeFailure::*;
+        assert_eq!(
+            answer(Some("AccessDenied"), "Access Denied", 403, None),
+            AccessDenied
+        );
+        assert_eq!(
+            answer(Some("AccessDeniedException"), "", 403, None),
+            AccessDenied
+        );
+        assert_eq!(answer(Some("NoSuchBucket"), "", 404, None), NoSuchBucket);
+        assert_eq!(
+            answer(Some("PermanentRedirect"), "", 301, Some("eu-west-1")),
+            WrongRegion {
+                actual: "eu-west-1".into()
+            }
+        );
+        assert_eq!(
+            answer(None, "", 301, Some("eu-west-1")),
+            WrongRegion {
+                actual: "eu-west-1".into()
+            }
+        );
+        assert_eq!(answer(Some("PermanentRedirect"), "", 301, None), Other);
+        assert_eq!(
+            answer(Some("KMS.DisabledException"), "", 400, None),
+            KmsDenied
+        );
+        assert_eq!(
+            answer(
+                Some("AccessDenied"),
+                "not authorized to perform kms:GenerateDataKey",
+                403,
+                None
+            ),
+            KmsDenied
+        );
+        assert_eq!(
+            answer(Some("AccessControlListNotSupported"), "", 400, None),
+            AclRejected
+        );
+        assert_eq!(
+            answer(Some("InvalidArgument"), "ACL not allowed", 400, None),
+            AclRejected
+        );
+        assert_eq!(answer(Some("SlowDown"), "", 503, None), Throttled);
+        assert_eq!(answer(Some("Weird"), "", 500, None), Throttled);
+        assert_eq!(answer(Some("Weird"), "", 400, None), Other);
     }
 }

@@ -1,11 +1,10 @@
 //! Destination events on EventBridge.
 
-use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
+use crate::domain::revalidation::{ConnectionEvent, EVENT_SOURCE};
 use crate::ports::{EventPublisher, PublishError};
-use crate::revalidation::{ConnectionEvent, EVENT_SOURCE};
 
 pub struct EventBridgePublisher {
     client: Client,
@@ -19,9 +18,12 @@ impl EventBridgePublisher {
             bus_name: bus_name.into(),
         }
     }
+
+    pub fn from_config(config: &aws_config::SdkConfig, bus_name: impl Into<String>) -> Self {
+        Self::new(Client::new(config), bus_name)
+    }
 }
 
-#[async_trait]
 impl EventPublisher for EventBridgePublisher {
     async fn publish(&self, event: &ConnectionEvent) -> Result<(), PublishError> {
         let detail = serde_json::to_string(event).map_err(|e| PublishError(Box::new(e)))?;

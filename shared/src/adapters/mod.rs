@@ -1,4 +1,5 @@
-//! Implementations of the ports.
+//! Implementations of the ports, each enabled by a cargo feature so that a function links only
+//! the SDK clients it calls.
 
 #[cfg(feature = "aws-probe")]
 pub mod aws_probe;
@@ -6,6 +7,5 @@ pub mod aws_probe;
 pub mod dynamodb;
 #[cfg(feature = "events")]
 pub mod eventbridge;
-pub mod memory;
 #[cfg(feature = "queue")]
 pub mod sqs;

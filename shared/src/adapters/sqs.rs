@@ -1,11 +1,10 @@
 //! The re-validation queue on SQS.
 
-use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
+use crate::domain::revalidation::RevalidationRequest;
 use crate::ports::{QueueError, RevalidationQueue};
-use crate::revalidation::RevalidationRequest;
 
 /// SQS takes at most ten messages per batch.
 const BATCH: usize = 10;
@@ -22,13 +21,16 @@ impl SqsQueue {
             queue_url: queue_url.into(),
         }
     }
+
+    pub fn from_config(config: &aws_config::SdkConfig, queue_url: impl Into<String>) -> Self {
+        Self::new(Client::new(config), queue_url)
+    }
 }
 
 fn queue_error(message: impl Into<String>) -> QueueError {
     QueueError(message.into().into())
 }
 
-#[async_trait]
 impl RevalidationQueue for SqsQueue {
     async fn enqueue(&self, requests: &[RevalidationRequest]) -> Result<(), QueueError> {
         for chunk in requests.chunks(BATCH) {

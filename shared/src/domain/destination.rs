@@ -1,26 +1,27 @@
-//! The destination aggregate: what a customer configured, its lifecycle and its invariants.
+//! The destination aggregate: what a customer configured, its lifecycle and its invariants. Every
+//! state change goes through a method here, and each bumps the version once.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
 
-use super::connection_test::ConnectionTestResult;
+use super::check::{CheckResult, FailureCategory};
+use super::revalidation::{
+    ConnectionEvent, ConnectionEventKind, RevalidationSettings, RevalidationState,
+};
 use super::{
     AccountId, BucketName, Description, DestinationId, DestinationName, ExternalId,
     ExternalIdError, Folder, KmsKeyArn, Partition, Region, RoleArn, TenantId,
 };
 
-/// How we authenticate to the customer's bucket.
+/// How we authenticate to the customer's bucket. Fixed at creation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum AuthMode {
     /// We assume the customer's role, which must require `external_id`.
     #[serde(rename_all = "camelCase")]
-    IamRole {
-        external_id: ExternalId,
-        role_arn: Option<RoleArn>,
-    },
-    /// The customer's bucket policy grants our platform principal directly.
+    IamRole { external_id: ExternalId },
+    /// The customer's bucket policy grants this destination's writer session.
     BucketPolicy,
 }
 
@@ -40,7 +41,8 @@ pub enum AuthModeKind {
     BucketPolicy,
 }
 
-/// `Draft` until saved after a passing test; re-validation then moves it between the other two.
+/// `Draft` until the first Save after a passing test; re-validation then moves it between the
+/// other two. The status is about the active configuration, never about pending changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Status {
@@ -49,52 +51,57 @@ pub enum Status {
     Failing,
 }
 
+/// Where and how deliveries are written: everything a connection check exercises.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Destination {
-    pub id: DestinationId,
-    pub tenant: TenantId,
-    pub name: DestinationName,
-    pub description: Description,
+pub struct Configuration {
     pub bucket: BucketName,
-    pub region: Option<Region>,
     pub folder: Folder,
-    pub auth: AuthMode,
+    #[serde(default)]
+    pub region: Option<Region>,
+    /// Role mode only: the customer's role, once they have created it.
+    #[serde(default)]
+    pub role_arn: Option<RoleArn>,
+    #[serde(default)]
     pub kms_key: Option<KmsKeyArn>,
-    /// The account that must own the bucket; sent as `ExpectedBucketOwner` so that we never write
-    /// to a bucket someone else took over under the same name.
+    /// The account the customer says owns the bucket.
     #[serde(default)]
     pub bucket_owner: Option<AccountId>,
-    pub status: Status,
-    /// Bumped by every stored change; guards against lost updates.
-    pub version: u64,
-    /// Bumped only when what a connection test exercises changes (bucket, folder, region, role, key,
-    /// bucket owner).
-    pub config_version: u64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub saved_at: Option<OffsetDateTime>,
-    #[serde(default)]
-    pub latest_test: Option<ConnectionTestResult>,
-    #[serde(default)]
-    pub revalidation: RevalidationState,
 }
 
-/// What re-validation keeps between checks of a saved destination.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+impl Configuration {
+    /// The partition: the region's, else the role's, else the key's, else `aws`.
+    pub fn partition(&self) -> Partition {
+        self.region
+            .as_ref()
+            .map(Region::partition)
+            .or_else(|| self.role_arn.as_ref().map(RoleArn::partition))
+            .or_else(|| self.kms_key.as_ref().map(KmsKeyArn::partition))
+            .unwrap_or(Partition::Aws)
+    }
+
+    /// The account that must own the bucket: the customer's word for it, else the role's account
+    /// (a role-mode role grants through its identity policy, which reaches its own account's
+    /// buckets without a bucket policy).
+    pub fn expected_owner(&self) -> Option<AccountId> {
+        self.bucket_owner
+            .clone()
+            .or_else(|| self.role_arn.as_ref().map(|r| r.account().clone()))
+    }
+}
+
+/// The configuration deliveries use: set by Save, re-validated on a schedule, changed only by the
+/// next Save.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RevalidationState {
-    /// Transient failures in a row; the status turns failing only past a threshold, so it does not flap.
-    pub consecutive_transient_failures: u32,
-    /// Start of the current run of failures.
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub first_failure_at: Option<OffsetDateTime>,
-    /// When the scheduler should next check it; `None` for destinations never saved.
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub next_check_at: Option<OffsetDateTime>,
+pub struct ActiveConfiguration {
+    pub configuration: Configuration,
+    pub config_version: u64,
+    /// The bucket owner the passing test saw, sent as `ExpectedBucketOwner` on every write, so a
+    /// bucket deleted and re-created in another account never receives data.
+    pub pinned_owner: Option<AccountId>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub saved_at: OffsetDateTime,
 }
 
 /// Everything a caller may choose when creating a destination; the id and External ID are ours.
@@ -102,12 +109,8 @@ pub struct RevalidationState {
 pub struct NewDestination {
     pub name: DestinationName,
     pub description: Description,
-    pub bucket: BucketName,
-    pub region: Option<Region>,
-    pub folder: Folder,
     pub auth: AuthModeKind,
-    pub kms_key: Option<KmsKeyArn>,
-    pub bucket_owner: Option<AccountId>,
+    pub configuration: Configuration,
 }
 
 /// A partial update. `Some(None)` clears an optional field.
@@ -129,16 +132,62 @@ pub enum PatchError {
         "a destination using a bucket policy has no role ARN; create a new destination to use an IAM role"
     )]
     RoleArnInBucketPolicyMode,
+    #[error("a destination using a bucket policy needs the bucket owner's account id")]
+    BucketOwnerRequired,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum SaveError {
-    #[error("run Test Connection first: this destination has never been tested")]
+    #[error("run Test Connection first: this configuration has never been tested")]
     NeverTested,
     #[error("the latest connection test failed; fix the problem it reported and test again")]
     LatestTestFailed,
     #[error("the configuration changed after the latest connection test; test again before saving")]
     ConfigurationChangedSinceTest,
+    #[error("nothing to save: the active configuration is already the tested one")]
+    NothingToSave,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("there are no pending changes to discard")]
+pub struct NothingToDiscard;
+
+/// What a patch changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchOutcome {
+    /// The configuration under test changed: a new Test Connection (and Save) is needed.
+    pub configuration_changed: bool,
+    /// Anything changed at all (else nothing is stored).
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Destination {
+    id: DestinationId,
+    tenant: TenantId,
+    name: DestinationName,
+    description: Description,
+    auth: AuthMode,
+    /// What PATCH edits and Test Connection tests. For a saved destination that differs from the
+    /// active configuration, these are the pending changes.
+    configuration: Configuration,
+    /// Bumped whenever `configuration` changes; a test result names the version it tested.
+    config_version: u64,
+    #[serde(default)]
+    active: Option<ActiveConfiguration>,
+    status: Status,
+    /// Bumped by every stored change; guards against lost updates.
+    version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+    /// The latest Test Connection of `configuration`.
+    #[serde(default)]
+    latest_test: Option<CheckResult>,
+    #[serde(default)]
+    revalidation: RevalidationState,
 }
 
 impl Destination {
@@ -151,67 +200,130 @@ impl Destination {
         let auth = match input.auth {
             AuthModeKind::IamRole => AuthMode::IamRole {
                 external_id: ExternalId::generate()?,
-                role_arn: None,
             },
             AuthModeKind::BucketPolicy => AuthMode::BucketPolicy,
         };
+        let mut configuration = input.configuration;
+        if auth == AuthMode::BucketPolicy {
+            configuration.role_arn = None;
+        }
         Ok(Self {
             id,
             tenant,
             name: input.name,
             description: input.description,
-            bucket: input.bucket,
-            region: input.region,
-            folder: input.folder,
             auth,
-            kms_key: input.kms_key,
-            bucket_owner: input.bucket_owner,
+            configuration,
+            config_version: 1,
+            active: None,
             status: Status::Draft,
             version: 1,
-            config_version: 1,
             created_at: now,
             updated_at: now,
-            saved_at: None,
             latest_test: None,
             revalidation: RevalidationState::default(),
         })
     }
 
-    pub fn role_arn(&self) -> Option<&RoleArn> {
-        match &self.auth {
-            AuthMode::IamRole { role_arn, .. } => role_arn.as_ref(),
-            AuthMode::BucketPolicy => None,
-        }
+    pub fn id(&self) -> &DestinationId {
+        &self.id
+    }
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+    pub fn name(&self) -> &DestinationName {
+        &self.name
+    }
+    pub fn description(&self) -> &Description {
+        &self.description
+    }
+    pub fn auth(&self) -> &AuthMode {
+        &self.auth
+    }
+    pub fn status(&self) -> Status {
+        self.status
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    pub fn config_version(&self) -> u64 {
+        self.config_version
+    }
+    pub fn created_at(&self) -> OffsetDateTime {
+        self.created_at
+    }
+    pub fn updated_at(&self) -> OffsetDateTime {
+        self.updated_at
+    }
+    pub fn latest_test(&self) -> Option<&CheckResult> {
+        self.latest_test.as_ref()
+    }
+    pub fn revalidation(&self) -> &RevalidationState {
+        &self.revalidation
+    }
+    /// The configuration under edit and test (the pending one when it differs from the active).
+    pub fn configuration(&self) -> &Configuration {
+        &self.configuration
+    }
+    pub fn active(&self) -> Option<&ActiveConfiguration> {
+        self.active.as_ref()
     }
 
     pub fn external_id(&self) -> Option<&ExternalId> {
         match &self.auth {
-            AuthMode::IamRole { external_id, .. } => Some(external_id),
+            AuthMode::IamRole { external_id } => Some(external_id),
             AuthMode::BucketPolicy => None,
         }
     }
 
-    /// The partition the destination lives in: the region's, else the role's, else the key's, else `aws`.
-    pub fn partition(&self) -> Partition {
-        self.region
-            .as_ref()
-            .map(Region::partition)
-            .or_else(|| self.role_arn().map(RoleArn::partition))
-            .or_else(|| self.kms_key.as_ref().map(KmsKeyArn::partition))
-            .unwrap_or(Partition::Aws)
+    /// Saved once: re-validation looks after it from then on. Drafts are never re-tested.
+    pub fn is_saved(&self) -> bool {
+        self.active.is_some()
     }
 
-    /// Applies a patch in memory. Returns whether the tested configuration changed, in which case the
-    /// destination needs a new test (and a new Save) before it counts as verified again.
+    pub fn saved_at(&self) -> Option<OffsetDateTime> {
+        self.active.as_ref().map(|a| a.saved_at)
+    }
+
+    /// A saved destination whose configuration under edit differs from the one deliveries use.
+    pub fn has_pending_changes(&self) -> bool {
+        self.active
+            .as_ref()
+            .is_some_and(|a| a.configuration != self.configuration)
+    }
+
+    /// Whether the latest test is about the configuration under edit (Save needs it, and passed).
+    pub fn latest_test_is_current(&self) -> bool {
+        self.latest_test
+            .as_ref()
+            .is_some_and(|t| t.config_version == self.config_version)
+    }
+
+    fn changed(&mut self, now: OffsetDateTime) {
+        self.version += 1;
+        self.updated_at = now;
+    }
+
+    /// Applies a patch. Name and description change at once; bucket, folder, region, role, key and
+    /// owner change the configuration under edit only: on a saved destination they are pending
+    /// until tested and saved, and deliveries keep using the active configuration meanwhile.
     pub fn apply(
         &mut self,
         patch: DestinationPatch,
         now: OffsetDateTime,
-    ) -> Result<bool, PatchError> {
+    ) -> Result<PatchOutcome, PatchError> {
         if let (AuthMode::BucketPolicy, Some(Some(_))) = (&self.auth, &patch.role_arn) {
             return Err(PatchError::RoleArnInBucketPolicyMode);
         }
-        let before = self.tested_configuration();
+        if let (AuthMode::BucketPolicy, Some(None)) = (&self.auth, &patch.bucket_owner) {
+            return Err(PatchError::BucketOwnerRequired);
+        }
+        let before = (
+            self.name.clone(),
+            self.description.clone(),
+            self.configuration.clone(),
+        );
+        let config = &mut self.configuration;
         if let Some(name) = patch.name {
             self.name = name;
         }
@@ -219,36 +331,56 @@ impl Destination {
             self.description = description;
         }
         if let Some(bucket) = patch.bucket {
-            self.bucket = bucket;
+            config.bucket = bucket;
         }
         if let Some(folder) = patch.folder {
-            self.folder = folder;
+            config.folder = folder;
         }
         if let Some(region) = patch.region {
-            self.region = region;
+            config.region = region;
         }
         if let Some(kms_key) = patch.kms_key {
-            self.kms_key = kms_key;
+            config.kms_key = kms_key;
         }
         if let Some(bucket_owner) = patch.bucket_owner {
-            self.bucket_owner = bucket_owner;
+            config.bucket_owner = bucket_owner;
         }
-        if let (AuthMode::IamRole { role_arn, .. }, Some(new_role)) =
-            (&mut self.auth, patch.role_arn)
-        {
-            *role_arn = new_role;
+        if let (AuthMode::IamRole { .. }, Some(role_arn)) = (&self.auth, patch.role_arn) {
+            config.role_arn = role_arn;
         }
-        let config_changed = before != self.tested_configuration();
-        if config_changed {
+        let configuration_changed = before.2 != self.configuration;
+        let changed =
+            configuration_changed || before.0 != self.name || before.1 != self.description;
+        if configuration_changed {
             self.config_version += 1;
-            self.status = Status::Draft;
         }
-        self.updated_at = now;
-        Ok(config_changed)
+        if changed {
+            self.changed(now);
+        }
+        Ok(PatchOutcome {
+            configuration_changed,
+            changed,
+        })
     }
 
-    /// The seed's "Save": only a destination whose latest test passed on its current configuration.
-    pub fn save(&mut self, now: OffsetDateTime) -> Result<(), SaveError> {
+    /// Records a Test Connection of the configuration under edit. A result about a configuration
+    /// that changed while the test ran is history only: returns false and changes nothing.
+    pub fn record_test(&mut self, result: CheckResult, now: OffsetDateTime) -> bool {
+        if result.config_version != self.config_version {
+            return false;
+        }
+        self.latest_test = Some(result);
+        self.changed(now);
+        true
+    }
+
+    /// The guide's "Save": the configuration under edit becomes the active one, only if its latest
+    /// test passed. The bucket owner that test saw is pinned from now on.
+    pub fn save(
+        &mut self,
+        settings: &RevalidationSettings,
+        now: OffsetDateTime,
+    ) -> Result<(), SaveError> {
         let test = self.latest_test.as_ref().ok_or(SaveError::NeverTested)?;
         if test.config_version != self.config_version {
             return Err(SaveError::ConfigurationChangedSinceTest);
@@ -256,39 +388,120 @@ impl Destination {
         if !test.passed {
             return Err(SaveError::LatestTestFailed);
         }
+        if self
+            .active
+            .as_ref()
+            .is_some_and(|a| a.config_version == self.config_version)
+        {
+            return Err(SaveError::NothingToSave);
+        }
+        self.active = Some(ActiveConfiguration {
+            configuration: self.configuration.clone(),
+            config_version: self.config_version,
+            pinned_owner: test
+                .bucket_owner
+                .clone()
+                .or_else(|| self.configuration.expected_owner()),
+            saved_at: now,
+        });
         self.status = Status::Verified;
-        self.saved_at = Some(now);
-        self.updated_at = now;
         self.revalidation = RevalidationState {
-            next_check_at: Some(now),
+            next_check_at: Some(now + settings.interval),
             ..RevalidationState::default()
         };
+        self.changed(now);
         Ok(())
     }
 
-    /// Saved once: re-validation looks after it from then on. Drafts are never re-tested.
-    pub fn is_saved(&self) -> bool {
-        self.saved_at.is_some()
+    /// Drops the pending changes: the configuration under edit returns to the active one.
+    pub fn discard(&mut self, now: OffsetDateTime) -> Result<(), NothingToDiscard> {
+        if !self.has_pending_changes() {
+            return Err(NothingToDiscard);
+        }
+        let active = self.active.as_ref().ok_or(NothingToDiscard)?;
+        self.configuration = active.configuration.clone();
+        self.config_version += 1;
+        self.changed(now);
+        Ok(())
     }
 
-    #[allow(clippy::type_complexity)]
-    fn tested_configuration(
-        &self,
-    ) -> (
-        BucketName,
-        Folder,
-        Option<Region>,
-        Option<RoleArn>,
-        Option<KmsKeyArn>,
-        Option<AccountId>,
-    ) {
-        (
-            self.bucket.clone(),
-            self.folder.clone(),
-            self.region.clone(),
-            self.role_arn().cloned(),
-            self.kms_key.clone(),
-            self.bucket_owner.clone(),
+    /// Records a re-validation of the active configuration and returns the transition it makes,
+    /// if any. Definitive failures turn a verified destination failing at once; transient ones only
+    /// after `transient_failures_before_failing` in a row. A result about another active
+    /// configuration than the current one is ignored (returns `Err`).
+    pub fn record_check(
+        &mut self,
+        result: CheckResult,
+        settings: &RevalidationSettings,
+        now: OffsetDateTime,
+    ) -> Result<Option<ConnectionEvent>, StaleCheck> {
+        let active_version = self.active.as_ref().map(|a| a.config_version);
+        if active_version != Some(result.config_version) {
+            return Err(StaleCheck);
+        }
+        let before = self.status;
+        let previous_category = self
+            .revalidation
+            .last_check
+            .as_ref()
+            .and_then(|t| t.category);
+        let state = &mut self.revalidation;
+        let transition = if result.passed {
+            state.consecutive_transient_failures = 0;
+            let first_failure_at = state.first_failure_at.take();
+            self.status = Status::Verified;
+            (before == Status::Failing).then_some((
+                ConnectionEventKind::Restored,
+                first_failure_at,
+                previous_category,
+            ))
+        } else {
+            let category = result.category;
+            let transient = category.is_some_and(FailureCategory::is_transient);
+            if state.first_failure_at.is_none() {
+                state.first_failure_at = Some(result.started_at);
+            }
+            state.consecutive_transient_failures = if transient {
+                state.consecutive_transient_failures + 1
+            } else {
+                0
+            };
+            let gives_up = !transient
+                || state.consecutive_transient_failures
+                    >= settings.transient_failures_before_failing;
+            // A transient blip leaves a verified status alone until the threshold is reached.
+            if gives_up || before != Status::Verified {
+                self.status = Status::Failing;
+            }
+            (before == Status::Verified && self.status == Status::Failing).then_some((
+                ConnectionEventKind::Failed,
+                state.first_failure_at,
+                category,
+            ))
+        };
+        self.revalidation.next_check_at = Some(now + settings.interval);
+        self.revalidation.last_check = Some(result);
+        self.changed(now);
+        Ok(
+            transition.map(|(kind, first_failure_at, category)| ConnectionEvent {
+                event_id: format!("{}/{}", self.id, self.version),
+                kind,
+                tenant_id: self.tenant.clone(),
+                destination_id: self.id.clone(),
+                destination_name: self.name.as_str().to_owned(),
+                category,
+                first_failure_at: first_failure_at.unwrap_or(now),
+                occurred_at: now,
+            }),
         )
     }
 }
+
+/// A re-validation result about an active configuration that is no longer the active one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("the check is about a configuration that is no longer active")]
+pub struct StaleCheck;
+
+#[cfg(test)]
+#[path = "destination_tests.rs"]
+mod tests;

@@ -1,24 +1,34 @@
-//! Pure domain: validated values, the destination aggregate and connection-test results. No I/O.
+//! Pure domain: validated values, the destination aggregate, check results, re-validation
+//! vocabulary, the audit trail and the platform's identity. No I/O.
 
+mod activity;
 mod bucket;
-pub mod connection_test;
+pub mod check;
 mod destination;
 mod external_id;
 mod folder;
 mod partition;
+mod platform;
+pub mod revalidation;
 mod role_arn;
 mod values;
 
+pub use activity::{Activity, ActivityEntry, Actor, ActorError};
 pub use bucket::{BucketName, BucketNameError};
 pub use destination::{
-    AuthMode, AuthModeKind, Destination, DestinationPatch, NewDestination, PatchError,
-    RevalidationState, SaveError, Status,
+    ActiveConfiguration, AuthMode, AuthModeKind, Configuration, Destination, DestinationPatch,
+    NewDestination, NothingToDiscard, PatchError, PatchOutcome, SaveError, StaleCheck, Status,
 };
 pub use external_id::{ExternalId, ExternalIdError};
 pub use folder::{Folder, FolderError, MAX_FOLDER_BYTES};
 pub use partition::{Partition, Region, RegionError};
-pub use role_arn::{PrincipalArn, RoleArn, RoleArnError};
+pub use platform::{
+    CONNECTOR_SESSION_NAME, PartitionIdentity, PlatformIdentity, PlatformIdentityError,
+    session_name,
+};
+pub use role_arn::{PrincipalArn, RoleArn, RoleArnError, RoleSessionName, RoleSessionNameError};
 pub use values::{
     AccountId, AccountIdError, Description, DescriptionError, DestinationId, DestinationIdError,
-    DestinationName, DestinationNameError, KmsKeyArn, KmsKeyArnError, TenantId, TenantIdError,
+    DestinationName, DestinationNameError, IdempotencyKey, IdempotencyKeyError, KmsKeyArn,
+    KmsKeyArnError, TenantId, TenantIdError,
 };

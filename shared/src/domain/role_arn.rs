@@ -164,29 +164,62 @@ mod tests {
     }
 }
 
-/// The platform principal: an IAM role (as deployed) or an IAM user. Customers' trust and bucket
-/// policies name it; it is configuration, never customer input.
+/// A principal of the platform, as configuration names it (never customer input): an IAM role, or an
+/// assumed-role session of one (`arn:<p>:sts::<account>:assumed-role/<role>/<session>`), which AWS
+/// lets trust and resource policies name to tie a grant to one session name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PrincipalArn {
     raw: String,
     partition: Partition,
     account: AccountId,
+    role_name: String,
+    session: Option<String>,
 }
 
 impl PrincipalArn {
     pub fn new(raw: &str) -> Result<Self, RoleArnError> {
         let raw = raw.trim();
-        // A user ARN has the same shape as a role ARN; reuse the role rules on it.
-        let as_role = match raw.split_once(":user/") {
-            Some((head, tail)) => format!("{head}:role/{tail}"),
-            None => raw.to_owned(),
-        };
-        let parsed = RoleArn::new(&as_role)?;
+        if let Some((head, tail)) = raw.split_once(":assumed-role/") {
+            let (role_name, session) = tail.split_once('/').ok_or(RoleArnError::Shape)?;
+            let as_role = format!("{}:role/{role_name}", head.replacen(":sts:", ":iam:", 1));
+            let role = RoleArn::new(&as_role)?;
+            if !head.contains(":sts:") || !RoleSessionName::is_valid(session) {
+                return Err(RoleArnError::Shape);
+            }
+            return Ok(Self {
+                raw: raw.to_owned(),
+                partition: role.partition(),
+                account: role.account().clone(),
+                role_name: role.name().to_owned(),
+                session: Some(session.to_owned()),
+            });
+        }
+        let role = RoleArn::new(raw)?;
         Ok(Self {
             raw: raw.to_owned(),
-            partition: parsed.partition(),
-            account: parsed.account().clone(),
+            partition: role.partition(),
+            account: role.account().clone(),
+            role_name: role.name().to_owned(),
+            session: None,
         })
+    }
+
+    /// The session principal of `role` named `session`, as STS reports it (role paths are not part
+    /// of it).
+    pub fn session_of(role: &RoleArn, session: &RoleSessionName) -> Self {
+        Self {
+            raw: format!(
+                "arn:{}:sts::{}:assumed-role/{}/{}",
+                role.partition(),
+                role.account(),
+                role.name(),
+                session
+            ),
+            partition: role.partition(),
+            account: role.account().clone(),
+            role_name: role.name().to_owned(),
+            session: Some(session.as_str().to_owned()),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -198,6 +231,52 @@ impl PrincipalArn {
     pub fn account(&self) -> &AccountId {
         &self.account
     }
+    pub fn role_name(&self) -> &str {
+        &self.role_name
+    }
+    /// The session name when this names one session of a role.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+}
+
+impl fmt::Display for PrincipalArn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("a role session name is 2 to 64 characters of letters, digits and +=,.@_-")]
+pub struct RoleSessionNameError;
+
+/// What AssumeRole records as the session name: `[\w+=,.@-]{2,64}`. Resource policies can name a
+/// session, so for us it is an identity, not a label.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoleSessionName(String);
+
+impl RoleSessionName {
+    pub fn new(raw: &str) -> Result<Self, RoleSessionNameError> {
+        if Self::is_valid(raw) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(RoleSessionNameError)
+        }
+    }
+
+    fn is_valid(raw: &str) -> bool {
+        raw.len() >= 2 && is_iam_name(raw, 64)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoleSessionName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 #[cfg(test)]
@@ -205,11 +284,43 @@ mod principal_tests {
     use super::*;
 
     #[test]
-    fn platform_principals_are_roles_or_users() {
-        assert!(PrincipalArn::new("arn:aws:iam::123456789012:role/connector").is_ok());
-        let user = PrincipalArn::new("arn:aws-cn:iam::123456789012:user/connector").unwrap();
-        assert_eq!(user.partition(), Partition::AwsCn);
-        assert!(PrincipalArn::new("arn:aws:iam::123456789012:group/connector").is_err());
-        assert!(PrincipalArn::new("arn:aws:sts::123456789012:assumed-role/a/b").is_err());
+    fn platform_principals_are_roles_or_role_sessions() {
+        let role = PrincipalArn::new("arn:aws:iam::123456789012:role/connector").unwrap();
+        assert_eq!(role.role_name(), "connector");
+        assert_eq!(role.session(), None);
+        let session =
+            PrincipalArn::new("arn:aws-cn:sts::123456789012:assumed-role/connector/s-1").unwrap();
+        assert_eq!(session.partition(), Partition::AwsCn);
+        assert_eq!(session.role_name(), "connector");
+        assert_eq!(session.session(), Some("s-1"));
+        for bad in [
+            "arn:aws:iam::123456789012:group/connector",
+            "arn:aws:iam::123456789012:user/connector",
+            "arn:aws:sts::123456789012:assumed-role/connector",
+            "arn:aws:iam::123456789012:assumed-role/connector/s",
+            "arn:aws:sts::123456789012:assumed-role/connector/x",
+            "arn:aws:sts::123456789012:assumed-role/connector/a b",
+        ] {
+            assert!(PrincipalArn::new(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_session_principal_leaves_out_the_role_path() {
+        let role = RoleArn::new("arn:aws:iam::123456789012:role/team/writer").unwrap();
+        let session = RoleSessionName::new("destination-abc").unwrap();
+        assert_eq!(
+            PrincipalArn::session_of(&role, &session).as_str(),
+            "arn:aws:sts::123456789012:assumed-role/writer/destination-abc"
+        );
+    }
+
+    #[test]
+    fn session_names_follow_sts_rules() {
+        assert!(RoleSessionName::new("ab").is_ok());
+        assert!(RoleSessionName::new(&"a".repeat(64)).is_ok());
+        assert!(RoleSessionName::new("a").is_err());
+        assert!(RoleSessionName::new(&"a".repeat(65)).is_err());
+        assert!(RoleSessionName::new("a:b").is_err());
     }
 }

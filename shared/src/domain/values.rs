@@ -38,7 +38,7 @@ macro_rules! string_newtype {
 pub struct AccountIdError;
 
 /// A 12-digit AWS account id.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct AccountId(String);
 
@@ -58,7 +58,7 @@ string_newtype!(AccountId, AccountIdError);
 pub struct TenantIdError;
 
 /// The customer organisation that owns destinations; comes only from the authorizer's claims.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct TenantId(String);
 
@@ -81,7 +81,7 @@ string_newtype!(TenantId, TenantIdError);
 pub struct DestinationIdError;
 
 /// 122 random bits (UUID v4 from the OS CSPRNG): unguessable, and free of any tenant information.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct DestinationId(String);
 
@@ -161,6 +161,23 @@ impl Description {
     }
 }
 string_newtype!(Description, DescriptionError);
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("Idempotency-Key must be 1 to 255 printable ASCII characters without spaces")]
+pub struct IdempotencyKeyError;
+
+/// The client's name for one create request; a retry with the same key gets the first answer.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    pub fn new(raw: &str) -> Result<Self, IdempotencyKeyError> {
+        let ok = (1..=255).contains(&raw.len()) && raw.bytes().all(|b| (0x21..=0x7e).contains(&b));
+        ok.then(|| Self(raw.to_owned())).ok_or(IdempotencyKeyError)
+    }
+}
+string_newtype!(IdempotencyKey, IdempotencyKeyError);
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error(

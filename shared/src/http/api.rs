@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::domain::TenantId;
+use crate::domain::{Actor, TenantId};
 
 #[derive(Debug, Clone, Default)]
 pub struct ApiRequest {
@@ -15,6 +15,8 @@ pub struct ApiRequest {
     pub body: Vec<u8>,
     /// From the authorizer's claims only; `None` means unauthenticated.
     pub tenant: Option<TenantId>,
+    /// Who is calling (the JWT's subject; locally a header), for the audit trail.
+    pub actor: Option<Actor>,
     pub request_id: String,
 }
 

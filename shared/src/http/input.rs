@@ -5,7 +5,7 @@ use std::fmt::Display;
 use serde_json::{Map, Value};
 
 use super::api::ApiRequest;
-use super::problem::{FieldError, Problem};
+use super::problem::{FieldError, Problem, ProblemType};
 
 /// API Gateway allows more, but no request of ours needs over 64 KB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -36,8 +36,8 @@ pub fn json_object(
         return Err(Problem::unsupported_media_type(&media_types.join(" or ")));
     }
     let value: Value = serde_json::from_slice(&request.body).map_err(|e| {
-        Problem::bad_request(
-            "malformed-json",
+        Problem::of(
+            ProblemType::MalformedJson,
             format!(
                 "The body is not valid JSON (line {}, column {}).",
                 e.line(),
@@ -47,8 +47,8 @@ pub fn json_object(
     })?;
     match value {
         Value::Object(map) => Ok(map),
-        _ => Err(Problem::bad_request(
-            "malformed-json",
+        _ => Err(Problem::of(
+            ProblemType::MalformedJson,
             "The body must be a JSON object.",
         )),
     }
@@ -136,5 +136,47 @@ impl Fields {
         } else {
             Err(Problem::validation(self.errors))
         }
+    }
+}
+
+/// Query parameters: only `allowed` names, and `limit` an integer in `1..=max` (else `default`).
+pub fn page_query(
+    request: &ApiRequest,
+    allowed: &[&str],
+    default: u16,
+    max: u16,
+) -> Result<u16, Problem> {
+    let mut errors: Vec<FieldError> = request
+        .query
+        .iter()
+        .filter(|(k, _)| !allowed.contains(&k.as_str()))
+        .map(|(k, _)| FieldError::new(k.clone(), "unknown query parameter"))
+        .collect();
+    let limit = match request.query_param("limit") {
+        None => default,
+        Some(raw) => match raw.parse::<u16>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "limit",
+                    format!("must be an integer from 1 to {max}"),
+                ));
+                default
+            }
+        },
+    };
+    if errors.is_empty() {
+        Ok(limit)
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
+/// A request that takes no body: whitespace at most.
+pub fn no_body(request: &ApiRequest, what: &str) -> Result<(), Problem> {
+    if request.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(())
+    } else {
+        Err(Problem::field("body", format!("{what} takes no body")))
     }
 }

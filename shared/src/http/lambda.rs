@@ -4,22 +4,26 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
 use super::api::{ApiRequest, ApiResponse};
-use crate::domain::TenantId;
+use crate::domain::{Actor, TenantId};
 
 /// Builds the neutral request. The tenant is read from the JWT authorizer's claim `tenant_claim`
-/// and nowhere else: not from a header, the path or the body.
+/// and nowhere else: not from a header, the path or the body. The actor is the token's subject.
 pub fn from_lambda(request: Request, tenant_claim: &str) -> ApiRequest {
-    let (tenant, request_id) = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => (
-            context
+    let (tenant, actor, request_id) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            let claims = context
                 .authorizer
                 .as_ref()
                 .and_then(|a| a.jwt.as_ref())
-                .and_then(|jwt| jwt.claims.get(tenant_claim))
-                .and_then(|raw| TenantId::new(raw).ok()),
-            context.request_id.clone().unwrap_or_default(),
-        ),
-        _ => (None, String::new()),
+                .map(|jwt| &jwt.claims);
+            let claim = |name: &str| claims.and_then(|c| c.get(name));
+            (
+                claim(tenant_claim).and_then(|raw| TenantId::new(raw).ok()),
+                claim("sub").and_then(|raw| Actor::new(raw).ok()),
+                context.request_id.clone().unwrap_or_default(),
+            )
+        }
+        _ => (None, None, String::new()),
     };
     let query = request
         .query_string_parameters_ref()
@@ -49,6 +53,7 @@ pub fn from_lambda(request: Request, tenant_claim: &str) -> ApiRequest {
         headers,
         body,
         tenant,
+        actor,
         request_id,
     }
 }
@@ -78,7 +83,12 @@ where
 {
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |event: Request| async move {
-        Ok::<_, lambda_http::Error>(to_lambda(handler(from_lambda(event, tenant_claim)).await))
+        let request = from_lambda(event, tenant_claim);
+        let span = tracing::info_span!("request", request_id = %request.request_id);
+        // Boxed: a handler's state machine can be large, and the runtime polls it on the main
+        // thread's stack.
+        let response = Box::pin(tracing::Instrument::instrument(handler(request), span)).await;
+        Ok::<_, lambda_http::Error>(to_lambda(response))
     }))
     .await
 }

@@ -1,21 +1,50 @@
-//! The HTTP edge shared by every API function: routes, problem details, input parsing, views.
+//! The HTTP edge shared by every API function: routes, request parsing, the error → problem
+//! table, views, and the API Gateway conversion.
 
 // `Problem` is the error of every HTTP step. It is built once per failed request, never on a hot
 // path, so its size matters less than handlers being able to `?` it.
 #![allow(clippy::result_large_err)]
 
 mod api;
-mod edge;
+pub mod dto;
 mod input;
 #[cfg(feature = "http")]
 pub mod lambda;
 mod problem;
+mod problems;
 mod router;
 mod views;
 
 pub use api::{ApiRequest, ApiResponse};
-pub use edge::{finish, load_destination, storage_problem};
-pub use input::{Fields, MAX_BODY_BYTES, json_object};
-pub use problem::{FieldError, PROBLEM_JSON, Problem};
+pub use input::{Fields, MAX_BODY_BYTES, json_object, no_body, page_query};
+pub use problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
 pub use router::{Function, ROUTES, Route, resolve, route_template};
-pub use views::{DestinationView, etag, if_match_version};
+pub use views::{ActiveView, ConfigurationView, DestinationView, etag};
+
+use crate::app::Caller;
+use crate::domain::Actor;
+
+/// Stamps the request id on the response (and on the problem, if it is one).
+pub fn finish(request: &ApiRequest, result: Result<ApiResponse, Problem>) -> ApiResponse {
+    let mut response = match result {
+        Ok(response) => response,
+        Err(mut problem) => {
+            problem.request_id = Some(request.request_id.clone()).filter(|id| !id.is_empty());
+            problem.into_response()
+        }
+    };
+    if !request.request_id.is_empty() {
+        response = response.header("x-request-id", request.request_id.clone());
+    }
+    response
+}
+
+/// The caller of an authenticated route: its tenant, and who acts (the tenant's service identity
+/// when the token names no subject).
+pub fn caller<'a>(request: &'a ApiRequest, fallback: &'a Actor) -> Result<Caller<'a>, Problem> {
+    let tenant = request.tenant.as_ref().ok_or_else(Problem::unauthorized)?;
+    Ok(Caller {
+        tenant,
+        actor: request.actor.as_ref().unwrap_or(fallback),
+    })
+}

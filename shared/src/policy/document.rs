@@ -35,8 +35,16 @@ pub struct Principal {
     pub aws: String,
 }
 
+/// One condition value, or several (any of which matches).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ConditionValue {
+    One(String),
+    Any(Vec<String>),
+}
+
 /// `Condition: { operator: { key: value } }`, kept sorted so rendering is deterministic.
-pub type Conditions = BTreeMap<String, BTreeMap<String, String>>;
+pub type Conditions = BTreeMap<String, BTreeMap<String, ConditionValue>>;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Statement {
@@ -77,13 +85,33 @@ impl Statement {
         self
     }
 
-    pub fn with_condition(mut self, operator: &str, key: &str, value: impl Into<String>) -> Self {
+    pub fn with_condition(self, operator: &str, key: &str, value: impl Into<String>) -> Self {
+        self.with_condition_value(operator, key, ConditionValue::One(value.into()))
+    }
+
+    /// A condition that matches when the key equals any of `values`.
+    pub fn with_condition_any(self, operator: &str, key: &str, values: Vec<String>) -> Self {
+        let value = match <[String; 1]>::try_from(values) {
+            Ok([one]) => ConditionValue::One(one),
+            Err(many) => ConditionValue::Any(many),
+        };
+        self.with_condition_value(operator, key, value)
+    }
+
+    fn with_condition_value(mut self, operator: &str, key: &str, value: ConditionValue) -> Self {
         self.condition
             .get_or_insert_with(BTreeMap::new)
             .entry(operator.to_owned())
             .or_default()
-            .insert(key.to_owned(), value.into());
+            .insert(key.to_owned(), value);
         self
+    }
+
+    pub fn deny(actions: &[&str], resources: Vec<String>) -> Self {
+        Self {
+            effect: Effect::Deny,
+            ..Self::allow(actions, resources)
+        }
     }
 }
 

@@ -1,19 +1,20 @@
-//! IAM documents for customers: typed structures, deterministic rendering, merging into existing
-//! bucket policies. Never string templates.
+//! IAM documents for customers and for our own sessions: typed structures, deterministic
+//! rendering, merging into existing bucket policies. Never string templates.
 
 mod document;
 mod merge;
 pub(crate) mod render;
 
 pub use document::{
-    Conditions, Effect, POLICY_VERSION, PolicyDocument, Principal, Statement, iam_size,
-    to_pretty_json,
+    ConditionValue, Conditions, Effect, POLICY_VERSION, PolicyDocument, Principal, Statement,
+    iam_size, to_pretty_json,
 };
 pub use merge::{MergeError, MergeOutcome, MergeWarning, OurWrite, merge_statement};
 pub use render::{
     BUCKET_OWNER_FULL_CONTROL, BUCKET_POLICY_LIMIT, KMS_ACTIONS, MANAGED_POLICY_LIMIT, PUT_ACTIONS,
-    RenderError, RenderedPolicies, SID_PREFIX, TRUST_POLICY_LIMIT, bucket_policy_statement,
-    object_resource, permissions_policy, render, statement_sid, trust_policy,
+    RenderError, RenderedPolicies, SESSION_POLICY_LIMIT, SID_PREFIX, TRUST_POLICY_LIMIT,
+    bucket_policy_statement, object_resource, permissions_policy, render, session_policy,
+    statement_sid, trust_policy,
 };
 
 #[cfg(test)]

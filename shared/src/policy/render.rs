@@ -4,17 +4,21 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::document::{PolicyDocument, Statement, iam_size};
-use crate::config::PlatformPrincipals;
-use crate::domain::{AuthMode, Destination, Partition};
+use crate::domain::{
+    AccountId, AuthMode, Configuration, Destination, DestinationId, Partition, PlatformIdentity,
+};
 
 /// IAM's default quota for a role trust policy (adjustable by the customer, but not by us).
 pub const TRUST_POLICY_LIMIT: usize = 2_048;
 /// IAM's limit for a customer-managed policy.
 pub const MANAGED_POLICY_LIMIT: usize = 6_144;
+/// STS's limit for a session policy passed to AssumeRole.
+pub const SESSION_POLICY_LIMIT: usize = 2_048;
 /// S3's limit for a bucket policy, in bytes.
 pub const BUCKET_POLICY_LIMIT: usize = 20 * 1024;
 
-/// The only canned ACL that works on every bucket, including those with ACLs disabled.
+/// The only canned ACL that works on every bucket, including those with ACLs disabled. We send it
+/// on every upload, which is why the grants below include `s3:PutObjectAcl`, for that value only.
 pub const BUCKET_OWNER_FULL_CONTROL: &str = "bucket-owner-full-control";
 pub const PUT_ACTIONS: [&str; 2] = ["s3:PutObject", "s3:PutObjectAcl"];
 pub const KMS_ACTIONS: [&str; 2] = ["kms:GenerateDataKey", "kms:Decrypt"];
@@ -40,6 +44,8 @@ pub enum RenderError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RenderedPolicies {
+    /// The identity the documents grant: the connector (role mode) or this destination's writer
+    /// session (bucket-policy mode).
     pub platform_principal: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions_policy: Option<PolicyDocument>,
@@ -55,101 +61,161 @@ pub struct RenderedPolicies {
     pub key_policy_statement: Option<Statement>,
 }
 
-/// `arn:<partition>:s3:::<bucket>/<folder>*`: exactly the folder, nothing wider.
-pub fn object_resource(destination: &Destination) -> String {
+fn bucket_arn(configuration: &Configuration) -> String {
     format!(
-        "arn:{}:s3:::{}/{}*",
-        destination.partition(),
-        destination.bucket,
-        destination.folder
+        "arn:{}:s3:::{}",
+        configuration.partition(),
+        configuration.bucket
     )
 }
 
-/// Unique per destination and alphanumeric only (IAM rejects other Sid characters).
-pub fn statement_sid(destination: &Destination) -> String {
-    format!("{SID_PREFIX}{}", destination.id.as_str().replace('-', ""))
+/// `arn:<partition>:s3:::<bucket>/<folder>*`: exactly the folder, nothing wider.
+pub fn object_resource(configuration: &Configuration) -> String {
+    format!("{}/{}*", bucket_arn(configuration), configuration.folder)
 }
 
-/// What the customer's role may do: put objects under the folder, and use the KMS key if there is one.
-pub fn permissions_policy(destination: &Destination) -> PolicyDocument {
-    let mut statements = vec![
-        Statement::allow(&PUT_ACTIONS, vec![object_resource(destination)])
-            .with_sid("PutObjectsInDestinationFolder"),
-    ];
-    if let Some(key) = &destination.kms_key {
-        statements.push(
-            Statement::allow(&KMS_ACTIONS, vec![key.as_str().to_owned()])
-                .with_sid("UseDestinationKmsKey"),
-        );
+/// Unique per destination and alphanumeric only (IAM rejects other Sid characters).
+pub fn statement_sid(id: &DestinationId) -> String {
+    format!("{SID_PREFIX}{}", id.as_str().replace('-', ""))
+}
+
+/// Put objects under the folder, always with the bucket-owner ACL, and only into `owner`'s bucket
+/// when we know the owner. `aws:ResourceAccount` is the global form of `s3:ResourceAccount`; S3
+/// sets both, and the local emulator evaluates only the global one.
+fn put_statement(configuration: &Configuration, owner: Option<&AccountId>) -> Statement {
+    let statement = Statement::allow(&PUT_ACTIONS, vec![object_resource(configuration)])
+        .with_sid("PutObjectsInDestinationFolder")
+        .with_condition("StringEquals", "s3:x-amz-acl", BUCKET_OWNER_FULL_CONTROL);
+    match owner {
+        Some(owner) => {
+            statement.with_condition("StringEquals", "aws:ResourceAccount", owner.as_str())
+        }
+        None => statement,
     }
+}
+
+/// The key, only as S3 uses it for this bucket: through S3 in the key's region, with the bucket's
+/// encryption context (the bucket's ARN with S3 Bucket Keys, the object's without).
+fn kms_conditions(configuration: &Configuration, statement: Statement) -> Statement {
+    let Some(key) = &configuration.kms_key else {
+        return statement;
+    };
+    let via = format!("s3.{}.{}", key.region(), key.partition().dns_suffix());
+    statement
+        .with_condition("StringEquals", "kms:ViaService", via)
+        .with_condition_any(
+            "StringLike",
+            "kms:EncryptionContext:aws:s3:arn",
+            vec![bucket_arn(configuration), object_resource(configuration)],
+        )
+}
+
+fn kms_statement(configuration: &Configuration) -> Option<Statement> {
+    let key = configuration.kms_key.as_ref()?;
+    let statement = Statement::allow(&KMS_ACTIONS, vec![key.as_str().to_owned()])
+        .with_sid("UseDestinationKmsKeyThroughS3");
+    Some(kms_conditions(configuration, statement))
+}
+
+fn write_policy(configuration: &Configuration, owner: Option<&AccountId>) -> PolicyDocument {
+    let mut statements = vec![put_statement(configuration, owner)];
+    statements.extend(kms_statement(configuration));
     PolicyDocument::new(statements)
 }
 
-/// The role trusts our platform principal, and only when it presents this destination's External ID.
-pub fn trust_policy(platform_principal: &str, external_id: &str) -> PolicyDocument {
+/// What the customer's role may do: put objects under the folder, and use the KMS key if there is one.
+pub fn permissions_policy(configuration: &Configuration) -> PolicyDocument {
+    write_policy(configuration, configuration.bucket_owner.as_ref())
+}
+
+/// What one check's session may do, whatever its role allows: the same writes, into the expected
+/// owner's bucket only.
+pub fn session_policy(configuration: &Configuration, owner: Option<&AccountId>) -> PolicyDocument {
+    write_policy(configuration, owner)
+}
+
+/// The role trusts our connector, and only when it presents this destination's External ID.
+pub fn trust_policy(connector: &str, external_id: &str) -> PolicyDocument {
     PolicyDocument::new(vec![
         Statement::allow(&["sts:AssumeRole"], Vec::new())
             .with_sid("TrustPlatformWithExternalId")
-            .with_principal(platform_principal)
+            .with_principal(connector)
             .with_condition("StringEquals", "sts:ExternalId", external_id),
     ])
 }
 
-/// One statement granting our principal the put actions, only with the bucket-owner ACL.
-pub fn bucket_policy_statement(destination: &Destination, platform_principal: &str) -> Statement {
-    Statement::allow(&PUT_ACTIONS, vec![object_resource(destination)])
-        .with_sid(statement_sid(destination))
-        .with_principal(platform_principal)
+/// One statement granting this destination's writer session the put actions, only with the
+/// bucket-owner ACL.
+pub fn bucket_policy_statement(
+    id: &DestinationId,
+    configuration: &Configuration,
+    writer_session: &str,
+) -> Statement {
+    Statement::allow(&PUT_ACTIONS, vec![object_resource(configuration)])
+        .with_sid(statement_sid(id))
+        .with_principal(writer_session)
         .with_condition("StringEquals", "s3:x-amz-acl", BUCKET_OWNER_FULL_CONTROL)
 }
 
-fn key_policy_statement(destination: &Destination, platform_principal: &str) -> Option<Statement> {
-    let key = destination.kms_key.as_ref()?;
+fn key_policy_statement(
+    id: &DestinationId,
+    configuration: &Configuration,
+    writer_session: &str,
+) -> Option<Statement> {
+    let key = configuration.kms_key.as_ref()?;
     // In a key policy "*" would also mean this key; naming it keeps the statement explicit.
-    Some(
-        Statement::allow(&KMS_ACTIONS, vec![key.as_str().to_owned()])
-            .with_sid(format!("{}Kms", statement_sid(destination)))
-            .with_principal(platform_principal),
-    )
+    let statement = Statement::allow(&KMS_ACTIONS, vec![key.as_str().to_owned()])
+        .with_sid(format!("{}Kms", statement_sid(id)))
+        .with_principal(writer_session);
+    Some(kms_conditions(configuration, statement))
 }
 
 pub fn render(
     destination: &Destination,
-    principals: &PlatformPrincipals,
+    platform: &PlatformIdentity,
 ) -> Result<RenderedPolicies, RenderError> {
-    let partition = destination.partition();
-    let principal = principals
+    let configuration = destination.configuration();
+    let partition = configuration.partition();
+    let identity = platform
         .for_partition(partition)
-        .ok_or(RenderError::PartitionNotServed(partition))?
-        .as_str()
-        .to_owned();
-    let mut rendered = RenderedPolicies {
-        platform_principal: principal.clone(),
-        permissions_policy: None,
-        trust_policy: None,
-        bucket_policy: None,
-        bucket_policy_statement: None,
-        key_policy_statement: None,
-    };
-    match &destination.auth {
-        AuthMode::IamRole { external_id, .. } => {
-            let permissions = permissions_policy(destination);
+        .ok_or(RenderError::PartitionNotServed(partition))?;
+    match destination.auth() {
+        AuthMode::IamRole { external_id } => {
+            let permissions = permissions_policy(configuration);
             check_size("permissions policy", &permissions, MANAGED_POLICY_LIMIT)?;
-            let trust = trust_policy(&principal, external_id.expose());
+            let trust = trust_policy(identity.connector.as_str(), external_id.expose());
             check_size("trust policy", &trust, TRUST_POLICY_LIMIT)?;
-            rendered.permissions_policy = Some(permissions);
-            rendered.trust_policy = Some(trust);
+            Ok(RenderedPolicies {
+                platform_principal: identity.connector.as_str().to_owned(),
+                permissions_policy: Some(permissions),
+                trust_policy: Some(trust),
+                bucket_policy: None,
+                bucket_policy_statement: None,
+                key_policy_statement: None,
+            })
         }
         AuthMode::BucketPolicy => {
-            let statement = bucket_policy_statement(destination, &principal);
+            let writer = platform
+                .writer_session(partition, destination.id())
+                .ok_or(RenderError::PartitionNotServed(partition))?;
+            let statement =
+                bucket_policy_statement(destination.id(), configuration, writer.as_str());
             let whole = PolicyDocument::new(vec![statement.clone()]);
             check_size("bucket policy", &whole, BUCKET_POLICY_LIMIT)?;
-            rendered.bucket_policy = Some(whole);
-            rendered.bucket_policy_statement = Some(statement);
-            rendered.key_policy_statement = key_policy_statement(destination, &principal);
+            Ok(RenderedPolicies {
+                platform_principal: writer.as_str().to_owned(),
+                permissions_policy: None,
+                trust_policy: None,
+                bucket_policy: Some(whole),
+                bucket_policy_statement: Some(statement),
+                key_policy_statement: key_policy_statement(
+                    destination.id(),
+                    configuration,
+                    writer.as_str(),
+                ),
+            })
         }
     }
-    Ok(rendered)
 }
 
 pub(super) fn check_size(

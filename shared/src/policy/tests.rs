@@ -1,34 +1,22 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use time::macros::datetime;
 
 use super::*;
-use crate::config::PlatformPrincipals;
 use crate::domain::*;
+use crate::testing::{CONNECTOR, DestinationBuilder, platform, writer_session};
 
-const PRINCIPAL: &str = "arn:aws:iam::111111111111:role/platform-connector";
+const ID: &str = "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e";
 
 fn destination(auth: AuthModeKind, folder: &str, kms: Option<&str>) -> Destination {
-    Destination::new_draft(
-        DestinationId::new("0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e").unwrap(),
-        TenantId::new("tenant-a").unwrap(),
-        NewDestination {
-            name: DestinationName::new("Lake").unwrap(),
-            description: Description::default(),
-            bucket: BucketName::new("customer-bucket").unwrap(),
-            region: Some(Region::new("eu-west-1").unwrap()),
-            folder: Folder::new(folder).unwrap(),
-            auth,
-            kms_key: kms.map(|k| KmsKeyArn::new(k).unwrap()),
-            bucket_owner: None,
-        },
-        datetime!(2026-11-27 12:00 UTC),
-    )
-    .unwrap()
-}
-
-fn principals() -> PlatformPrincipals {
-    PlatformPrincipals::parse(PRINCIPAL).unwrap()
+    let builder = DestinationBuilder::new(auth)
+        .id(ID)
+        .bucket("customer-bucket")
+        .region("eu-west-1")
+        .folder(folder);
+    match kms {
+        Some(key) => builder.kms_key(key).build(),
+        None => builder.build(),
+    }
 }
 
 const KEY: &str = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -38,8 +26,9 @@ fn iam_role_mode_renders_permissions_and_trust_exactly() {
     // GIVEN a role-mode destination writing to exports/ with a KMS key
     let d = destination(AuthModeKind::IamRole, "/exports/", Some(KEY));
     // WHEN its policies are rendered
-    let rendered = render(&d, &principals()).unwrap();
-    // THEN the permissions policy covers exactly the folder and the key
+    let rendered = render(&d, &platform()).unwrap();
+    // THEN the permissions policy covers exactly the folder, with the owner ACL, and the key only
+    // through S3 for this bucket
     let permissions = serde_json::to_value(rendered.permissions_policy.unwrap()).unwrap();
     assert_eq!(
         permissions,
@@ -48,9 +37,15 @@ fn iam_role_mode_renders_permissions_and_trust_exactly() {
             "Statement": [
                 {"Sid": "PutObjectsInDestinationFolder", "Effect": "Allow",
                  "Action": ["s3:PutObject", "s3:PutObjectAcl"],
-                 "Resource": ["arn:aws:s3:::customer-bucket/exports/*"]},
-                {"Sid": "UseDestinationKmsKey", "Effect": "Allow",
-                 "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": [KEY]}
+                 "Resource": ["arn:aws:s3:::customer-bucket/exports/*"],
+                 "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
+                {"Sid": "UseDestinationKmsKeyThroughS3", "Effect": "Allow",
+                 "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": [KEY],
+                 "Condition": {
+                    "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
+                    "StringLike": {"kms:EncryptionContext:aws:s3:arn": [
+                        "arn:aws:s3:::customer-bucket", "arn:aws:s3:::customer-bucket/exports/*"]}
+                 }}
             ]
         })
     );
@@ -62,7 +57,7 @@ fn iam_role_mode_renders_permissions_and_trust_exactly() {
             "Version": "2012-10-17",
             "Statement": [{
                 "Sid": "TrustPlatformWithExternalId", "Effect": "Allow",
-                "Principal": {"AWS": PRINCIPAL}, "Action": ["sts:AssumeRole"],
+                "Principal": {"AWS": CONNECTOR}, "Action": ["sts:AssumeRole"],
                 "Condition": {"StringEquals": {"sts:ExternalId": d.external_id().unwrap().expose()}}
             }]
         })
@@ -71,10 +66,49 @@ fn iam_role_mode_renders_permissions_and_trust_exactly() {
 }
 
 #[test]
+fn a_known_bucket_owner_scopes_the_permissions_and_every_session() {
+    // GIVEN a destination whose customer named the bucket's account
+    let d = DestinationBuilder::new(AuthModeKind::IamRole)
+        .bucket("customer-bucket")
+        .owner("222222222222")
+        .build();
+    // THEN the rendered permissions only reach that account's bucket
+    let permissions = serde_json::to_value(permissions_policy(d.configuration())).unwrap();
+    assert_eq!(
+        permissions["Statement"][0]["Condition"]["StringEquals"]["aws:ResourceAccount"],
+        "222222222222"
+    );
+    // AND a session policy names whatever owner the check expects
+    let owner = AccountId::new("333333333333").unwrap();
+    let session = serde_json::to_value(session_policy(d.configuration(), Some(&owner))).unwrap();
+    assert_eq!(
+        session["Statement"][0]["Condition"]["StringEquals"]["aws:ResourceAccount"],
+        "333333333333"
+    );
+    assert!(iam_size(&session_policy(d.configuration(), Some(&owner))) <= SESSION_POLICY_LIMIT);
+}
+
+#[test]
+fn kms_grants_name_the_partitions_s3_endpoint() {
+    let d = DestinationBuilder::new(AuthModeKind::IamRole)
+        .region("cn-north-1")
+        .kms_key("arn:aws-cn:kms:cn-north-1:222222222222:key/abc")
+        .build();
+    let permissions = serde_json::to_value(permissions_policy(d.configuration())).unwrap();
+    assert_eq!(
+        permissions["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"],
+        "s3.cn-north-1.amazonaws.com.cn"
+    );
+}
+
+#[test]
 fn root_folder_grants_the_whole_bucket_and_nothing_else() {
     let d = destination(AuthModeKind::IamRole, "", None);
-    assert_eq!(object_resource(&d), "arn:aws:s3:::customer-bucket/*");
-    let permissions = permissions_policy(&d);
+    assert_eq!(
+        object_resource(d.configuration()),
+        "arn:aws:s3:::customer-bucket/*"
+    );
+    let permissions = permissions_policy(d.configuration());
     assert_eq!(
         permissions.statement.len(),
         1,
@@ -87,15 +121,17 @@ fn bucket_policy_mode_renders_whole_policy_statement_and_key_statement() {
     // GIVEN a bucket-policy destination with a KMS key
     let d = destination(AuthModeKind::BucketPolicy, "a/b", Some(KEY));
     // WHEN rendered
-    let rendered = render(&d, &principals()).unwrap();
-    // THEN the statement grants our principal the put actions on the folder, only with the owner ACL
+    let rendered = render(&d, &platform()).unwrap();
+    // THEN the statement grants this destination's writer session, and no other identity, the put
+    // actions on the folder, only with the owner ACL
     let statement = rendered.bucket_policy_statement.clone().unwrap();
+    assert_eq!(rendered.platform_principal, writer_session(d.id()));
     assert_eq!(
         serde_json::to_value(&statement).unwrap(),
         json!({
             "Sid": "DataPlatformDestination0b6f3c1e8a4d4a4f9d0e6d5c2b1a0f9e",
             "Effect": "Allow",
-            "Principal": {"AWS": PRINCIPAL},
+            "Principal": {"AWS": writer_session(d.id())},
             "Action": ["s3:PutObject", "s3:PutObjectAcl"],
             "Resource": ["arn:aws:s3:::customer-bucket/a/b/*"],
             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}
@@ -103,15 +139,20 @@ fn bucket_policy_mode_renders_whole_policy_statement_and_key_statement() {
     );
     // AND the simple-setup policy is exactly that one statement
     assert_eq!(rendered.bucket_policy.unwrap().statement, vec![statement]);
-    assert!(rendered.key_policy_statement.is_some());
+    let key_statement = serde_json::to_value(rendered.key_policy_statement.unwrap()).unwrap();
+    assert_eq!(key_statement["Principal"]["AWS"], writer_session(d.id()));
+    assert_eq!(
+        key_statement["Condition"]["StringEquals"]["kms:ViaService"],
+        "s3.eu-west-1.amazonaws.com"
+    );
     assert!(rendered.trust_policy.is_none() && rendered.permissions_policy.is_none());
 }
 
 #[test]
 fn rendering_is_deterministic_with_a_stable_key_order() {
     let d = destination(AuthModeKind::BucketPolicy, "x", None);
-    let first = to_pretty_json(&render(&d, &principals()).unwrap());
-    let second = to_pretty_json(&render(&d, &principals()).unwrap());
+    let first = to_pretty_json(&render(&d, &platform()).unwrap());
+    let second = to_pretty_json(&render(&d, &platform()).unwrap());
     assert_eq!(first, second);
     let sid = first.find("\"Sid\"").unwrap();
     let effect = first.find("\"Effect\"").unwrap();
@@ -123,10 +164,11 @@ fn rendering_is_deterministic_with_a_stable_key_order() {
 
 #[test]
 fn a_partition_without_a_principal_is_refused() {
-    let mut d = destination(AuthModeKind::IamRole, "", None);
-    d.region = Some(Region::new("cn-north-1").unwrap());
+    let d = DestinationBuilder::new(AuthModeKind::IamRole)
+        .region("cn-north-1")
+        .build();
     assert_eq!(
-        render(&d, &principals()),
+        render(&d, &platform()),
         Err(RenderError::PartitionNotServed(Partition::AwsCn))
     );
 }
@@ -139,15 +181,13 @@ fn longest_legal_inputs_still_fit_the_trust_policy_limit() {
         "p".repeat(510),
         "n".repeat(64)
     );
-    let principals = PlatformPrincipals::parse(&long).unwrap();
-    let mut d = destination(AuthModeKind::IamRole, "", None);
-    d.auth = AuthMode::IamRole {
-        external_id: ExternalId::parse(&"e".repeat(1224)).unwrap(),
-        role_arn: None,
-    };
     // WHEN rendered THEN it fits, measured the way IAM measures
-    let rendered = render(&d, &principals).unwrap();
-    assert!(iam_size(rendered.trust_policy.as_ref().unwrap()) <= TRUST_POLICY_LIMIT);
+    let trust = trust_policy(&long, &"e".repeat(1224));
+    assert!(
+        iam_size(&trust) <= TRUST_POLICY_LIMIT,
+        "{}",
+        iam_size(&trust)
+    );
 }
 
 #[test]
@@ -173,7 +213,7 @@ fn oversize_documents_are_errors_not_truncations() {
 #[test]
 fn iam_size_ignores_formatting_whitespace() {
     let d = destination(AuthModeKind::IamRole, "x", None);
-    let policy = permissions_policy(&d);
+    let policy = permissions_policy(d.configuration());
     let pretty = to_pretty_json(&policy);
     let compact = serde_json::to_string(&policy).unwrap();
     assert!(pretty.len() > compact.len());
@@ -184,16 +224,21 @@ fn iam_size_ignores_formatting_whitespace() {
 
 fn ours() -> (Statement, String) {
     let d = destination(AuthModeKind::BucketPolicy, "exports", None);
-    (bucket_policy_statement(&d, PRINCIPAL), object_resource(&d))
+    let writer = writer_session(d.id());
+    (
+        bucket_policy_statement(d.id(), d.configuration(), &writer),
+        object_resource(d.configuration()),
+    )
 }
 
 fn merge(existing: &str) -> Result<MergeOutcome, MergeError> {
     let (statement, resource) = ours();
+    let principal = statement.principal.clone().unwrap().aws;
     merge_statement(
         existing,
         &statement,
         &OurWrite {
-            principal: PRINCIPAL,
+            principal: &principal,
             object_resource: &resource,
         },
     )

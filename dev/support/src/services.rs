@@ -1,0 +1,75 @@
+//! Every function of the emulated platform, wired by its own crate's `wire` (the same code its
+//! `main.rs` runs) from its template environment and its template identity.
+
+use shared::adapters::aws_probe::AwsProber;
+use shared::adapters::dynamodb::DynamoDbStore;
+use shared::adapters::eventbridge::EventBridgePublisher;
+use shared::adapters::sqs::SqsQueue;
+use shared::app::check::CheckSettings;
+
+use crate::platform::EmulatedPlatform;
+
+pub const DESTINATIONS_API: &str = "DestinationsApiFunction";
+pub const POLICIES_API: &str = "PoliciesApiFunction";
+pub const TEST_CONNECTION: &str = "TestConnectionFunction";
+pub const SCHEDULER: &str = "RevalidateSchedulerFunction";
+pub const WORKER: &str = "RevalidateWorkerFunction";
+pub const ON_CHANGE: &str = "RevalidateOnChangeFunction";
+pub const PUBLISH_EVENTS: &str = "PublishEventsFunction";
+
+/// Checks that fail fast: the emulator has no IAM propagation to wait for.
+pub fn quick_check_settings() -> CheckSettings {
+    CheckSettings {
+        deadline: std::time::Duration::from_secs(20),
+        propagation_budget: std::time::Duration::from_millis(300),
+        first_backoff: std::time::Duration::from_millis(100),
+    }
+}
+
+/// The handlers' dependencies, one set per function.
+pub struct Services {
+    pub destinations: destinations_api::handler::App<DynamoDbStore>,
+    pub policies: policies_api::handler::App<DynamoDbStore>,
+    pub test_connection: test_connection::handler::App<DynamoDbStore, AwsProber>,
+    pub worker: revalidate_worker::Worker,
+    pub scheduler: (DynamoDbStore, SqsQueue),
+    pub on_change: SqsQueue,
+    pub publisher: (DynamoDbStore, EventBridgePublisher),
+}
+
+impl Services {
+    pub async fn wire(platform: &EmulatedPlatform, check: CheckSettings) -> Services {
+        let f = |id| platform.function(id);
+        let destinations =
+            destinations_api::wire(&f(DESTINATIONS_API).settings(), &f(DESTINATIONS_API).config)
+                .expect("destinations-api configuration");
+        let policies = policies_api::wire(&f(POLICIES_API).settings(), &f(POLICIES_API).config)
+            .expect("policies-api configuration");
+        let test_connection = test_connection::wire(
+            &f(TEST_CONNECTION).settings(),
+            &f(TEST_CONNECTION).config,
+            check,
+        )
+        .await
+        .expect("test-connection configuration");
+        let worker = revalidate_worker::wire(&f(WORKER).settings(), &f(WORKER).config, check)
+            .await
+            .expect("revalidate-worker configuration");
+        let scheduler = revalidate_scheduler::wire(&f(SCHEDULER).settings(), &f(SCHEDULER).config)
+            .expect("revalidate-scheduler configuration");
+        let on_change = revalidate_on_change::wire(&f(ON_CHANGE).settings(), &f(ON_CHANGE).config)
+            .expect("revalidate-on-change configuration");
+        let publisher =
+            publish_events::wire(&f(PUBLISH_EVENTS).settings(), &f(PUBLISH_EVENTS).config)
+                .expect("publish-events configuration");
+        Services {
+            destinations,
+            policies,
+            test_connection,
+            worker,
+            scheduler,
+            on_change,
+            publisher,
+        }
+    }
+}

@@ -1,0 +1,745 @@
+//! The single-table DynamoDB adapter. The key scheme is in [`keys`]; this module turns the ports'
+//! operations into conditional writes and queries.
+
+mod cursor;
+pub mod keys;
+#[cfg(feature = "test-util")]
+pub mod schema;
+pub mod stream;
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
+};
+use time::OffsetDateTime;
+
+use crate::domain::check::CheckResult;
+use crate::domain::revalidation::{ConnectionEvent, ConnectionEventKind, RevalidationRequest};
+use crate::domain::{ActivityEntry, Destination, DestinationId, TenantId};
+use crate::ports::{
+    ActivityLog, ActivityPage, CheckHistory, CheckLock, CreateOutcome, DestinationRepository,
+    DueIndex, DuePage, IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page, RateLimitedAction,
+    RateLimiter, RetryAfter, SideEffects, StoreError,
+};
+use keys::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, PK, SK, n, s};
+
+/// How long a test result stays in the history.
+const HISTORY_RETENTION: time::Duration = time::Duration::days(30);
+/// How long the audit trail is kept.
+const ACTIVITY_RETENTION: time::Duration = time::Duration::days(400);
+/// Rate limits count calls in fixed windows of this length.
+const RATE_WINDOW_SECONDS: i64 = 60;
+
+/// Calls per tenant per minute, by action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    pub test_connection: u32,
+    pub create_destination: u32,
+    pub merge_bucket_policy: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            test_connection: 20,
+            create_destination: 30,
+            merge_bucket_policy: 60,
+        }
+    }
+}
+
+impl RateLimits {
+    fn per_minute(&self, action: RateLimitedAction) -> u32 {
+        match action {
+            RateLimitedAction::TestConnection => self.test_connection,
+            RateLimitedAction::CreateDestination => self.create_destination,
+            RateLimitedAction::MergeBucketPolicy => self.merge_bucket_policy,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    rate_limits: RateLimits,
+}
+
+impl DynamoDbStore {
+    pub fn new(client: Client, table: impl Into<String>, rate_limits: RateLimits) -> Self {
+        Self {
+            client,
+            table: table.into(),
+            rate_limits,
+        }
+    }
+
+    pub fn from_config(
+        config: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        rate_limits: RateLimits,
+    ) -> Self {
+        Self::new(Client::new(config), table, rate_limits)
+    }
+}
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(error: E) -> StoreError {
+    StoreError::Unavailable(Box::new(error))
+}
+
+fn corrupt<E: std::error::Error + Send + Sync + 'static>(error: E) -> StoreError {
+    StoreError::Corrupt(Box::new(error))
+}
+
+fn is_conditional_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error
+        .as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+/// Which items of a cancelled transaction failed their condition, by position.
+fn failed_conditions(
+    error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
+) -> Option<Vec<bool>> {
+    let cancelled = match error.as_service_error()? {
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => c,
+        _ => return None,
+    };
+    Some(
+        cancelled
+            .cancellation_reasons()
+            .iter()
+            .map(|r| r.code() == Some("ConditionalCheckFailed"))
+            .collect(),
+    )
+}
+
+/// The item a destination is stored as (keys, index keys and fields).
+pub fn destination_item(destination: &Destination) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(destination).map_err(corrupt)?;
+    item.extend(keys::destination(destination.tenant(), destination.id()));
+    item.insert(GSI1PK.into(), s(keys::tenant_pk(destination.tenant())));
+    item.insert(
+        GSI1SK.into(),
+        s(keys::list_position(
+            destination.created_at(),
+            destination.id(),
+        )),
+    );
+    if let (true, Some(next_check)) = (
+        destination.is_saved(),
+        destination.revalidation().next_check_at,
+    ) {
+        let (pk, sk) = keys::due(destination.id(), destination.tenant(), next_check);
+        item.insert(GSI2PK.into(), s(pk));
+        item.insert(GSI2SK.into(), s(sk));
+    }
+    Ok(item)
+}
+
+fn read_destination(item: Item) -> Result<Destination, StoreError> {
+    serde_dynamo::from_item(item).map_err(corrupt)
+}
+
+fn activity_item(
+    tenant: &TenantId,
+    id: &DestinationId,
+    entry: &ActivityEntry,
+) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(entry).map_err(corrupt)?;
+    item.extend(keys::activity(tenant, id, entry.at, entry.version));
+    item.insert(
+        "expires_at".into(),
+        n((entry.at + ACTIVITY_RETENTION).unix_timestamp()),
+    );
+    Ok(item)
+}
+
+/// The item an unpublished event is stored as.
+pub fn outbox_item(event: &ConnectionEvent) -> Result<Item, StoreError> {
+    let mut item = Item::new();
+    item.insert(
+        "event".into(),
+        AttributeValue::M(serde_dynamo::to_item(event).map_err(corrupt)?),
+    );
+    item.insert("detail_type".into(), s(event.detail_type()));
+    item.extend(keys::outbox(&event.tenant_id, &event.event_id));
+    let (pk, sk) = keys::outbox_index(&event.tenant_id, &event.event_id, event.occurred_at);
+    item.insert(GSI2PK.into(), s(pk));
+    item.insert(GSI2SK.into(), s(sk));
+    Ok(item)
+}
+
+/// The event an outbox item holds.
+pub fn read_outbox_event(item: &Item) -> Result<ConnectionEvent, StoreError> {
+    let event = item
+        .get("event")
+        .and_then(|v| v.as_m().ok())
+        .ok_or_else(|| corrupt(std::io::Error::other("outbox item without an event")))?;
+    let mut event: ConnectionEvent = serde_dynamo::from_item(event.clone()).map_err(corrupt)?;
+    event.kind = match item.get("detail_type").and_then(|v| v.as_s().ok()) {
+        Some(t) if t == ConnectionEventKind::Restored.detail_type() => {
+            ConnectionEventKind::Restored
+        }
+        Some(t) if t == ConnectionEventKind::Failed.detail_type() => ConnectionEventKind::Failed,
+        _ => {
+            return Err(corrupt(std::io::Error::other(
+                "outbox item of an unknown kind",
+            )));
+        }
+    };
+    Ok(event)
+}
+
+fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .set_condition_expression(condition.map(str::to_owned))
+        .build()
+        .map_err(corrupt)?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn count_change(
+    table: &str,
+    tenant: &TenantId,
+    delta: i64,
+    cap: Option<u32>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(keys::destination_count(tenant)))
+        .update_expression("ADD #count :delta")
+        .expression_attribute_names("#count", "count")
+        .expression_attribute_values(":delta", n(delta));
+    if let Some(cap) = cap {
+        update = update
+            .condition_expression("attribute_not_exists(#count) OR #count < :cap")
+            .expression_attribute_values(":cap", n(cap));
+    }
+    Ok(TransactWriteItem::builder()
+        .update(update.build().map_err(corrupt)?)
+        .build())
+}
+
+impl DynamoDbStore {
+    async fn transact(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<
+        (),
+        SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError>,
+    > {
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map(|_| ())
+    }
+
+    async fn replayed(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let stored = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::idempotency(tenant, key)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        stored
+            .item
+            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
+            .transpose()
+    }
+}
+
+impl DestinationRepository for DynamoDbStore {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+    ) -> Result<Option<Destination>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::destination(tenant, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.map(read_destination).transpose()
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> Result<Page, StoreError> {
+        let start = cursor
+            .map(|c| {
+                cursor::decode(
+                    c,
+                    tenant,
+                    &[PK, SK, GSI1PK, GSI1SK],
+                    keys::DESTINATION_PREFIX,
+                )
+            })
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::LIST_INDEX)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .scan_index_forward(false)
+            .limit(i32::from(limit))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(read_destination)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = output.last_evaluated_key.as_ref().map(cursor::encode);
+        Ok(Page { items, next_cursor })
+    }
+
+    async fn create(&self, record: NewRecord<'_>) -> Result<CreateOutcome, StoreError> {
+        let destination = record.destination;
+        let tenant = destination.tenant();
+        let mut items = vec![
+            put(
+                &self.table,
+                destination_item(destination)?,
+                Some("attribute_not_exists(PK)"),
+            )?,
+            count_change(&self.table, tenant, 1, Some(record.cap))?,
+            put(
+                &self.table,
+                activity_item(tenant, destination.id(), record.activity)?,
+                None,
+            )?,
+        ];
+        if let Some(idempotency) = record.idempotency {
+            let mut item: Item = serde_dynamo::to_item(idempotency).map_err(corrupt)?;
+            item.extend(keys::idempotency(tenant, idempotency.key.as_str()));
+            item.insert(
+                "expires_at".into(),
+                n(idempotency.expires_at.unix_timestamp()),
+            );
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
+                .expression_attribute_values(":now", n(OffsetDateTime::now_utc().unix_timestamp()))
+                .build()
+                .map_err(corrupt)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        let Err(error) = self.transact(items).await else {
+            return Ok(CreateOutcome::Created);
+        };
+        let Some(failed) = failed_conditions(&error) else {
+            return Err(unavailable(error));
+        };
+        // Cancelled: the idempotency key was used already, the tenant is at its cap, or (barely
+        // possible) the random id collided. The reasons say which; a replay wins over the others.
+        if let Some(key) = record.idempotency.map(|r| r.key.as_str())
+            && failed.get(3).copied().unwrap_or(true)
+            && let Some(previous) = self.replayed(tenant, key).await?
+        {
+            return Ok(CreateOutcome::Replayed(Box::new(previous)));
+        }
+        if failed.get(1).copied().unwrap_or(false) {
+            return Err(StoreError::LimitReached { cap: record.cap });
+        }
+        if failed.first().copied().unwrap_or(false) {
+            return Err(StoreError::AlreadyExists);
+        }
+        Err(unavailable(error))
+    }
+
+    async fn update(
+        &self,
+        destination: &Destination,
+        expected_version: u64,
+        effects: SideEffects<'_>,
+    ) -> Result<(), StoreError> {
+        let condition = "version = :expected";
+        let expected = n(expected_version);
+        if effects.activity.is_none() && effects.events.is_empty() {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(destination_item(destination)?))
+                .condition_expression(condition)
+                .expression_attribute_values(":expected", expected)
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(()),
+                Err(e) if is_conditional_failure(&e) => Err(StoreError::VersionConflict {
+                    expected: expected_version,
+                }),
+                Err(e) => Err(unavailable(e)),
+            };
+        }
+        let main = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(destination_item(destination)?))
+            .condition_expression(condition)
+            .expression_attribute_values(":expected", expected)
+            .build()
+            .map_err(corrupt)?;
+        let mut items = vec![TransactWriteItem::builder().put(main).build()];
+        if let Some(entry) = effects.activity {
+            let item = activity_item(destination.tenant(), destination.id(), entry)?;
+            items.push(put(&self.table, item, None)?);
+        }
+        for event in effects.events {
+            items.push(put(
+                &self.table,
+                outbox_item(event)?,
+                Some("attribute_not_exists(PK)"),
+            )?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.iter().any(|x| *x)) => {
+                Err(StoreError::VersionConflict {
+                    expected: expected_version,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        activity: &ActivityEntry,
+    ) -> Result<bool, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .set_key(Some(keys::destination(tenant, id)))
+            .condition_expression("attribute_exists(PK)")
+            .build()
+            .map_err(corrupt)?;
+        let items = vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            count_change(&self.table, tenant, -1, None)?,
+            put(&self.table, activity_item(tenant, id, activity)?, None)?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+impl CheckLock for DynamoDbStore {
+    async fn try_lock(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let millis = |t: OffsetDateTime| n(t.unix_timestamp_nanos() / 1_000_000);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::destination(tenant, id)))
+            .update_expression("SET test_lock_until = :until")
+            .condition_expression(
+                "attribute_exists(PK) AND (attribute_not_exists(test_lock_until) OR test_lock_until < :now)",
+            )
+            .expression_attribute_values(":until", millis(until))
+            .expression_attribute_values(":now", millis(now))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn unlock(&self, tenant: &TenantId, id: &DestinationId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::destination(tenant, id)))
+            .update_expression("REMOVE test_lock_until")
+            .condition_expression("attribute_exists(PK)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+impl CheckHistory for DynamoDbStore {
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        result: &CheckResult,
+    ) -> Result<(), StoreError> {
+        let mut item: Item = serde_dynamo::to_item(result).map_err(corrupt)?;
+        item.extend(keys::test_result(tenant, id, result.started_at));
+        item.insert(
+            "expires_at".into(),
+            n((result.started_at + HISTORY_RETENTION).unix_timestamp()),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        limit: u16,
+    ) -> Result<Vec<CheckResult>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", s(keys::test_prefix(id)))
+            .scan_index_forward(false)
+            .limit(i32::from(limit))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
+            .collect()
+    }
+}
+
+impl DueIndex for DynamoDbStore {
+    async fn due_for_check(
+        &self,
+        shard: u16,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> Result<DuePage, StoreError> {
+        let partition = keys::due_partition(shard);
+        let start = cursor
+            .map(|c| cursor::decode_index(c, &partition, keys::parse_due))
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::DUE_INDEX)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :now")
+            .expression_attribute_values(":pk", s(&partition))
+            .expression_attribute_values(":now", s(keys::due_bound(now)))
+            .limit(500)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut items = Vec::new();
+        for item in output.items.unwrap_or_default() {
+            let version = item
+                .get("version")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok());
+            match (keys::parse_destination(&item), version) {
+                (Some((tenant_id, destination_id)), Some(version)) => {
+                    items.push(RevalidationRequest {
+                        tenant_id,
+                        destination_id,
+                        version,
+                    })
+                }
+                _ => tracing::error!("unreadable entry in the due index"),
+            }
+        }
+        let next_cursor = output.last_evaluated_key.as_ref().map(cursor::encode);
+        Ok(DuePage { items, next_cursor })
+    }
+}
+
+impl ActivityLog for DynamoDbStore {
+    async fn activity(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> Result<ActivityPage, StoreError> {
+        let prefix = keys::activity_prefix(id);
+        let start = cursor
+            .map(|c| cursor::decode(c, tenant, &[PK, SK], &prefix))
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", s(prefix))
+            .scan_index_forward(false)
+            .limit(i32::from(limit))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let items = output
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = output.last_evaluated_key.as_ref().map(cursor::encode);
+        Ok(ActivityPage { items, next_cursor })
+    }
+}
+
+impl Outbox for DynamoDbStore {
+    async fn pending(
+        &self,
+        tenant: &TenantId,
+        event_id: &str,
+    ) -> Result<Option<ConnectionEvent>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::outbox(tenant, event_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        output.item.as_ref().map(read_outbox_event).transpose()
+    }
+
+    async fn backlog(
+        &self,
+        before: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> Result<OutboxPage, StoreError> {
+        let partition = keys::outbox_partition();
+        let start = cursor
+            .map(|c| cursor::decode_index(c, partition, keys::parse_outbox_index))
+            .transpose()?;
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::DUE_INDEX)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :before")
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":before", s(keys::due_bound(before)))
+            .limit(100)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let mut items = Vec::new();
+        for entry in output.items.unwrap_or_default() {
+            let Some((tenant, event_id)) = keys::parse_outbox(&entry) else {
+                tracing::error!("unreadable entry in the outbox index");
+                continue;
+            };
+            if let Some(event) = self.pending(&tenant, &event_id).await? {
+                items.push(event);
+            }
+        }
+        let next_cursor = output.last_evaluated_key.as_ref().map(cursor::encode);
+        Ok(OutboxPage { items, next_cursor })
+    }
+
+    async fn published(&self, tenant: &TenantId, event_id: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::outbox(tenant, event_id)))
+            .return_values(ReturnValue::None)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+impl RateLimiter for DynamoDbStore {
+    async fn acquire(
+        &self,
+        tenant: &TenantId,
+        action: RateLimitedAction,
+        now: OffsetDateTime,
+    ) -> Result<Result<(), RetryAfter>, StoreError> {
+        let limit = self.rate_limits.per_minute(action);
+        let window_start =
+            now.unix_timestamp() - now.unix_timestamp().rem_euclid(RATE_WINDOW_SECONDS);
+        let window_end = window_start + RATE_WINDOW_SECONDS;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::rate_window(
+                tenant,
+                action.as_str(),
+                window_start,
+            )))
+            .update_expression("ADD #count :one SET expires_at = :expires")
+            .condition_expression("attribute_not_exists(#count) OR #count < :limit")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":limit", n(limit))
+            .expression_attribute_values(":expires", n(window_end + RATE_WINDOW_SECONDS))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(())),
+            Err(e) if is_conditional_failure(&e) => {
+                let wait = u64::try_from(window_end - now.unix_timestamp())
+                    .unwrap_or(1)
+                    .max(1);
+                Ok(Err(RetryAfter(Duration::from_secs(wait))))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}

@@ -1,0 +1,367 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use super::*;
+use crate::domain::check::{FailureCategory, StageStatus};
+use crate::domain::{AuthModeKind, Destination};
+use crate::ports::ProbeFailure;
+use crate::testing::memory::{AssumeCall, ScriptedProber};
+use crate::testing::{CUSTOMER_ACCOUNT, DestinationBuilder, WRITER, platform, writer_session};
+
+const ROLE: &str = "arn:aws:iam::222222222222:role/customer-writer";
+
+fn settings() -> CheckSettings {
+    CheckSettings {
+        deadline: Duration::from_secs(20),
+        propagation_budget: Duration::from_millis(800),
+        first_backoff: Duration::from_millis(100),
+    }
+}
+
+fn role_destination() -> Destination {
+    DestinationBuilder::new(AuthModeKind::IamRole)
+        .folder("exports")
+        .role_arn(ROLE)
+        .build()
+}
+
+async fn check(prober: &ScriptedProber, destination: &Destination) -> CheckResult {
+    run(
+        prober,
+        &CheckTarget::under_edit(destination),
+        &platform(),
+        settings(),
+    )
+    .await
+}
+
+fn stage(result: &CheckResult, stage: Stage) -> StageStatus {
+    result
+        .stages
+        .iter()
+        .find(|s| s.stage == stage)
+        .unwrap()
+        .status
+}
+
+fn denied() -> Result<(), ProbeError> {
+    Err(ProbeError::new(ProbeFailure::AccessDenied))
+}
+
+/// Accepts only the destination's own External ID.
+fn strict(destination: &Destination) -> ScriptedProber {
+    ScriptedProber::strict_role(destination.external_id().unwrap().expose().to_owned())
+}
+
+#[tokio::test]
+async fn a_strict_role_passes_every_stage_with_one_scoped_session() {
+    // GIVEN a role that trusts only this destination's External ID
+    let destination = role_destination();
+    let prober = strict(&destination);
+    // WHEN checked
+    let result = check(&prober, &destination).await;
+    // THEN every stage passes and the object is written once, into the role account's bucket
+    assert!(result.passed, "{result:?}");
+    assert!(
+        result
+            .stages
+            .iter()
+            .all(|s| s.status == StageStatus::Passed)
+    );
+    let puts = prober.put_calls();
+    assert_eq!(puts.len(), 1);
+    assert_eq!(
+        puts[0].key,
+        format!("exports/.connection-test-{}", destination.id())
+    );
+    assert_eq!(
+        puts[0].expected_bucket_owner.as_deref(),
+        Some(CUSTOMER_ACCOUNT)
+    );
+    assert_eq!(
+        result.bucket_owner.as_ref().unwrap().as_str(),
+        CUSTOMER_ACCOUNT
+    );
+    // AND the guard tried without an External ID and with a wrong one, the real call with ours
+    let calls = prober.assume_calls();
+    assert_eq!(calls.len(), 3);
+    let ours = destination.external_id().unwrap().expose();
+    assert!(calls.iter().any(|c| c.external_id.is_none()));
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.external_id.as_deref().is_some_and(|id| id != ours))
+    );
+    let real = calls
+        .iter()
+        .find(|c| c.external_id.as_deref() == Some(ours))
+        .unwrap();
+    assert_eq!(
+        real.session_name,
+        format!("destination-{}", destination.id().as_str().replace('-', ""))
+    );
+    // AND its session may only write this folder of the expected owner's bucket
+    let policy: serde_json::Value =
+        serde_json::from_str(real.session_policy.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        policy["Statement"][0]["Resource"][0],
+        "arn:aws:s3:::customer-bucket/exports/*"
+    );
+    assert_eq!(
+        policy["Statement"][0]["Condition"]["StringEquals"]["aws:ResourceAccount"],
+        CUSTOMER_ACCOUNT
+    );
+}
+
+#[tokio::test]
+async fn a_role_assumable_without_the_external_id_is_refused_before_any_write() {
+    let destination = role_destination();
+    let prober = ScriptedProber::new(|_| Ok(()), |_| Ok(()));
+    let result = check(&prober, &destination).await;
+    assert_eq!(
+        result.category,
+        Some(FailureCategory::RoleAssumableWithoutExternalId)
+    );
+    assert_eq!(
+        stage(&result, Stage::ConfusedDeputyGuard),
+        StageStatus::Failed
+    );
+    assert_eq!(stage(&result, Stage::Write), StageStatus::Skipped);
+    assert!(prober.put_calls().is_empty(), "nothing written");
+    let fix = &result
+        .first_failure()
+        .unwrap()
+        .fix_document
+        .as_ref()
+        .unwrap()["Statement"][0];
+    assert_eq!(
+        fix["Condition"]["StringEquals"]["sts:ExternalId"],
+        destination.external_id().unwrap().expose()
+    );
+}
+
+#[tokio::test]
+async fn a_role_that_accepts_any_external_id_is_refused() {
+    // GIVEN a trust policy like StringLike sts:ExternalId "*": any ID works, none does not
+    let destination = role_destination();
+    let prober = ScriptedProber::new(
+        |call: &AssumeCall| {
+            if call.external_id.is_some() {
+                Ok(())
+            } else {
+                denied()
+            }
+        },
+        |_| Ok(()),
+    );
+    let result = check(&prober, &destination).await;
+    assert_eq!(
+        result.category,
+        Some(FailureCategory::RoleAcceptsAnyExternalId)
+    );
+    assert!(prober.put_calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_new_loose_role_cannot_slip_through_while_iam_propagates() {
+    // GIVEN a role that is invisible for its first calls, then trusts anyone (no condition)
+    let destination = role_destination();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let prober = ScriptedProber::new(
+        move |_| {
+            if counter.fetch_add(1, Ordering::SeqCst) < 4 {
+                denied()
+            } else {
+                Ok(())
+            }
+        },
+        |_| Ok(()),
+    );
+    // WHEN checked THEN the guard runs again once the role is visible, and refuses it
+    let result = check(&prober, &destination).await;
+    assert_eq!(
+        result.category,
+        Some(FailureCategory::RoleAssumableWithoutExternalId),
+        "{result:?}"
+    );
+    assert!(prober.put_calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_guard_runs_beside_assume_role_and_costs_no_extra_round_trip() {
+    // GIVEN every AWS call takes 100 ms
+    let destination = role_destination();
+    let mut prober = strict(&destination);
+    prober.latency = Duration::from_millis(100);
+    // WHEN checked THEN guard and AssumeRole overlap: two round trips in all (assume, put)
+    let started = tokio::time::Instant::now();
+    let result = check(&prober, &destination).await;
+    assert!(result.passed);
+    assert_eq!(started.elapsed(), Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn a_role_in_the_platforms_own_account_is_refused_without_calling_aws() {
+    let destination = DestinationBuilder::new(AuthModeKind::IamRole)
+        .role_arn("arn:aws:iam::111111111111:role/inside-the-platform")
+        .build();
+    let prober = ScriptedProber::permissive();
+    let result = check(&prober, &destination).await;
+    assert_eq!(result.category, Some(FailureCategory::InvalidConfiguration));
+    assert!(
+        result
+            .first_failure()
+            .unwrap()
+            .explanation
+            .contains("belongs to this platform")
+    );
+    assert!(prober.assume_calls().is_empty() && prober.put_calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_bucket_owned_by_the_platform_is_refused_without_calling_aws() {
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .owner("111111111111")
+        .build();
+    let prober = ScriptedProber::permissive();
+    let result = check(&prober, &destination).await;
+    assert_eq!(result.category, Some(FailureCategory::InvalidConfiguration));
+    assert!(prober.assume_calls().is_empty());
+}
+
+#[tokio::test]
+async fn bucket_policy_mode_writes_as_this_destinations_writer_session() {
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .folder("incoming")
+        .build();
+    let prober = ScriptedProber::permissive();
+    let result = check(&prober, &destination).await;
+    assert!(result.passed, "{result:?}");
+    assert_eq!(
+        stage(&result, Stage::ConfusedDeputyGuard),
+        StageStatus::Skipped
+    );
+    let calls = prober.assume_calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].role_arn, WRITER);
+    assert_eq!(calls[0].external_id, None);
+    let session = format!(
+        "{}/{}",
+        WRITER
+            .replace(":iam:", ":sts:")
+            .replace(":role/", ":assumed-role/"),
+        calls[0].session_name
+    );
+    assert_eq!(session, writer_session(destination.id()));
+    let policy: serde_json::Value =
+        serde_json::from_str(calls[0].session_policy.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        policy["Statement"][0]["Resource"][0],
+        "arn:aws:s3:::customer-bucket/incoming/*"
+    );
+    assert_eq!(
+        prober.put_calls()[0].expected_bucket_owner.as_deref(),
+        Some(CUSTOMER_ACCOUNT)
+    );
+}
+
+#[tokio::test]
+async fn a_denied_write_in_bucket_policy_mode_names_the_former_shared_principal() {
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
+    let prober = ScriptedProber::new(|_| Ok(()), |_| denied());
+    let result = check(&prober, &destination).await;
+    assert_eq!(result.category, Some(FailureCategory::PutAccessDenied));
+    let failure = result.first_failure().unwrap();
+    assert!(
+        failure
+            .possible_causes
+            .iter()
+            .any(|c| c.contains(crate::testing::CONNECTOR))
+    );
+    let fix = failure.fix_document.as_ref().unwrap();
+    assert_eq!(fix["Principal"]["AWS"], writer_session(destination.id()));
+}
+
+#[tokio::test]
+async fn an_unconfigured_region_is_found_and_a_wrong_one_reported() {
+    let redirect = |call: &crate::testing::memory::PutCall| {
+        if call.region == "eu-west-1" {
+            Ok(())
+        } else {
+            Err(ProbeError::new(ProbeFailure::WrongRegion {
+                actual: "eu-west-1".into(),
+            }))
+        }
+    };
+    // GIVEN no region configured THEN the write follows S3 to eu-west-1
+    let found = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
+    let prober = ScriptedProber::new(|_| Ok(()), redirect);
+    let result = check(&prober, &found).await;
+    assert!(result.passed);
+    assert_eq!(result.bucket_region.as_deref(), Some("eu-west-1"));
+    assert_eq!(prober.put_calls().len(), 2);
+    // GIVEN us-east-1 configured THEN the check fails at locating the bucket, naming the region
+    let wrong = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .region("us-east-1")
+        .build();
+    let result = check(&ScriptedProber::new(|_| Ok(()), redirect), &wrong).await;
+    assert_eq!(result.category, Some(FailureCategory::WrongRegion));
+    assert_eq!(stage(&result, Stage::LocateBucket), StageStatus::Failed);
+    assert_eq!(
+        result.first_failure().unwrap().bucket_region.as_deref(),
+        Some("eu-west-1")
+    );
+}
+
+#[tokio::test]
+async fn a_missing_bucket_fails_locating_it() {
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
+    let prober = ScriptedProber::new(
+        |_| Ok(()),
+        |_| Err(ProbeError::new(ProbeFailure::NoSuchBucket)),
+    );
+    let result = check(&prober, &destination).await;
+    assert_eq!(result.category, Some(FailureCategory::BucketNotFound));
+    assert_eq!(stage(&result, Stage::LocateBucket), StageStatus::Failed);
+    assert_eq!(stage(&result, Stage::Write), StageStatus::Skipped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_check_that_outlives_its_deadline_is_timed_out() {
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
+    let mut prober = ScriptedProber::permissive();
+    prober.latency = Duration::from_secs(30);
+    let result = check(&prober, &destination).await;
+    assert_eq!(result.category, Some(FailureCategory::TimedOut));
+    assert!(result.duration_ms <= 20_000 + 50, "{}", result.duration_ms);
+}
+
+#[tokio::test]
+async fn a_missing_role_arn_fails_configuration_without_calling_aws() {
+    let destination = DestinationBuilder::new(AuthModeKind::IamRole).build();
+    let prober = ScriptedProber::permissive();
+    let result = check(&prober, &destination).await;
+    assert_eq!(result.category, Some(FailureCategory::InvalidConfiguration));
+    assert_eq!(stage(&result, Stage::Configuration), StageStatus::Failed);
+    assert!(prober.assume_calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_denied_assume_role_lists_every_cause_and_the_trust_fix() {
+    let destination = role_destination();
+    let prober = ScriptedProber::new(|_| denied(), |_| Ok(()));
+    let result = check(&prober, &destination).await;
+    assert_eq!(result.category, Some(FailureCategory::RoleNotAssumable));
+    assert_eq!(
+        stage(&result, Stage::ConfusedDeputyGuard),
+        StageStatus::Passed
+    );
+    let failure = result.first_failure().unwrap();
+    assert_eq!(failure.possible_causes.len(), 4);
+    assert_eq!(
+        failure.fix_document.as_ref().unwrap()["Statement"][0]["Principal"]["AWS"],
+        crate::testing::CONNECTOR
+    );
+}

@@ -1,0 +1,12 @@
+//! Use cases: what the service does, in terms of the domain and the ports. Handlers translate
+//! requests into these calls and their results (and errors) into responses.
+
+pub mod check;
+pub mod destinations;
+pub mod events;
+mod modify;
+pub mod policies;
+pub mod revalidation;
+pub mod testing;
+
+pub use modify::{ATTEMPTS, Caller, Change, ModifyError, Precondition, modify};

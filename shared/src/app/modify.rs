@@ -1,0 +1,133 @@
+//! The one optimistic-concurrency loop: read the destination, change it through the aggregate,
+//! write it back only if nobody changed it meanwhile, and retry on a lost race.
+
+use time::OffsetDateTime;
+
+use crate::domain::revalidation::ConnectionEvent;
+use crate::domain::{Activity, ActivityEntry, Actor, Destination, DestinationId, TenantId};
+use crate::ports::{DestinationRepository, SideEffects, StoreError};
+
+/// Who is acting, for whom.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub tenant: &'a TenantId,
+    pub actor: &'a Actor,
+}
+
+/// What the caller expects the stored version to be (`If-Match`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    /// No `If-Match`: a lost race is retried on the newer version.
+    None,
+    /// `If-Match: *`: any version of an existing destination; a lost race is retried.
+    Exists,
+    /// `If-Match: "<version>"`.
+    Version(u64),
+}
+
+/// What a change decided: the activity to record (`None`: nothing changed, nothing is written),
+/// and the events it raises.
+pub struct Change {
+    pub activity: Option<Activity>,
+    pub events: Vec<ConnectionEvent>,
+}
+
+impl Change {
+    pub fn recorded(activity: Activity) -> Self {
+        Self {
+            activity: Some(activity),
+            events: Vec::new(),
+        }
+    }
+    pub fn nothing() -> Self {
+        Self {
+            activity: None,
+            events: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModifyError<E> {
+    #[error("no such destination")]
+    NotFound,
+    #[error("the destination is not at the version the caller expected")]
+    PreconditionFailed,
+    /// The aggregate refused the change.
+    #[error(transparent)]
+    Rejected(E),
+    /// Every attempt lost a race with another writer.
+    #[error("the destination kept changing concurrently")]
+    Conflict,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// How many times a change is re-applied after losing a race.
+pub const ATTEMPTS: u32 = 12;
+
+/// Applies `change` to the stored destination and stores it with its activity and events.
+/// Returns the destination as stored (unchanged when `change` changed nothing).
+pub async fn modify<S, E>(
+    store: &S,
+    caller: Caller<'_>,
+    id: &DestinationId,
+    precondition: Precondition,
+    now: OffsetDateTime,
+    mut change: impl FnMut(&mut Destination) -> Result<Change, E>,
+) -> Result<Destination, ModifyError<E>>
+where
+    S: DestinationRepository,
+{
+    let pinned = matches!(precondition, Precondition::Version(_));
+    let attempts = if pinned { 1 } else { ATTEMPTS };
+    for attempt in 0..attempts {
+        if attempt > 0 {
+            tokio::time::sleep(retry_pause(attempt)).await;
+        }
+        let mut destination = store
+            .get(caller.tenant, id)
+            .await
+            .map_err(ModifyError::Store)?
+            .ok_or(ModifyError::NotFound)?;
+        if let Precondition::Version(expected) = precondition
+            && expected != destination.version()
+        {
+            return Err(ModifyError::PreconditionFailed);
+        }
+        let expected = destination.version();
+        let Change { activity, events } =
+            change(&mut destination).map_err(ModifyError::Rejected)?;
+        let Some(activity) = activity else {
+            return Ok(destination);
+        };
+        let entry = ActivityEntry {
+            at: now,
+            actor: caller.actor.clone(),
+            activity,
+            version: destination.version(),
+        };
+        let effects = SideEffects {
+            activity: Some(&entry),
+            events: &events,
+        };
+        match store.update(&destination, expected, effects).await {
+            Ok(()) => return Ok(destination),
+            Err(StoreError::VersionConflict { .. }) if pinned => {
+                return Err(ModifyError::PreconditionFailed);
+            }
+            Err(StoreError::VersionConflict { .. }) => continue,
+            Err(e) => return Err(ModifyError::Store(e)),
+        }
+    }
+    Err(ModifyError::Conflict)
+}
+
+/// 5–20 ms times the attempt number, randomised so that racing writers spread out.
+fn retry_pause(attempt: u32) -> std::time::Duration {
+    let mut byte = [0u8; 1];
+    let jitter = getrandom::fill(&mut byte)
+        .map(|()| u64::from(byte[0] % 16))
+        .unwrap_or(8);
+    std::time::Duration::from_millis((5 + jitter) * u64::from(attempt))
+}

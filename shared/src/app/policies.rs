@@ -1,0 +1,88 @@
+//! The documents a customer applies: rendered for a destination, or merged into the bucket policy
+//! they already have.
+
+use time::OffsetDateTime;
+
+use crate::domain::{AuthMode, Destination, DestinationId, PlatformIdentity, TenantId};
+use crate::policy::{
+    MergeError, MergeOutcome, OurWrite, RenderError, RenderedPolicies, merge_statement,
+    object_resource, render,
+};
+use crate::ports::{DestinationRepository, RateLimitedAction, RateLimiter, RetryAfter, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PoliciesError {
+    #[error("no such destination")]
+    NotFound,
+    #[error(transparent)]
+    Render(RenderError),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// The destination and its rendered documents.
+pub async fn rendered<S: DestinationRepository>(
+    store: &S,
+    platform: &PlatformIdentity,
+    tenant: &TenantId,
+    id: &DestinationId,
+) -> Result<(Destination, RenderedPolicies), PoliciesError> {
+    let destination = store
+        .get(tenant, id)
+        .await
+        .map_err(PoliciesError::Store)?
+        .ok_or(PoliciesError::NotFound)?;
+    let rendered = render(&destination, platform).map_err(PoliciesError::Render)?;
+    Ok((destination, rendered))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MergePolicyError {
+    #[error("too many merge requests")]
+    RateLimited(RetryAfter),
+    #[error("this destination uses an IAM role; its bucket policy needs no statement from us")]
+    NotBucketPolicyMode,
+    #[error(transparent)]
+    Policies(PoliciesError),
+    #[error(transparent)]
+    Merge(MergeError),
+}
+
+/// Adds (or refreshes) this destination's statement in `existing`, keeping everything else.
+pub async fn merge<S: DestinationRepository, L: RateLimiter>(
+    store: &S,
+    limiter: &L,
+    platform: &PlatformIdentity,
+    tenant: &TenantId,
+    id: &DestinationId,
+    existing: &str,
+) -> Result<MergeOutcome, MergePolicyError> {
+    limiter
+        .acquire(
+            tenant,
+            RateLimitedAction::MergeBucketPolicy,
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .map_err(|e| MergePolicyError::Policies(PoliciesError::Store(e)))?
+        .map_err(MergePolicyError::RateLimited)?;
+    let (destination, rendered) = rendered(store, platform, tenant, id)
+        .await
+        .map_err(MergePolicyError::Policies)?;
+    if let AuthMode::IamRole { .. } = destination.auth() {
+        return Err(MergePolicyError::NotBucketPolicyMode);
+    }
+    let statement = rendered
+        .bucket_policy_statement
+        .ok_or(MergePolicyError::NotBucketPolicyMode)?;
+    let resource = object_resource(destination.configuration());
+    merge_statement(
+        existing,
+        &statement,
+        &OurWrite {
+            principal: &rendered.platform_principal,
+            object_resource: &resource,
+        },
+    )
+    .map_err(MergePolicyError::Merge)
+}

@@ -1,0 +1,185 @@
+//! Test Connection: one check of the configuration under edit, stored as its latest test and in
+//! the history.
+
+use time::OffsetDateTime;
+
+use crate::domain::check::CheckResult;
+use crate::domain::{Activity, DestinationId, PlatformIdentity};
+use crate::ports::{
+    CheckHistory, CheckLock, ConnectionProber, DestinationRepository, RateLimitedAction,
+    RateLimiter, RetryAfter, StoreError,
+};
+
+use super::check::{CheckSettings, CheckTarget, run};
+use super::modify::{Caller, Change, ModifyError, Precondition, modify};
+
+/// Longer than any test can run, so a crashed test never blocks the next one for long.
+pub const LOCK_TTL: time::Duration = time::Duration::seconds(60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestError {
+    #[error("no such destination")]
+    NotFound,
+    #[error("a connection test for this destination is already running")]
+    InProgress,
+    #[error("too many connection tests")]
+    RateLimited(RetryAfter),
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+pub struct Tested {
+    pub result: CheckResult,
+    /// False when the configuration changed while the test ran: the result is in the history
+    /// but is not the destination's latest test.
+    pub current: bool,
+}
+
+/// Everything a Test Connection needs.
+pub struct Tester<'a, S, P, L> {
+    pub store: &'a S,
+    pub prober: &'a P,
+    pub limiter: &'a L,
+    pub platform: &'a PlatformIdentity,
+    pub settings: CheckSettings,
+}
+
+impl<S, P, L> Tester<'_, S, P, L>
+where
+    S: DestinationRepository + CheckLock + CheckHistory,
+    P: ConnectionProber,
+    L: RateLimiter,
+{
+    pub async fn test(&self, caller: Caller<'_>, id: &DestinationId) -> Result<Tested, TestError> {
+        let now = OffsetDateTime::now_utc();
+        self.limiter
+            .acquire(caller.tenant, RateLimitedAction::TestConnection, now)
+            .await
+            .map_err(TestError::Store)?
+            .map_err(TestError::RateLimited)?;
+        let destination = self
+            .store
+            .get(caller.tenant, id)
+            .await
+            .map_err(TestError::Store)?
+            .ok_or(TestError::NotFound)?;
+        if !self
+            .store
+            .try_lock(caller.tenant, id, now, now + LOCK_TTL)
+            .await
+            .map_err(TestError::Store)?
+        {
+            // Deleted since we read it? Then it is missing like any other.
+            return match self.store.get(caller.tenant, id).await {
+                Ok(None) => Err(TestError::NotFound),
+                Ok(Some(_)) => Err(TestError::InProgress),
+                Err(e) => Err(TestError::Store(e)),
+            };
+        }
+        let result = run(
+            self.prober,
+            &CheckTarget::under_edit(&destination),
+            self.platform,
+            self.settings,
+        )
+        .await;
+        tracing::info!(
+            destination_id = %id,
+            passed = result.passed,
+            category = ?result.category,
+            duration_ms = result.duration_ms,
+            "connection test finished"
+        );
+        let (stored, history) = tokio::join!(
+            self.record(caller, id, &result),
+            self.store.append(caller.tenant, id, &result)
+        );
+        if let Err(e) = history {
+            // The result is the destination's now; a lost history entry must not fail the test.
+            tracing::warn!(destination_id = %id, error = %e, "test history entry not written");
+        }
+        match stored {
+            Ok(current) => Ok(Tested { result, current }),
+            Err(e) => {
+                if let Err(unlock) = self.store.unlock(caller.tenant, id).await {
+                    tracing::warn!(destination_id = %id, error = %unlock, "test lock not released");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes `result` the latest test if the configuration it tested is still the one under edit.
+    async fn record(
+        &self,
+        caller: Caller<'_>,
+        id: &DestinationId,
+        result: &CheckResult,
+    ) -> Result<bool, TestError> {
+        let now = OffsetDateTime::now_utc();
+        let mut current = false;
+        let stored = modify(
+            self.store,
+            caller,
+            id,
+            Precondition::None,
+            now,
+            |destination| {
+                current = destination.record_test(result.clone(), now);
+                Ok::<_, std::convert::Infallible>(if current {
+                    Change::recorded(Activity::Tested {
+                        passed: result.passed,
+                        category: result.category,
+                    })
+                } else {
+                    Change::nothing()
+                })
+            },
+        )
+        .await;
+        match stored {
+            Ok(_) if current => Ok(true),
+            Ok(_) => {
+                self.store
+                    .unlock(caller.tenant, id)
+                    .await
+                    .map_err(TestError::Store)?;
+                Ok(false)
+            }
+            Err(ModifyError::NotFound) => Err(TestError::NotFound),
+            Err(ModifyError::Store(e)) => Err(TestError::Store(e)),
+            Err(ModifyError::Conflict | ModifyError::PreconditionFailed) => {
+                Err(TestError::Store(StoreError::VersionConflict {
+                    expected: 0,
+                }))
+            }
+            Err(ModifyError::Rejected(never)) => match never {},
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("no such destination")]
+    NotFound,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+/// The destination's recent tests, newest first.
+pub async fn history<S: DestinationRepository + CheckHistory>(
+    store: &S,
+    caller: Caller<'_>,
+    id: &DestinationId,
+    limit: u16,
+) -> Result<Vec<CheckResult>, HistoryError> {
+    store
+        .get(caller.tenant, id)
+        .await
+        .map_err(HistoryError::Store)?
+        .ok_or(HistoryError::NotFound)?;
+    store
+        .history(caller.tenant, id, limit)
+        .await
+        .map_err(HistoryError::Store)
+}

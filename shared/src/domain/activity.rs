@@ -1,0 +1,126 @@
+//! The audit trail: who changed a destination, when, and how.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use time::OffsetDateTime;
+
+use super::Status;
+use super::check::FailureCategory;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("an actor is 1 to 256 printable characters")]
+pub struct ActorError;
+
+/// Who made a change: the JWT's subject (locally a header), or the service itself.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Actor(String);
+
+impl Actor {
+    pub fn new(raw: &str) -> Result<Self, ActorError> {
+        let ok = (1..=256).contains(&raw.chars().count()) && !raw.chars().any(char::is_control);
+        ok.then(|| Self(raw.to_owned())).ok_or(ActorError)
+    }
+
+    /// Re-validation and other work the service does on its own.
+    pub fn service() -> Self {
+        Self("service:revalidation".to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for Actor {
+    type Error = ActorError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(&value)
+    }
+}
+
+impl From<Actor> for String {
+    fn from(value: Actor) -> Self {
+        value.0
+    }
+}
+
+/// What happened to a destination.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum Activity {
+    Created,
+    /// `fields` are the API names of what the PATCH changed.
+    #[serde(rename_all = "camelCase")]
+    Updated {
+        fields: Vec<String>,
+    },
+    Saved,
+    Discarded,
+    Deleted,
+    #[serde(rename_all = "camelCase")]
+    Tested {
+        passed: bool,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        category: Option<FailureCategory>,
+    },
+    /// Re-validation moved the status of the active configuration.
+    #[serde(rename_all = "camelCase")]
+    StatusChanged {
+        from: Status,
+        to: Status,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        category: Option<FailureCategory>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityEntry {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor: Actor,
+    #[serde(flatten)]
+    pub activity: Activity,
+    /// The destination's version after the change.
+    pub version: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_serialise_flat_with_their_action() {
+        let entry = ActivityEntry {
+            at: OffsetDateTime::UNIX_EPOCH,
+            actor: Actor::new("user-1").unwrap(),
+            activity: Activity::Updated {
+                fields: vec!["bucket".into()],
+            },
+            version: 3,
+        };
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json["action"], "updated");
+        assert_eq!(json["fields"][0], "bucket");
+        assert_eq!(json["actor"], "user-1");
+        let back: ActivityEntry = serde_json::from_value(json).unwrap();
+        assert_eq!(back, entry);
+    }
+
+    #[test]
+    fn actors_are_bounded_printable_text() {
+        assert!(Actor::new("auth0|abc").is_ok());
+        assert!(Actor::new("").is_err());
+        assert!(Actor::new("a\nb").is_err());
+        assert!(Actor::new(&"a".repeat(257)).is_err());
+    }
+}

@@ -1,0 +1,343 @@
+use time::macros::datetime;
+
+use super::*;
+use crate::domain::check::{Stage, StageFailure, StageResult, StageStatus};
+
+const NOW: OffsetDateTime = datetime!(2026-11-27 12:00 UTC);
+
+fn configuration(bucket: &str) -> Configuration {
+    Configuration {
+        bucket: BucketName::new(bucket).unwrap(),
+        folder: Folder::new("exports").unwrap(),
+        region: None,
+        role_arn: None,
+        kms_key: None,
+        bucket_owner: Some(AccountId::new("222222222222").unwrap()),
+    }
+}
+
+fn draft(auth: AuthModeKind) -> Destination {
+    Destination::new_draft(
+        DestinationId::generate(),
+        TenantId::new("t").unwrap(),
+        NewDestination {
+            name: DestinationName::new("Lake").unwrap(),
+            description: Description::default(),
+            auth,
+            configuration: configuration("bucket"),
+        },
+        NOW,
+    )
+    .unwrap()
+}
+
+fn result(config_version: u64, category: Option<FailureCategory>) -> CheckResult {
+    CheckResult {
+        passed: category.is_none(),
+        config_version,
+        started_at: NOW,
+        duration_ms: 1,
+        category,
+        test_object_key: None,
+        bucket_region: None,
+        bucket_owner: Some(AccountId::new("222222222222").unwrap()),
+        stages: vec![StageResult {
+            stage: Stage::Write,
+            status: if category.is_some() {
+                StageStatus::Failed
+            } else {
+                StageStatus::Passed
+            },
+            duration_ms: 1,
+            failure: category.map(|category| StageFailure {
+                category,
+                aws_error_code: None,
+                aws_request_id: None,
+                explanation: String::new(),
+                possible_causes: Vec::new(),
+                fix: String::new(),
+                fix_document: None,
+                bucket_region: None,
+            }),
+        }],
+    }
+}
+
+fn saved() -> Destination {
+    let mut d = draft(AuthModeKind::BucketPolicy);
+    assert!(d.record_test(result(1, None), NOW));
+    d.save(&RevalidationSettings::default(), NOW).unwrap();
+    d
+}
+
+fn rename(name: &str) -> DestinationPatch {
+    DestinationPatch {
+        name: Some(DestinationName::new(name).unwrap()),
+        ..Default::default()
+    }
+}
+
+fn move_to(bucket: &str) -> DestinationPatch {
+    DestinationPatch {
+        bucket: Some(BucketName::new(bucket).unwrap()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_draft_saves_only_after_a_passing_test_of_its_current_configuration() {
+    let settings = RevalidationSettings::default();
+    // GIVEN a draft never tested WHEN saved THEN refused
+    let mut d = draft(AuthModeKind::IamRole);
+    assert_eq!(d.save(&settings, NOW), Err(SaveError::NeverTested));
+    // GIVEN a failed test THEN refused
+    d.record_test(result(1, Some(FailureCategory::PutAccessDenied)), NOW);
+    assert_eq!(d.save(&settings, NOW), Err(SaveError::LatestTestFailed));
+    // GIVEN a passing test, then a configuration change THEN refused
+    d.record_test(result(1, None), NOW);
+    d.apply(move_to("other-bucket"), NOW).unwrap();
+    assert_eq!(
+        d.save(&settings, NOW),
+        Err(SaveError::ConfigurationChangedSinceTest)
+    );
+    // GIVEN a passing test of the current configuration THEN saved, verified, due after an interval
+    assert!(d.record_test(result(2, None), NOW));
+    d.save(&settings, NOW).unwrap();
+    assert_eq!(d.status(), Status::Verified);
+    assert_eq!(
+        d.active().unwrap().configuration.bucket.as_str(),
+        "other-bucket"
+    );
+    assert_eq!(
+        d.revalidation().next_check_at,
+        Some(NOW + settings.interval)
+    );
+    assert_eq!(d.save(&settings, NOW), Err(SaveError::NothingToSave));
+}
+
+#[test]
+fn a_result_about_an_older_configuration_is_not_the_latest_test() {
+    let mut d = draft(AuthModeKind::BucketPolicy);
+    d.apply(move_to("other-bucket"), NOW).unwrap();
+    let version = d.version();
+    assert!(!d.record_test(result(1, None), NOW));
+    assert_eq!(d.latest_test(), None);
+    assert_eq!(d.version(), version, "nothing changed, nothing to store");
+}
+
+#[test]
+fn editing_a_saved_destination_leaves_deliveries_on_the_active_configuration() {
+    // GIVEN a saved destination
+    let mut d = saved();
+    let active = d.active().unwrap().clone();
+    // WHEN its bucket is changed
+    let outcome = d.apply(move_to("new-bucket"), NOW).unwrap();
+    // THEN the change is pending: status and active configuration are untouched
+    assert!(outcome.configuration_changed);
+    assert!(d.has_pending_changes());
+    assert_eq!(d.status(), Status::Verified);
+    assert_eq!(d.active(), Some(&active));
+    assert_eq!(d.configuration().bucket.as_str(), "new-bucket");
+    // AND Save needs a passing test of the new configuration
+    let settings = RevalidationSettings::default();
+    assert_eq!(
+        d.save(&settings, NOW),
+        Err(SaveError::ConfigurationChangedSinceTest)
+    );
+    d.record_test(result(d.config_version(), None), NOW);
+    d.save(&settings, NOW).unwrap();
+    assert!(!d.has_pending_changes());
+    assert_eq!(
+        d.active().unwrap().configuration.bucket.as_str(),
+        "new-bucket"
+    );
+}
+
+#[test]
+fn discarding_returns_to_the_active_configuration() {
+    let mut d = saved();
+    assert_eq!(d.discard(NOW), Err(NothingToDiscard));
+    d.apply(move_to("new-bucket"), NOW).unwrap();
+    d.record_test(result(d.config_version(), None), NOW);
+    d.discard(NOW).unwrap();
+    assert!(!d.has_pending_changes());
+    assert_eq!(d.configuration().bucket.as_str(), "bucket");
+    // The test of the discarded change no longer counts for Save
+    assert!(!d.latest_test_is_current());
+}
+
+#[test]
+fn a_rename_is_immediate_and_every_change_bumps_the_version_once() {
+    let mut d = saved();
+    let version = d.version();
+    let outcome = d.apply(rename("Archive"), NOW).unwrap();
+    assert!(outcome.changed && !outcome.configuration_changed);
+    assert_eq!(d.name().as_str(), "Archive");
+    assert!(!d.has_pending_changes());
+    assert_eq!(d.version(), version + 1);
+    let unchanged = d.apply(rename("Archive"), NOW).unwrap();
+    assert!(!unchanged.changed);
+    assert_eq!(d.version(), version + 1);
+}
+
+#[test]
+fn bucket_policy_destinations_have_no_role_and_keep_their_owner() {
+    let mut d = draft(AuthModeKind::BucketPolicy);
+    let role = DestinationPatch {
+        role_arn: Some(Some(
+            RoleArn::new("arn:aws:iam::123456789012:role/r").unwrap(),
+        )),
+        ..Default::default()
+    };
+    assert_eq!(
+        d.apply(role, NOW),
+        Err(PatchError::RoleArnInBucketPolicyMode)
+    );
+    let clear_owner = DestinationPatch {
+        bucket_owner: Some(None),
+        ..Default::default()
+    };
+    assert_eq!(
+        d.apply(clear_owner, NOW),
+        Err(PatchError::BucketOwnerRequired)
+    );
+}
+
+#[test]
+fn the_expected_owner_is_the_customers_word_else_the_roles_account() {
+    let mut config = configuration("bucket");
+    config.role_arn = Some(RoleArn::new("arn:aws:iam::333333333333:role/r").unwrap());
+    assert_eq!(config.expected_owner().unwrap().as_str(), "222222222222");
+    config.bucket_owner = None;
+    assert_eq!(config.expected_owner().unwrap().as_str(), "333333333333");
+}
+
+#[test]
+fn a_definitive_failure_fails_at_once_and_raises_one_event() {
+    let mut d = saved();
+    let settings = RevalidationSettings::default();
+    let event = d
+        .record_check(
+            result(1, Some(FailureCategory::PutAccessDenied)),
+            &settings,
+            NOW,
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.kind, ConnectionEventKind::Failed);
+    assert_eq!(event.category, Some(FailureCategory::PutAccessDenied));
+    assert_eq!(event.event_id, format!("{}/{}", d.id(), d.version()));
+    assert_eq!(d.status(), Status::Failing);
+    // Failing again changes nothing and raises nothing
+    let again = d
+        .record_check(
+            result(1, Some(FailureCategory::BucketNotFound)),
+            &settings,
+            NOW,
+        )
+        .unwrap();
+    assert!(again.is_none());
+    assert_eq!(d.status(), Status::Failing);
+}
+
+#[test]
+fn transient_failures_flip_the_status_only_at_the_threshold() {
+    let mut d = saved();
+    let settings = RevalidationSettings {
+        transient_failures_before_failing: 3,
+        ..Default::default()
+    };
+    for category in [FailureCategory::Transient, FailureCategory::TimedOut] {
+        let event = d.record_check(result(1, Some(category)), &settings, NOW);
+        assert_eq!(event, Ok(None));
+    }
+    assert_eq!(d.status(), Status::Verified);
+    let event = d
+        .record_check(result(1, Some(FailureCategory::Transient)), &settings, NOW)
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.kind, ConnectionEventKind::Failed);
+    assert_eq!(d.status(), Status::Failing);
+}
+
+#[test]
+fn a_pass_between_transient_failures_resets_the_count() {
+    let mut d = saved();
+    let settings = RevalidationSettings {
+        transient_failures_before_failing: 2,
+        ..Default::default()
+    };
+    for _ in 0..5 {
+        let transient = result(1, Some(FailureCategory::Transient));
+        assert_eq!(d.record_check(transient, &settings, NOW), Ok(None));
+        assert_eq!(d.record_check(result(1, None), &settings, NOW), Ok(None));
+    }
+    assert_eq!(d.status(), Status::Verified);
+}
+
+#[test]
+fn recovery_raises_a_restored_event_with_the_first_failure_time() {
+    let mut d = saved();
+    let settings = RevalidationSettings::default();
+    let later = NOW + time::Duration::hours(2);
+    let failure = result(1, Some(FailureCategory::RoleNotAssumable));
+    d.record_check(failure, &settings, NOW).unwrap().unwrap();
+    let event = d
+        .record_check(result(1, None), &settings, later)
+        .unwrap()
+        .unwrap();
+    assert_eq!(event.kind, ConnectionEventKind::Restored);
+    assert_eq!(event.first_failure_at, NOW);
+    assert_eq!(event.category, Some(FailureCategory::RoleNotAssumable));
+    assert_eq!(d.status(), Status::Verified);
+    assert_eq!(
+        d.revalidation().next_check_at,
+        Some(later + settings.interval)
+    );
+}
+
+#[test]
+fn re_validation_never_verifies_pending_changes() {
+    // GIVEN a failing saved destination with a pending change
+    let mut d = saved();
+    let settings = RevalidationSettings::default();
+    let failure = result(1, Some(FailureCategory::BucketNotFound));
+    d.record_check(failure, &settings, NOW).unwrap();
+    d.apply(move_to("new-bucket"), NOW).unwrap();
+    // WHEN a check of the pending configuration's version arrives THEN it is refused
+    assert_eq!(
+        d.record_check(result(d.config_version(), None), &settings, NOW),
+        Err(StaleCheck)
+    );
+    // AND a drafted destination cannot be re-validated at all
+    let mut fresh = draft(AuthModeKind::IamRole);
+    assert_eq!(
+        fresh.record_check(result(1, None), &settings, NOW),
+        Err(StaleCheck)
+    );
+    assert_eq!(fresh.status(), Status::Draft);
+}
+
+#[test]
+fn save_pins_the_bucket_owner_the_passing_test_saw() {
+    let mut d = draft(AuthModeKind::IamRole);
+    d.apply(
+        DestinationPatch {
+            bucket_owner: Some(None),
+            role_arn: Some(Some(
+                RoleArn::new("arn:aws:iam::333333333333:role/r").unwrap(),
+            )),
+            ..Default::default()
+        },
+        NOW,
+    )
+    .unwrap();
+    let mut passed = result(d.config_version(), None);
+    passed.bucket_owner = Some(AccountId::new("333333333333").unwrap());
+    d.record_test(passed, NOW);
+    d.save(&RevalidationSettings::default(), NOW).unwrap();
+    assert_eq!(
+        d.active().unwrap().pinned_owner.as_ref().unwrap().as_str(),
+        "333333333333"
+    );
+}

@@ -1,0 +1,153 @@
+//! Re-validation vocabulary: its settings, what it keeps between checks of a saved destination,
+//! the events a status change raises, and the due-index shard of a destination.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::check::{CheckResult, FailureCategory};
+use super::{DestinationId, TenantId};
+
+/// EventBridge `source` of every event this service puts.
+pub const EVENT_SOURCE: &str = "destinations";
+pub const FAILED_DETAIL_TYPE: &str = "Destination Connection Failed";
+pub const RESTORED_DETAIL_TYPE: &str = "Destination Connection Restored";
+/// Detail-type of the on-demand request: `{"tenantId": "...", "destinationId": "..."?}`.
+pub const REVALIDATE_DETAIL_TYPE: &str = "Revalidate Destinations";
+
+/// Destinations due for a check are spread over this many index partitions, so the scheduler reads
+/// them in parallel and no partition grows hot.
+pub const DUE_SHARDS: u16 = 16;
+
+/// The shard of a destination: from its random id, so shards fill evenly.
+pub fn due_shard(id: &DestinationId) -> u16 {
+    u16::from_str_radix(&id.as_str()[..4], 16).unwrap_or(0) % DUE_SHARDS
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevalidationSettings {
+    pub interval: time::Duration,
+    /// Transient failures in a row before a verified destination counts as failing.
+    pub transient_failures_before_failing: u32,
+}
+
+impl Default for RevalidationSettings {
+    fn default() -> Self {
+        Self {
+            interval: time::Duration::hours(1),
+            transient_failures_before_failing: 3,
+        }
+    }
+}
+
+/// What re-validation keeps between checks of a saved destination's active configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevalidationState {
+    /// Transient failures in a row; the status turns failing only past a threshold, so it does not flap.
+    pub consecutive_transient_failures: u32,
+    /// Start of the current run of failures.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub first_failure_at: Option<OffsetDateTime>,
+    /// When the scheduler should next check it; `None` for destinations never saved.
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub next_check_at: Option<OffsetDateTime>,
+    /// The latest re-validation of the active configuration.
+    #[serde(default)]
+    pub last_check: Option<CheckResult>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConnectionEventKind {
+    Failed,
+    Restored,
+}
+
+impl ConnectionEventKind {
+    pub fn detail_type(self) -> &'static str {
+        match self {
+            ConnectionEventKind::Failed => FAILED_DETAIL_TYPE,
+            ConnectionEventKind::Restored => RESTORED_DETAIL_TYPE,
+        }
+    }
+}
+
+/// A status transition of a saved destination, and the `detail` of the event that announces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionEvent {
+    /// One per transition (`<destination id>/<version>`): a redelivery carries the same id, so
+    /// publishing and consumers can drop duplicates.
+    pub event_id: String,
+    #[serde(skip_serializing, default = "failed")]
+    pub kind: ConnectionEventKind,
+    pub tenant_id: TenantId,
+    pub destination_id: DestinationId,
+    pub destination_name: String,
+    /// The failure category (for a restore: the one it recovered from).
+    pub category: Option<FailureCategory>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub first_failure_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+}
+
+fn failed() -> ConnectionEventKind {
+    ConnectionEventKind::Failed
+}
+
+impl ConnectionEvent {
+    pub fn detail_type(&self) -> &'static str {
+        self.kind.detail_type()
+    }
+}
+
+/// One check to run, as queued. `version` is the destination's version when it was queued: a
+/// message whose version is no longer current was overtaken (duplicate delivery, newer change).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevalidationRequest {
+    pub tenant_id: TenantId,
+    pub destination_id: DestinationId,
+    pub version: u64,
+}
+
+/// The on-demand request: one destination, or every saved destination of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OnDemandRequest {
+    pub tenant_id: TenantId,
+    #[serde(default)]
+    pub destination_id: Option<DestinationId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_spread_over_the_due_index() {
+        let shards: std::collections::HashSet<u16> = (0..2000)
+            .map(|_| due_shard(&DestinationId::generate()))
+            .collect();
+        assert_eq!(shards.len(), usize::from(DUE_SHARDS));
+        assert!(shards.iter().all(|s| *s < DUE_SHARDS));
+    }
+
+    #[test]
+    fn the_event_detail_carries_its_id_but_not_its_kind() {
+        let event = ConnectionEvent {
+            event_id: "d/7".into(),
+            kind: ConnectionEventKind::Restored,
+            tenant_id: TenantId::new("t").unwrap(),
+            destination_id: DestinationId::generate(),
+            destination_name: "Lake".into(),
+            category: Some(FailureCategory::BucketNotFound),
+            first_failure_at: OffsetDateTime::UNIX_EPOCH,
+            occurred_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let detail = serde_json::to_value(&event).unwrap();
+        assert_eq!(detail["eventId"], "d/7");
+        assert!(detail.get("kind").is_none());
+        assert_eq!(event.detail_type(), RESTORED_DETAIL_TYPE);
+    }
+}

@@ -1,0 +1,228 @@
+//! The one table from use-case errors to problems. Causes of 5xx answers are logged here (inside
+//! the request's span) and never shown; clients learn only what they can act on.
+
+use crate::app::ModifyError;
+use crate::app::destinations::{CreateError, PlatformAccountField, ReadError, UpdateError};
+use crate::app::policies::{MergePolicyError, PoliciesError};
+use crate::app::testing::{HistoryError, TestError};
+use crate::domain::{NothingToDiscard, PatchError, SaveError};
+use crate::policy::{MergeError, RenderError};
+use crate::ports::{RetryAfter, StoreError};
+
+use super::problem::{Problem, ProblemType};
+
+impl From<StoreError> for Problem {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::InvalidCursor => Problem::of(
+                ProblemType::InvalidCursor,
+                "The cursor is not valid for this listing; start again without it.",
+            ),
+            StoreError::VersionConflict { .. } => Problem::of(
+                ProblemType::ConcurrentModification,
+                "The destination kept changing while we tried to update it; retry.",
+            ),
+            StoreError::AlreadyExists => Problem::of(
+                ProblemType::AlreadyExists,
+                "A destination with this id already exists; retry.",
+            ),
+            StoreError::LimitReached { cap } => limit_reached(cap),
+            StoreError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "destination store failed");
+                Problem::unavailable()
+            }
+            StoreError::Corrupt(cause) => {
+                tracing::error!(error = %cause, "stored data does not read back");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+fn limit_reached(cap: u32) -> Problem {
+    Problem::of(
+        ProblemType::DestinationLimitReached,
+        format!("This tenant already has {cap} destinations, the most allowed; delete one first."),
+    )
+}
+
+fn retry_after(wait: RetryAfter, what: &str) -> Problem {
+    Problem::rate_limited(wait.0.as_secs().max(1), what)
+}
+
+fn platform_account(field: PlatformAccountField) -> Problem {
+    Problem::field(
+        field.api_name(),
+        "is in one of this platform's own AWS accounts; use an account of yours",
+    )
+}
+
+impl From<ReadError> for Problem {
+    fn from(error: ReadError) -> Self {
+        match error {
+            ReadError::NotFound => Problem::destination_not_found(),
+            ReadError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<CreateError> for Problem {
+    fn from(error: CreateError) -> Self {
+        match error {
+            CreateError::RateLimited(wait) => retry_after(wait, "destinations created"),
+            CreateError::LimitReached { cap } => limit_reached(cap),
+            CreateError::BucketOwnerRequired => Problem::field(
+                "bucketOwnerAccountId",
+                "is required for a bucket-policy destination: the 12-digit id of the account that owns the bucket",
+            ),
+            CreateError::PlatformAccount(field) => platform_account(field),
+            CreateError::IdempotencyKeyReused => Problem::of(
+                ProblemType::IdempotencyKeyReused,
+                "This Idempotency-Key was already used with a different request body.",
+            ),
+            CreateError::Entropy => {
+                tracing::error!("the OS random source failed");
+                Problem::internal()
+            }
+            CreateError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl<E: Into<Problem>> From<ModifyError<E>> for Problem {
+    fn from(error: ModifyError<E>) -> Self {
+        match error {
+            ModifyError::NotFound => Problem::destination_not_found(),
+            ModifyError::PreconditionFailed => Problem::precondition_failed(),
+            ModifyError::Rejected(e) => e.into(),
+            ModifyError::Conflict => Problem::of(
+                ProblemType::ConcurrentModification,
+                "The destination kept changing while we tried to update it; retry.",
+            ),
+            ModifyError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<PatchError> for Problem {
+    fn from(error: PatchError) -> Self {
+        let field = match error {
+            PatchError::RoleArnInBucketPolicyMode => "roleArn",
+            PatchError::BucketOwnerRequired => "bucketOwnerAccountId",
+        };
+        Problem::field(field, error)
+    }
+}
+
+impl From<UpdateError> for Problem {
+    fn from(error: UpdateError) -> Self {
+        match error {
+            UpdateError::Patch(e) => e.into(),
+            UpdateError::PlatformAccount(field) => platform_account(field),
+            UpdateError::Modify(e) => e.into(),
+        }
+    }
+}
+
+impl From<SaveError> for Problem {
+    fn from(error: SaveError) -> Self {
+        let kind = match error {
+            SaveError::NothingToSave => ProblemType::NothingToSave,
+            _ => ProblemType::NotVerified,
+        };
+        Problem::of(kind, format!("Cannot save: {error}."))
+    }
+}
+
+impl From<NothingToDiscard> for Problem {
+    fn from(error: NothingToDiscard) -> Self {
+        Problem::of(
+            ProblemType::NothingToDiscard,
+            format!("Cannot discard: {error}."),
+        )
+    }
+}
+
+impl From<TestError> for Problem {
+    fn from(error: TestError) -> Self {
+        match error {
+            TestError::NotFound => Problem::destination_not_found(),
+            TestError::InProgress => Problem::of(
+                ProblemType::TestInProgress,
+                "A connection test for this destination is already running; wait for its result.",
+            ),
+            TestError::RateLimited(wait) => retry_after(wait, "connection tests"),
+            TestError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<HistoryError> for Problem {
+    fn from(error: HistoryError) -> Self {
+        match error {
+            HistoryError::NotFound => Problem::destination_not_found(),
+            HistoryError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<RenderError> for Problem {
+    fn from(error: RenderError) -> Self {
+        let kind = match error {
+            RenderError::PartitionNotServed(_) => ProblemType::PartitionNotServed,
+            RenderError::TooLarge { .. } => ProblemType::PolicyTooLarge,
+        };
+        Problem::of(kind, format!("Cannot render the policies: {error}."))
+    }
+}
+
+impl From<PoliciesError> for Problem {
+    fn from(error: PoliciesError) -> Self {
+        match error {
+            PoliciesError::NotFound => Problem::destination_not_found(),
+            PoliciesError::Render(e) => e.into(),
+            PoliciesError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<MergePolicyError> for Problem {
+    fn from(error: MergePolicyError) -> Self {
+        match error {
+            MergePolicyError::RateLimited(wait) => retry_after(wait, "bucket-policy merges"),
+            MergePolicyError::NotBucketPolicyMode => Problem::of(
+                ProblemType::NotBucketPolicyMode,
+                "This destination uses an IAM role; its bucket policy needs no statement from us.",
+            ),
+            MergePolicyError::Policies(e) => e.into(),
+            MergePolicyError::Merge(e @ MergeError::TooLarge { .. }) => {
+                Problem::of(ProblemType::PolicyTooLarge, format!("Cannot merge: {e}."))
+            }
+            MergePolicyError::Merge(e) => Problem::field("existingPolicy", e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_outages_are_503_and_corrupt_data_500_without_details() {
+        let outage: Problem = StoreError::Unavailable("secret cause".into()).into();
+        assert_eq!(outage.status, 503);
+        assert!(!outage.detail.contains("secret"));
+        let corrupt: Problem = StoreError::Corrupt("secret cause".into()).into();
+        assert_eq!(corrupt.status, 500);
+        assert!(!corrupt.detail.contains("secret"));
+    }
+
+    #[test]
+    fn save_refusals_say_why() {
+        let problem: Problem = SaveError::LatestTestFailed.into();
+        assert!(problem.is(ProblemType::NotVerified));
+        assert!(problem.detail.contains("latest connection test failed"));
+        let nothing: Problem = SaveError::NothingToSave.into();
+        assert!(nothing.is(ProblemType::NothingToSave));
+    }
+}

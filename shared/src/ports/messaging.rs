@@ -1,0 +1,36 @@
+//! Queue and event bus.
+
+use std::future::Future;
+
+use thiserror::Error;
+
+use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest};
+
+#[derive(Debug, Error)]
+#[error("the queue is unavailable")]
+pub struct QueueError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Where checks wait for a worker.
+pub trait RevalidationQueue: Send + Sync {
+    /// # Errors
+    /// `QueueError` when any request could not be queued (the caller retries all of them; a
+    /// duplicate check is skipped by the worker).
+    fn enqueue(
+        &self,
+        requests: &[RevalidationRequest],
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+#[derive(Debug, Error)]
+#[error("the event bus is unavailable")]
+pub struct PublishError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+/// Where the platform hears that a destination broke or recovered.
+pub trait EventPublisher: Send + Sync {
+    /// # Errors
+    /// `PublishError` when the bus did not take the event.
+    fn publish(
+        &self,
+        event: &ConnectionEvent,
+    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+}

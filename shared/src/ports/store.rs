@@ -1,0 +1,279 @@
+//! Storage capabilities, split so that each function depends on what it uses.
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+use time::OffsetDateTime;
+
+use crate::domain::check::CheckResult;
+use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest};
+use crate::domain::{ActivityEntry, Destination, DestinationId, IdempotencyKey, TenantId};
+
+/// Storage failures as use cases need to tell them apart. Adapters log the underlying cause.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("the destination was changed concurrently (expected version {expected})")]
+    VersionConflict { expected: u64 },
+    #[error("an item with this key already exists")]
+    AlreadyExists,
+    #[error("the tenant already has {cap} destinations, the most allowed")]
+    LimitReached { cap: u32 },
+    #[error("the pagination cursor is not valid for this listing")]
+    InvalidCursor,
+    #[error("storage is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Stored data that does not read back as what we wrote: a bug, not an outage.
+    #[error("stored data is corrupt")]
+    Corrupt(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A stored answer to a `POST /destinations` carrying an `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IdempotencyRecord {
+    pub key: IdempotencyKey,
+    /// SHA-256 of the canonical request body: the same key with another body is refused.
+    pub request_hash: String,
+    /// The destination as first created: a replay answers with exactly this.
+    pub created: Destination,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    pub items: Vec<Destination>,
+    /// Opaque; pass back to get the next page. `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created,
+    /// The idempotency key was used before; here is what it recorded.
+    Replayed(Box<IdempotencyRecord>),
+}
+
+/// A new destination and what is written with it, atomically.
+pub struct NewRecord<'a> {
+    pub destination: &'a Destination,
+    pub activity: &'a ActivityEntry,
+    pub idempotency: Option<&'a IdempotencyRecord>,
+    /// The most destinations the tenant may have.
+    pub cap: u32,
+}
+
+/// What is written with a destination change, in the same conditional write.
+#[derive(Default)]
+pub struct SideEffects<'a> {
+    pub activity: Option<&'a ActivityEntry>,
+    /// Status transitions to announce; published from storage, so none is lost with a crash.
+    pub events: &'a [ConnectionEvent],
+}
+
+pub trait DestinationRepository: Send + Sync {
+    /// # Errors
+    /// `Unavailable` when storage cannot be reached, `Corrupt` when the item does not read back.
+    fn get(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+    ) -> impl Future<Output = Result<Option<Destination>, StoreError>> + Send;
+
+    /// A tenant's destinations, newest first.
+    /// # Errors
+    /// `InvalidCursor` for a cursor this listing did not issue; `Unavailable`, `Corrupt`.
+    fn list(
+        &self,
+        tenant: &TenantId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// Stores a new destination (never overwriting one) with its activity entry, its idempotency
+    /// record, and the tenant's destination count, all or nothing.
+    /// # Errors
+    /// `LimitReached` at the tenant's cap; `AlreadyExists` on an id collision; `Unavailable`.
+    fn create(
+        &self,
+        record: NewRecord<'_>,
+    ) -> impl Future<Output = Result<CreateOutcome, StoreError>> + Send;
+
+    /// Replaces the stored destination only if its version is still `expected_version`, together
+    /// with `effects`. Releases a held check lock.
+    /// # Errors
+    /// `VersionConflict` when someone else changed it first (or it was deleted); `Unavailable`.
+    fn update(
+        &self,
+        destination: &Destination,
+        expected_version: u64,
+        effects: SideEffects<'_>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes the destination and records `activity`. Returns whether something was deleted.
+    /// # Errors
+    /// `Unavailable`.
+    fn delete(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        activity: &ActivityEntry,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// One Test Connection at a time per destination.
+pub trait CheckLock: Send + Sync {
+    /// Takes the lock until `until`; false if another test still holds it or the destination does
+    /// not exist. Any update of the destination releases it.
+    /// # Errors
+    /// `Unavailable`.
+    fn try_lock(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Releases a lock without changing the destination (a test whose result is not stored).
+    /// # Errors
+    /// `Unavailable`.
+    fn unlock(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The short, expiring history of connection tests.
+pub trait CheckHistory: Send + Sync {
+    /// Appends `result`; appending the same result twice keeps one entry.
+    /// # Errors
+    /// `Unavailable`.
+    fn append(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        result: &CheckResult,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Newest first.
+    /// # Errors
+    /// `Unavailable`, `Corrupt`.
+    fn history(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        limit: u16,
+    ) -> impl Future<Output = Result<Vec<CheckResult>, StoreError>> + Send;
+}
+
+/// One page of destinations whose next check is due.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuePage {
+    pub items: Vec<RevalidationRequest>,
+    pub next_cursor: Option<String>,
+}
+
+pub trait DueIndex: Send + Sync {
+    /// Saved destinations of one shard whose next check is at or before `now`, oldest first.
+    /// # Errors
+    /// `InvalidCursor`, `Unavailable`.
+    fn due_for_check(
+        &self,
+        shard: u16,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<DuePage, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivityPage {
+    pub items: Vec<ActivityEntry>,
+    pub next_cursor: Option<String>,
+}
+
+pub trait ActivityLog: Send + Sync {
+    /// A destination's activity, newest first (kept after the destination is deleted).
+    /// # Errors
+    /// `InvalidCursor`, `Unavailable`, `Corrupt`.
+    fn activity(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<ActivityPage, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxPage {
+    pub items: Vec<ConnectionEvent>,
+    pub next_cursor: Option<String>,
+}
+
+/// Events written with the transition they announce, until they are published.
+pub trait Outbox: Send + Sync {
+    /// The event if it is still waiting to be published.
+    /// # Errors
+    /// `Unavailable`, `Corrupt`.
+    fn pending(
+        &self,
+        tenant: &TenantId,
+        event_id: &str,
+    ) -> impl Future<Output = Result<Option<ConnectionEvent>, StoreError>> + Send;
+
+    /// Events written before `before` and still unpublished, oldest first.
+    /// # Errors
+    /// `InvalidCursor`, `Unavailable`, `Corrupt`.
+    fn backlog(
+        &self,
+        before: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<OutboxPage, StoreError>> + Send;
+
+    /// Marks the event published. Removing it twice is not an error.
+    /// # Errors
+    /// `Unavailable`.
+    fn published(
+        &self,
+        tenant: &TenantId,
+        event_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The calls a tenant's rate limit counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateLimitedAction {
+    TestConnection,
+    CreateDestination,
+    MergeBucketPolicy,
+}
+
+impl RateLimitedAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimitedAction::TestConnection => "test-connection",
+            RateLimitedAction::CreateDestination => "create-destination",
+            RateLimitedAction::MergeBucketPolicy => "merge-bucket-policy",
+        }
+    }
+}
+
+/// How long until the limit lets the caller through again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter(pub Duration);
+
+pub trait RateLimiter: Send + Sync {
+    /// Counts one call of `action` for `tenant` in the current window.
+    /// # Errors
+    /// `Ok(Err(RetryAfter))` when the tenant is over its limit; `Unavailable`.
+    fn acquire(
+        &self,
+        tenant: &TenantId,
+        action: RateLimitedAction,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Result<(), RetryAfter>, StoreError>> + Send;
+}

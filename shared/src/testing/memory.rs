@@ -1,0 +1,634 @@
+//! In-memory adapters with the same contracts as the AWS ones: conditional writes, tenant-bound
+//! cursors, expiring locks. Every operation yields to the runtime between its read and its write,
+//! so concurrent callers really interleave.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+
+use crate::domain::check::CheckResult;
+use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest, due_shard};
+use crate::domain::{ActivityEntry, Destination, DestinationId, TenantId};
+use crate::ports::{
+    ActivityLog, ActivityPage, AssumeRoleRequest, CheckHistory, CheckLock, ConnectionProber,
+    CreateOutcome, DestinationRepository, DueIndex, DuePage, EventPublisher, IdempotencyRecord,
+    NewRecord, Outbox, OutboxPage, Page, ProbeError, PublishError, PutTestObjectRequest,
+    QueueError, RateLimitedAction, RateLimiter, RetryAfter, RevalidationQueue, SessionCredentials,
+    SideEffects, StoreError,
+};
+
+type Key = (TenantId, DestinationId);
+
+#[derive(Default)]
+struct State {
+    destinations: BTreeMap<Key, (Destination, Option<OffsetDateTime>)>,
+    history: Vec<(Key, CheckResult)>,
+    activity: Vec<(Key, ActivityEntry)>,
+    idempotency: HashMap<(TenantId, String), IdempotencyRecord>,
+    outbox: BTreeMap<(TenantId, String), ConnectionEvent>,
+    counts: HashMap<TenantId, u32>,
+    rate: HashMap<(TenantId, RateLimitedAction, i64), u32>,
+}
+
+/// Every store port over one shared state; clones share it.
+#[derive(Clone, Default)]
+pub struct InMemoryStore {
+    state: Arc<Mutex<State>>,
+    unavailable: Arc<AtomicBool>,
+    corrupt: Arc<AtomicBool>,
+    lose_races: Arc<AtomicBool>,
+    /// Calls per minute per action; `None`: unlimited.
+    rate_limit: Option<u32>,
+}
+
+fn outage() -> StoreError {
+    StoreError::Unavailable("the in-memory store is switched off".into())
+}
+
+impl InMemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every tenant may make at most `per_minute` calls of each rate-limited action.
+    pub fn with_rate_limit(per_minute: u32) -> Self {
+        Self {
+            rate_limit: Some(per_minute),
+            ..Self::default()
+        }
+    }
+
+    /// Makes every later call fail as an outage (or succeed again).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// Makes every later read fail as data that does not read back (or read fine again).
+    pub fn corrupt_reads(&self, corrupt: bool) {
+        self.corrupt.store(corrupt, Ordering::SeqCst);
+    }
+
+    /// Makes every later update lose its race, as if another writer always got there first.
+    pub fn lose_every_race(&self, lose: bool) {
+        self.lose_races.store(lose, Ordering::SeqCst);
+    }
+
+    /// Holds the check lock of destination `id` (any tenant) until `ttl` from now.
+    pub fn hold_check_lock(&self, id: &str, ttl: time::Duration) {
+        let mut state = self.lock();
+        for ((_, key), (_, lock)) in state.destinations.iter_mut() {
+            if key.as_str() == id {
+                *lock = Some(OffsetDateTime::now_utc() + ttl);
+            }
+        }
+    }
+
+    /// Stores `destination` as is (a fixture, bypassing the use cases).
+    pub fn insert(&self, destination: Destination) {
+        let key = (destination.tenant().clone(), destination.id().clone());
+        self.lock().destinations.insert(key, (destination, None));
+    }
+
+    /// An event waiting in the outbox (a fixture).
+    pub fn insert_outbox(&self, event: ConnectionEvent) {
+        self.lock()
+            .outbox
+            .insert((event.tenant_id.clone(), event.event_id.clone()), event);
+    }
+
+    pub fn outbox_len(&self) -> usize {
+        self.lock().outbox.len()
+    }
+
+    async fn open(&self) -> Result<MutexGuard<'_, State>, StoreError> {
+        tokio::task::yield_now().await;
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(outage());
+        }
+        Ok(self.lock())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn record_effects(state: &mut State, key: &Key, effects: &SideEffects<'_>) {
+    if let Some(entry) = effects.activity {
+        state.activity.push((key.clone(), entry.clone()));
+    }
+    for event in effects.events {
+        state
+            .outbox
+            .entry((event.tenant_id.clone(), event.event_id.clone()))
+            .or_insert_with(|| event.clone());
+    }
+}
+
+impl DestinationRepository for InMemoryStore {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+    ) -> Result<Option<Destination>, StoreError> {
+        let state = self.open().await?;
+        if self.corrupt.load(Ordering::SeqCst) {
+            return Err(StoreError::Corrupt(
+                "the in-memory store reads garbage".into(),
+            ));
+        }
+        Ok(state
+            .destinations
+            .get(&(tenant.clone(), id.clone()))
+            .map(|(d, _)| d.clone()))
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> Result<Page, StoreError> {
+        let state = self.open().await?;
+        let mut mine: Vec<&Destination> = state
+            .destinations
+            .iter()
+            .filter(|((t, _), _)| t == tenant)
+            .map(|(_, (d, _))| d)
+            .collect();
+        mine.sort_by(|a, b| {
+            (b.created_at(), b.id().as_str()).cmp(&(a.created_at(), a.id().as_str()))
+        });
+        let start = match cursor {
+            None => 0,
+            Some(c) => mine
+                .iter()
+                .position(|d| d.id().as_str() == c)
+                .map(|i| i + 1)
+                .ok_or(StoreError::InvalidCursor)?,
+        };
+        let page: Vec<Destination> = mine
+            .iter()
+            .skip(start)
+            .take(usize::from(limit))
+            .map(|d| (*d).clone())
+            .collect();
+        let next_cursor = (start + page.len() < mine.len())
+            .then(|| page.last().map(|d| d.id().as_str().to_owned()))
+            .flatten();
+        Ok(Page {
+            items: page,
+            next_cursor,
+        })
+    }
+
+    async fn create(&self, record: NewRecord<'_>) -> Result<CreateOutcome, StoreError> {
+        let mut state = self.open().await?;
+        let destination = record.destination;
+        let tenant = destination.tenant().clone();
+        if let Some(idempotency) = record.idempotency {
+            let key = (tenant.clone(), idempotency.key.as_str().to_owned());
+            if let Some(previous) = state.idempotency.get(&key)
+                && previous.expires_at >= OffsetDateTime::now_utc()
+            {
+                return Ok(CreateOutcome::Replayed(Box::new(previous.clone())));
+            }
+        }
+        let count = state.counts.get(&tenant).copied().unwrap_or(0);
+        if count >= record.cap {
+            return Err(StoreError::LimitReached { cap: record.cap });
+        }
+        let key = (tenant.clone(), destination.id().clone());
+        if state.destinations.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        state
+            .destinations
+            .insert(key.clone(), (destination.clone(), None));
+        state.counts.insert(tenant.clone(), count + 1);
+        state.activity.push((key, record.activity.clone()));
+        if let Some(idempotency) = record.idempotency {
+            state.idempotency.insert(
+                (tenant, idempotency.key.as_str().to_owned()),
+                idempotency.clone(),
+            );
+        }
+        Ok(CreateOutcome::Created)
+    }
+
+    async fn update(
+        &self,
+        destination: &Destination,
+        expected_version: u64,
+        effects: SideEffects<'_>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.open().await?;
+        if self.lose_races.load(Ordering::SeqCst) {
+            return Err(StoreError::VersionConflict {
+                expected: expected_version,
+            });
+        }
+        let key = (destination.tenant().clone(), destination.id().clone());
+        match state.destinations.get(&key) {
+            Some((stored, _)) if stored.version() == expected_version => {}
+            _ => {
+                return Err(StoreError::VersionConflict {
+                    expected: expected_version,
+                });
+            }
+        }
+        state
+            .destinations
+            .insert(key.clone(), (destination.clone(), None));
+        record_effects(&mut state, &key, &effects);
+        Ok(())
+    }
+
+    async fn delete(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        activity: &ActivityEntry,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.open().await?;
+        let key = (tenant.clone(), id.clone());
+        if state.destinations.remove(&key).is_none() {
+            return Ok(false);
+        }
+        if let Some(count) = state.counts.get_mut(tenant) {
+            *count = count.saturating_sub(1);
+        }
+        state.activity.push((key, activity.clone()));
+        Ok(true)
+    }
+}
+
+impl CheckLock for InMemoryStore {
+    async fn try_lock(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.open().await?;
+        match state.destinations.get_mut(&(tenant.clone(), id.clone())) {
+            Some((_, lock)) if lock.is_none_or(|held| held < now) => {
+                *lock = Some(until);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn unlock(&self, tenant: &TenantId, id: &DestinationId) -> Result<(), StoreError> {
+        let mut state = self.open().await?;
+        if let Some((_, lock)) = state.destinations.get_mut(&(tenant.clone(), id.clone())) {
+            *lock = None;
+        }
+        Ok(())
+    }
+}
+
+impl CheckHistory for InMemoryStore {
+    async fn append(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        result: &CheckResult,
+    ) -> Result<(), StoreError> {
+        let mut state = self.open().await?;
+        let key = (tenant.clone(), id.clone());
+        state
+            .history
+            .retain(|(k, r)| !(k == &key && r.started_at == result.started_at));
+        state.history.push((key, result.clone()));
+        Ok(())
+    }
+
+    async fn history(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        limit: u16,
+    ) -> Result<Vec<CheckResult>, StoreError> {
+        let state = self.open().await?;
+        let key = (tenant.clone(), id.clone());
+        let mut mine: Vec<CheckResult> = state
+            .history
+            .iter()
+            .filter(|(k, _)| k == &key)
+            .map(|(_, r)| r.clone())
+            .collect();
+        mine.sort_by_key(|r| std::cmp::Reverse(r.started_at));
+        mine.truncate(usize::from(limit));
+        Ok(mine)
+    }
+}
+
+impl DueIndex for InMemoryStore {
+    async fn due_for_check(
+        &self,
+        shard: u16,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> Result<DuePage, StoreError> {
+        if cursor.is_some() {
+            return Err(StoreError::InvalidCursor);
+        }
+        let state = self.open().await?;
+        let items = state
+            .destinations
+            .values()
+            .map(|(d, _)| d)
+            .filter(|d| d.is_saved() && due_shard(d.id()) == shard)
+            .filter(|d| d.revalidation().next_check_at.is_some_and(|at| at <= now))
+            .map(|d| RevalidationRequest {
+                tenant_id: d.tenant().clone(),
+                destination_id: d.id().clone(),
+                version: d.version(),
+            })
+            .collect();
+        Ok(DuePage {
+            items,
+            next_cursor: None,
+        })
+    }
+}
+
+impl ActivityLog for InMemoryStore {
+    async fn activity(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> Result<ActivityPage, StoreError> {
+        let state = self.open().await?;
+        let key = (tenant.clone(), id.clone());
+        let mut mine: Vec<ActivityEntry> = state
+            .activity
+            .iter()
+            .filter(|(k, _)| k == &key)
+            .map(|(_, e)| e.clone())
+            .collect();
+        mine.sort_by_key(|e| std::cmp::Reverse((e.at, e.version)));
+        let start: usize = match cursor {
+            None => 0,
+            Some(c) => c.parse().map_err(|_| StoreError::InvalidCursor)?,
+        };
+        let page: Vec<ActivityEntry> = mine
+            .iter()
+            .skip(start)
+            .take(usize::from(limit))
+            .cloned()
+            .collect();
+        let end = start + page.len();
+        Ok(ActivityPage {
+            items: page,
+            next_cursor: (end < mine.len()).then(|| end.to_string()),
+        })
+    }
+}
+
+impl Outbox for InMemoryStore {
+    async fn pending(
+        &self,
+        tenant: &TenantId,
+        event_id: &str,
+    ) -> Result<Option<ConnectionEvent>, StoreError> {
+        let state = self.open().await?;
+        Ok(state
+            .outbox
+            .get(&(tenant.clone(), event_id.to_owned()))
+            .cloned())
+    }
+
+    async fn backlog(
+        &self,
+        before: OffsetDateTime,
+        _cursor: Option<&str>,
+    ) -> Result<OutboxPage, StoreError> {
+        let state = self.open().await?;
+        let items = state
+            .outbox
+            .values()
+            .filter(|e| e.occurred_at <= before)
+            .cloned()
+            .collect();
+        Ok(OutboxPage {
+            items,
+            next_cursor: None,
+        })
+    }
+
+    async fn published(&self, tenant: &TenantId, event_id: &str) -> Result<(), StoreError> {
+        let mut state = self.open().await?;
+        state.outbox.remove(&(tenant.clone(), event_id.to_owned()));
+        Ok(())
+    }
+}
+
+impl RateLimiter for InMemoryStore {
+    async fn acquire(
+        &self,
+        tenant: &TenantId,
+        action: RateLimitedAction,
+        now: OffsetDateTime,
+    ) -> Result<Result<(), RetryAfter>, StoreError> {
+        let mut state = self.open().await?;
+        let Some(limit) = self.rate_limit else {
+            return Ok(Ok(()));
+        };
+        let window = now.unix_timestamp().div_euclid(60);
+        let count = state
+            .rate
+            .entry((tenant.clone(), action, window))
+            .or_insert(0);
+        if *count >= limit {
+            let wait = 60 - now.unix_timestamp().rem_euclid(60);
+            return Ok(Err(RetryAfter(Duration::from_secs(
+                wait.unsigned_abs().max(1),
+            ))));
+        }
+        *count += 1;
+        Ok(Ok(()))
+    }
+}
+
+/// Records what is queued; clones share the record.
+#[derive(Clone, Default)]
+pub struct RecordingQueue {
+    pub queued: Arc<Mutex<Vec<RevalidationRequest>>>,
+    pub fail: Arc<AtomicBool>,
+}
+
+impl RevalidationQueue for RecordingQueue {
+    async fn enqueue(&self, requests: &[RevalidationRequest]) -> Result<(), QueueError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(QueueError("the recording queue is switched off".into()));
+        }
+        self.queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(requests);
+        Ok(())
+    }
+}
+
+/// Records what is published; clones share the record. `fail` simulates an event-bus outage.
+#[derive(Clone, Default)]
+pub struct RecordingPublisher {
+    pub events: Arc<Mutex<Vec<ConnectionEvent>>>,
+    pub fail: Arc<AtomicBool>,
+}
+
+impl RecordingPublisher {
+    pub fn published(&self) -> Vec<ConnectionEvent> {
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl EventPublisher for RecordingPublisher {
+    async fn publish(&self, event: &ConnectionEvent) -> Result<(), PublishError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(PublishError("the recording bus is switched off".into()));
+        }
+        self.events
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(event.clone());
+        Ok(())
+    }
+}
+
+/// What a scripted AssumeRole call saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssumeCall {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+    pub session_name: String,
+    pub session_policy: Option<String>,
+}
+
+type AssumeScript = dyn Fn(&AssumeCall) -> Result<(), ProbeError> + Send + Sync;
+type PutScript = dyn Fn(&PutCall) -> Result<(), ProbeError> + Send + Sync;
+
+/// What a scripted PutObject call saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutCall {
+    pub bucket: String,
+    pub key: String,
+    pub region: String,
+    pub expected_bucket_owner: Option<String>,
+    pub kms_key: Option<String>,
+}
+
+/// A prober whose answers a test scripts, recording every call.
+#[derive(Clone)]
+pub struct ScriptedProber {
+    assume: Arc<AssumeScript>,
+    put: Arc<PutScript>,
+    pub assumed: Arc<Mutex<Vec<AssumeCall>>>,
+    pub puts: Arc<Mutex<Vec<PutCall>>>,
+    /// How long every call takes.
+    pub latency: Duration,
+}
+
+impl ScriptedProber {
+    pub fn new(
+        assume: impl Fn(&AssumeCall) -> Result<(), ProbeError> + Send + Sync + 'static,
+        put: impl Fn(&PutCall) -> Result<(), ProbeError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            assume: Arc::new(assume),
+            put: Arc::new(put),
+            assumed: Arc::default(),
+            puts: Arc::default(),
+            latency: Duration::ZERO,
+        }
+    }
+
+    /// Every call succeeds.
+    pub fn permissive() -> Self {
+        Self::new(|_| Ok(()), |_| Ok(()))
+    }
+
+    /// A role that trusts only `external_id`, and a bucket that takes every write.
+    pub fn strict_role(external_id: String) -> Self {
+        Self::new(
+            move |call| match (
+                &call.external_id,
+                call.role_arn.contains(":role/destinations-platform-writer"),
+            ) {
+                (_, true) => Ok(()),
+                (Some(id), _) if *id == external_id => Ok(()),
+                _ => Err(ProbeError::new(crate::ports::ProbeFailure::AccessDenied)),
+            },
+            |_| Ok(()),
+        )
+    }
+
+    pub fn assume_calls(&self) -> Vec<AssumeCall> {
+        self.assumed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn put_calls(&self) -> Vec<PutCall> {
+        self.puts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+fn credentials() -> SessionCredentials {
+    SessionCredentials {
+        access_key_id: "ASIASCRIPTED".into(),
+        secret_access_key: "scripted".into(),
+        session_token: "scripted".into(),
+    }
+}
+
+impl ConnectionProber for ScriptedProber {
+    async fn assume_role(
+        &self,
+        request: AssumeRoleRequest<'_>,
+    ) -> Result<SessionCredentials, ProbeError> {
+        tokio::time::sleep(self.latency).await;
+        let call = AssumeCall {
+            role_arn: request.role_arn.as_str().to_owned(),
+            external_id: request.external_id.map(|e| e.expose().to_owned()),
+            session_name: request.session_name.as_str().to_owned(),
+            session_policy: request.session_policy.map(str::to_owned),
+        };
+        self.assumed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(call.clone());
+        (self.assume)(&call).map(|()| credentials())
+    }
+
+    async fn put_test_object(&self, request: PutTestObjectRequest<'_>) -> Result<(), ProbeError> {
+        tokio::time::sleep(self.latency).await;
+        let call = PutCall {
+            bucket: request.bucket.as_str().to_owned(),
+            key: request.key.to_owned(),
+            region: request.region.to_owned(),
+            expected_bucket_owner: request.expected_bucket_owner.map(|a| a.as_str().to_owned()),
+            kms_key: request.kms_key.map(|k| k.as_str().to_owned()),
+        };
+        self.puts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(call.clone());
+        (self.put)(&call)
+    }
+}

@@ -1,0 +1,200 @@
+//! template.yaml, the code and openapi.yaml describe one API and one table, and the sample events
+//! are what the functions really receive.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use shared::http::{ProblemType, ROUTES};
+use support::contract::{documented_problem_slugs, openapi};
+
+fn template() -> Value {
+    dev_support::template::template()
+}
+
+fn template_routes() -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    for resource in template()["Resources"].as_object().unwrap().values() {
+        let Some(events) = resource
+            .pointer("/Properties/Events")
+            .and_then(Value::as_object)
+        else {
+            continue;
+        };
+        for event in events.values() {
+            if event["Type"] == "HttpApi" && event["Properties"]["Path"] != "$default" {
+                routes.insert((
+                    event["Properties"]["Method"].as_str().unwrap().to_owned(),
+                    event["Properties"]["Path"].as_str().unwrap().to_owned(),
+                ));
+            }
+        }
+    }
+    routes
+}
+
+fn code_routes() -> BTreeSet<(String, String)> {
+    ROUTES
+        .iter()
+        .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
+        .collect()
+}
+
+fn openapi_routes() -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    for (path, item) in openapi()["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "patch", "delete", "put"].contains(&method.as_str()) {
+                routes.insert((method.to_ascii_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+#[test]
+fn template_code_and_openapi_declare_the_same_routes() {
+    assert_eq!(template_routes(), code_routes());
+    assert_eq!(openapi_routes(), code_routes());
+}
+
+#[test]
+fn openapi_documents_exactly_the_problem_types_the_code_returns() {
+    let code: BTreeSet<String> = ProblemType::ALL
+        .iter()
+        .map(|t| t.slug().to_owned())
+        .collect();
+    let documented: BTreeSet<String> = documented_problem_slugs().into_iter().collect();
+    assert_eq!(code, documented);
+}
+
+#[test]
+fn the_document_is_openapi_3_1() {
+    assert_eq!(openapi()["openapi"], "3.1.0");
+}
+
+#[test]
+fn the_table_the_tests_create_is_the_table_the_template_declares() {
+    use shared::adapters::dynamodb::schema::TABLE;
+    let template = template();
+    let table = &dev_support::template::resource(&template, "DestinationsTable")["Properties"];
+    let key: Vec<(String, String)> = table["KeySchema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["AttributeName"].as_str().unwrap().into(),
+                k["KeyType"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(key, TABLE.key.map(|(a, b)| (a.to_owned(), b.to_owned())));
+    let indexes: Vec<Value> = table["GlobalSecondaryIndexes"].as_array().unwrap().clone();
+    assert_eq!(indexes.len(), TABLE.indexes.len());
+    for (index, (name, hash, range, projection, non_key)) in indexes.iter().zip(TABLE.indexes) {
+        assert_eq!(index["IndexName"], name);
+        assert_eq!(index["KeySchema"][0]["AttributeName"], hash);
+        assert_eq!(index["KeySchema"][1]["AttributeName"], range);
+        assert_eq!(index["Projection"]["ProjectionType"], projection);
+        let declared: Vec<&str> = index["Projection"]["NonKeyAttributes"]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap()).collect())
+            .unwrap_or_default();
+        assert_eq!(declared, non_key);
+    }
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"],
+        TABLE.ttl_attribute
+    );
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"],
+        TABLE.stream_view
+    );
+}
+
+#[test]
+fn the_stream_filters_name_the_key_prefixes_of_the_items_they_want() {
+    use shared::adapters::dynamodb::keys::{DESTINATION_PREFIX, OUTBOX_PREFIX};
+    let template = template();
+    let pattern = |function: &str| -> Value {
+        let events =
+            dev_support::template::resource(&template, function)["Properties"]["Events"].clone();
+        let stream = events
+            .as_object()
+            .unwrap()
+            .values()
+            .find(|e| e["Type"] == "DynamoDB")
+            .unwrap()
+            .clone();
+        serde_json::from_str(
+            stream["Properties"]["FilterCriteria"]["Filters"][0]["Pattern"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        pattern("RevalidateOnChangeFunction")["dynamodb"]["Keys"]["SK"]["S"][0]["prefix"],
+        DESTINATION_PREFIX
+    );
+    assert_eq!(
+        pattern("PublishEventsFunction")["dynamodb"]["Keys"]["SK"]["S"][0]["prefix"],
+        OUTBOX_PREFIX
+    );
+}
+
+#[test]
+fn the_sample_stream_events_are_the_storage_format_of_today() {
+    for (name, generated) in dev_support::events::generated() {
+        assert_eq!(
+            dev_support::events::raw(name),
+            generated,
+            "tests/events/{name} is stale: run `cargo run -p dev-support --bin sample-events`"
+        );
+    }
+}
+
+#[test]
+fn the_oracle_rejects_a_response_that_breaks_the_contract() {
+    // GIVEN a destination body missing its id and carrying an unknown member
+    let response =
+        shared::http::ApiResponse::json(200, &serde_json::json!({"name": "x", "surprise": true}));
+    // WHEN it is checked THEN the check fails
+    let outcome = std::panic::catch_unwind(|| {
+        support::contract::assert_documented(
+            "GET",
+            "/destinations/0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e",
+            &response,
+        )
+    });
+    assert!(outcome.is_err());
+    // AND an undocumented status fails too
+    let teapot = shared::http::ApiResponse::json(418, &serde_json::json!({}));
+    let outcome = std::panic::catch_unwind(|| {
+        support::contract::assert_documented("GET", "/platform", &teapot)
+    });
+    assert!(outcome.is_err());
+}
+
+#[tokio::test]
+async fn every_http_sample_event_gets_a_documented_answer() {
+    use shared::testing::memory::{InMemoryStore, ScriptedProber};
+    let world =
+        support::memory::MemoryWorld::new(InMemoryStore::new(), ScriptedProber::permissive());
+    let dir = dev_support::template::repo_root().join("tests/events");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let raw = dev_support::events::raw(&name);
+        if !raw.contains("\"routeKey\"") {
+            continue;
+        }
+        // Each event parses as the runtime parses it, and its answer (whatever the in-memory
+        // state makes it) is one openapi.yaml documents.
+        let request = dev_support::events::api_request(&name);
+        assert!(request.tenant.is_some(), "{name} carries the tenant claim");
+        world.api().send(request).await;
+        seen += 1;
+    }
+    assert!(seen >= 14, "only {seen} HTTP sample events");
+}

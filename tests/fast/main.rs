@@ -1,0 +1,8 @@
+//! The fast tier: everything that needs nothing installed (no emulator, no Python tools).
+//! `cargo test` runs it on a fresh clone; `infra/test.sh` runs it with the emulator tier.
+
+mod aws_responses;
+mod contract;
+mod handlers;
+mod layout;
+mod revalidation;

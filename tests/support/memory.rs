@@ -1,0 +1,65 @@
+//! The fast tier's world: every function over the in-memory store and a scripted prober, wired
+//! with the same settings the template gives them.
+
+use shared::app::check::CheckSettings;
+use shared::app::destinations::Limits;
+use shared::domain::PlatformIdentity;
+use shared::domain::revalidation::RevalidationSettings;
+use shared::testing::memory::{InMemoryStore, ScriptedProber};
+
+use crate::api::Api;
+
+pub struct MemoryWorld {
+    pub store: InMemoryStore,
+    pub prober: ScriptedProber,
+    pub destinations: destinations_api::handler::App<InMemoryStore>,
+    pub policies: policies_api::handler::App<InMemoryStore>,
+    pub test_connection: test_connection::handler::App<InMemoryStore, ScriptedProber>,
+}
+
+pub fn check_settings() -> CheckSettings {
+    CheckSettings {
+        deadline: std::time::Duration::from_secs(5),
+        propagation_budget: std::time::Duration::from_millis(300),
+        first_backoff: std::time::Duration::from_millis(50),
+    }
+}
+
+impl MemoryWorld {
+    /// `store` and `prober` behind every function; the platform of `shared::testing`.
+    pub fn new(store: InMemoryStore, prober: ScriptedProber) -> Self {
+        Self::with_limits(store, prober, Limits::default())
+    }
+
+    pub fn with_limits(store: InMemoryStore, prober: ScriptedProber, limits: Limits) -> Self {
+        let platform: PlatformIdentity = shared::testing::platform();
+        MemoryWorld {
+            destinations: destinations_api::handler::App {
+                store: store.clone(),
+                platform: platform.clone(),
+                limits,
+                settings: RevalidationSettings::default(),
+            },
+            policies: policies_api::handler::App {
+                store: store.clone(),
+                platform: platform.clone(),
+            },
+            test_connection: test_connection::handler::App {
+                store: store.clone(),
+                prober: prober.clone(),
+                platform,
+                settings: check_settings(),
+            },
+            store,
+            prober,
+        }
+    }
+
+    pub fn api(&self) -> Api<'_, InMemoryStore, ScriptedProber> {
+        Api {
+            destinations: &self.destinations,
+            policies: &self.policies,
+            test_connection: &self.test_connection,
+        }
+    }
+}
