@@ -1,36 +1,44 @@
 #!/usr/bin/env bash
-# The whole service on this machine: fakecloud on 127.0.0.1:4566 (strict IAM, SigV4 checked), the
-# platform account, connector role and table inside it, and the HTTP API on 127.0.0.1:${PORT:-3000}.
-# Ctrl-C stops everything, the emulator included.
+# The whole service on this machine: fakecloud on 127.0.0.1:${EMULATOR_PORT:-4566} (strict IAM,
+# SigV4 checked), the platform built inside it from template.yaml, and the HTTP API and setup
+# page on 127.0.0.1:${PORT:-3000}. One progress line per phase; Ctrl-C stops everything.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 . infra/tools.sh
 
-EMULATOR_PORT=4566
+EMULATOR_PORT="${EMULATOR_PORT:-4566}"
 PORT="${PORT:-3000}"
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for port in "$EMULATOR_PORT" "$PORT"; do
-  if port_busy "$port"; then
-    echo "Port $port on 127.0.0.1 is already in use: is the local run already up? Stop it first (or set PORT)." >&2
-    exit 1
-  fi
-done
 
-ensure_fakecloud
-log "Building the local server"
+phase "checking tools and ports"
+require_rust
+require_python
+for port in "$EMULATOR_PORT" "$PORT"; do
+  port_busy "$port" && die "port $port on 127.0.0.1 is already in use: is the local run already up? Stop it, or set PORT / EMULATOR_PORT"
+done
+start_fakecloud_build
+ensure_python_tools
+
+built_before=$([ -x target/debug/local-run ] && echo yes || echo no)
+if [ "$built_before" = no ]; then estimate=14; else estimate=1; fi
+phase "building the local server" "$estimate"
 cargo build --locked -p local-run
 
-mkdir -p infra/.local
-log "Starting fakecloud on 127.0.0.1:$EMULATOR_PORT (log: infra/.local/fakecloud.log)"
-FAKECLOUD_IAM=strict FAKECLOUD_VERIFY_SIGV4=true \
-  "$FAKECLOUD_BIN" --addr "127.0.0.1:$EMULATOR_PORT" >infra/.local/fakecloud.log 2>&1 &
+ensure_fakecloud
+mkdir -p target/local-run
+phase "starting the AWS emulator on 127.0.0.1:$EMULATOR_PORT (log: target/local-run/fakecloud.log)"
+FAKECLOUD_IAM=strict FAKECLOUD_VERIFY_SIGV4=true FAKECLOUD_LOG=error \
+  "$FAKECLOUD_BIN" --addr "127.0.0.1:$EMULATOR_PORT" >target/local-run/fakecloud.log 2>&1 &
 EMULATOR_PID=$!
-trap 'kill "$EMULATOR_PID" 2>/dev/null; wait "$EMULATOR_PID" 2>/dev/null || true' EXIT INT TERM
-for _ in $(seq 1 100); do
+stop() { kill "$EMULATOR_PID" 2>/dev/null || true; wait "$EMULATOR_PID" 2>/dev/null || true; }
+trap stop EXIT
+trap 'exit 130' INT TERM
+for _ in $(seq 1 200); do
   port_busy "$EMULATOR_PORT" && break
-  kill -0 "$EMULATOR_PID" 2>/dev/null || { cat infra/.local/fakecloud.log >&2; exit 1; }
+  kill -0 "$EMULATOR_PID" 2>/dev/null || { cat target/local-run/fakecloud.log >&2; die "the AWS emulator exited at start"; }
   sleep 0.1
 done
+port_busy "$EMULATOR_PORT" || die "the AWS emulator did not listen on 127.0.0.1:$EMULATOR_PORT within 20 s"
 
+phase "setting up the platform in the emulator and serving"
 FAKECLOUD_ENDPOINT="http://127.0.0.1:$EMULATOR_PORT" PORT="$PORT" target/debug/local-run

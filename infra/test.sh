@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine too: installs what the tests need (fakecloud, parliament),
-# then runs every test. Each integration-test binary starts its own emulator on a free loopback port
-# (FAKECLOUD_IAM=strict, SigV4 verified) and the emulator dies with it.
+# The whole test suite, on a fresh machine too: builds the AWS emulator in the background while
+# the workspace builds and the fast tier runs, installs the Python linters and the browser, then
+# runs the emulator tier. Arguments go to both `cargo test` runs (e.g. a test name filter).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 . infra/tools.sh
 
-ensure_fakecloud
+phase "checking tools"
+require_rust
+require_python
+start_fakecloud_build
 ensure_python_tools
-log "Running the test suite (fakecloud: $FAKECLOUD_BIN)"
-cargo test --workspace --locked --no-fail-fast "$@"
+
+phase "building the tests"
+cargo test --workspace --all-features --locked --no-run
+phase "fast tier: unit tests and tests/fast (nothing installed)"
+cargo test --workspace --all-features --locked --lib --bins --test fast "$@"
+
+ensure_fakecloud
+phase "emulator tier: tests/emulator against $FAKECLOUD_BIN"
+cargo test -p destinations-tests --all-features --locked --test emulator "$@"
+phase "all tests passed"

@@ -1,38 +1,113 @@
-# Sourced by infra/*.sh: finds or installs the tools the tests and the local run need.
-# Every install is declared here, so a fresh machine gets exactly what CI gets.
+# Sourced by infra/*.sh and .ci/run: finds or installs what the tests and the local run need, and
+# reports progress. Every install is declared here, so a fresh machine gets exactly what CI gets.
+# Nothing is left half-installed: the emulator is built in a staging directory and moved into
+# place only when the build succeeded; the Python tools are reinstalled until a run completes.
 
+ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
+TOOLS="$ROOT/target/tools"
 FAKECLOUD_VERSION=0.51.0
+FAKECLOUD_HOME="${CARGO_HOME:-$HOME/.cargo}/bin"
+# The emulator's one install is built without optimisation and without debug info: 4× faster to
+# build than a default release build for +6 s on the emulator test tier (BENCHMARKS.md, "A fresh
+# machine"). Its behaviour is the same code; only its speed differs.
+FAKECLOUD_BUILD_FLAGS=(--config 'profile.release.opt-level=0' --config 'profile.release.debug=false')
+# Minutes each step takes on a fresh 2-core machine (measured; BENCHMARKS.md).
+FAKECLOUD_BUILD_MINUTES=12
+SECONDS_AT_START=$(date +%s)
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+# `phase "what" <minutes left after this starts>`: one progress line with the elapsed time.
+phase() {
+  local elapsed=$(( $(date +%s) - SECONDS_AT_START ))
+  local left=""
+  if [ "${2:-0}" -gt 0 ]; then left=" (about $2 min left)"; fi
+  printf '\033[1m[%02d:%02d] %s%s\033[0m\n' $((elapsed / 60)) $((elapsed % 60)) "$1" "$left" >&2
+}
 
-# fakecloud, the local AWS that really evaluates IAM. Reuses FAKECLOUD_BIN, PATH or ~/.cargo/bin;
-# builds it only when missing, and says how long that takes.
-ensure_fakecloud() {
+die() {
+  printf '\033[1;31merror: %s\033[0m\n' "$*" >&2
+  exit 1
+}
+
+require_rust() {
+  command -v cargo >/dev/null 2>&1 ||
+    die "no Rust toolchain: install rustup (https://rustup.rs); rust-toolchain.toml then picks the version"
+}
+
+require_python() {
+  command -v python3 >/dev/null 2>&1 || die "no Python 3: install python3 (3.9 or newer) with its venv module"
+  python3 -c 'import sys, venv; sys.exit(sys.version_info < (3, 9))' 2>/dev/null ||
+    die "Python 3.9 or newer with the venv module is needed (python3 -m venv)"
+}
+
+# The installed emulator of the pinned version, if any: FAKECLOUD_BIN, PATH, or ~/.cargo/bin.
+find_fakecloud() {
   local candidate
-  for candidate in "${FAKECLOUD_BIN:-}" "$(command -v fakecloud 2>/dev/null)" "$HOME/.cargo/bin/fakecloud"; do
+  for candidate in "${FAKECLOUD_BIN:-}" "$(command -v fakecloud 2>/dev/null)" "$FAKECLOUD_HOME/fakecloud"; do
     if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" --version 2>/dev/null | grep -q "$FAKECLOUD_VERSION"; then
-      export FAKECLOUD_BIN="$candidate"
+      echo "$candidate"
       return 0
     fi
   done
-  log "fakecloud $FAKECLOUD_VERSION is not installed: building it from crates.io now."
-  log "This takes about 45 minutes on 2 cores the first time; the binary is then reused from ~/.cargo/bin."
-  cargo install --locked fakecloud --version "$FAKECLOUD_VERSION"
-  export FAKECLOUD_BIN="$HOME/.cargo/bin/fakecloud"
-  "$FAKECLOUD_BIN" --version >/dev/null
+  return 1
 }
 
-# Python command-line tools from PyPI, pinned in infra/requirements.txt, installed into infra/.venv.
+# Starts building the emulator in the background unless it is installed or already building.
+start_fakecloud_build() {
+  find_fakecloud >/dev/null && return 0
+  local pidfile="$TOOLS/fakecloud-build.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
+  mkdir -p "$TOOLS"
+  rm -rf "$TOOLS/fakecloud-staging"
+  phase "building the AWS emulator (fakecloud $FAKECLOUD_VERSION) in the background; log: target/tools/fakecloud-build.log" "$FAKECLOUD_BUILD_MINUTES"
+  (
+    cargo install --locked fakecloud --version "$FAKECLOUD_VERSION" --root "$TOOLS/fakecloud-staging" \
+      --target-dir "$TOOLS/fakecloud-target" "${FAKECLOUD_BUILD_FLAGS[@]}" >"$TOOLS/fakecloud-build.log" 2>&1
+    echo $? >"$TOOLS/fakecloud-build.status"
+  ) &
+  echo $! >"$pidfile"
+}
+
+# Waits for the build (starting it if needed), installs the binary, and exports FAKECLOUD_BIN.
+ensure_fakecloud() {
+  local found
+  if found=$(find_fakecloud); then
+    export FAKECLOUD_BIN="$found"
+    return 0
+  fi
+  start_fakecloud_build
+  phase "waiting for the AWS emulator's build"
+  local pid
+  pid=$(cat "$TOOLS/fakecloud-build.pid")
+  while kill -0 "$pid" 2>/dev/null; do sleep 2; done
+  if [ "$(cat "$TOOLS/fakecloud-build.status" 2>/dev/null)" != 0 ]; then
+    tail -n 30 "$TOOLS/fakecloud-build.log" >&2
+    rm -rf "$TOOLS/fakecloud-staging" "$TOOLS/fakecloud-build.pid" "$TOOLS/fakecloud-build.status"
+    die "the AWS emulator did not build (log above and in target/tools/fakecloud-build.log); run the command again to retry"
+  fi
+  mkdir -p "$FAKECLOUD_HOME"
+  # A rename within one file system is atomic: the binary is either absent or whole.
+  cp "$TOOLS/fakecloud-staging/bin/fakecloud" "$FAKECLOUD_HOME/.fakecloud.partial"
+  mv "$FAKECLOUD_HOME/.fakecloud.partial" "$FAKECLOUD_HOME/fakecloud"
+  rm -rf "$TOOLS/fakecloud-staging" "$TOOLS/fakecloud-target" "$TOOLS/fakecloud-build.pid" "$TOOLS/fakecloud-build.status"
+  export FAKECLOUD_BIN="$FAKECLOUD_HOME/fakecloud"
+  "$FAKECLOUD_BIN" --version >/dev/null || die "the installed emulator does not run: $FAKECLOUD_BIN"
+}
+
+# The Python tools pinned in infra/requirements.txt, in target/tools/venv.
 ensure_python_tools() {
-  local venv="$ROOT/infra/.venv" stamp="$ROOT/infra/.venv/.requirements"
-  if [ ! -x "$venv/bin/python" ]; then
-    log "Creating $venv for the Python tools (parliament, cfn-lint, aws-sam-cli)."
-    python3 -m venv "$venv"
+  require_python
+  local venv="$TOOLS/venv" stamp="$TOOLS/venv/.requirements"
+  if ! "$venv/bin/python" -c 'pass' 2>/dev/null; then
+    rm -rf "$venv"
+    python3 -m venv "$venv" || die "could not create a Python virtual environment in $venv"
   fi
   if ! cmp -s "$ROOT/infra/requirements.txt" "$stamp"; then
-    log "Installing the Python tools from infra/requirements.txt (a minute or two the first time)."
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
+    phase "installing the Python tools (parliament, cfn-lint, SAM CLI, AWS CLI, schemathesis)" 2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt" ||
+      die "the Python tools did not install (see above); run the command again to retry"
     cp "$ROOT/infra/requirements.txt" "$stamp"
   fi
   export PATH="$venv/bin:$PATH"
 }
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -155,6 +155,23 @@ fn tls_context() -> TlsContext {
         .expect("a TLS context with a trust store always builds")
 }
 
+/// The system's trusted roots (DER), from the same bundle the SDK configuration uses, for the
+/// rare HTTPS call that is not an SDK call.
+pub fn trusted_roots() -> Vec<CertificateDer<'static>> {
+    std::env::var_os("SSL_CERT_FILE")
+        .map(std::path::PathBuf::from)
+        .into_iter()
+        .chain(BUNDLE_CANDIDATES.iter().map(std::path::PathBuf::from))
+        .find_map(|path| std::fs::read(path).ok())
+        .map(|pem| {
+            CertificateDer::pem_slice_iter(&pem)
+                .flatten()
+                .filter(|der| webpki::anchor_from_trusted_cert(der).is_ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A trust store of the bundle's certificates that can serve as trust anchors, or `None` if there
 /// are none.
 fn trust_store_from_bundle(pem: &[u8]) -> Option<TrustStore> {

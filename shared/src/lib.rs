@@ -2,7 +2,8 @@
 //! `ports` the use cases depend on, the use cases (`app`), the AWS `adapters` behind the ports
 //! (each enabled by a cargo feature), and the HTTP edge (`http`).
 //!
-//! Dependencies point one way: `domain ← policy ← ports ← app ← http`, and `ports ← adapters`.
+//! Dependencies point one way: `domain ← policy ← (kit) ← ports ← app ← http`, and
+//! `ports ← adapters`.
 
 pub mod adapters;
 pub mod app;
@@ -11,6 +12,8 @@ pub mod aws;
 pub mod config;
 pub mod domain;
 pub mod http;
+#[cfg(feature = "kit")]
+pub mod kit;
 pub mod policy;
 pub mod ports;
 pub mod telemetry;

@@ -1,5 +1,11 @@
 //! The emulator tier: every AWS-facing behaviour against fakecloud (strict IAM, SigV4 checked),
 //! with each function acting as the identity template.yaml gives it, plus the linters.
 
+mod api;
 mod connection_check;
+mod events;
+mod linters;
+mod revalidation;
+mod setup_kit;
+mod template_iam;
 mod trust_model;

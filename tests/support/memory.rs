@@ -43,6 +43,10 @@ impl MemoryWorld {
             policies: policies_api::handler::App {
                 store: store.clone(),
                 platform: platform.clone(),
+                kit: policies_api::KitConfig {
+                    templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v1/".into(),
+                    tenant_header: false,
+                },
             },
             test_connection: test_connection::handler::App {
                 store: store.clone(),

@@ -1,37 +1,19 @@
 //! `infra/local-run.sh` starts fakecloud, then this: it builds the platform inside the emulator
 //! from template.yaml (account 111111111111), serves the whole HTTP API on 127.0.0.1 through the
-//! same handlers the Lambda functions run, and plays Lambda's event sources (stream, queue,
-//! schedule) so that re-validation and events run too.
-//!
-//! Locally the tenant comes from an `X-Tenant-Id` header (and the actor from `X-Actor`), turned
-//! into what the authorizer's claims give the deployed functions (shared::http::lambda), where
-//! those headers mean nothing.
+//! same handlers the Lambda functions run (dev_support::server), and plays Lambda's event sources
+//! (stream, queue, schedules) so that re-validation and events run too.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use dev_support::dispatch::Dispatcher;
 use dev_support::emulator::Emulator;
 use dev_support::platform::{EmulatedPlatform, Options, PlatformAccounts};
 use dev_support::services::{Services, quick_check_settings};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
-use shared::domain::{Actor, TenantId};
-use shared::http::{ApiRequest, ApiResponse, Function, MAX_BODY_BYTES, Problem, resolve};
 use tokio::net::TcpListener;
 
 /// Fixed so that the walkthrough's ARNs stay the same from run to run.
 pub const PLATFORM_ACCOUNT: &str = "111111111111";
-
-struct Local {
-    services: Services,
-    dispatcher: Dispatcher,
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -49,32 +31,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })?,
         Err(_) => Duration::from_secs(30),
     };
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     let listener = TcpListener::bind(addr).await.map_err(|e| {
         format!("cannot listen on {addr} ({e}): is the local run already up? Stop it, or set PORT to another port.")
     })?;
 
     let emulator = Emulator::attach(&endpoint);
-    let mut platform = EmulatedPlatform::create(
+    let mut platform = Box::pin(EmulatedPlatform::create(
         &emulator,
         Options {
             account_id: Some(PLATFORM_ACCOUNT.to_owned()),
             platform_accounts: PlatformAccounts::StandIn,
             suffix: "local".to_owned(),
             stream: true,
+            template: None,
         },
-    )
+    ))
     .await;
     platform.set_env(
         "REVALIDATE_INTERVAL",
         &format!("{}s", interval.as_secs().max(1)),
     );
+    // The kit's CLI script reaches this server with the tenant header instead of a token.
+    if let Some(policies) = platform
+        .functions
+        .get_mut(dev_support::services::POLICIES_API)
+    {
+        policies
+            .env
+            .insert("SETUP_KIT_TENANT_HEADER".into(), "true".into());
+    }
     write_admin_env(&platform, &endpoint)?;
-    let local = Arc::new(Local {
-        services: Services::wire(&platform, quick_check_settings()).await,
-        dispatcher: Dispatcher::new(&platform),
-    });
-    spawn_event_sources(local.clone(), interval);
+    let services = Arc::new(Box::pin(Services::wire(&platform, quick_check_settings())).await);
+    spawn_event_sources(services.clone(), Dispatcher::new(&platform), interval);
 
     println!();
     println!("  Destinations API    http://{addr}");
@@ -84,6 +73,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         platform.connector_principal
     );
     println!("  Writer role         {}", platform.writer_role_arn);
+    println!("  Setup kit templates {}", platform.kit_templates_url);
     if interval.is_zero() {
         println!("  Re-validation       off (REVALIDATE_INTERVAL=0)");
     } else {
@@ -95,24 +85,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  Send the tenant as X-Tenant-Id; Ctrl-C stops everything.");
     println!();
 
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = accepted?;
-                let local = local.clone();
-                tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| serve(local.clone(), request));
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-            _ = tokio::signal::ctrl_c() => {
-                println!("stopping");
-                return Ok(());
-            }
-        }
-    }
+    dev_support::server::serve(listener, services, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    println!("stopping");
+    Ok(())
 }
 
 /// `source target/local-run/admin.env` points the AWS CLI at the platform account in the emulator.
@@ -132,7 +110,7 @@ fn write_admin_env(platform: &EmulatedPlatform, endpoint: &str) -> std::io::Resu
 }
 
 /// Lambda's event sources: stream and queue every second, the schedules at their rates.
-fn spawn_event_sources(local: Arc<Local>, interval: Duration) {
+fn spawn_event_sources(services: Arc<Services>, dispatcher: Dispatcher, interval: Duration) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut since_schedule = Duration::ZERO;
@@ -143,17 +121,17 @@ fn spawn_event_sources(local: Arc<Local>, interval: Duration) {
             since_sweep += Duration::from_secs(1);
             if !interval.is_zero() && since_schedule >= interval {
                 since_schedule = Duration::ZERO;
-                let queued = local.dispatcher.run_schedule(&local.services).await;
+                let queued = dispatcher.run_schedule(&services).await;
                 if queued["queued"].as_u64().unwrap_or(0) > 0 {
                     println!("re-validation: {} destination(s) queued", queued["queued"]);
                 }
             }
             if since_sweep >= Duration::from_secs(300) {
                 since_sweep = Duration::ZERO;
-                local.dispatcher.run_sweep(&local.services).await;
+                dispatcher.run_sweep(&services).await;
             }
-            local.dispatcher.pump(&local.services).await;
-            for event in local.dispatcher.observed_events().await {
+            dispatcher.pump(&services).await;
+            for event in dispatcher.observed_events().await {
                 println!(
                     "event: {} {}",
                     event["detail-type"].as_str().unwrap_or("?"),
@@ -162,103 +140,4 @@ fn spawn_event_sources(local: Arc<Local>, interval: Duration) {
             }
         }
     });
-}
-
-async fn serve(
-    local: Arc<Local>,
-    request: Request<Incoming>,
-) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
-        Ok(collected) => collected.to_bytes().to_vec(),
-        Err(_) => {
-            return Ok(to_hyper(
-                Problem::payload_too_large(MAX_BODY_BYTES).into_response(),
-            ));
-        }
-    };
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
-        .collect();
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    };
-    let query = parts
-        .uri
-        .query()
-        .map(|q| {
-            q.split('&')
-                .filter(|kv| !kv.is_empty())
-                .map(|kv| {
-                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                    (percent_decode(k), percent_decode(v))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let request = ApiRequest {
-        method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
-        query,
-        tenant: header("x-tenant-id").and_then(|t| TenantId::new(&t).ok()),
-        actor: header("x-actor")
-            .and_then(|a| Actor::new(&a).ok())
-            .or_else(|| Actor::new("local-user").ok()),
-        headers,
-        body,
-        request_id: uuid::Uuid::new_v4().to_string(),
-    };
-    let services = &local.services;
-    let response = match resolve(&request.method, &request.path).map(|route| route.function()) {
-        Ok(Function::PoliciesApi) => {
-            policies_api::handler::handle(&services.policies, request).await
-        }
-        Ok(Function::TestConnection) => {
-            test_connection::handler::handle(&services.test_connection, request).await
-        }
-        // Unknown routes go where API Gateway's $default route sends them.
-        _ => destinations_api::handler::handle(&services.destinations, request).await,
-    };
-    Ok(to_hyper(response))
-}
-
-fn to_hyper(response: ApiResponse) -> Response<Full<Bytes>> {
-    let mut builder = Response::builder().status(response.status);
-    for (name, value) in &response.headers {
-        builder = builder.header(name, value);
-    }
-    builder
-        .body(Full::new(Bytes::from(response.body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
-}
-
-/// `application/x-www-form-urlencoded` decoding of a query component.
-fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match std::str::from_utf8(&bytes[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or(())
-            {
-                Ok(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

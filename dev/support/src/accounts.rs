@@ -162,13 +162,17 @@ impl Account {
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateUser {name}: {e:?}"));
-        iam.put_user_policy()
-            .user_name(name)
-            .policy_name("permissions")
-            .policy_document(policy)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("PutUserPolicy {name}: {e:?}"));
+        let empty = serde_json::from_str::<serde_json::Value>(policy)
+            .is_ok_and(|p| p["Statement"].as_array().is_some_and(Vec::is_empty));
+        if !empty {
+            iam.put_user_policy()
+                .user_name(name)
+                .policy_name("permissions")
+                .policy_document(policy)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("PutUserPolicy {name}: {e:?}"));
+        }
         let key = iam
             .create_access_key()
             .user_name(name)

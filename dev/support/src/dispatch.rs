@@ -110,6 +110,14 @@ impl Dispatcher {
         }
     }
 
+    /// Delivers the whole stream again from its start, as a redelivering event source would.
+    pub fn rewind_streams(&self) {
+        for mapping in self.mappings.lock().expect("mappings").iter_mut() {
+            mapping.positions.clear();
+            mapping.failures = 0;
+        }
+    }
+
     /// Pumps streams and queue until a round hands over nothing (or `rounds` run out).
     pub async fn settle(&self, services: &Services) -> Pumped {
         let mut total = Pumped::default();

@@ -8,5 +8,6 @@ pub mod emulator;
 pub mod events;
 pub mod http;
 pub mod platform;
+pub mod server;
 pub mod services;
 pub mod template;

@@ -13,6 +13,10 @@
 //!    roles live in the platform account. "Our own accounts" (the denials in the connector and
 //!    writer policies, and `PLATFORM_ACCOUNT_IDS`) are then a stand-in account holding nothing,
 //!    unless a test of those denials asks for the real one ([`PlatformAccounts::Own`]).
+//! 4. AWS authorises `SendMessageBatch` with `sqs:SendMessage`; the emulator asks for
+//!    `sqs:SendMessageBatch`, so a grant of the one is a grant of both.
+//! 5. The emulator serves plain HTTP only (`aws:SecureTransport` is always false), so statements
+//!    that deny insecure transport are left out, and S3 URLs are its path-style ones.
 
 use std::collections::BTreeMap;
 
@@ -44,6 +48,8 @@ pub struct Options {
     /// Whether the table has its stream (throughput runs go without: the emulator's stream
     /// bookkeeping makes every write slower than the last).
     pub stream: bool,
+    /// Another template than template.yaml (a test that removes a statement from it).
+    pub template: Option<Value>,
 }
 
 impl Default for Options {
@@ -53,6 +59,7 @@ impl Default for Options {
             platform_accounts: PlatformAccounts::StandIn,
             suffix: unique("d"),
             stream: true,
+            template: None,
         }
     }
 }
@@ -82,6 +89,9 @@ pub struct EmulatedPlatform {
     pub dead_letter_queue_url: String,
     pub failed_invocations_queue_url: String,
     pub event_bus: String,
+    /// The public bucket of the setup kit's templates, and the URL they are read from.
+    pub kit_bucket: String,
+    pub kit_templates_url: String,
     /// Every event put on the bus lands here too (a rule the tests and the local run read).
     pub observer_queue_url: String,
     pub functions: BTreeMap<String, FunctionIdentity>,
@@ -90,7 +100,7 @@ pub struct EmulatedPlatform {
 
 impl EmulatedPlatform {
     pub async fn create(emulator: &Emulator, options: Options) -> EmulatedPlatform {
-        let template = template::template();
+        let template = options.template.clone().unwrap_or_else(template::template);
         let account = match &options.account_id {
             Some(id) => Account::with_id(emulator, id).await,
             None => Account::create(emulator).await,
@@ -174,6 +184,16 @@ impl EmulatedPlatform {
             .set("DestinationEventBus", names.event_bus.as_str())
             .set("DestinationEventBus.Arn", bus_arn.as_str());
 
+        let kit_bucket = format!("setup-kit-{suffix}");
+        let kit_templates_url = publish_kit(
+            &account,
+            &template,
+            &mut stack,
+            &kit_bucket,
+            &emulator.endpoint,
+        )
+        .await;
+
         let connector_name = param(&stack, "ConnectorRoleName");
         let writer_name = param(&stack, "WriterRoleName");
         let connector_role_arn = format!("arn:aws:iam::{}:role/{connector_name}", account.id);
@@ -189,6 +209,7 @@ impl EmulatedPlatform {
                 shared::domain::CONNECTOR_SESSION_NAME
             ),
             own_account: account.id.clone(),
+            kit_templates_url: kit_templates_url.clone(),
             platform_account_ids: match options.platform_accounts {
                 PlatformAccounts::StandIn => vec![random_account_id()],
                 PlatformAccounts::Own => vec![account.id.clone()],
@@ -208,7 +229,7 @@ impl EmulatedPlatform {
             let statements = concessions
                 .policy(stack.resolve(&Value::Array(template::function_statements(&template, id))));
             let policy = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
-            let probing = statements_assume_connector(&statements, &connector_role_arn);
+            let probing = connector_trusts(&template, &format!("{id}Role"));
             let (arn, config) = account
                 .create_user(emulator, &format!("{id}-{suffix}"), &policy, probing)
                 .await;
@@ -237,6 +258,8 @@ impl EmulatedPlatform {
             dead_letter_queue_url: dead_letter.0,
             failed_invocations_queue_url: failed.0,
             event_bus: names.event_bus,
+            kit_bucket,
+            kit_templates_url,
             observer_queue_url: observer.0,
             functions,
             template,
@@ -362,14 +385,12 @@ async fn create_queue(
     (url, arn)
 }
 
-/// Whether these statements let the function take on the connector (it then probes customers,
-/// with the probe timeouts its `main.rs` sets).
-fn statements_assume_connector(statements: &Value, connector: &str) -> bool {
-    statements
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|s| s["Action"] == "sts:AssumeRole" && s["Resource"] == connector)
+/// Whether the connector trusts this execution role (the function then probes customers, with
+/// the probe timeouts its `main.rs` sets).
+fn connector_trusts(template: &Value, role: &str) -> bool {
+    template::resource(template, CONNECTOR_ROLE)["Properties"]["AssumeRolePolicyDocument"]
+        .to_string()
+        .contains(&format!("\"{role}\""))
 }
 
 fn function_env(template: &Value, stack: &Stack, id: &str) -> BTreeMap<String, String> {
@@ -386,6 +407,44 @@ fn function_env(template: &Value, stack: &Stack, id: &str) -> BTreeMap<String, S
         }
     }
     env
+}
+
+/// The kit bucket with the template's public-read policy (concession 5 applied), and this kit
+/// version's templates in it; returns the URL they are read from.
+async fn publish_kit(
+    account: &Account,
+    template: &Value,
+    stack: &mut Stack,
+    bucket: &str,
+    endpoint: &str,
+) -> String {
+    account.create_bucket(bucket).await;
+    stack
+        .set("SetupKitBucket", bucket)
+        .set("SetupKitBucket.Arn", format!("arn:aws:s3:::{bucket}"));
+    let mut policy = stack.resolve(
+        &template::resource(template, "SetupKitBucketPolicy")["Properties"]["PolicyDocument"],
+    );
+    policy["Statement"]
+        .as_array_mut()
+        .expect("statements")
+        .retain(|s| s["Condition"]["Bool"]["aws:SecureTransport"].is_null());
+    account.put_bucket_policy(bucket, &policy.to_string()).await;
+    let s3 = account.s3();
+    for (key, text) in shared::kit::templates() {
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type("text/yaml; charset=utf-8")
+            .body(text.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("PutObject {key}: {e:?}"));
+    }
+    format!(
+        "{endpoint}/{bucket}/setup-kit/{}/",
+        shared::kit::KIT_VERSION
+    )
 }
 
 async fn create_template_role(
@@ -422,8 +481,22 @@ async fn create_template_role(
     }
 }
 
+/// 4: AWS authorises SendMessageBatch with `sqs:SendMessage`; the emulator asks for its own
+/// action name, so a grant of the one is a grant of both.
+fn actions(value: Value) -> Value {
+    let mut list: Vec<Value> = match value {
+        Value::Array(items) => items,
+        single => vec![single],
+    };
+    if list.iter().any(|a| a == "sqs:SendMessage") {
+        list.push(json!("sqs:SendMessageBatch"));
+    }
+    Value::Array(list)
+}
+
 /// The emulator's differences from AWS, adapted in one place (see the module documentation).
 struct Concessions {
+    kit_templates_url: String,
     connector_role_arn: String,
     connector_principal: String,
     own_account: String,
@@ -431,7 +504,8 @@ struct Concessions {
 }
 
 impl Concessions {
-    /// A policy (or list of statements) with the principal and account concessions applied.
+    /// A policy (or list of statements) with the principal, account and batch-action
+    /// concessions applied.
     fn policy(&self, value: Value) -> Value {
         match value {
             // 2: the connector named as a principal is named by its session.
@@ -443,6 +517,8 @@ impl Concessions {
                     .map(|(k, v)| {
                         let v = if k == "aws:ResourceAccount" {
                             self.accounts(v)
+                        } else if k == "Action" {
+                            actions(v)
                         } else if k == "Resource" || k == "NotResource" {
                             v // a role ARN as a resource is the role itself
                         } else {
@@ -494,6 +570,12 @@ impl Concessions {
                 self.platform_account_ids.join(","),
             );
         }
+        if env.contains_key("SETUP_KIT_TEMPLATES_URL") {
+            env.insert(
+                "SETUP_KIT_TEMPLATES_URL".into(),
+                self.kit_templates_url.clone(),
+            );
+        }
         env.insert("S3_FORCE_PATH_STYLE".into(), "true".into());
         env
     }
@@ -505,6 +587,7 @@ mod tests {
 
     fn concessions() -> Concessions {
         Concessions {
+            kit_templates_url: "http://127.0.0.1:4566/kit/setup-kit/v1/".into(),
             connector_role_arn: "arn:aws:iam::111111111111:role/c".into(),
             connector_principal: "arn:aws:sts::111111111111:assumed-role/c/s".into(),
             own_account: "111111111111".into(),

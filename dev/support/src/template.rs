@@ -18,10 +18,17 @@ pub fn repo_file(name: &str) -> String {
 
 /// template.yaml as JSON, tags in long form.
 pub fn template() -> Value {
-    let yaml: serde_norway::Value =
-        serde_norway::from_str(&repo_file("template.yaml")).expect("template.yaml is YAML");
+    parse(&repo_file("template.yaml"))
+}
+
+/// A CloudFormation template's text as JSON, tags in long form.
+pub fn parse(text: &str) -> Value {
+    let yaml: serde_norway::Value = serde_norway::from_str(text).expect("a YAML template");
     long_form(yaml)
 }
+
+/// What `{"Ref": "AWS::NoValue"}` resolves to: removed from the lists and objects it is in.
+const NO_VALUE: &str = "\u{0}AWS::NoValue";
 
 fn long_form(value: serde_norway::Value) -> Value {
     use serde_norway::Value as Y;
@@ -73,6 +80,46 @@ impl Stack {
         self
     }
 
+    /// Evaluates the template's `Conditions` (Equals, Not, And, Or, Condition).
+    pub fn evaluate_conditions(&mut self, template: &Value) -> &mut Self {
+        let conditions = template["Conditions"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        for name in conditions.keys() {
+            let holds = self.condition(&conditions, name);
+            self.conditions.insert(name.clone(), holds);
+        }
+        self
+    }
+
+    fn condition(&self, all: &Map<String, Value>, name: &str) -> bool {
+        self.holds(
+            all,
+            all.get(name)
+                .unwrap_or_else(|| panic!("no condition {name}")),
+        )
+    }
+
+    fn holds(&self, all: &Map<String, Value>, expression: &Value) -> bool {
+        let (function, arg) = expression
+            .as_object()
+            .and_then(|m| m.iter().next())
+            .expect("a condition function");
+        let args = || arg.as_array().cloned().unwrap_or_default();
+        match function.as_str() {
+            "Fn::Equals" => {
+                let pair = args();
+                self.resolve(&pair[0]) == self.resolve(&pair[1])
+            }
+            "Fn::Not" => !self.holds(all, &args()[0]),
+            "Fn::And" => args().iter().all(|a| self.holds(all, a)),
+            "Fn::Or" => args().iter().any(|a| self.holds(all, a)),
+            "Condition" => self.condition(all, arg.as_str().expect("a condition name")),
+            other => panic!("the emulated stack cannot evaluate {other}"),
+        }
+    }
+
     /// Evaluates `value`'s intrinsic functions. Panics on one the stack cannot resolve, so a
     /// template change that the emulated stack does not know fails loudly.
     pub fn resolve(&self, value: &Value) -> Value {
@@ -80,6 +127,7 @@ impl Stack {
             Value::Object(map) if map.len() == 1 => {
                 let (name, arg) = map.iter().next().expect("one entry");
                 match name.as_str() {
+                    "Ref" if arg == "AWS::NoValue" => Value::String(NO_VALUE.to_owned()),
                     "Ref" => self.lookup(arg.as_str().expect("Ref names a string")),
                     "Fn::GetAtt" => {
                         let parts: Vec<&str> = arg
@@ -136,9 +184,16 @@ impl Stack {
             Value::Object(map) => Value::Object(
                 map.iter()
                     .map(|(k, v)| (k.clone(), self.resolve(v)))
+                    .filter(|(_, v)| v != NO_VALUE)
                     .collect(),
             ),
-            Value::Array(items) => Value::Array(items.iter().map(|v| self.resolve(v)).collect()),
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.resolve(v))
+                    .filter(|v| v != NO_VALUE)
+                    .collect(),
+            ),
             other => other.clone(),
         }
     }

@@ -5,13 +5,17 @@ use serde_json::Value;
 
 use shared::app::policies;
 use shared::domain::{AuthModeKind, Destination, PlatformIdentity};
-use shared::http::{ApiRequest, ApiResponse, Problem, Route, caller, dto, finish, resolve};
+use shared::http::{
+    ApiRequest, ApiResponse, FieldError, Problem, Route, caller, dto, finish, resolve,
+};
+use shared::kit::{ApiAccess, KitSettings};
 use shared::policy::{MergeWarning, RenderedPolicies, to_pretty_json};
 use shared::ports::{DestinationRepository, RateLimiter};
 
 pub struct App<S> {
     pub store: S,
     pub platform: PlatformIdentity,
+    pub kit: crate::KitConfig,
 }
 
 pub async fn handle<S: DestinationRepository + RateLimiter>(
@@ -38,7 +42,14 @@ async fn route<S: DestinationRepository + RateLimiter>(
                 &PoliciesBody::new(&destination, &rendered),
             ))
         }
+        Route::GetSetupKit(id) => {
+            let settings = kit_settings(&app.kit, request, caller.tenant);
+            let kit = policies::setup_kit(&app.store, &app.platform, &settings, caller.tenant, &id)
+                .await?;
+            Ok(ApiResponse::json(200, &kit))
+        }
         Route::MergeBucketPolicy(id) => {
+            let policy_only = merge_output(request)?;
             let existing = dto::existing_policy(request)?;
             let outcome = policies::merge(
                 &app.store,
@@ -49,6 +60,9 @@ async fn route<S: DestinationRepository + RateLimiter>(
                 &existing,
             )
             .await?;
+            if policy_only {
+                return Ok(ApiResponse::json(200, &outcome.policy));
+            }
             Ok(ApiResponse::json(
                 200,
                 &MergeBody {
@@ -164,4 +178,44 @@ struct MergeBody {
     text: String,
     replaced_existing: bool,
     warnings: Vec<MergeWarning>,
+}
+
+/// `?output=policy` asks for the merged policy alone (what the CLI script puts on the bucket).
+fn merge_output(request: &ApiRequest) -> Result<bool, Problem> {
+    let mut errors = Vec::new();
+    let mut policy_only = false;
+    for (name, value) in &request.query {
+        match (name.as_str(), value.as_str()) {
+            ("output", "policy") => policy_only = true,
+            ("output", _) => errors.push(FieldError::new("output", "must be \"policy\"")),
+            _ => errors.push(FieldError::new(name.clone(), "unknown query parameter")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(policy_only)
+    } else {
+        Err(Problem::validation(errors))
+    }
+}
+
+/// The kit's templates, and the API as this request reached it (for the CLI script).
+fn kit_settings(
+    kit: &crate::KitConfig,
+    request: &ApiRequest,
+    tenant: &shared::domain::TenantId,
+) -> KitSettings {
+    let scheme = request.header("x-forwarded-proto").unwrap_or("http");
+    let host = request.header("host").unwrap_or("localhost");
+    let base_url = format!("{scheme}://{host}");
+    KitSettings {
+        templates_url: kit.templates_url.clone(),
+        api: if kit.tenant_header {
+            ApiAccess::TenantHeader {
+                base_url,
+                tenant: tenant.as_str().to_owned(),
+            }
+        } else {
+            ApiAccess::Bearer { base_url }
+        },
+    }
 }

@@ -86,3 +86,17 @@ pub async fn merge<S: DestinationRepository, L: RateLimiter>(
     )
     .map_err(MergePolicyError::Merge)
 }
+
+/// The setup kit of a destination: its rendered documents as CloudFormation, a CLI script and
+/// Terraform.
+#[cfg(feature = "kit")]
+pub async fn setup_kit<S: DestinationRepository>(
+    store: &S,
+    platform: &PlatformIdentity,
+    settings: &crate::kit::KitSettings,
+    tenant: &TenantId,
+    id: &DestinationId,
+) -> Result<crate::kit::SetupKit, PoliciesError> {
+    let (destination, rendered) = rendered(store, platform, tenant, id).await?;
+    Ok(crate::kit::setup_kit(&destination, &rendered, settings))
+}

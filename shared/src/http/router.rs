@@ -17,6 +17,7 @@ pub enum Route {
     DiscardChanges(DestinationId),
     ListActivity(DestinationId),
     GetPolicies(DestinationId),
+    GetSetupKit(DestinationId),
     MergeBucketPolicy(DestinationId),
     TestConnection(DestinationId),
     ListConnectionTests(DestinationId),
@@ -50,6 +51,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
         Function::DestinationsApi,
     ),
     ("GET", "/destinations/{id}/policies", Function::PoliciesApi),
+    ("GET", "/destinations/{id}/setup-kit", Function::PoliciesApi),
     (
         "POST",
         "/destinations/{id}/bucket-policy/merge",
@@ -62,7 +64,9 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
 impl Route {
     pub fn function(&self) -> Function {
         match self {
-            Route::GetPolicies(_) | Route::MergeBucketPolicy(_) => Function::PoliciesApi,
+            Route::GetPolicies(_) | Route::GetSetupKit(_) | Route::MergeBucketPolicy(_) => {
+                Function::PoliciesApi
+            }
             Route::TestConnection(_) | Route::ListConnectionTests(_) => Function::TestConnection,
             _ => Function::DestinationsApi,
         }
@@ -119,6 +123,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, Problem> {
         ("POST", "/destinations/{id}/discard") => Route::DiscardChanges(id()?),
         ("GET", "/destinations/{id}/activity") => Route::ListActivity(id()?),
         ("GET", "/destinations/{id}/policies") => Route::GetPolicies(id()?),
+        ("GET", "/destinations/{id}/setup-kit") => Route::GetSetupKit(id()?),
         ("POST", "/destinations/{id}/bucket-policy/merge") => Route::MergeBucketPolicy(id()?),
         ("POST", "/destinations/{id}/test") => Route::TestConnection(id()?),
         ("GET", "/destinations/{id}/tests") => Route::ListConnectionTests(id()?),

@@ -1,0 +1,169 @@
+//! The HTTP API on a local port, as API Gateway serves it deployed: each request goes to the
+//! function that serves its route (unknown routes to the `$default` one). The tenant comes from
+//! an `X-Tenant-Id` header and the actor from `X-Actor`, standing in for the authorizer's claims.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use shared::domain::{Actor, TenantId};
+use shared::http::{ApiRequest, ApiResponse, Function, MAX_BODY_BYTES, Problem, resolve};
+use tokio::net::TcpListener;
+
+use crate::services::Services;
+
+/// Serves until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    services: Arc<Services>,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = accepted?;
+                let services = services.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| respond(services.clone(), request));
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            () = &mut shutdown => return Ok(()),
+        }
+    }
+}
+
+async fn respond(
+    services: Arc<Services>,
+    request: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY_BYTES + 1).collect().await {
+        Ok(collected) => collected.to_bytes().to_vec(),
+        Err(_) => {
+            return Ok(to_hyper(
+                Problem::payload_too_large(MAX_BODY_BYTES).into_response(),
+            ));
+        }
+    };
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
+        .collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let request = ApiRequest {
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(parse_query).unwrap_or_default(),
+        tenant: header("x-tenant-id").and_then(|t| TenantId::new(&t).ok()),
+        actor: header("x-actor")
+            .and_then(|a| Actor::new(&a).ok())
+            .or_else(|| Actor::new("local-user").ok()),
+        headers,
+        body,
+        request_id: uuid::Uuid::new_v4().to_string(),
+    };
+    let response = match resolve(&request.method, &request.path).map(|route| route.function()) {
+        Ok(Function::PoliciesApi) => {
+            Box::pin(policies_api::handler::handle(&services.policies, request)).await
+        }
+        Ok(Function::TestConnection) => {
+            Box::pin(test_connection::handler::handle(
+                &services.test_connection,
+                request,
+            ))
+            .await
+        }
+        _ => {
+            Box::pin(destinations_api::handler::handle(
+                &services.destinations,
+                request,
+            ))
+            .await
+        }
+    };
+    Ok(to_hyper(response))
+}
+
+fn to_hyper(response: ApiResponse) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(response.status);
+    for (name, value) in &response.headers {
+        builder = builder.header(name, value);
+    }
+    builder
+        .body(Full::new(Bytes::from(response.body)))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// `application/x-www-form-urlencoded` query parameters, decoded as API Gateway decodes them.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, None) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_components_decode_like_forms() {
+        assert_eq!(
+            parse_query("limit=5&cursor=a%2Bb%3D&x=a+b&bad=%zz&y"),
+            [
+                ("limit", "5"),
+                ("cursor", "a+b="),
+                ("x", "a b"),
+                ("bad", "%zz"),
+                ("y", "")
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+    }
+}

@@ -1,0 +1,209 @@
+//! The setup kit: a destination's documents as a one-click CloudFormation stack, an AWS CLI script
+//! and Terraform, each built from the same typed documents the policies endpoint renders.
+
+mod cli;
+mod terraform;
+
+use serde::Serialize;
+
+use crate::domain::{AuthMode, Destination, Partition};
+use crate::policy::{RenderedPolicies, statement_sid};
+
+/// The version of the static templates under `infra/customer-kit/`; a change to them is a new
+/// version, published beside the old ones, so links already handed out keep working.
+pub const KIT_VERSION: &str = "v1";
+pub const ROLE_TEMPLATE: &str = include_str!("../../../infra/customer-kit/role.yaml");
+pub const BUCKET_POLICY_TEMPLATE: &str =
+    include_str!("../../../infra/customer-kit/bucket-policy.yaml");
+
+/// Every template of this version, as `(object key, text)` where the kit bucket serves them.
+pub fn templates() -> [(String, &'static str); 2] {
+    [
+        (template_key("role.yaml"), ROLE_TEMPLATE),
+        (template_key("bucket-policy.yaml"), BUCKET_POLICY_TEMPLATE),
+    ]
+}
+
+fn template_key(file: &str) -> String {
+    format!("setup-kit/{KIT_VERSION}/{file}")
+}
+
+/// How the CLI script reaches this API (bucket-policy mode merges through it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiAccess {
+    /// Deployed: the API at `base_url`, with a token the customer exports as
+    /// `DESTINATIONS_API_TOKEN`.
+    Bearer { base_url: String },
+    /// The local run: the tenant as `X-Tenant-Id`.
+    TenantHeader { base_url: String, tenant: String },
+}
+
+/// Where the kit's templates are published and how its script reaches the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KitSettings {
+    /// The URL the templates of this version live under (ends with `/`), as CloudFormation reads
+    /// them: an S3 URL.
+    pub templates_url: String,
+    pub api: ApiAccess,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudFormation {
+    pub template_url: String,
+    /// The console's quick-create page with every parameter filled in.
+    pub quick_create_url: String,
+    pub stack_name: String,
+    pub parameters: Vec<Parameter>,
+    pub template: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Parameter {
+    pub name: &'static str,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetupKit {
+    pub cloud_formation: CloudFormation,
+    /// A bash script for the AWS CLI, run as is with the customer's own credentials; running it
+    /// twice changes nothing.
+    pub aws_cli: String,
+    /// The same resources as HCL.
+    pub terraform: String,
+}
+
+/// A name a customer recognises and CloudFormation accepts: letters, digits and hyphens.
+fn stack_name(destination: &Destination) -> String {
+    let short = &destination.id().as_str()[..8];
+    format!("data-platform-destination-{short}")
+}
+
+/// The role name we suggest: unique per destination, inside IAM's 64 characters.
+pub fn suggested_role_name(destination: &Destination) -> String {
+    format!(
+        "DataPlatformDestination-{}",
+        &destination.id().as_str()[..8]
+    )
+}
+
+fn console_host(partition: Partition) -> &'static str {
+    match partition {
+        Partition::Aws => "console.aws.amazon.com",
+        Partition::AwsCn => "console.amazonaws.cn",
+        Partition::AwsUsGov => "console.amazonaws-us-gov.com",
+    }
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), for query values.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn parameters(destination: &Destination, rendered: &RenderedPolicies) -> Vec<Parameter> {
+    let config = destination.configuration();
+    let p = |name, value: &str| Parameter {
+        name,
+        value: value.to_owned(),
+    };
+    match destination.auth() {
+        AuthMode::IamRole { external_id } => {
+            let key = config.kms_key.as_ref();
+            vec![
+                p("RoleName", &suggested_role_name(destination)),
+                p("ConnectorPrincipalArn", &rendered.platform_principal),
+                p("ExternalId", external_id.expose()),
+                p("BucketName", config.bucket.as_str()),
+                p("ObjectKeyPrefix", config.folder.as_str()),
+                p(
+                    "BucketOwnerAccountId",
+                    config
+                        .bucket_owner
+                        .as_ref()
+                        .map(|a| a.as_str())
+                        .unwrap_or(""),
+                ),
+                p("KmsKeyArn", key.map(|k| k.as_str()).unwrap_or("")),
+                p(
+                    "KmsKeyRegion",
+                    key.map(|k| k.region().as_str()).unwrap_or(""),
+                ),
+            ]
+        }
+        AuthMode::BucketPolicy => vec![
+            p("BucketName", config.bucket.as_str()),
+            p("ObjectKeyPrefix", config.folder.as_str()),
+            p("WriterSessionArn", &rendered.platform_principal),
+            p("StatementSid", &statement_sid(destination.id())),
+        ],
+    }
+}
+
+fn cloud_formation(
+    destination: &Destination,
+    rendered: &RenderedPolicies,
+    settings: &KitSettings,
+) -> CloudFormation {
+    let (file, template) = match destination.auth() {
+        AuthMode::IamRole { .. } => ("role.yaml", ROLE_TEMPLATE),
+        AuthMode::BucketPolicy => ("bucket-policy.yaml", BUCKET_POLICY_TEMPLATE),
+    };
+    let template_url = format!("{}{file}", settings.templates_url);
+    let stack_name = stack_name(destination);
+    let parameters = parameters(destination, rendered);
+    let config = destination.configuration();
+    let partition = config.partition();
+    let region = config
+        .region
+        .as_ref()
+        .map(|r| r.as_str().to_owned())
+        .unwrap_or_else(|| partition.default_region().to_owned());
+    let mut fragment = format!(
+        "/stacks/quickcreate?templateURL={}&stackName={}",
+        encode(&template_url),
+        encode(&stack_name)
+    );
+    for parameter in &parameters {
+        fragment.push_str(&format!(
+            "&param_{}={}",
+            parameter.name,
+            encode(&parameter.value)
+        ));
+    }
+    CloudFormation {
+        quick_create_url: format!(
+            "https://{}/cloudformation/home?region={region}#{fragment}",
+            console_host(partition)
+        ),
+        template_url,
+        stack_name,
+        parameters,
+        template,
+    }
+}
+
+/// The kit for `destination`, from its rendered documents.
+pub fn setup_kit(
+    destination: &Destination,
+    rendered: &RenderedPolicies,
+    settings: &KitSettings,
+) -> SetupKit {
+    SetupKit {
+        cloud_formation: cloud_formation(destination, rendered, settings),
+        aws_cli: cli::script(destination, rendered, &settings.api),
+        terraform: terraform::configuration(destination, rendered),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,114 @@
+//! The setup kit's Terraform, built as an HCL document with a real HCL library (never a string
+//! template): the same documents the policies endpoint renders, as heredocs.
+
+use hcl::expr::{Expression, Heredoc, HeredocStripMode, TemplateExpr, Traversal, Variable};
+use hcl::{Block, Body, Identifier};
+
+use crate::domain::{AuthMode, Destination};
+use crate::policy::{RenderedPolicies, to_pretty_json};
+
+use super::suggested_role_name;
+
+/// A JSON document as `<<-POLICY … POLICY`.
+fn heredoc(json: &str) -> Expression {
+    let delimiter = Identifier::new("POLICY").expect("a valid identifier");
+    let mut doc = Heredoc::new(delimiter, format!("{json}\n"));
+    doc.strip = HeredocStripMode::Indent;
+    Expression::TemplateExpr(Box::new(TemplateExpr::Heredoc(doc)))
+}
+
+/// `<resource type>.<name>.<attribute>`.
+fn reference(kind: &str, name: &str, attribute: &str) -> Expression {
+    let root = Variable::new(kind).expect("a valid identifier");
+    Expression::Traversal(Box::new(
+        Traversal::builder(root).attr(name).attr(attribute).build(),
+    ))
+}
+
+pub fn configuration(destination: &Destination, rendered: &RenderedPolicies) -> String {
+    let (comment, body) = match destination.auth() {
+        AuthMode::IamRole { .. } => (
+            "The IAM role the data platform assumes, with your External ID, to write into one S3 folder.",
+            role(destination, rendered),
+        ),
+        AuthMode::BucketPolicy => (
+            "REPLACES THE BUCKET'S WHOLE POLICY with the destination's statement (aws_s3_bucket_policy owns the\n# whole policy). If the bucket has a policy already, merge the statement into it instead (the setup kit's\n# CLI script does).",
+            bucket_policy(destination, rendered),
+        ),
+    };
+    let text = hcl::to_string(&body).unwrap_or_default();
+    format!(
+        "# Data platform destination {:?} ({}).\n# {comment}\n\n{text}",
+        destination.name().as_str(),
+        destination.id()
+    )
+}
+
+fn role(destination: &Destination, rendered: &RenderedPolicies) -> Body {
+    let trust = rendered
+        .trust_policy
+        .as_ref()
+        .map(to_pretty_json)
+        .unwrap_or_default();
+    let permissions = rendered
+        .permissions_policy
+        .as_ref()
+        .map(to_pretty_json)
+        .unwrap_or_default();
+    Body::builder()
+        .add_block(
+            Block::builder("resource")
+                .add_label("aws_iam_role")
+                .add_label("destination")
+                .add_attribute(("name", suggested_role_name(destination)))
+                .add_attribute((
+                    "description",
+                    "Lets the data platform write to one S3 folder, with your External ID.",
+                ))
+                .add_attribute(("assume_role_policy", heredoc(&trust)))
+                .build(),
+        )
+        .add_block(
+            Block::builder("resource")
+                .add_label("aws_iam_role_policy")
+                .add_label("destination")
+                .add_attribute(("name", "DataPlatformDestination"))
+                .add_attribute(("role", reference("aws_iam_role", "destination", "id")))
+                .add_attribute(("policy", heredoc(&permissions)))
+                .build(),
+        )
+        .add_block(
+            Block::builder("output")
+                .add_label("role_arn")
+                .add_attribute(("description", "Paste this into the destination's Role ARN."))
+                .add_attribute(("value", reference("aws_iam_role", "destination", "arn")))
+                .build(),
+        )
+        .build()
+}
+
+fn bucket_policy(destination: &Destination, rendered: &RenderedPolicies) -> Body {
+    let policy = rendered
+        .bucket_policy
+        .as_ref()
+        .map(to_pretty_json)
+        .unwrap_or_default();
+    let mut body = Body::builder().add_block(
+        Block::builder("resource")
+            .add_label("aws_s3_bucket_policy")
+            .add_label("destination")
+            .add_attribute(("bucket", destination.configuration().bucket.as_str()))
+            .add_attribute(("policy", heredoc(&policy)))
+            .build(),
+    );
+    if let Some(statement) = &rendered.key_policy_statement {
+        body = body.add_block(
+            Block::builder("output")
+                .add_label("key_policy_statement")
+                .add_attribute(("description", "Add this statement to the KMS key's policy."))
+                .add_attribute(("value", heredoc(&to_pretty_json(statement))))
+                .build(),
+        );
+    }
+    body.build()
+}

@@ -1,0 +1,260 @@
+use serde_json::Value;
+
+use super::*;
+use crate::domain::AuthModeKind;
+use crate::policy::render;
+use crate::testing::{DestinationBuilder, platform};
+
+fn settings() -> KitSettings {
+    KitSettings {
+        templates_url: "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v1/".into(),
+        api: ApiAccess::Bearer {
+            base_url: "https://api.example.com".into(),
+        },
+    }
+}
+
+fn kit_of(destination: &Destination) -> SetupKit {
+    let rendered = render(destination, &platform()).unwrap();
+    setup_kit(destination, &rendered, &settings())
+}
+
+fn role_destination() -> Destination {
+    DestinationBuilder::new(AuthModeKind::IamRole)
+        .bucket("acme-exports")
+        .folder("platform/exports")
+        .region("eu-west-1")
+        .kms_key("arn:aws:kms:eu-west-1:222222222222:key/k-1")
+        .build()
+}
+
+/// `(name, value)` of every query parameter of the quick-create link's fragment.
+fn link_parameters(url: &str) -> Vec<(String, String)> {
+    let fragment = url.split_once('#').unwrap().1;
+    let query = fragment.split_once('?').unwrap().1;
+    query
+        .split('&')
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap();
+            let mut bytes = Vec::new();
+            let raw = v.as_bytes();
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] == b'%' {
+                    bytes.push(u8::from_str_radix(&v[i + 1..i + 3], 16).unwrap());
+                    i += 3;
+                } else {
+                    bytes.push(raw[i]);
+                    i += 1;
+                }
+            }
+            (k.to_owned(), String::from_utf8(bytes).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn the_quick_create_link_fills_in_every_parameter_for_the_partitions_console() {
+    let destination = role_destination();
+    let kit = kit_of(&destination);
+    let cf = &kit.cloud_formation;
+    assert!(cf.quick_create_url.starts_with(
+        "https://console.aws.amazon.com/cloudformation/home?region=eu-west-1#/stacks/quickcreate?"
+    ));
+    assert_eq!(
+        cf.template_url,
+        "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v1/role.yaml"
+    );
+    let params = link_parameters(&cf.quick_create_url);
+    assert_eq!(params[0], ("templateURL".into(), cf.template_url.clone()));
+    assert_eq!(params[1], ("stackName".into(), cf.stack_name.clone()));
+    for parameter in &cf.parameters {
+        assert!(
+            params.contains(&(format!("param_{}", parameter.name), parameter.value.clone())),
+            "{}",
+            parameter.name
+        );
+    }
+    let external_id = destination.external_id().unwrap().expose();
+    assert!(
+        cf.parameters
+            .iter()
+            .any(|p| p.name == "ExternalId" && p.value == external_id)
+    );
+    assert!(
+        cf.parameters
+            .iter()
+            .any(|p| p.name == "KmsKeyRegion" && p.value == "eu-west-1")
+    );
+    // Every parameter the link fills in is one the template declares
+    let template: Value = serde_json::to_value(serde_norway_free_parameters(cf.template)).unwrap();
+    for parameter in &cf.parameters {
+        assert!(
+            template
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|n| n == parameter.name),
+            "{}",
+            parameter.name
+        );
+    }
+}
+
+/// The names under `Parameters:` of a kit template (a line-based read: the templates are ours).
+fn serde_norway_free_parameters(template: &str) -> Vec<String> {
+    let section = template
+        .split("\nParameters:\n")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap();
+    section
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.starts_with("   ") && l.trim_end().ends_with(':'))
+        .map(|l| l.trim().trim_end_matches(':').to_owned())
+        .collect()
+}
+
+#[test]
+fn other_partitions_link_to_their_own_console() {
+    let cn = DestinationBuilder::new(AuthModeKind::IamRole)
+        .region("cn-north-1")
+        .build();
+    let rendered = render(
+        &cn,
+        &crate::domain::PlatformIdentity::parse(
+            "arn:aws-cn:iam::111111111111:role/c",
+            "arn:aws-cn:iam::111111111111:role/w",
+            None,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let kit = setup_kit(&cn, &rendered, &settings());
+    assert!(
+        kit.cloud_formation
+            .quick_create_url
+            .starts_with("https://console.amazonaws.cn/cloudformation/home?region=cn-north-1#")
+    );
+}
+
+#[test]
+fn the_terraform_parses_and_holds_the_rendered_documents() {
+    for destination in [
+        role_destination(),
+        DestinationBuilder::new(AuthModeKind::BucketPolicy)
+            .kms_key("arn:aws:kms:us-east-1:222222222222:key/k")
+            .build(),
+    ] {
+        let rendered = render(&destination, &platform()).unwrap();
+        let kit = setup_kit(&destination, &rendered, &settings());
+        let body: hcl::Body =
+            hcl::from_str(&kit.terraform).unwrap_or_else(|e| panic!("{e}\n{}", kit.terraform));
+        let mut documents = std::collections::BTreeMap::new();
+        for block in body.blocks() {
+            for attribute in block.body().attributes() {
+                if let hcl::Expression::TemplateExpr(template) = attribute.expr() {
+                    let text = match template.as_ref() {
+                        hcl::expr::TemplateExpr::Heredoc(h) => h.template.clone(),
+                        other => panic!("{other:?}"),
+                    };
+                    let key = format!(
+                        "{}.{}",
+                        block
+                            .labels()
+                            .iter()
+                            .map(|l| l.as_str())
+                            .collect::<Vec<_>>()
+                            .join("."),
+                        attribute.key()
+                    );
+                    documents.insert(key, serde_json::from_str::<Value>(&text).unwrap());
+                }
+            }
+        }
+        let json = |d: &dyn erased::Json| d.value();
+        match destination.auth() {
+            AuthMode::IamRole { .. } => {
+                assert_eq!(
+                    documents["aws_iam_role.destination.assume_role_policy"],
+                    json(rendered.trust_policy.as_ref().unwrap())
+                );
+                assert_eq!(
+                    documents["aws_iam_role_policy.destination.policy"],
+                    json(rendered.permissions_policy.as_ref().unwrap())
+                );
+            }
+            AuthMode::BucketPolicy => {
+                assert_eq!(
+                    documents["aws_s3_bucket_policy.destination.policy"],
+                    json(rendered.bucket_policy.as_ref().unwrap())
+                );
+                assert_eq!(
+                    documents["key_policy_statement.value"],
+                    json(rendered.key_policy_statement.as_ref().unwrap())
+                );
+                assert!(kit.terraform.contains("REPLACES THE BUCKET'S WHOLE POLICY"));
+            }
+        }
+    }
+}
+
+mod erased {
+    pub trait Json {
+        fn value(&self) -> serde_json::Value;
+    }
+    impl<T: serde::Serialize> Json for T {
+        fn value(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap()
+        }
+    }
+}
+
+#[test]
+fn the_cli_script_embeds_the_documents_and_quotes_what_it_interpolates() {
+    let destination = role_destination();
+    let rendered = render(&destination, &platform()).unwrap();
+    let kit = setup_kit(&destination, &rendered, &settings());
+    let script = &kit.aws_cli;
+    assert!(script.starts_with("#!/usr/bin/env bash\n"));
+    assert!(script.contains("set -euo pipefail"));
+    let trust = crate::policy::to_pretty_json(rendered.trust_policy.as_ref().unwrap());
+    assert!(script.contains(&format!(
+        "TRUST_POLICY=$(cat <<'DOCUMENT'\n{trust}\nDOCUMENT\n)"
+    )));
+    assert!(script.contains("update-assume-role-policy") && script.contains("put-role-policy"));
+    let bucket = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .bucket("it-s.mine")
+        .build();
+    let rendered = render(&bucket, &platform()).unwrap();
+    let local = KitSettings {
+        templates_url: "http://127.0.0.1:4566/kit/setup-kit/v1/".into(),
+        api: ApiAccess::TenantHeader {
+            base_url: "http://127.0.0.1:3000".into(),
+            tenant: "o'neil".into(),
+        },
+    };
+    let script = setup_kit(&bucket, &rendered, &local).aws_cli;
+    assert!(
+        script.contains("AUTH='x-tenant-id: o'\\''neil'"),
+        "{script}"
+    );
+    assert!(script.contains(&format!(
+        "MERGE_URL='http://127.0.0.1:3000/destinations/{}/bucket-policy/merge?output=policy'",
+        bucket.id()
+    )));
+    let deployed = setup_kit(&bucket, &rendered, &settings()).aws_cli;
+    assert!(deployed.contains("DESTINATIONS_API_TOKEN:?"));
+}
+
+#[test]
+fn the_templates_are_published_under_their_version() {
+    let keys: Vec<String> = templates().iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(
+        keys,
+        ["setup-kit/v1/role.yaml", "setup-kit/v1/bucket-policy.yaml"]
+    );
+    assert!(BUCKET_POLICY_TEMPLATE.contains("REPLACES THE BUCKET'S WHOLE POLICY"));
+}

@@ -1,0 +1,189 @@
+//! Nothing lost: a status transition is written with its event, and the event reaches the bus
+//! exactly once through an event-bus outage, a worker that dies after its write, and redelivery.
+
+use serde_json::{Value, json};
+use shared::adapters::eventbridge::EventBridgePublisher;
+use support::world::World;
+
+use dev_support::accounts::{Account, unique};
+use dev_support::emulator::emulator;
+
+use crate::revalidation::outbox_entries;
+
+/// GIVEN a saved bucket-policy destination whose bucket policy is then removed, and a check of it
+/// queued.
+async fn broken_and_queued(world: &World) -> String {
+    let customer = Account::create(emulator()).await;
+    let bucket = unique("events");
+    customer.create_bucket(&bucket).await;
+    let created = world
+        .api()
+        .create(json!({"name": "Raw", "bucket": bucket, "authMode": "bucketPolicy", "bucketOwnerAccountId": customer.id}))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    customer
+        .put_bucket_policy(&bucket, &world.api().document(&id, "bucketPolicy").await)
+        .await;
+    world.api().test(&id).await.expect(200);
+    world.api().save(&id).await.expect(200);
+    world.settle().await;
+    world.dispatcher.observed_events().await;
+    customer
+        .s3()
+        .delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let on_demand: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_value(json!({
+        "version": "0", "id": "1", "detail-type": "Revalidate Destinations", "source": "platform",
+        "account": "111111111111", "time": "2026-11-28T00:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"tenantId": support::api::TENANT, "destinationId": id}
+    }))
+    .unwrap();
+    let (store, queue) = &world.services.scheduler;
+    Box::pin(revalidate_scheduler::handler::handle(
+        store, queue, on_demand,
+    ))
+    .await
+    .unwrap();
+    id
+}
+
+/// The publish-events function's bus client, aimed at a closed port (an outage) or at the bus.
+fn publisher(world: &World, reachable: bool) -> EventBridgePublisher {
+    let function = world.platform.function("PublishEventsFunction");
+    let config = if reachable {
+        function.config.clone()
+    } else {
+        function
+            .config
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .build()
+    };
+    EventBridgePublisher::from_config(&config, &world.platform.event_bus)
+}
+
+fn failed_events(events: &[Value]) -> usize {
+    events
+        .iter()
+        .filter(|e| e["detail-type"] == "Destination Connection Failed")
+        .count()
+}
+
+#[tokio::test]
+async fn an_event_bus_outage_delays_the_failed_event_but_delivers_it_once() {
+    let mut world = World::new().await;
+    let id = broken_and_queued(&world).await;
+    // GIVEN the event bus is unreachable
+    let down = publisher(&world, false);
+    world.services.publisher.1 = down;
+    // WHEN the break is found and the stream tries (and retries) to publish it
+    for _ in 0..3 {
+        world.dispatcher.pump(&world.services).await;
+    }
+    // THEN nothing arrived, and the event waits in the outbox
+    assert_eq!(failed_events(&world.dispatcher.observed_events().await), 0);
+    assert_eq!(outbox_entries(&world).await, 1);
+    assert_eq!(
+        world.api().get(&format!("/destinations/{id}")).await.json()["status"],
+        "failing"
+    );
+    // WHEN the bus is back
+    let up = publisher(&world, true);
+    world.services.publisher.1 = up;
+    world.settle().await;
+    // THEN exactly one Failed event arrives, and the outbox is empty
+    assert_eq!(failed_events(&world.dispatcher.observed_events().await), 1);
+    assert_eq!(outbox_entries(&world).await, 0);
+}
+
+#[tokio::test]
+async fn an_outage_longer_than_the_streams_retries_is_published_by_the_sweep() {
+    let mut world = World::new().await;
+    broken_and_queued(&world).await;
+    let down = publisher(&world, false);
+    world.services.publisher.1 = down;
+    // WHEN the stream gives up (its retries used, the batch parked on the failure queue)
+    let mut parked = 0;
+    for _ in 0..15 {
+        parked += world.dispatcher.pump(&world.services).await.parked;
+    }
+    assert_eq!(parked, 1);
+    assert_eq!(
+        outbox_entries(&world).await,
+        1,
+        "the event is still in the outbox"
+    );
+    // AND the bus comes back THEN the sweep publishes it, once
+    let up = publisher(&world, true);
+    world.services.publisher.1 = up;
+    let (outbox, publisher) = &world.services.publisher;
+    let published = shared::app::events::sweep(outbox, publisher, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(published, 1);
+    world.settle().await;
+    assert_eq!(failed_events(&world.dispatcher.observed_events().await), 1);
+}
+
+#[tokio::test]
+async fn a_worker_that_dies_after_its_write_still_gets_its_event_out_once() {
+    let world = World::new().await;
+    let id = broken_and_queued(&world).await;
+    // GIVEN the worker wrote the failing result and died before anything else (its message not
+    // deleted: SQS hands it out again)
+    let sqs = world.platform.account.sqs();
+    let message = sqs
+        .receive_message()
+        .queue_url(&world.platform.queue_url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap()
+        .remove(0);
+    let request: shared::domain::revalidation::RevalidationRequest =
+        serde_json::from_str(message.body.as_deref().unwrap()).unwrap();
+    let outcome = world
+        .services
+        .worker
+        .checker()
+        .check(&request)
+        .await
+        .unwrap();
+    assert!(matches!(
+        outcome,
+        shared::app::revalidation::Outcome::Checked {
+            transition: true,
+            ..
+        }
+    ));
+    sqs.change_message_visibility()
+        .queue_url(&world.platform.queue_url)
+        .receipt_handle(message.receipt_handle.unwrap())
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    // WHEN the message comes back and the stream runs
+    world.settle().await;
+    // THEN the redelivered check was skipped (the version moved on) and one event arrived
+    let destination = world.api().get(&format!("/destinations/{id}")).await.json();
+    assert_eq!(destination["status"], "failing");
+    assert_eq!(failed_events(&world.dispatcher.observed_events().await), 1);
+}
+
+#[tokio::test]
+async fn a_redelivered_transition_produces_no_second_event() {
+    let world = World::new().await;
+    broken_and_queued(&world).await;
+    world.settle().await;
+    assert_eq!(failed_events(&world.dispatcher.observed_events().await), 1);
+    // WHEN the whole stream is delivered again
+    world.dispatcher.rewind_streams();
+    world.settle().await;
+    // THEN nothing more arrives
+    assert_eq!(failed_events(&world.dispatcher.observed_events().await), 0);
+}

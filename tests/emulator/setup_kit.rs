@@ -1,0 +1,430 @@
+//! The setup kit, each way a customer would use it, ending in a passing Test Connection: the
+//! quick-create link through the emulator's CloudFormation, the AWS CLI script (run twice), and
+//! the bucket-policy script against a bucket that already has a policy.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use support::api::verdict;
+use support::world::World;
+
+use dev_support::accounts::{Account, unique};
+use dev_support::emulator::emulator;
+
+/// Runs `program` as the customer of `account` would, with its credentials and the emulator as
+/// AWS; returns stdout, panicking with stderr on failure.
+fn run_as(account: &Account, program: &str, args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = Command::new(program)
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
+        .env_remove("AWS_SESSION_TOKEN")
+        .env("AWS_DEFAULT_REGION", dev_support::accounts::REGION)
+        .env("AWS_ENDPOINT_URL", &emulator().endpoint)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} is not installed ({e}); run the tests with infra/test.sh, which installs it"));
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{program} {args:?} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn kit(world: &World, id: &str) -> Value {
+    world
+        .api()
+        .get(&format!("/destinations/{id}/setup-kit"))
+        .await
+        .expect(200)
+        .json()
+}
+
+/// The quick-create link's parameters, as the console reads them from the URL.
+fn link_parameters(url: &str) -> Vec<(String, String)> {
+    let query = url.split_once('#').unwrap().1.split_once('?').unwrap().1;
+    dev_support::server::parse_query(query)
+}
+
+#[tokio::test]
+async fn the_quick_create_link_makes_a_role_that_passes() {
+    // GIVEN a role-mode destination and its kit
+    let world = World::new().await;
+    let bucket = world.role_account_bucket().await;
+    let created = world
+        .api()
+        .create(
+            json!({"name": "Lake", "bucket": bucket, "folder": "exports", "authMode": "iamRole"}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let cf = kit(&world, &id).await["cloudFormation"].clone();
+    // WHEN the customer follows the link: the console reads the template from templateURL and
+    // creates the stack with the link's parameters
+    let link = link_parameters(cf["quickCreateUrl"].as_str().unwrap());
+    let template_url = &link.iter().find(|(k, _)| k == "templateURL").unwrap().1;
+    let template = dev_support::http::send("GET", template_url, &[], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        template.status,
+        200,
+        "the template is public: {}",
+        template.text()
+    );
+    assert_eq!(template.text(), cf["template"].as_str().unwrap());
+    let stack = link
+        .iter()
+        .find(|(k, _)| k == "stackName")
+        .unwrap()
+        .1
+        .clone();
+    let mut args = vec![
+        "cloudformation".to_owned(),
+        "create-stack".into(),
+        "--stack-name".into(),
+        stack.clone(),
+        "--template-body".into(),
+        template.text(),
+        "--capabilities".into(),
+        "CAPABILITY_NAMED_IAM".into(),
+        "--parameters".into(),
+    ];
+    for (name, value) in link
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("param_")?, v)))
+    {
+        args.push(format!("ParameterKey={name},ParameterValue={value}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let account = world.customer_role_account();
+    run_as(account, "aws", &args, None);
+    let outputs: Value = serde_json::from_str(&run_as(
+        account,
+        "aws",
+        &["cloudformation", "describe-stacks", "--stack-name", &stack],
+        None,
+    ))
+    .unwrap();
+    let stack = &outputs["Stacks"][0];
+    assert_eq!(stack["StackStatus"], "CREATE_COMPLETE");
+    let role = stack["Outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["OutputKey"] == "RoleArn")
+        .unwrap()["OutputValue"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // THEN the role it made passes Test Connection
+    world
+        .api()
+        .patch(&id, json!({"roleArn": role}))
+        .await
+        .expect(200);
+    let result = world.api().test(&id).await.expect(200).json();
+    assert_eq!(
+        verdict(&result),
+        ("passed".into(), String::new()),
+        "{result}"
+    );
+}
+
+#[tokio::test]
+async fn the_cli_script_run_twice_makes_a_role_that_passes() {
+    let world = World::new().await;
+    let bucket = world.role_account_bucket().await;
+    let created = world
+        .api()
+        .create(json!({"name": "Lake", "bucket": bucket, "authMode": "iamRole"}))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let script = kit(&world, &id).await["awsCli"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // WHEN the customer runs it twice (the second run changes nothing and fails on nothing)
+    let first = run_as(
+        world.customer_role_account(),
+        "bash",
+        &["-s"],
+        Some(&script),
+    );
+    let second = run_as(
+        world.customer_role_account(),
+        "bash",
+        &["-s"],
+        Some(&script),
+    );
+    // THEN both print the role's ARN, and that role passes
+    let role = first.trim().lines().last().unwrap().to_owned();
+    assert!(
+        role.starts_with("arn:aws:iam::") && role.contains(":role/DataPlatformDestination-"),
+        "{first}"
+    );
+    assert_eq!(second.trim().lines().last().unwrap(), role);
+    world
+        .api()
+        .patch(&id, json!({"roleArn": role}))
+        .await
+        .expect(200);
+    let result = world.api().test(&id).await.expect(200).json();
+    assert_eq!(
+        verdict(&result),
+        ("passed".into(), String::new()),
+        "{result}"
+    );
+}
+
+// Multi-threaded: the customer's script blocks this test while the API it calls serves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
+    // GIVEN the API served locally with its kit reaching it by the tenant header, and a customer
+    // bucket that already has a policy
+    let mut world = World::new().await;
+    world
+        .platform
+        .functions
+        .get_mut(dev_support::services::POLICIES_API)
+        .unwrap()
+        .env
+        .insert("SETUP_KIT_TENANT_HEADER".into(), "true".into());
+    let services = Arc::new(
+        Box::pin(dev_support::services::Services::wire(
+            &world.platform,
+            dev_support::services::quick_check_settings(),
+        ))
+        .await,
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(dev_support::server::serve(
+        listener,
+        services.clone(),
+        std::future::pending(),
+    ));
+    let customer = Account::create(emulator()).await;
+    let bucket = unique("merge");
+    customer.create_bucket(&bucket).await;
+    let theirs = json!({"Version": "2012-10-17", "Statement": [{"Sid": "TheirReaders", "Effect": "Allow",
+        "Principal": {"AWS": format!("arn:aws:iam::{}:root", customer.id)}, "Action": "s3:GetObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}]});
+    customer
+        .put_bucket_policy(&bucket, &theirs.to_string())
+        .await;
+    let base = format!("http://{address}");
+    let send = |method: &str, path: &str, body: Option<Value>| {
+        let url = format!("{base}{path}");
+        let method = method.to_owned();
+        async move {
+            let mut headers = vec![("x-tenant-id", support::api::TENANT)];
+            if body.is_some() {
+                headers.push(("content-type", "application/json"));
+            }
+            dev_support::http::send(
+                &method,
+                &url,
+                &headers,
+                body.map(|b| b.to_string().into_bytes()),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let created = send("POST", "/destinations", Some(json!({"name": "Raw", "bucket": bucket, "folder": "in", "authMode": "bucketPolicy", "bucketOwnerAccountId": customer.id}))).await.json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    let script = send("GET", &format!("/destinations/{id}/setup-kit"), None)
+        .await
+        .json()["awsCli"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // WHEN the customer runs the script, twice
+    for _ in 0..2 {
+        run_as(&customer, "bash", &["-s"], Some(&script));
+    }
+    // THEN the bucket policy holds their statement and ours, once each
+    let policy: Value = serde_json::from_str(
+        customer
+            .s3()
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .as_deref()
+            .unwrap(),
+    )
+    .unwrap();
+    let sids: Vec<&str> = policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["Sid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sids,
+        [
+            "TheirReaders",
+            &format!("DataPlatformDestination{}", id.replace('-', ""))
+        ]
+    );
+    // AND the destination passes
+    let result = send("POST", &format!("/destinations/{id}/test"), None)
+        .await
+        .json();
+    assert_eq!(
+        verdict(&result),
+        ("passed".into(), String::new()),
+        "{result}"
+    );
+}
+
+#[tokio::test]
+async fn the_bucket_policy_stack_replaces_the_policy_and_passes() {
+    let world = World::new().await;
+    let customer = Account::create(emulator()).await;
+    let bucket = unique("stack");
+    customer.create_bucket(&bucket).await;
+    let created = world
+        .api()
+        .create(json!({"name": "Raw", "bucket": bucket, "authMode": "bucketPolicy", "bucketOwnerAccountId": customer.id}))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let cf = kit(&world, &id).await["cloudFormation"].clone();
+    let mut args = vec![
+        "cloudformation".to_owned(),
+        "create-stack".into(),
+        "--stack-name".into(),
+        cf["stackName"].as_str().unwrap().into(),
+        "--template-body".into(),
+        cf["template"].as_str().unwrap().into(),
+        "--parameters".into(),
+    ];
+    for parameter in cf["parameters"].as_array().unwrap() {
+        args.push(format!(
+            "ParameterKey={},ParameterValue={}",
+            parameter["name"].as_str().unwrap(),
+            parameter["value"].as_str().unwrap()
+        ));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_as(&customer, "aws", &args, None);
+    let result = world.api().test(&id).await.expect(200).json();
+    assert_eq!(
+        verdict(&result),
+        ("passed".into(), String::new()),
+        "{result}"
+    );
+}
+
+#[tokio::test]
+async fn the_kit_function_publishes_the_templates_and_answers_cloudformation() {
+    // GIVEN the stack's kit bucket, emptied, and a stand-in for CloudFormation's pre-signed
+    // response URL
+    let world = World::new().await;
+    let bucket = world.platform.kit_bucket.clone();
+    for (key, _) in shared::kit::templates() {
+        world
+            .platform
+            .account
+            .s3()
+            .delete_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (answers, url) = response_url_server().await;
+    let s3 = publish_kit::wire(&world.platform.function("PublishKitFunction").config);
+    let s3 = aws_sdk_s3::Client::from_conf(s3.config().to_builder().force_path_style(true).build());
+    let event: publish_kit::handler::CustomResourceEvent = serde_json::from_value(json!({
+        "RequestType": "Create", "ResponseURL": url, "StackId": "stack", "RequestId": "r-1",
+        "LogicalResourceId": "SetupKit", "ResourceProperties": {"Bucket": bucket, "Version": "v1"}
+    }))
+    .unwrap();
+    // WHEN the function handles the Create
+    let response = publish_kit::handler::handle(&s3, event).await.unwrap();
+    // THEN every template is in the bucket, and CloudFormation was told SUCCESS
+    assert_eq!(response.status, "SUCCESS", "{}", response.reason);
+    for (key, text) in shared::kit::templates() {
+        let object = world
+            .platform
+            .account
+            .s3()
+            .get_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            object.body.collect().await.unwrap().into_bytes(),
+            text.as_bytes()
+        );
+    }
+    let answered: Value = serde_json::from_slice(&answers.lock().unwrap()[0]).unwrap();
+    assert_eq!(answered["Status"], "SUCCESS");
+    assert_eq!(answered["RequestId"], "r-1");
+}
+
+/// A local HTTP server that records every body PUT to it, and its URL.
+async fn response_url_server() -> (Arc<std::sync::Mutex<Vec<Vec<u8>>>>, String) {
+    use http_body_util::BodyExt;
+    let answers: Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/presigned?X-Amz-Signature=x",
+        listener.local_addr().unwrap()
+    );
+    let recorded = answers.clone();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let recorded = recorded.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(
+                    move |request: hyper::Request<hyper::body::Incoming>| {
+                        let recorded = recorded.clone();
+                        async move {
+                            let body = request
+                                .into_body()
+                                .collect()
+                                .await
+                                .unwrap()
+                                .to_bytes()
+                                .to_vec();
+                            recorded.lock().unwrap().push(body);
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::new()),
+                            ))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (answers, url)
+}
