@@ -22,20 +22,23 @@ ensure_python_tools
 built_before=$([ -x target/debug/local-run ] && echo yes || echo no)
 if [ "$built_before" = no ]; then estimate=14; else estimate=1; fi
 phase "building the local server" "$estimate"
-cargo build --locked -p local-run
+# The same features as the test build, so that either build reuses the other's artifacts.
+cargo build --locked --workspace --all-features --bin local-run
 
 ensure_fakecloud
-mkdir -p target/local-run
-phase "starting the AWS emulator on 127.0.0.1:$EMULATOR_PORT (log: target/local-run/fakecloud.log)"
+export LOCAL_RUN_DIR="${LOCAL_RUN_DIR:-$ROOT/target/local-run}"
+mkdir -p "$LOCAL_RUN_DIR"
+phase "starting the AWS emulator on 127.0.0.1:$EMULATOR_PORT (log: $LOCAL_RUN_DIR/fakecloud.log)"
 FAKECLOUD_IAM=strict FAKECLOUD_VERIFY_SIGV4=true FAKECLOUD_LOG=error \
-  "$FAKECLOUD_BIN" --addr "127.0.0.1:$EMULATOR_PORT" >target/local-run/fakecloud.log 2>&1 &
+  "$FAKECLOUD_BIN" --addr "127.0.0.1:$EMULATOR_PORT" >"$LOCAL_RUN_DIR/fakecloud.log" 2>&1 &
 EMULATOR_PID=$!
 stop() { kill "$EMULATOR_PID" 2>/dev/null || true; wait "$EMULATOR_PID" 2>/dev/null || true; }
 trap stop EXIT
-trap 'exit 130' INT TERM
+# Ctrl-C is how the local run is stopped: a clean exit once everything has stopped.
+trap 'exit 0' INT TERM
 for _ in $(seq 1 200); do
   port_busy "$EMULATOR_PORT" && break
-  kill -0 "$EMULATOR_PID" 2>/dev/null || { cat target/local-run/fakecloud.log >&2; die "the AWS emulator exited at start"; }
+  kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$LOCAL_RUN_DIR/fakecloud.log" >&2; die "the AWS emulator exited at start"; }
   sleep 0.1
 done
 port_busy "$EMULATOR_PORT" || die "the AWS emulator did not listen on 127.0.0.1:$EMULATOR_PORT within 20 s"

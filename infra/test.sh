@@ -13,8 +13,9 @@ require_python
 start_fakecloud_build
 ensure_python_tools
 
-phase "building the tests"
+phase "building the tests and the local server"
 cargo test --workspace --all-features --locked --no-run
+cargo build --workspace --all-features --locked --bin local-run
 phase "fast tier: unit tests and tests/fast (nothing installed)"
 cargo test --workspace --all-features --locked --lib --bins --test fast "$@"
 

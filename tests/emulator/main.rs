@@ -4,7 +4,9 @@
 mod api;
 mod connection_check;
 mod events;
+mod generated_requests;
 mod linters;
+mod local_run;
 mod revalidation;
 mod setup_kit;
 mod template_iam;

@@ -61,13 +61,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .env
             .insert("SETUP_KIT_TENANT_HEADER".into(), "true".into());
     }
-    write_admin_env(&platform, &endpoint)?;
+    let admin_env = write_admin_env(&platform, &endpoint)?;
     let services = Arc::new(Box::pin(Services::wire(&platform, quick_check_settings())).await);
     spawn_event_sources(services.clone(), Dispatcher::new(&platform), interval);
 
     println!();
     println!("  Destinations API    http://{addr}");
-    println!("  AWS emulator        {endpoint}   (admin credentials: target/local-run/admin.env)");
+    println!(
+        "  AWS emulator        {endpoint}   (admin credentials: {})",
+        admin_env.display()
+    );
     println!(
         "  Connector           {}   (what customers' roles trust)",
         platform.connector_principal
@@ -93,20 +96,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-/// `source target/local-run/admin.env` points the AWS CLI at the platform account in the emulator.
-fn write_admin_env(platform: &EmulatedPlatform, endpoint: &str) -> std::io::Result<()> {
-    let dir = dev_support::template::repo_root().join("target/local-run");
+/// `source target/local-run/admin.env` points the AWS CLI at the platform account in the emulator
+/// (`LOCAL_RUN_DIR` moves the directory).
+fn write_admin_env(
+    platform: &EmulatedPlatform,
+    endpoint: &str,
+) -> std::io::Result<std::path::PathBuf> {
+    let dir = std::env::var_os("LOCAL_RUN_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| dev_support::template::repo_root().join("target/local-run"));
     std::fs::create_dir_all(&dir)?;
     let region = dev_support::accounts::REGION;
+    let path = dir.join("admin.env");
     std::fs::write(
-        dir.join("admin.env"),
+        &path,
         format!(
             "# The platform account's admin in the local emulator; `source` this to use the AWS CLI against it.\n\
              export AWS_ACCESS_KEY_ID={}\nexport AWS_SECRET_ACCESS_KEY={}\nexport AWS_REGION={region}\n\
              export AWS_DEFAULT_REGION={region}\nexport AWS_ENDPOINT_URL={endpoint}\n",
             platform.account.access_key_id, platform.account.secret_access_key
         ),
-    )
+    )?;
+    Ok(path)
 }
 
 /// Lambda's event sources: stream and queue every second, the schedules at their rates.

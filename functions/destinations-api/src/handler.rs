@@ -1,15 +1,15 @@
 //! Request → use case → response for the destination routes. No SDK calls, no environment reads.
 
-use serde::Serialize;
 use serde_json::json;
 use time::OffsetDateTime;
 
+use shared::app::Caller;
 use shared::app::destinations::{self, Limits};
 use shared::domain::revalidation::RevalidationSettings;
-use shared::domain::{ActivityEntry, Actor, Destination, DestinationId, PlatformIdentity};
+use shared::domain::{Actor, Destination, DestinationId, PlatformIdentity};
 use shared::http::{
-    ApiRequest, ApiResponse, DestinationView, Problem, Route, caller, dto, etag, finish, no_body,
-    page_query, resolve,
+    ApiRequest, ApiResponse, DestinationView, PageView, Problem, Route, caller, dto, etag, finish,
+    no_body, page_query, resolve,
 };
 use shared::ports::{ActivityLog, DestinationRepository, RateLimiter};
 
@@ -45,48 +45,8 @@ where
     let caller = caller(request, &fallback)?;
     let now = OffsetDateTime::now_utc();
     match route {
-        Route::CreateDestination => {
-            let idempotency = dto::idempotency(request)?;
-            let input = dto::new_destination(request)?;
-            let created = destinations::create(
-                &app.store,
-                &app.store,
-                &app.platform,
-                app.limits,
-                caller,
-                input,
-                idempotency,
-                now,
-            )
-            .await?;
-            tracing::info!(destination_id = %created.destination.id(), replayed = created.replayed, "destination created");
-            let response = destination_response(201, &created.destination).header(
-                "location",
-                format!("/destinations/{}", created.destination.id()),
-            );
-            Ok(if created.replayed {
-                response.header("idempotent-replayed", "true")
-            } else {
-                response
-            })
-        }
-        Route::ListDestinations => {
-            let limit = page_query(request, &["limit", "cursor"], 20, 100)?;
-            let page = destinations::list(
-                &app.store,
-                caller.tenant,
-                limit,
-                request.query_param("cursor"),
-            )
-            .await?;
-            Ok(ApiResponse::json(
-                200,
-                &ListBody {
-                    items: page.items.iter().map(DestinationView::from).collect(),
-                    next_cursor: page.next_cursor,
-                },
-            ))
-        }
+        Route::CreateDestination => create(app, request, caller, now).await,
+        Route::ListDestinations => list(app, request, caller.tenant).await,
         Route::GetDestination(id) => {
             let destination = destinations::get(&app.store, caller.tenant, &id).await?;
             Ok(destination_response(200, &destination))
@@ -129,6 +89,58 @@ where
     }
 }
 
+async fn create<S>(
+    app: &App<S>,
+    request: &ApiRequest,
+    caller: Caller<'_>,
+    now: OffsetDateTime,
+) -> Result<ApiResponse, Problem>
+where
+    S: DestinationRepository + RateLimiter + ActivityLog,
+{
+    let idempotency = dto::idempotency(request)?;
+    let input = dto::new_destination(request)?;
+    let created = destinations::create(
+        &app.store,
+        &app.store,
+        &app.platform,
+        app.limits,
+        caller,
+        input,
+        idempotency,
+        now,
+    )
+    .await?;
+    let id = created.destination.id();
+    tracing::info!(destination_id = %id, replayed = created.replayed, "destination created");
+    let response = destination_response(201, &created.destination)
+        .header("location", format!("/destinations/{id}"));
+    Ok(if created.replayed {
+        response.header("idempotent-replayed", "true")
+    } else {
+        response
+    })
+}
+
+async fn list<S>(
+    app: &App<S>,
+    request: &ApiRequest,
+    tenant: &shared::domain::TenantId,
+) -> Result<ApiResponse, Problem>
+where
+    S: DestinationRepository,
+{
+    let limit = page_query(request, &["limit", "cursor"], 20, 100)?;
+    let page = destinations::list(&app.store, tenant, limit, request.query_param("cursor")).await?;
+    Ok(ApiResponse::json(
+        200,
+        &PageView {
+            items: page.items.iter().map(DestinationView::from).collect(),
+            next_cursor: page.next_cursor,
+        },
+    ))
+}
+
 fn platform(platform: &PlatformIdentity) -> ApiResponse {
     let list: Vec<_> = platform
         .partitions()
@@ -145,20 +157,6 @@ fn platform(platform: &PlatformIdentity) -> ApiResponse {
 
 pub fn destination_response(status: u16, destination: &Destination) -> ApiResponse {
     ApiResponse::json(status, &DestinationView::from(destination)).header("etag", etag(destination))
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ListBody<'a> {
-    items: Vec<DestinationView<'a>>,
-    next_cursor: Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ActivityBody {
-    items: Vec<ActivityEntry>,
-    next_cursor: Option<String>,
 }
 
 async fn activity<S>(
@@ -182,7 +180,7 @@ where
     .await?;
     Ok(ApiResponse::json(
         200,
-        &ActivityBody {
+        &PageView {
             items: page.items,
             next_cursor: page.next_cursor,
         },

@@ -63,16 +63,7 @@ pub fn new_destination(request: &ApiRequest) -> Result<NewDestination, Problem> 
         .and_then(|v| fields.check("bucket", BucketName::new(&v)));
     let folder = optional(&mut fields, "folder", Folder::new).map(Option::unwrap_or_default);
     let region = optional(&mut fields, "region", Region::new);
-    let auth = fields.required_string("authMode").and_then(|v| {
-        fields.check(
-            "authMode",
-            match v.as_str() {
-                "iamRole" => Ok(AuthModeKind::IamRole),
-                "bucketPolicy" => Ok(AuthModeKind::BucketPolicy),
-                _ => Err("must be \"iamRole\" or \"bucketPolicy\""),
-            },
-        )
-    });
+    let auth = auth_mode(&mut fields);
     let kms_key = optional(&mut fields, "kmsKeyArn", KmsKeyArn::new);
     let bucket_owner = optional(&mut fields, "bucketOwnerAccountId", AccountId::new);
     let (
@@ -111,6 +102,34 @@ pub fn new_destination(request: &ApiRequest) -> Result<NewDestination, Problem> 
             bucket_owner,
         },
     })
+}
+
+fn auth_mode(fields: &mut Fields) -> Option<AuthModeKind> {
+    let raw = fields.required_string("authMode")?;
+    let parsed = match raw.as_str() {
+        "iamRole" => Ok(AuthModeKind::IamRole),
+        "bucketPolicy" => Ok(AuthModeKind::BucketPolicy),
+        _ => Err("must be \"iamRole\" or \"bucketPolicy\""),
+    };
+    fields.check("authMode", parsed)
+}
+
+/// `POST .../bucket-policy/merge?output=policy` asks for the merged policy alone.
+pub fn merge_output(request: &ApiRequest) -> Result<bool, Problem> {
+    let mut errors = Vec::new();
+    let mut policy_only = false;
+    for (name, value) in &request.query {
+        match (name.as_str(), value.as_str()) {
+            ("output", "policy") => policy_only = true,
+            ("output", _) => errors.push(FieldError::new("output", "must be \"policy\"")),
+            _ => errors.push(FieldError::new(name.clone(), "unknown query parameter")),
+        }
+    }
+    if errors.is_empty() {
+        Ok(policy_only)
+    } else {
+        Err(Problem::validation(errors))
+    }
 }
 
 /// `PATCH /destinations/{id}`: absent leaves a field alone, `null` clears an optional one.

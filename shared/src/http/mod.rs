@@ -19,7 +19,9 @@ pub use api::{ApiRequest, ApiResponse};
 pub use input::{Fields, MAX_BODY_BYTES, json_object, no_body, page_query};
 pub use problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
 pub use router::{Function, ROUTES, Route, resolve, route_template};
-pub use views::{ActiveView, ConfigurationView, DestinationView, etag};
+pub use views::{
+    ActiveView, ConfigurationView, DestinationView, MergeView, PageView, PoliciesView, etag,
+};
 
 use crate::app::Caller;
 use crate::domain::Actor;

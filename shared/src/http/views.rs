@@ -1,6 +1,9 @@
 //! What the API returns for a destination. Separate from storage so either can change alone.
 
 use serde::Serialize;
+use serde_json::Value;
+
+use crate::policy::{MergeOutcome, MergeWarning, RenderedPolicies, to_pretty_json};
 
 use crate::domain::check::CheckResult;
 use crate::domain::{AuthMode, AuthModeKind, Configuration, Destination, Status};
@@ -116,4 +119,123 @@ impl<'a> From<&'a Destination> for DestinationView<'a> {
 /// A strong ETag naming the stored version.
 pub fn etag(destination: &Destination) -> String {
     format!("\"{}\"", destination.version())
+}
+
+/// One document, as an object and as the exact text to paste.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RenderedDocument {
+    kind: &'static str,
+    purpose: &'static str,
+    document: Value,
+    text: String,
+}
+
+/// A policy or a statement, as a JSON value and as pretty text.
+trait ErasedDocument {
+    fn value(&self) -> Value;
+    fn text(&self) -> String;
+}
+
+impl<T: Serialize> ErasedDocument for T {
+    fn value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+    fn text(&self) -> String {
+        to_pretty_json(self)
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PoliciesView<'a> {
+    destination_id: &'a str,
+    auth_mode: AuthModeKind,
+    /// The identity the documents grant: the connector (role mode) or this destination's own
+    /// writer session (bucket-policy mode).
+    platform_principal: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external_id: Option<&'a str>,
+    documents: Vec<RenderedDocument>,
+    /// The same documents as one-click CloudFormation, an AWS CLI script and Terraform.
+    setup_kit: String,
+}
+
+impl<'a> PoliciesView<'a> {
+    pub fn new(destination: &'a Destination, rendered: &'a RenderedPolicies) -> Self {
+        let document = |kind, purpose, doc: Option<&dyn ErasedDocument>| {
+            doc.map(|d| RenderedDocument {
+                kind,
+                purpose,
+                document: d.value(),
+                text: d.text(),
+            })
+        };
+        let documents = [
+            document(
+                "permissionsPolicy",
+                "Attach this policy to the role: it lets the role put objects in the destination folder only, with the bucket-owner-full-control ACL.",
+                rendered.permissions_policy.as_ref().map(|d| d as &dyn ErasedDocument),
+            ),
+            document(
+                "trustPolicy",
+                "Use this as the role's trust policy: only our connector, presenting your External ID, may assume the role.",
+                rendered.trust_policy.as_ref().map(|d| d as &dyn ErasedDocument),
+            ),
+            document(
+                "bucketPolicy",
+                "Simple setup: use this as the bucket's whole policy when it has none yet. It grants this destination's own writer identity and no other.",
+                rendered.bucket_policy.as_ref().map(|d| d as &dyn ErasedDocument),
+            ),
+            document(
+                "bucketPolicyStatement",
+                "Advanced setup: add this statement to the bucket's existing policy (or let the merge endpoint or the setup kit's CLI script do it).",
+                rendered.bucket_policy_statement.as_ref().map(|d| d as &dyn ErasedDocument),
+            ),
+            document(
+                "keyPolicyStatement",
+                "Add this statement to the KMS key's policy so this destination's writer identity can encrypt objects with the key through S3.",
+                rendered.key_policy_statement.as_ref().map(|d| d as &dyn ErasedDocument),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        Self {
+            destination_id: destination.id().as_str(),
+            auth_mode: destination.auth().kind(),
+            platform_principal: &rendered.platform_principal,
+            external_id: destination.external_id().map(|e| e.expose()),
+            documents,
+            setup_kit: format!("/destinations/{}/setup-kit", destination.id()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MergeView {
+    policy: Value,
+    text: String,
+    replaced_existing: bool,
+    warnings: Vec<MergeWarning>,
+}
+
+impl From<MergeOutcome> for MergeView {
+    fn from(outcome: MergeOutcome) -> Self {
+        Self {
+            text: to_pretty_json(&outcome.policy),
+            policy: outcome.policy,
+            replaced_existing: outcome.replaced_existing,
+            warnings: outcome.warnings,
+        }
+    }
+}
+
+/// One page of a list, and where the next one starts.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageView<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
 }
