@@ -12,6 +12,7 @@ require_rust
 require_python
 start_fakecloud_build
 ensure_python_tools
+ensure_browser_tools
 
 phase "building the tests and the local server"
 cargo test --workspace --all-features --locked --no-run

@@ -111,3 +111,30 @@ ensure_python_tools() {
 }
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Headless Chromium and its WebDriver (Debian's packages), and axe-core (infra/browser, npm ci)
+# in target/tools/browser: what the setup page's browser tests drive and inject.
+ensure_browser_tools() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    command -v apt-get >/dev/null 2>&1 ||
+      die "the browser tests need Chromium and ChromeDriver: install them (Debian: apt-get install chromium chromium-driver)"
+    phase "installing Chromium and ChromeDriver (Debian packages)" 3
+    local sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium chromium-driver >"$TOOLS/apt.log" 2>&1 ||
+      { DEBIAN_FRONTEND=noninteractive $sudo apt-get update >>"$TOOLS/apt.log" 2>&1 &&
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends chromium chromium-driver >>"$TOOLS/apt.log" 2>&1; } ||
+      { tail -n 20 "$TOOLS/apt.log" >&2; die "Chromium did not install (log above and in target/tools/apt.log)"; }
+  fi
+  command -v npm >/dev/null 2>&1 || die "the browser tests need Node.js and npm (for axe-core): install them"
+  local dir="$TOOLS/browser"
+  if ! cmp -s "$ROOT/infra/browser/package-lock.json" "$dir/package-lock.json" || [ ! -f "$dir/node_modules/axe-core/axe.min.js" ]; then
+    phase "installing axe-core for the accessibility checks" 1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    cp "$ROOT/infra/browser/package.json" "$ROOT/infra/browser/package-lock.json" "$dir/"
+    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) ||
+      { rm -rf "$dir"; die "axe-core did not install (see above); run the command again to retry"; }
+  fi
+  export AXE_CORE_JS="$dir/node_modules/axe-core/axe.min.js"
+}

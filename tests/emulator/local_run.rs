@@ -94,6 +94,15 @@ async fn the_local_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c() {
     );
     assert!(printed.contains("test passed: True"), "{printed}");
     assert!(printed.contains("status: verified"), "{printed}");
+    // AND the setup page is at the root, as the README says
+    let page = dev_support::http::send("GET", &format!("{api}/"), &[], None)
+        .await
+        .unwrap();
+    assert_eq!(page.status, 200);
+    assert!(
+        String::from_utf8_lossy(&page.body).contains("<title>S3 destinations</title>"),
+        "not the setup page"
+    );
     // WHEN Ctrl-C reaches the local run
     // SAFETY: signalling a process group this test created.
     unsafe {

@@ -1,5 +1,6 @@
 //! The emulator tier: every AWS-facing behaviour against fakecloud (strict IAM, SigV4 checked),
-//! with each function acting as the identity template.yaml gives it, plus the linters.
+//! with each function acting as the identity template.yaml gives it, plus the linters and the
+//! setup page in a real browser.
 
 mod api;
 mod connection_check;
@@ -9,5 +10,6 @@ mod linters;
 mod local_run;
 mod revalidation;
 mod setup_kit;
+mod setup_page;
 mod template_iam;
 mod trust_model;

@@ -11,7 +11,8 @@ fn template() -> Value {
     dev_support::template::template()
 }
 
-fn template_routes() -> BTreeSet<(String, String)> {
+/// The template's HTTP routes: `(method, path, public)`, public meaning no authorizer.
+fn template_routes() -> BTreeSet<(String, String, bool)> {
     let mut routes = BTreeSet::new();
     for resource in template()["Resources"].as_object().unwrap().values() {
         let Some(events) = resource
@@ -25,6 +26,7 @@ fn template_routes() -> BTreeSet<(String, String)> {
                 routes.insert((
                     event["Properties"]["Method"].as_str().unwrap().to_owned(),
                     event["Properties"]["Path"].as_str().unwrap().to_owned(),
+                    event["Properties"]["Auth"]["Authorizer"] == "NONE",
                 ));
             }
         }
@@ -53,8 +55,23 @@ fn openapi_routes() -> BTreeSet<(String, String)> {
 
 #[test]
 fn template_code_and_openapi_declare_the_same_routes() {
-    assert_eq!(template_routes(), code_routes());
-    assert_eq!(openapi_routes(), code_routes());
+    let api_routes = code_routes();
+    let page_routes: BTreeSet<_> = setup_page::handler::PAGE_ROUTES
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    // Every API route keeps the authorizer; only the page's own routes are public.
+    let expected: BTreeSet<_> = api_routes
+        .iter()
+        .map(|(m, p)| (m.clone(), p.clone(), false))
+        .chain(
+            page_routes
+                .iter()
+                .map(|(m, p)| (m.clone(), p.clone(), true)),
+        )
+        .collect();
+    assert_eq!(template_routes(), expected);
+    assert_eq!(openapi_routes(), api_routes);
 }
 
 #[test]
@@ -192,6 +209,17 @@ async fn every_http_sample_event_gets_a_documented_answer() {
         // Each event parses as the runtime parses it, and its answer (whatever the in-memory
         // state makes it) is one openapi.yaml documents.
         let request = dev_support::events::api_request(&name);
+        if setup_page::handler::serves(&request.path) {
+            // The page is public (no claim) and not part of the API's contract.
+            let page = setup_page::page::Page::new(setup_page::page::SignIn::Unconfigured);
+            let response = setup_page::handler::handle(&page, &request);
+            assert_eq!(response.status, 200, "{name}");
+            assert_eq!(
+                response.header_value("content-type"),
+                Some("text/html; charset=utf-8")
+            );
+            continue;
+        }
         assert!(request.tenant.is_some(), "{name} carries the tenant claim");
         world.api().send(request).await;
         seen += 1;

@@ -66,6 +66,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     spawn_event_sources(services.clone(), Dispatcher::new(&platform), interval);
 
     println!();
+    println!("  Setup page          http://{addr}/   (open it in a browser; pick any tenant)");
     println!("  Destinations API    http://{addr}");
     println!(
         "  AWS emulator        {endpoint}   (admin credentials: {})",

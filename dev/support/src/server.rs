@@ -1,6 +1,7 @@
 //! The HTTP API on a local port, as API Gateway serves it deployed: each request goes to the
-//! function that serves its route (unknown routes to the `$default` one). The tenant comes from
-//! an `X-Tenant-Id` header and the actor from `X-Actor`, standing in for the authorizer's claims.
+//! function that serves its route (unknown routes to the `$default` one), and the setup page at
+//! `/`. The tenant comes from an `X-Tenant-Id` header (or a bearer token the test configured) and
+//! the actor from `X-Actor`, standing in for the authorizer's claims.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -68,7 +69,14 @@ async fn respond(
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(parse_query).unwrap_or_default(),
-        tenant: header("x-tenant-id").and_then(|t| TenantId::new(&t).ok()),
+        tenant: header("authorization")
+            .and_then(|value| {
+                services
+                    .bearer_tokens
+                    .get(value.strip_prefix("Bearer ")?)
+                    .cloned()
+            })
+            .or_else(|| header("x-tenant-id").and_then(|t| TenantId::new(&t).ok())),
         actor: header("x-actor")
             .and_then(|a| Actor::new(&a).ok())
             .or_else(|| Actor::new("local-user").ok()),
@@ -76,6 +84,12 @@ async fn respond(
         body,
         request_id: uuid::Uuid::new_v4().to_string(),
     };
+    if setup_page::handler::serves(&request.path) {
+        return Ok(to_hyper(setup_page::handler::handle(
+            &services.page,
+            &request,
+        )));
+    }
     let response = match resolve(&request.method, &request.path).map(|route| route.function()) {
         Ok(Function::PoliciesApi) => {
             Box::pin(policies_api::handler::handle(&services.policies, request)).await

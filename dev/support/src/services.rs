@@ -35,6 +35,11 @@ pub struct Services {
     pub scheduler: (DynamoDbStore, SqsQueue),
     pub on_change: SqsQueue,
     pub publisher: (DynamoDbStore, EventBridgePublisher),
+    /// The setup page; the local run signs in with a tenant typed on the page.
+    pub page: setup_page::page::Page,
+    /// Bearer tokens the local server accepts, each for one tenant: a stand-in for the deployed
+    /// JWT authorizer, for the page's sign-in tests. Empty: only `X-Tenant-Id` identifies.
+    pub bearer_tokens: std::collections::BTreeMap<String, shared::domain::TenantId>,
 }
 
 impl Services {
@@ -70,6 +75,8 @@ impl Services {
             scheduler,
             on_change,
             publisher,
+            page: setup_page::page::Page::new(setup_page::page::SignIn::TenantHeader),
+            bearer_tokens: Default::default(),
         }
     }
 }

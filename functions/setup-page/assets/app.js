@@ -1,0 +1,871 @@
+// The setup page: the setup guide's four steps and the destinations list, over the public API
+// only. Plain ES module, no build step. Data from the API is only ever set as text
+// (textContent, value), never as markup.
+
+const $ = (id) => document.getElementById(id);
+
+const STAGE_NAMES = {
+  configuration: "Check the configuration",
+  confusedDeputyGuard: "Make sure the role requires the External ID",
+  assumeRole: "Assume your role",
+  locateBucket: "Find the bucket",
+  write: "Write a test object",
+};
+
+const CATEGORY_NAMES = {
+  invalidConfiguration: "Configuration incomplete or invalid",
+  roleNotAssumable: "Role cannot be assumed",
+  roleAssumableWithoutExternalId: "Role can be assumed without the External ID",
+  roleAcceptsAnyExternalId: "Role accepts any External ID",
+  bucketNotFound: "Bucket not found",
+  wrongRegion: "Wrong region",
+  putAccessDenied: "Writing was denied",
+  kmsKeyNotUsable: "KMS key not usable",
+  unexpectedBucketOwner: "Bucket owned by another account",
+  aclRejected: "ACL rejected",
+  transient: "Temporary AWS error",
+  timedOut: "Timed out",
+};
+
+const DOCUMENT_TITLES = {
+  permissionsPolicy: "Permissions policy",
+  trustPolicy: "Trust policy",
+  bucketPolicy: "Bucket policy (simple setup)",
+  bucketPolicyStatement: "Statement to add (advanced setup)",
+  keyPolicyStatement: "KMS key policy statement",
+};
+
+const STATUS_NAMES = { verified: "Verified", failing: "Failing", draft: "Draft" };
+
+const state = {
+  config: null,
+  tenant: null,
+  token: null,
+  destination: null,
+  etag: null,
+  createKey: null,
+  nextCursor: null,
+};
+
+// ---------------------------------------------------------------------------------------------
+// The API
+
+class ApiError extends Error {
+  constructor(status, problem, retryAfter) {
+    super(problem?.detail || problem?.message || `The request failed (HTTP ${status}).`);
+    this.status = status;
+    this.problem = problem || {};
+    this.retryAfter = retryAfter;
+  }
+}
+
+async function api(method, path, { body, headers = {} } = {}) {
+  const sent = { Accept: "application/json, application/problem+json", ...headers };
+  if (state.config.signIn.kind === "oidc") {
+    sent.Authorization = `Bearer ${state.token}`;
+  } else {
+    sent["X-Tenant-Id"] = state.tenant;
+  }
+  if (body !== undefined) sent["Content-Type"] = "application/json";
+  let response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: sent,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: "omit",
+      cache: "no-store",
+    });
+  } catch {
+    throw new ApiError(0, { detail: "The service could not be reached. Check your connection and try again." });
+  }
+  const text = await response.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = null;
+  }
+  if (!response.ok) {
+    if (response.status === 401 && state.config.signIn.kind === "oidc") {
+      forgetToken();
+      showIdentity();
+    }
+    throw new ApiError(response.status, json, response.headers.get("Retry-After"));
+  }
+  return { body: json, etag: response.headers.get("ETag") };
+}
+
+const destinationPath = (id, rest = "") => `/destinations/${encodeURIComponent(id)}${rest}`;
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+function announce(message) {
+  const announcer = $("announcer");
+  announcer.textContent = "";
+  // A fresh text node, so that screen readers announce a repeated message again.
+  window.setTimeout(() => { announcer.textContent = message; }, 50);
+}
+
+function problemText(error) {
+  const problem = error.problem || {};
+  let text = problem.detail || error.message;
+  if (problem.title && problem.detail && !problem.detail.startsWith(problem.title)) {
+    text = `${problem.title}: ${problem.detail}`;
+  }
+  if (error.retryAfter) text += ` Try again in ${error.retryAfter} s.`;
+  if (problem.requestId) text += ` (Request ID ${problem.requestId})`;
+  return text;
+}
+
+function clearErrors(form, alertBox) {
+  alertBox.hidden = true;
+  alertBox.replaceChildren();
+  for (const invalid of form.querySelectorAll("[aria-invalid]")) {
+    invalid.removeAttribute("aria-invalid");
+    const describedBy = (invalid.getAttribute("aria-describedby") || "")
+      .split(" ")
+      .filter((id) => id && !id.endsWith("-error"));
+    if (describedBy.length) invalid.setAttribute("aria-describedby", describedBy.join(" "));
+    else invalid.removeAttribute("aria-describedby");
+  }
+  for (const message of form.querySelectorAll(".field-error")) message.remove();
+}
+
+// Shows a problem: each field error next to its field, the rest in the alert box.
+function showProblem(error, alertBox, fields = {}, form = null) {
+  if (form) clearErrors(form, alertBox);
+  const summary = document.createElement("p");
+  summary.textContent = problemText(error);
+  alertBox.replaceChildren(summary);
+  let first = null;
+  for (const fieldError of error.problem?.errors || []) {
+    const input = fields[fieldError.field] ? $(fields[fieldError.field]) : null;
+    if (!input) {
+      const line = document.createElement("p");
+      line.textContent = `${fieldError.field} ${fieldError.message}`;
+      alertBox.append(line);
+      continue;
+    }
+    const message = document.createElement("p");
+    message.className = "field-error";
+    message.id = `${input.id}-error`;
+    message.textContent = `${labelOf(input)} ${fieldError.message}`;
+    if (input.type === "radio") input.closest("fieldset").append(message);
+    else (input.closest(".copy-row") || input).after(message);
+    input.setAttribute("aria-invalid", "true");
+    const describedBy = (input.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+    input.setAttribute("aria-describedby", [message.id, ...describedBy].join(" "));
+    first ||= input;
+  }
+  alertBox.hidden = false;
+  (first || alertBox).focus?.();
+}
+
+function labelOf(input) {
+  const label = document.querySelector(`label[for="${input.id}"]`);
+  const text = label ? label.firstChild.textContent.trim() : input.name;
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Copy buttons
+
+function selectContents(element) {
+  if (element.select) {
+    element.select();
+    return;
+  }
+  const range = document.createRange();
+  range.selectNodeContents(element);
+  const selection = window.getSelection();
+  selection.removeAllRanges();
+  selection.addRange(range);
+}
+
+async function copy(button) {
+  const source = $(button.dataset.copyFrom);
+  const text = source.value ?? source.textContent;
+  let copied = false;
+  try {
+    await navigator.clipboard.writeText(text);
+    copied = true;
+  } catch {
+    selectContents(source);
+    try {
+      copied = document.execCommand("copy");
+    } catch {
+      copied = false;
+    }
+  }
+  const original = button.dataset.label || button.textContent;
+  button.dataset.label = original;
+  button.textContent = copied ? "Copied" : "Selected: press Ctrl+C";
+  announce(copied ? "Copied to the clipboard." : "The text is selected; press Ctrl+C to copy it.");
+  window.setTimeout(() => { button.textContent = original; }, 2500);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views and navigation (the URL's hash: "" list, "#new", "#destination/<id>/<step>")
+
+function route() {
+  const hash = window.location.hash.replace(/^#/, "");
+  if (hash === "new") return { view: "wizard", step: 1 };
+  const match = /^destination\/([0-9a-f-]{36})\/([1-4])$/.exec(hash);
+  if (match) return { view: "wizard", id: match[1], step: Number(match[2]) };
+  return { view: "list" };
+}
+
+function navigate(hash) {
+  if (window.location.hash === `#${hash}` || (hash === "" && !window.location.hash)) {
+    render({ focus: true });
+  } else {
+    window.location.hash = hash;
+  }
+}
+
+async function render({ focus = false } = {}) {
+  $("page-error").hidden = true;
+  if (!identityReady()) {
+    $("list-view").hidden = true;
+    $("wizard").hidden = true;
+    return;
+  }
+  const current = route();
+  if (current.view === "list") {
+    $("wizard").hidden = true;
+    $("list-view").hidden = false;
+    await loadList();
+    if (focus) $("list-title").focus?.();
+    return;
+  }
+  $("list-view").hidden = true;
+  $("wizard").hidden = false;
+  if (current.step === 1) {
+    state.destination = null;
+    state.etag = null;
+    resetCreateForm();
+    showStep(1, focus);
+    return;
+  }
+  try {
+    if (!state.destination || state.destination.id !== current.id) {
+      await loadDestination(current.id);
+    }
+    await showDestinationStep(current.step, focus);
+  } catch (error) {
+    pageError(error);
+  }
+}
+
+function pageError(error) {
+  const box = $("page-error");
+  const message = document.createElement("p");
+  message.textContent = problemText(error);
+  box.replaceChildren(message);
+  box.hidden = false;
+}
+
+function showStep(step, focus) {
+  $("wizard-title").textContent = state.destination ? `Destination: ${state.destination.name}` : "New destination";
+  for (let n = 1; n <= 4; n += 1) {
+    $(`step-${n}`).hidden = n !== step;
+  }
+  for (const button of $("steps").querySelectorAll("button")) {
+    const n = Number(button.dataset.step);
+    if (n === step) button.setAttribute("aria-current", "step");
+    else button.removeAttribute("aria-current");
+    // A destination exists from step 2 on; creating another one goes through "New destination".
+    button.disabled = state.destination ? n === 1 : n !== 1;
+  }
+  if (focus) $(`step-${step}-title`).focus();
+}
+
+async function showDestinationStep(step, focus) {
+  if (step === 2) await renderGrantAccess();
+  if (step === 3) renderConnect();
+  if (step === 4) renderSave();
+  showStep(step, focus);
+}
+
+async function loadDestination(id) {
+  const { body, etag } = await api("GET", destinationPath(id));
+  state.destination = body;
+  state.etag = etag;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list
+
+async function loadList(append = false) {
+  if (!append) state.nextCursor = null;
+  const query = new URLSearchParams({ limit: "20" });
+  if (append && state.nextCursor) query.set("cursor", state.nextCursor);
+  let page;
+  try {
+    ({ body: page } = await api("GET", `/destinations?${query}`));
+  } catch (error) {
+    pageError(error);
+    return;
+  }
+  const rows = $("list-rows");
+  if (!append) rows.replaceChildren();
+  for (const destination of page.items) rows.append(listRow(destination));
+  state.nextCursor = page.nextCursor;
+  const empty = rows.children.length === 0;
+  $("list-empty").hidden = !empty;
+  $("list-table-wrap").hidden = empty;
+  $("list-more").hidden = !page.nextCursor;
+}
+
+function formatTime(at) {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime()) ? at : date.toLocaleString();
+}
+
+function lastFailure(destination) {
+  const failed = [destination.latestTest, destination.lastCheck]
+    .filter((result) => result && !result.passed)
+    .sort((a, b) => String(b.startedAt).localeCompare(String(a.startedAt)));
+  return failed.length ? CATEGORY_NAMES[failed[0].category] || failed[0].category : "None";
+}
+
+function listRow(destination) {
+  const row = $("row-template").content.firstElementChild.cloneNode(true);
+  row.dataset.id = destination.id;
+  row.querySelector(".name").textContent = destination.name;
+  row.querySelector(".where").textContent = `s3://${destination.bucket}/${destination.folder}`;
+  row.querySelector(".mode").textContent = destination.authMode === "iamRole" ? "IAM role" : "Bucket policy";
+  const status = row.querySelector(".status");
+  status.textContent = STATUS_NAMES[destination.status] || destination.status;
+  if (destination.hasPendingChanges) status.textContent += " (changes not saved)";
+  status.classList.add(`status-${destination.status}`);
+  const test = destination.latestTest;
+  row.querySelector(".tested").textContent = test
+    ? `${test.passed ? "Passed" : "Failed"}, ${formatTime(test.startedAt)}`
+    : "Never";
+  row.querySelector(".failure").textContent = lastFailure(destination);
+  const edit = row.querySelector(".edit");
+  edit.setAttribute("aria-label", `Edit ${destination.name}`);
+  edit.addEventListener("click", () => {
+    state.destination = null;
+    navigate(`destination/${destination.id}/${destination.authMode === "iamRole" && !destination.roleArn ? 2 : 3}`);
+  });
+  const retest = row.querySelector(".retest");
+  retest.setAttribute("aria-label", `Re-test ${destination.name}`);
+  retest.addEventListener("click", () => retestFromList(destination, retest));
+  const remove = row.querySelector(".delete");
+  remove.setAttribute("aria-label", `Delete ${destination.name}`);
+  remove.addEventListener("click", () => confirmDelete(destination, remove));
+  return row;
+}
+
+async function retestFromList(destination, button) {
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  try {
+    const { body: result } = await api("POST", destinationPath(destination.id, "/test"));
+    announce(`${destination.name}: test ${result.passed ? "passed" : `failed (${CATEGORY_NAMES[result.category] || result.category})`}.`);
+    await loadList();
+  } catch (error) {
+    pageError(error);
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+function confirmDelete(destination, opener) {
+  const dialog = $("confirm-delete");
+  $("confirm-delete-text").textContent =
+    `Delete “${destination.name}” (s3://${destination.bucket}/${destination.folder})? Deliveries to it stop. Your bucket and role are not changed.`;
+  dialog.returnValue = "";
+  dialog.onclose = async () => {
+    opener.focus();
+    if (dialog.returnValue !== "delete") return;
+    try {
+      await api("DELETE", destinationPath(destination.id));
+      announce(`Deleted ${destination.name}.`);
+      await loadList();
+      $("list-title").focus();
+    } catch (error) {
+      pageError(error);
+    }
+  };
+  dialog.showModal();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 1: New destination
+
+const CREATE_FIELDS = {
+  name: "name",
+  description: "description",
+  bucket: "bucket",
+  folder: "folder",
+  authMode: "auth-iam-role",
+  region: "region",
+  kmsKeyArn: "kmsKeyArn",
+  bucketOwnerAccountId: "bucketOwnerAccountId",
+};
+
+function resetCreateForm() {
+  const form = $("create-form");
+  clearErrors(form, $("create-errors"));
+  state.createKey = null;
+  updateOwnerHint();
+}
+
+function updateOwnerHint() {
+  const bucketPolicy = $("auth-bucket-policy").checked;
+  $("owner-optional").hidden = bucketPolicy;
+  $("bucketOwnerAccountId").required = bucketPolicy;
+}
+
+async function createDestination(event) {
+  event.preventDefault();
+  const form = $("create-form");
+  const data = new FormData(form);
+  const body = { name: data.get("name"), bucket: data.get("bucket").trim(), authMode: data.get("authMode") };
+  for (const optional of ["description", "folder", "region", "kmsKeyArn", "bucketOwnerAccountId"]) {
+    const value = String(data.get(optional) || "").trim();
+    if (value) body[optional] = value;
+  }
+  // One key per filled-in form: a retry after a lost answer cannot create a second destination.
+  state.createKey ||= crypto.randomUUID();
+  const submit = $("create-submit");
+  submit.disabled = true;
+  try {
+    const { body: created, etag } = await api("POST", "/destinations", {
+      body,
+      headers: { "Idempotency-Key": state.createKey },
+    });
+    clearErrors(form, $("create-errors"));
+    state.destination = created;
+    state.etag = etag;
+    state.createKey = null;
+    form.reset();
+    announce(`Created ${created.name}. Next: grant access.`);
+    navigate(`destination/${created.id}/2`);
+  } catch (error) {
+    showProblem(error, $("create-errors"), CREATE_FIELDS, form);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 2: Grant access
+
+async function renderGrantAccess() {
+  const destination = state.destination;
+  const [{ body: policies }, { body: kit }] = await Promise.all([
+    api("GET", destinationPath(destination.id, "/policies")),
+    api("GET", destinationPath(destination.id, "/setup-kit")),
+  ]);
+  const roleMode = destination.authMode === "iamRole";
+  $("external-id-block").hidden = !roleMode;
+  $("external-id").value = roleMode ? policies.externalId : "";
+  $("platform-principal").textContent = policies.platformPrincipal;
+
+  const documents = $("documents");
+  documents.replaceChildren();
+  for (const document_ of policies.documents) {
+    const block = $("document-template").content.firstElementChild.cloneNode(true);
+    const title = DOCUMENT_TITLES[document_.kind] || document_.kind;
+    const titleId = `doc-${document_.kind}-title`;
+    block.dataset.kind = document_.kind;
+    block.querySelector(".doc-title").textContent = title;
+    block.querySelector(".doc-title").id = titleId;
+    block.querySelector(".doc-purpose").textContent = document_.purpose;
+    const pre = block.querySelector("pre");
+    pre.id = `doc-${document_.kind}`;
+    pre.setAttribute("aria-labelledby", titleId);
+    pre.textContent = document_.text;
+    const button = block.querySelector(".copy");
+    button.dataset.copyFrom = pre.id;
+    button.setAttribute("aria-label", `Copy the ${title.toLowerCase()}`);
+    documents.append(block);
+  }
+
+  const launch = $("launch-stack");
+  const url = kit.cloudFormation.quickCreateUrl;
+  if (/^https?:\/\//.test(url)) launch.href = url;
+  launch.textContent = roleMode
+    ? "Launch Stack: create the role in the AWS console"
+    : "Launch Stack: set the bucket policy in the AWS console";
+  $("launch-stack-hint").textContent = roleMode
+    ? "Opens CloudFormation with every value filled in; the stack's output RoleArn is what step 3 asks for."
+    : "Opens CloudFormation with every value filled in. It replaces the bucket's whole policy: with an existing policy, merge below or use the CLI script.";
+  $("kit-cli").textContent = kit.awsCli;
+  $("kit-terraform").textContent = kit.terraform;
+
+  $("merge").hidden = roleMode;
+  $("merge-result").hidden = true;
+  clearErrors($("merge-form"), $("merge-errors"));
+}
+
+async function mergePolicy(event) {
+  event.preventDefault();
+  const form = $("merge-form");
+  clearErrors(form, $("merge-errors"));
+  const existingPolicy = $("existing-policy").value.trim();
+  try {
+    const { body: merged } = await api("POST", destinationPath(state.destination.id, "/bucket-policy/merge"), {
+      body: { existingPolicy },
+    });
+    $("merged-policy").textContent = merged.text;
+    const warnings = $("merge-warnings");
+    warnings.replaceChildren();
+    for (const warning of merged.warnings) {
+      const item = document.createElement("li");
+      item.textContent = `Warning: statement ${warning.sid ? `“${warning.sid}”` : `#${warning.statementIndex + 1}`}: ${warning.message}`;
+      warnings.append(item);
+    }
+    $("merge-result").hidden = false;
+    announce(merged.replacedExisting
+      ? "Merged: our earlier statement was replaced. Copy the merged policy."
+      : "Merged. Copy the merged policy into the bucket's Permissions tab.");
+    $("merged-title").scrollIntoView({ block: "nearest" });
+  } catch (error) {
+    showProblem(error, $("merge-errors"), { existingPolicy: "existing-policy" }, form);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 3: Connect
+
+const CONNECT_FIELDS = { roleArn: "roleArn", bucket: "connect-bucket", folder: "connect-folder" };
+
+function renderConnect() {
+  const destination = state.destination;
+  const roleMode = destination.authMode === "iamRole";
+  $("role-arn-field").hidden = !roleMode;
+  $("roleArn").value = roleMode ? destination.roleArn || "" : "";
+  $("connect-bucket").value = destination.bucket;
+  $("connect-folder").value = destination.folder;
+  clearErrors($("connect-form"), $("connect-errors"));
+  if (destination.latestTest && destination.latestTestCurrent) showTestResult(destination.latestTest);
+  else $("test-result").hidden = true;
+}
+
+function changes() {
+  const destination = state.destination;
+  const patch = {};
+  if (destination.authMode === "iamRole") {
+    const roleArn = $("roleArn").value.trim();
+    if (roleArn !== (destination.roleArn || "")) patch.roleArn = roleArn || null;
+  }
+  const bucket = $("connect-bucket").value.trim();
+  if (bucket !== destination.bucket) patch.bucket = bucket;
+  const folder = $("connect-folder").value.trim().replace(/^\/+|\/+$/g, "");
+  if (folder !== destination.folder.replace(/\/+$/, "")) patch.folder = folder || null;
+  return patch;
+}
+
+async function testConnection(event) {
+  event.preventDefault();
+  const form = $("connect-form");
+  const button = $("test-connection");
+  clearErrors(form, $("connect-errors"));
+  button.disabled = true;
+  button.setAttribute("aria-busy", "true");
+  showPendingStages();
+  try {
+    const patch = changes();
+    if (Object.keys(patch).length) {
+      const { body, etag } = await api("PATCH", destinationPath(state.destination.id), {
+        body: patch,
+        headers: { "If-Match": state.etag },
+      });
+      state.destination = body;
+      state.etag = etag;
+    }
+    const { body: result } = await api("POST", destinationPath(state.destination.id, "/test"));
+    showTestResult(result);
+    await loadDestination(state.destination.id);
+    announce(result.passed
+      ? "Test Connection passed. Continue to Save."
+      : `Test Connection failed: ${CATEGORY_NAMES[result.category] || result.category}.`);
+  } catch (error) {
+    $("test-result").hidden = true;
+    if (error.status === 412) {
+      await loadDestination(state.destination.id);
+      renderConnect();
+      error.problem.detail = "Someone else changed this destination. The page now shows their version: check it and test again.";
+    }
+    showProblem(error, $("connect-errors"), CONNECT_FIELDS, form);
+  } finally {
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+  }
+}
+
+function stageItem(stage, status, text) {
+  const item = document.createElement("li");
+  item.className = `stage-${status}`;
+  item.dataset.stage = stage;
+  item.dataset.status = status;
+  const name = document.createElement("span");
+  name.textContent = `${STAGE_NAMES[stage] || stage}: `;
+  const label = document.createElement("span");
+  label.className = "stage-status";
+  label.textContent = text;
+  item.append(name, label);
+  return item;
+}
+
+function showPendingStages() {
+  $("test-heading").textContent = "Testing the connection…";
+  $("stages").replaceChildren(...Object.keys(STAGE_NAMES).map((stage) => stageItem(stage, "pending", "Running")));
+  $("failure").hidden = true;
+  $("test-result").hidden = false;
+}
+
+function showTestResult(result) {
+  const names = { passed: "Passed", failed: "Failed", skipped: "Skipped" };
+  $("test-heading").textContent = result.passed
+    ? `Test Connection passed (${formatTime(result.startedAt)})`
+    : `Test Connection failed (${formatTime(result.startedAt)})`;
+  $("stages").replaceChildren(...result.stages.map((stage) => {
+    const text = `${names[stage.status] || stage.status}${stage.status === "skipped" ? "" : ` in ${stage.durationMs} ms`}`;
+    return stageItem(stage.stage, stage.status, text);
+  }));
+  const failed = result.stages.find((stage) => stage.status === "failed");
+  $("failure").hidden = !failed;
+  if (failed) {
+    const failure = failed.failure;
+    $("failure-category").textContent = CATEGORY_NAMES[failure.category] || failure.category;
+    let explanation = failure.explanation;
+    if (failure.awsErrorCode) explanation += ` (AWS error ${failure.awsErrorCode}${failure.awsRequestId ? `, request ${failure.awsRequestId}` : ""})`;
+    $("failure-explanation").textContent = explanation;
+    const causes = $("failure-causes");
+    causes.replaceChildren(...(failure.possibleCauses || []).map((cause) => {
+      const item = document.createElement("li");
+      item.textContent = cause;
+      return item;
+    }));
+    $("failure-causes-block").hidden = causes.children.length === 0;
+    $("failure-fix").textContent = failure.fix;
+    $("fix-document-block").hidden = !failure.fixDocument;
+    $("fix-document").textContent = failure.fixDocument ? JSON.stringify(failure.fixDocument, null, 2) : "";
+  }
+  $("test-result").hidden = false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 4: Save
+
+function canSave(destination) {
+  const passed = destination.latestTest?.passed && destination.latestTestCurrent;
+  return Boolean(passed && (destination.status === "draft" || destination.hasPendingChanges || !destination.active));
+}
+
+function renderSave() {
+  const destination = state.destination;
+  const where = `s3://${destination.bucket}/${destination.folder}`;
+  let text;
+  if (canSave(destination)) {
+    text = `The latest test passed on ${where}. Save makes it the configuration deliveries use.`;
+  } else if (destination.active && !destination.hasPendingChanges) {
+    text = `Saved: deliveries go to s3://${destination.active.bucket}/${destination.active.folder}. Status: ${STATUS_NAMES[destination.status]}.`;
+  } else if (destination.latestTest && destination.latestTestCurrent) {
+    text = "The latest test failed. Fix what step 3 shows, test again, then save.";
+  } else {
+    text = "Save is available once Test Connection passes on this configuration (step 3).";
+  }
+  $("save-state").textContent = text;
+  $("save").disabled = !canSave(destination);
+  $("discard").hidden = !destination.hasPendingChanges;
+  $("save-errors").hidden = true;
+}
+
+async function save() {
+  try {
+    const { body, etag } = await api("POST", destinationPath(state.destination.id, "/save"));
+    state.destination = body;
+    state.etag = etag;
+    announce(`Saved ${body.name}. It is ${STATUS_NAMES[body.status].toLowerCase()}.`);
+    navigate("");
+  } catch (error) {
+    showProblem(error, $("save-errors"));
+  }
+}
+
+async function discard() {
+  try {
+    const { body, etag } = await api("POST", destinationPath(state.destination.id, "/discard"));
+    state.destination = body;
+    state.etag = etag;
+    announce("Changes discarded: the saved configuration is back.");
+    renderSave();
+  } catch (error) {
+    showProblem(error, $("save-errors"));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity: a tenant header in the local run, OpenID Connect (code + PKCE) when deployed
+
+function identityReady() {
+  return state.config.signIn.kind === "oidc" ? Boolean(state.token) : Boolean(state.tenant);
+}
+
+function showIdentity() {
+  const kind = state.config.signIn.kind;
+  $("tenant-form").hidden = kind !== "tenantHeader";
+  $("signed-out").hidden = !(kind === "oidc" && !state.token);
+  $("signed-in").hidden = !(kind === "oidc" && state.token);
+  $("sign-in-unavailable").hidden = kind !== "unconfigured";
+  if (kind === "tenantHeader") $("tenant").value = state.tenant || "";
+  if (kind === "oidc" && state.token) $("signed-in-as").textContent = `Signed in as ${tokenSubject(state.token)}`;
+}
+
+function tokenSubject(token) {
+  try {
+    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+    return payload.email || payload["cognito:username"] || payload.sub || "you";
+  } catch {
+    return "you";
+  }
+}
+
+function base64Url(bytes) {
+  return btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function randomString() {
+  return base64Url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+function redirectUri() {
+  return `${window.location.origin}/`;
+}
+
+async function signIn() {
+  const oidc = state.config.signIn;
+  const verifier = randomString();
+  const challenge = base64Url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
+  const signInState = randomString();
+  sessionStorage.setItem("oidc.verifier", verifier);
+  sessionStorage.setItem("oidc.state", signInState);
+  sessionStorage.setItem("oidc.return", window.location.hash);
+  const url = new URL(oidc.authorizationEndpoint);
+  url.search = new URLSearchParams({
+    response_type: "code",
+    client_id: oidc.clientId,
+    redirect_uri: redirectUri(),
+    scope: oidc.scope,
+    state: signInState,
+    code_challenge: challenge,
+    code_challenge_method: "S256",
+  }).toString();
+  window.location.assign(url.toString());
+}
+
+// Back from the issuer with ?code=…&state=…: trade the code and the verifier for tokens.
+async function finishSignIn() {
+  const params = new URLSearchParams(window.location.search);
+  if (!params.has("code") && !params.has("error")) return;
+  const expected = sessionStorage.getItem("oidc.state");
+  const verifier = sessionStorage.getItem("oidc.verifier");
+  const returnTo = sessionStorage.getItem("oidc.return") || "";
+  sessionStorage.removeItem("oidc.state");
+  sessionStorage.removeItem("oidc.verifier");
+  sessionStorage.removeItem("oidc.return");
+  window.history.replaceState(null, "", `/${returnTo}`);
+  if (params.has("error")) throw new ApiError(0, { detail: `Sign-in failed: ${params.get("error_description") || params.get("error")}.` });
+  if (!expected || params.get("state") !== expected || !verifier) {
+    throw new ApiError(0, { detail: "Sign-in failed: the answer did not match this page's request. Sign in again." });
+  }
+  const oidc = state.config.signIn;
+  const response = await fetch(oidc.tokenEndpoint, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({
+      grant_type: "authorization_code",
+      code: params.get("code"),
+      redirect_uri: redirectUri(),
+      client_id: oidc.clientId,
+      code_verifier: verifier,
+    }),
+    credentials: "omit",
+  });
+  const tokens = await response.json().catch(() => ({}));
+  // The ID token carries the tenant claim and names this client as its audience.
+  const token = tokens.id_token || tokens.access_token;
+  if (!response.ok || !token) throw new ApiError(0, { detail: "Sign-in failed: the issuer did not return a token." });
+  state.token = token;
+  sessionStorage.setItem("oidc.token", token);
+}
+
+function forgetToken() {
+  state.token = null;
+  sessionStorage.removeItem("oidc.token");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Start
+
+function wire() {
+  $("tenant-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!$("tenant").checkValidity()) {
+      $("tenant").reportValidity();
+      return;
+    }
+    state.tenant = $("tenant").value.trim();
+    localStorage.setItem("tenant", state.tenant);
+    announce(`Using tenant ${state.tenant}.`);
+    state.destination = null;
+    render();
+  });
+  $("sign-in").addEventListener("click", () => signIn().catch(pageError));
+  $("sign-out").addEventListener("click", () => {
+    forgetToken();
+    showIdentity();
+    render();
+  });
+  $("new-destination").addEventListener("click", () => navigate("new"));
+  $("back-to-list").addEventListener("click", () => navigate(""));
+  $("list-more").addEventListener("click", () => loadList(true));
+  $("create-form").addEventListener("submit", createDestination);
+  $("create-form").addEventListener("input", () => { state.createKey = null; });
+  for (const radio of document.querySelectorAll('input[name="authMode"]')) radio.addEventListener("change", updateOwnerHint);
+  $("merge-form").addEventListener("submit", mergePolicy);
+  $("connect-form").addEventListener("submit", testConnection);
+  $("save").addEventListener("click", save);
+  $("discard").addEventListener("click", discard);
+  $("steps").addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-step]");
+    if (!button || button.disabled || !state.destination) return;
+    navigate(`destination/${state.destination.id}/${button.dataset.step}`);
+  });
+  document.addEventListener("click", (event) => {
+    const copyButton = event.target.closest("button.copy");
+    if (copyButton) copy(copyButton);
+    const next = event.target.closest("button[data-goto]");
+    if (next && state.destination) navigate(`destination/${state.destination.id}/${next.dataset.goto}`);
+  });
+  window.addEventListener("hashchange", () => render({ focus: true }));
+}
+
+async function start() {
+  wire();
+  state.config = await (await fetch("/setup/config.json", { cache: "no-store" })).json();
+  if (state.config.signIn.kind === "tenantHeader") state.tenant = localStorage.getItem("tenant");
+  if (state.config.signIn.kind === "oidc") {
+    state.token = sessionStorage.getItem("oidc.token");
+    try {
+      await finishSignIn();
+    } catch (error) {
+      pageError(error);
+    }
+  }
+  showIdentity();
+  await render();
+  document.body.dataset.ready = "true";
+}
+
+start().catch((error) => pageError(error));

@@ -1,0 +1,15 @@
+//! Cold start: the page's sign-in settings once, then serve. No AWS client: the page only talks
+//! to the API from the browser.
+
+use shared::config::Settings;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::telemetry::init();
+    let page = setup_page::wire(&Settings::from_process())?;
+    shared::http::lambda::serve("", |request| {
+        let response = setup_page::handler::handle(&page, &request);
+        async move { response }
+    })
+    .await
+}

@@ -1,0 +1,810 @@
+//! The setup page in headless Chromium, served as the local run serves it, against the platform
+//! in the emulator: a customer's whole path through the four steps in each mode, the failure a
+//! confused-deputy trust policy gets, the list's actions, keyboard-only use, and the deployed
+//! sign-in (authorization code + PKCE). Every state is checked with axe-core and screenshotted
+//! under `target/screenshots/<test>/`.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use dev_support::accounts::{Account, unique};
+use dev_support::emulator::emulator;
+use dev_support::services::{Services, quick_check_settings};
+use setup_page::page::{Oidc, Page, SignIn};
+use shared::domain::TenantId;
+use support::api::TENANT;
+use support::browser::Browser;
+use support::world::World;
+
+const DESKTOP: (u32, u32) = (1280, 900);
+const PHONE: (u32, u32) = (375, 812);
+const TAB: &str = "\u{e004}";
+const ENTER: &str = "\u{e007}";
+
+/// The platform in the emulator and the local server on a free port; `configure` adjusts the
+/// server's wiring (sign-in) before it starts. Returns the page's base URL.
+async fn serve(configure: impl FnOnce(&mut Services)) -> (World, String) {
+    let world = World::new().await;
+    let mut services = Box::pin(Services::wire(&world.platform, quick_check_settings())).await;
+    configure(&mut services);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(dev_support::server::serve(
+        listener,
+        Arc::new(services),
+        std::future::pending(),
+    ));
+    (world, base)
+}
+
+/// Chooses the tenant on the page, as the local run asks.
+async fn use_tenant(browser: &Browser) {
+    browser.fill("#tenant", TENANT).await;
+    browser.click("#tenant-form button[type=submit]").await;
+    browser.wait_visible("#list-view").await;
+}
+
+/// The destination id of the wizard, from the page's address.
+async fn wizard_destination(browser: &Browser) -> String {
+    let url = browser.client.current_url().await.unwrap();
+    let fragment = url.fragment().unwrap_or_default().to_owned();
+    fragment
+        .strip_prefix("destination/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("the wizard's address names no destination: {url}"))
+        .to_owned()
+}
+
+/// Step 1 filled in and sent; returns the new destination's id once step 2 shows.
+async fn create_through_the_page(
+    browser: &Browser,
+    name: &str,
+    bucket: &str,
+    folder: &str,
+) -> String {
+    browser.click("#new-destination").await;
+    browser.wait_visible("#step-1").await;
+    browser.fill("#name", name).await;
+    browser.fill("#bucket", bucket).await;
+    browser.fill("#folder", folder).await;
+    browser.click("#create-submit").await;
+    browser.wait_visible("#step-2 .doc pre").await;
+    wizard_destination(browser).await
+}
+
+async fn stage_statuses(browser: &Browser) -> Vec<(String, String)> {
+    let stages = browser
+        .eval("return [...document.querySelectorAll('#stages li')].map((li) => [li.dataset.stage, li.dataset.status])")
+        .await;
+    serde_json::from_value(stages).unwrap()
+}
+
+async fn wait_for_test_result(browser: &Browser) {
+    browser
+        .wait_until(
+            "the test result",
+            "const h = document.getElementById('test-heading'); return !!h && /^Test Connection (passed|failed)/.test(h.textContent);",
+        )
+        .await;
+}
+
+async fn row_text(browser: &Browser, id: &str, css: &str) -> String {
+    browser
+        .text(&format!("#list-rows tr[data-id='{id}'] {css}"))
+        .await
+}
+
+const ALL_PASSED: [(&str, &str); 5] = [
+    ("configuration", "passed"),
+    ("confusedDeputyGuard", "passed"),
+    ("assumeRole", "passed"),
+    ("locateBucket", "passed"),
+    ("write", "passed"),
+];
+
+fn owned(stages: &[(&str, &str)]) -> Vec<(String, String)> {
+    stages
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_destination_is_created_granted_tested_and_saved_through_the_page() {
+    // GIVEN the local run's page and a customer bucket
+    let (world, base) = serve(|_| {}).await;
+    let bucket = world.role_account_bucket().await;
+    let mut browser = Browser::start("role-mode", &base, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+    use_tenant(&browser).await;
+    browser.wait_visible("#list-empty").await;
+    browser.assert_accessible("the empty list").await;
+
+    // WHEN the customer sends step 1 empty
+    browser.click("#new-destination").await;
+    browser.wait_visible("#step-1").await;
+    browser.screenshot("step-1-new-destination").await;
+    browser.assert_accessible("step 1").await;
+    browser.click("#create-submit").await;
+    // THEN the API's problem shows next to each field it names
+    browser.wait_visible("#name-error").await;
+    assert!(
+        browser
+            .text("#name-error")
+            .await
+            .starts_with("Destination name")
+    );
+    browser.wait_visible("#bucket-error").await;
+    assert_eq!(
+        browser
+            .find("#bucket")
+            .await
+            .attr("aria-invalid")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("true")
+    );
+    browser.screenshot("step-1-errors").await;
+    browser.assert_accessible("step 1 with errors").await;
+
+    // WHEN it is filled in: step 2 shows the External ID and the documents to copy
+    browser.fill("#name", "Lake").await;
+    browser.fill("#bucket", &bucket).await;
+    browser.fill("#folder", "platform/exports").await;
+    browser.click("#create-submit").await;
+    browser.wait_visible("#step-2 .doc pre").await;
+    let id = wizard_destination(&browser).await;
+    assert!(
+        browser
+            .client
+            .find(fantoccini::Locator::Css("#name-error"))
+            .await
+            .is_err(),
+        "the errors went with the fix"
+    );
+    let stored = world
+        .api()
+        .get(&format!("/destinations/{id}"))
+        .await
+        .expect(200)
+        .json();
+    let external_id = browser.value("#external-id").await;
+    assert_eq!(external_id, stored["externalId"].as_str().unwrap());
+    let trust = browser.text("#doc-trustPolicy").await;
+    let permissions = browser.text("#doc-permissionsPolicy").await;
+    assert!(trust.contains(&external_id));
+    assert!(browser.text("#kit-cli").await.contains("set -euo pipefail"));
+    let launch = browser
+        .find("#launch-stack")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        launch.contains("#/stacks/quickcreate?templateURL="),
+        "{launch}"
+    );
+    browser.screenshot("step-2-grant-access").await;
+    browser.assert_accessible("step 2").await;
+
+    // AND the customer creates the role from the copied documents
+    let role_arn = world
+        .customer_role_account()
+        .create_role(&unique("page-role"), &trust, Some(&permissions))
+        .await;
+
+    // WHEN the Role ARN is pasted and Test Connection runs
+    browser.click("#step-2 [data-goto='3']").await;
+    browser.wait_visible("#step-3").await;
+    browser.fill("#roleArn", &role_arn).await;
+    browser.click("#test-connection").await;
+    wait_for_test_result(&browser).await;
+    // THEN every stage passed
+    assert_eq!(stage_statuses(&browser).await, owned(&ALL_PASSED));
+    assert!(!browser.find("#failure").await.is_displayed().await.unwrap());
+    browser.screenshot("step-3-connect-passed").await;
+    browser.assert_accessible("step 3 after a pass").await;
+
+    // WHEN the customer saves
+    browser.click("#step-3 [data-goto='4']").await;
+    browser.wait_visible("#step-4").await;
+    assert!(browser.is_enabled("#save").await);
+    browser.screenshot("step-4-save").await;
+    browser.assert_accessible("step 4").await;
+    browser.click("#save").await;
+    // THEN the list shows it verified, and the API agrees
+    browser
+        .wait_visible(&format!("#list-rows tr[data-id='{id}']"))
+        .await;
+    assert_eq!(row_text(&browser, &id, ".status").await, "Verified");
+    assert_eq!(row_text(&browser, &id, ".mode").await, "IAM role");
+    assert_eq!(
+        row_text(&browser, &id, ".where").await,
+        format!("s3://{bucket}/platform/exports/")
+    );
+    assert!(
+        row_text(&browser, &id, ".tested")
+            .await
+            .starts_with("Passed")
+    );
+    browser.screenshot("list-verified").await;
+    browser.assert_accessible("the list").await;
+    let saved = world
+        .api()
+        .get(&format!("/destinations/{id}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(saved["status"], "verified");
+    assert_eq!(saved["active"]["roleArn"], role_arn.as_str());
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trust_policy_without_the_external_id_shows_the_confused_deputy_failure_and_its_fix() {
+    // GIVEN a destination made on the page, and a role whose trust drops the External ID condition
+    let (world, base) = serve(|_| {}).await;
+    let bucket = world.role_account_bucket().await;
+    let mut browser = Browser::start("confused-deputy", &base, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+    use_tenant(&browser).await;
+    create_through_the_page(&browser, "Careless", &bucket, "in").await;
+    let rendered_trust: Value =
+        serde_json::from_str(&browser.text("#doc-trustPolicy").await).unwrap();
+    let mut careless_trust = rendered_trust.clone();
+    careless_trust["Statement"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("Condition");
+    let role_arn = world
+        .customer_role_account()
+        .create_role(
+            &unique("careless"),
+            &careless_trust.to_string(),
+            Some(&browser.text("#doc-permissionsPolicy").await),
+        )
+        .await;
+
+    // WHEN its ARN is tested on the page
+    browser.click("#step-2 [data-goto='3']").await;
+    browser.fill("#roleArn", &role_arn).await;
+    browser.click("#test-connection").await;
+    wait_for_test_result(&browser).await;
+
+    // THEN the guard stage failed, nothing after it ran, and the fix is the rendered trust policy
+    assert_eq!(
+        stage_statuses(&browser).await,
+        owned(&[
+            ("configuration", "passed"),
+            ("confusedDeputyGuard", "failed"),
+            ("assumeRole", "skipped"),
+            ("locateBucket", "skipped"),
+            ("write", "skipped"),
+        ])
+    );
+    browser.wait_visible("#failure").await;
+    assert_eq!(
+        browser.text("#failure-category").await,
+        "Role can be assumed without the External ID"
+    );
+    assert!(!browser.text("#failure-fix").await.is_empty());
+    let fix: Value = serde_json::from_str(&browser.text("#fix-document").await).unwrap();
+    assert_eq!(fix, rendered_trust);
+    browser.screenshot("step-3-confused-deputy").await;
+    browser.assert_accessible("step 3 after a failure").await;
+    // AND Save stays disabled
+    browser.click("#step-3 [data-goto='4']").await;
+    browser.wait_visible("#step-4").await;
+    assert!(!browser.is_enabled("#save").await);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_policy_destination_is_connected_through_the_merge_step_on_a_phone() {
+    // GIVEN a customer bucket that already has a policy, and a 375 px wide browser
+    let (_world, base) = serve(|_| {}).await;
+    let customer = Account::create(emulator()).await;
+    let bucket = unique("merge");
+    customer.create_bucket(&bucket).await;
+    let theirs = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AnalystsRead",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{}:root", customer.id)},
+            "Action": "s3:GetObject",
+            "Resource": format!("arn:aws:s3:::{bucket}/*"),
+        }]
+    });
+    customer
+        .put_bucket_policy(&bucket, &theirs.to_string())
+        .await;
+    let mut browser = Browser::start("bucket-policy-phone", &base, PHONE.0, PHONE.1).await;
+    browser.open("/").await;
+    use_tenant(&browser).await;
+
+    // WHEN the customer creates a bucket-policy destination
+    browser.click("#new-destination").await;
+    browser.fill("#name", "Raw events").await;
+    browser.fill("#bucket", &bucket).await;
+    browser.fill("#folder", "incoming").await;
+    browser.click("label[for='auth-bucket-policy']").await;
+    browser.fill("#bucketOwnerAccountId", &customer.id).await;
+    browser.assert_fits_the_width("step 1").await;
+    browser.screenshot("step-1").await;
+    browser
+        .assert_accessible("step 1, bucket policy, on a phone")
+        .await;
+    browser.click("#create-submit").await;
+    browser.wait_visible("#merge").await;
+    // THEN step 2 has no External ID, and offers the merge
+    assert!(
+        !browser
+            .find("#external-id-block")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    browser.assert_fits_the_width("step 2").await;
+    browser.assert_accessible("step 2, bucket policy").await;
+
+    // WHEN their current policy is pasted and merged
+    browser
+        .fill(
+            "#existing-policy",
+            &serde_json::to_string_pretty(&theirs).unwrap(),
+        )
+        .await;
+    browser.click("#merge-form button[type=submit]").await;
+    browser.wait_visible("#merge-result").await;
+    let merged: Value = serde_json::from_str(&browser.text("#merged-policy").await).unwrap();
+    // THEN their statement is kept beside ours
+    let sids: Vec<&str> = merged["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["Sid"].as_str())
+        .collect();
+    assert!(sids.contains(&"AnalystsRead"), "{merged}");
+    assert_eq!(merged["Statement"].as_array().unwrap().len(), 2, "{merged}");
+    browser
+        .assert_fits_the_width("step 2 after the merge")
+        .await;
+    browser.screenshot("step-2-merged").await;
+    browser.assert_accessible("step 2 after the merge").await;
+
+    // WHEN the merged policy goes on the bucket and the connection is tested and saved
+    customer
+        .put_bucket_policy(&bucket, &merged.to_string())
+        .await;
+    browser.click("#step-2 [data-goto='3']").await;
+    browser.wait_visible("#step-3").await;
+    assert!(
+        !browser
+            .find("#role-arn-field")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    browser.click("#test-connection").await;
+    wait_for_test_result(&browser).await;
+    let stages = stage_statuses(&browser).await;
+    assert_eq!(
+        stages[1],
+        ("confusedDeputyGuard".to_owned(), "skipped".to_owned())
+    );
+    assert!(
+        stages
+            .iter()
+            .filter(|(s, _)| s != "confusedDeputyGuard")
+            .all(|(_, status)| status == "passed"),
+        "{stages:?}"
+    );
+    browser.assert_fits_the_width("step 3").await;
+    browser.screenshot("step-3-passed").await;
+    browser.assert_accessible("step 3 on a phone").await;
+    browser.click("#step-3 [data-goto='4']").await;
+    browser.click("#save").await;
+    let id_row = "#list-rows tr";
+    browser.wait_visible(id_row).await;
+    // THEN the list, as cards on a phone, shows it verified
+    assert_eq!(browser.text("#list-rows tr .status").await, "Verified");
+    assert_eq!(browser.text("#list-rows tr .mode").await, "Bucket policy");
+    browser.assert_fits_the_width("the list").await;
+    browser.screenshot("list").await;
+    browser.assert_accessible("the list on a phone").await;
+    assert_eq!(
+        customer.object_keys(&bucket).await.len(),
+        1,
+        "one test object"
+    );
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_edits_re_tests_and_deletes_only_after_confirmation() {
+    // GIVEN two role-mode destinations without a role yet
+    let (world, base) = serve(|_| {}).await;
+    let keep = world
+        .api()
+        .create(json!({"name": "Keep", "bucket": "keep-bucket", "authMode": "iamRole"}))
+        .await;
+    let doomed = world
+        .api()
+        .create(json!({"name": "Doomed", "bucket": "doomed-bucket", "authMode": "iamRole"}))
+        .await;
+    let (keep, doomed) = (
+        keep["id"].as_str().unwrap().to_owned(),
+        doomed["id"].as_str().unwrap().to_owned(),
+    );
+    let mut browser = Browser::start("list-actions", &base, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+    use_tenant(&browser).await;
+    browser
+        .wait_visible(&format!("#list-rows tr[data-id='{keep}']"))
+        .await;
+    assert_eq!(row_text(&browser, &keep, ".status").await, "Draft");
+    assert_eq!(row_text(&browser, &keep, ".tested").await, "Never");
+
+    // WHEN one is re-tested from the list
+    browser
+        .click(&format!("#list-rows tr[data-id='{keep}'] .retest"))
+        .await;
+    // THEN its row shows the failed test and why
+    browser
+        .wait_until(
+            "the re-test",
+            &format!("return document.querySelector(\"#list-rows tr[data-id='{keep}'] .tested\").textContent.startsWith('Failed')"),
+        )
+        .await;
+    assert_eq!(
+        row_text(&browser, &keep, ".failure").await,
+        "Configuration incomplete or invalid"
+    );
+
+    // WHEN delete is chosen and then cancelled
+    browser
+        .click(&format!("#list-rows tr[data-id='{doomed}'] .delete"))
+        .await;
+    browser.wait_visible("#confirm-delete").await;
+    assert!(
+        browser
+            .text("#confirm-delete-text")
+            .await
+            .contains("Doomed")
+    );
+    browser.screenshot("confirm-delete").await;
+    browser.assert_accessible("the delete confirmation").await;
+    browser
+        .click("#confirm-delete button[value='cancel']")
+        .await;
+    // THEN nothing is deleted
+    world
+        .api()
+        .get(&format!("/destinations/{doomed}"))
+        .await
+        .expect(200);
+
+    // WHEN it is confirmed
+    browser
+        .click(&format!("#list-rows tr[data-id='{doomed}'] .delete"))
+        .await;
+    browser.click("#confirm-delete-yes").await;
+    // THEN the row goes, and so does the destination
+    browser
+        .wait_until(
+            "the row to go",
+            &format!("return !document.querySelector(\"#list-rows tr[data-id='{doomed}']\")"),
+        )
+        .await;
+    world
+        .api()
+        .get(&format!("/destinations/{doomed}"))
+        .await
+        .expect(404);
+
+    // WHEN the other is edited: it has no role yet, so the page opens at Grant access
+    browser
+        .click(&format!("#list-rows tr[data-id='{keep}'] .edit"))
+        .await;
+    browser.wait_visible("#step-2 .doc pre").await;
+    assert_eq!(wizard_destination(&browser).await, keep);
+    assert_eq!(browser.text("#wizard-title").await, "Destination: Keep");
+    browser.close().await;
+}
+
+/// The focused element's id, and whether its focus is drawn.
+async fn focused(browser: &Browser) -> (String, bool) {
+    let state = browser
+        .eval("const e = document.activeElement; const s = getComputedStyle(e); return [e.id || e.tagName, s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0];")
+        .await;
+    (
+        state[0].as_str().unwrap().to_owned(),
+        state[1].as_bool().unwrap(),
+    )
+}
+
+/// Presses Tab until `id` has the focus, checking that every stop shows where it is.
+async fn tab_to(browser: &Browser, id: &str) {
+    for _ in 0..40 {
+        browser
+            .client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(TAB)
+            .await
+            .unwrap();
+        let (now, drawn) = focused(browser).await;
+        assert!(drawn, "{now} has the focus but shows no focus indicator");
+        if now == id {
+            return;
+        }
+    }
+    panic!("Tab never reached #{id}");
+}
+
+async fn type_here(browser: &Browser, text: &str) {
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_can_be_created_with_the_keyboard_alone() {
+    // GIVEN the page and a keyboard
+    let (world, base) = serve(|_| {}).await;
+    let browser = Browser::start("keyboard", &base, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+
+    // WHEN the customer tabs and types their way through the tenant and step 1
+    tab_to(&browser, "tenant").await;
+    type_here(&browser, &format!("{TENANT}{ENTER}")).await;
+    browser.wait_visible("#list-view").await;
+    tab_to(&browser, "new-destination").await;
+    type_here(&browser, ENTER).await;
+    browser.wait_visible("#step-1").await;
+    // THEN the focus moved to the step's heading
+    assert_eq!(focused(&browser).await.0, "step-1-title");
+    tab_to(&browser, "name").await;
+    type_here(&browser, "Typed").await;
+    tab_to(&browser, "bucket").await;
+    type_here(&browser, "typed-bucket").await;
+    tab_to(&browser, "create-submit").await;
+    type_here(&browser, ENTER).await;
+
+    // THEN the destination exists and step 2 has the focus
+    browser.wait_visible("#step-2 .doc pre").await;
+    assert_eq!(focused(&browser).await.0, "step-2-title");
+    let id = wizard_destination(&browser).await;
+    let stored = world
+        .api()
+        .get(&format!("/destinations/{id}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(stored["name"], "Typed");
+    assert_eq!(stored["bucket"], "typed-bucket");
+    browser.close().await;
+}
+
+/// An OpenID Connect issuer for one sign-in: `/authorize` redirects back with a code for the
+/// challenge it was given; `/token` trades the code only for the verifier that hashes to it.
+#[derive(Default)]
+struct Issuer {
+    challenge: Option<String>,
+    exchanged: bool,
+    refused: Vec<String>,
+}
+
+async fn issuer_answer(
+    issuer: Arc<Mutex<Issuer>>,
+    page: String,
+    request: Request<hyper::body::Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let query: BTreeMap<String, String> =
+        dev_support::server::parse_query(parts.uri.query().unwrap_or(""))
+            .into_iter()
+            .collect();
+    let mut issuer = issuer.lock().unwrap();
+    let respond = |status: u16, body: String| {
+        Response::builder()
+            .status(status)
+            .header("access-control-allow-origin", page.as_str())
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .unwrap()
+    };
+    match parts.uri.path() {
+        "/authorize" => {
+            let expected = [
+                ("response_type", "code"),
+                ("client_id", "setup-page"),
+                ("code_challenge_method", "S256"),
+                ("scope", "openid"),
+            ];
+            let redirect = format!("{page}/");
+            if expected
+                .iter()
+                .any(|(k, v)| query.get(*k).map(String::as_str) != Some(*v))
+                || query.get("redirect_uri") != Some(&redirect)
+            {
+                issuer.refused.push(format!("authorize {query:?}"));
+                return Ok(respond(400, "{}".into()));
+            }
+            issuer.challenge = query.get("code_challenge").cloned();
+            let location = format!(
+                "{redirect}?code=the-code&state={}",
+                query.get("state").cloned().unwrap_or_default()
+            );
+            Ok(Response::builder()
+                .status(302)
+                .header("location", location)
+                .body(Full::new(Bytes::new()))
+                .unwrap())
+        }
+        "/token" => {
+            let form: BTreeMap<String, String> =
+                dev_support::server::parse_query(&String::from_utf8_lossy(&body))
+                    .into_iter()
+                    .collect();
+            let verifier = form.get("code_verifier").cloned().unwrap_or_default();
+            let hashed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(Sha256::digest(verifier.as_bytes()));
+            let valid = form.get("grant_type").map(String::as_str) == Some("authorization_code")
+                && form.get("code").map(String::as_str) == Some("the-code")
+                && form.get("client_id").map(String::as_str) == Some("setup-page")
+                && form.get("redirect_uri") == Some(&format!("{page}/"))
+                && issuer.challenge.as_deref() == Some(hashed.as_str())
+                && verifier.len() >= 43;
+            if !valid {
+                issuer.refused.push(format!("token {form:?}"));
+                return Ok(respond(400, r#"{"error":"invalid_grant"}"#.into()));
+            }
+            issuer.exchanged = true;
+            Ok(respond(
+                200,
+                json!({"id_token": "token-of-tenant-a", "access_token": "access", "token_type": "Bearer", "expires_in": 3600}).to_string(),
+            ))
+        }
+        _ => Ok(respond(404, "{}".into())),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_the_page_signs_in_with_code_and_pkce_and_calls_the_api_with_the_token() {
+    // GIVEN an issuer, and the page configured as the stack configures it, with the token the
+    // issuer hands out standing for tenant-a (the JWT authorizer's part)
+    let issuer = Arc::new(Mutex::new(Issuer::default()));
+    let issuer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer_url = format!("http://{}", issuer_listener.local_addr().unwrap());
+    let page_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let page_port = page_listener.local_addr().unwrap().port();
+    drop(page_listener);
+    let page_origin = format!("http://127.0.0.1:{page_port}");
+    {
+        let (issuer, page_origin) = (issuer.clone(), page_origin.clone());
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = issuer_listener.accept().await.unwrap();
+                let (issuer, page_origin) = (issuer.clone(), page_origin.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |r| {
+                        issuer_answer(issuer.clone(), page_origin.clone(), r)
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    }
+    let world = World::new().await;
+    let mut services = Box::pin(Services::wire(&world.platform, quick_check_settings())).await;
+    services.page = Page::new(SignIn::Oidc(Oidc {
+        client_id: "setup-page".into(),
+        authorization_endpoint: format!("{issuer_url}/authorize"),
+        token_endpoint: format!("{issuer_url}/token"),
+        scope: "openid".into(),
+    }));
+    services
+        .bearer_tokens
+        .insert("token-of-tenant-a".into(), TenantId::new(TENANT).unwrap());
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", page_port))
+        .await
+        .unwrap();
+    tokio::spawn(dev_support::server::serve(
+        listener,
+        Arc::new(services),
+        std::future::pending(),
+    ));
+    world
+        .api()
+        .create(json!({"name": "Signed-in only", "bucket": "signed-bucket", "authMode": "iamRole"}))
+        .await;
+    let mut browser = Browser::start("sign-in", &page_origin, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+    // THEN before signing in there is only the button: no tenant field, no list
+    browser.wait_visible("#sign-in").await;
+    assert!(
+        !browser
+            .find("#tenant-form")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    assert!(
+        !browser
+            .find("#list-view")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    browser.assert_accessible("signed out").await;
+
+    // WHEN the customer signs in
+    browser.click("#sign-in").await;
+    // THEN the issuer traded the code for the matching verifier, and the list is the tenant's
+    browser.wait_visible("#list-rows tr").await;
+    {
+        let issuer = issuer.lock().unwrap();
+        assert!(issuer.exchanged, "refused: {:?}", issuer.refused);
+        assert!(issuer.refused.is_empty(), "{:?}", issuer.refused);
+    }
+    assert_eq!(browser.text("#list-rows tr .name").await, "Signed-in only");
+    let url = browser.client.current_url().await.unwrap();
+    assert_eq!(
+        url.query(),
+        None,
+        "the code is not left in the address: {url}"
+    );
+    browser.wait_visible("#signed-in").await;
+    browser.screenshot("signed-in").await;
+    browser.assert_accessible("signed in").await;
+
+    // WHEN the customer signs out
+    browser.click("#sign-out").await;
+    // THEN the token is gone and the list with it
+    browser.wait_visible("#sign-in").await;
+    assert!(
+        !browser
+            .find("#list-view")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        browser
+            .eval("return sessionStorage.getItem('oidc.token')")
+            .await,
+        Value::Null
+    );
+    browser.close().await;
+}
