@@ -1,27 +1,33 @@
 #!/usr/bin/env bash
-# Benchmarks (not part of the test suite): builds the release binaries, runs the policy-rendering
-# criterion bench and the harness in tests/benches/functions.rs against fakecloud, and writes
-# BENCHMARKS.md. Takes about twenty minutes on 2 cores after the first builds.
+# Benchmarks (not part of the test suite): builds the release binaries (x86_64, and arm64 with
+# cargo lambda for their sizes), runs the policy-rendering criterion bench and the harness in
+# tests/benches/functions.rs against fakecloud, and writes BENCHMARKS.md (keeping its "A fresh
+# machine" section, which infra/fresh-machine.sh measures). About 45 minutes on 2 cores from a
+# built workspace; BENCH_QUICK=1 checks the harness in a few minutes without writing anything.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 . infra/tools.sh
 
-ensure_fakecloud
-ensure_python_tools   # boto3 (via aws-sam-cli) for the cold-start baseline
-log "Building release binaries"
-cargo build --release --locked \
-  -p destinations-api -p policies-api -p test-connection \
-  -p revalidate-scheduler -p revalidate-worker -p revalidate-on-change -p bench-hello
-log "Building the arm64 Lambda binaries (cargo lambda, for their sizes)"
-if ! "$ROOT/infra/.venv/bin/cargo-lambda" lambda --version >/dev/null 2>&1; then
-  "$ROOT/infra/.venv/bin/python" -m pip install --quiet --disable-pip-version-check "cargo-lambda==1.9.2"
+FUNCTIONS=(destinations-api policies-api test-connection revalidate-scheduler revalidate-worker
+  revalidate-on-change publish-events publish-kit setup-page bench-hello)
+packages=()
+for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done
+
+require_rust
+start_fakecloud_build
+ensure_python_tools   # boto3 (with the AWS CLI) for the cold-start baseline
+phase "building the release binaries (x86_64)"
+cargo build --release --locked "${packages[@]}"
+if [ -z "${BENCH_QUICK:-}" ]; then
+  phase "building the arm64 Lambda binaries (cargo lambda, for their sizes)"
+  "$TOOLS/venv/bin/python" -m pip install --quiet --disable-pip-version-check "cargo-lambda==1.9.2"
+  rustup target add aarch64-unknown-linux-gnu >/dev/null
+  "$TOOLS/venv/bin/cargo-lambda" lambda build --release --arm64 --locked "${packages[@]}"
+  phase "policy rendering (criterion)"
+  cargo bench --locked -p shared --bench render -- --noplot
 fi
-rustup target add aarch64-unknown-linux-gnu >/dev/null
-"$ROOT/infra/.venv/bin/cargo-lambda" lambda build --release --arm64 --locked \
-  -p destinations-api -p policies-api -p test-connection \
-  -p revalidate-scheduler -p revalidate-worker -p revalidate-on-change -p bench-hello
-log "Policy rendering (criterion)"
-cargo bench --locked -p shared --bench render -- --noplot
-log "Functions: cold start, size, memory, latency, calls, throughput"
-cargo bench --locked -p destinations-tests --bench functions
+ensure_fakecloud
+phase "functions: cold start, size, memory, latency, calls, throughput"
+cargo bench --locked -p destinations-tests --features emulator --bench functions
+phase "done: BENCHMARKS.md"

@@ -1,1 +1,897 @@
-fn main() {}
+//! The benchmark harness (`infra/bench.sh`): cold start, size, memory, warm latency, AWS calls per
+//! operation and re-validation throughput, each beside its baseline from the same run. Prints the
+//! tables and writes BENCHMARKS.md. Not part of the test suite.
+//!
+//! Every timed invocation does the work its name says, against the platform in the emulator: the
+//! API functions answer 2xx for a real destination, Test Connection passes, the scheduler queues
+//! a due destination, the worker re-tests one (its version moves each time), the stream function
+//! queues, the event publisher publishes a pending outbox entry. Anything else stops the run.
+
+mod counting_proxy;
+mod runtime_stub;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_credential_types::provider::ProvideCredentials;
+use aws_sdk_dynamodb::types::AttributeValue;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use counting_proxy::CountingProxy;
+use dev_support::events::{EVENT_DESTINATION_ID, raw, sqs_batch};
+use dev_support::platform::{EmulatedPlatform, Options};
+use dev_support::services::{Services, WORKER, quick_check_settings};
+use runtime_stub::{RuntimeStub, Signal};
+use shared::adapters::dynamodb::DynamoDbStore;
+use shared::domain::revalidation::RevalidationRequest;
+use shared::domain::{Activity, ActivityEntry, Actor, AuthModeKind, DestinationId, TenantId};
+use shared::ports::{DestinationRepository, NewRecord};
+use shared::testing::DestinationBuilder;
+use support::api::TENANT;
+use support::world::World;
+
+/// `BENCH_QUICK=1` runs every section at a tenth of its size or less and leaves BENCHMARKS.md
+/// alone: for checking the harness, not for numbers.
+fn quick() -> bool {
+    std::env::var_os("BENCH_QUICK").is_some()
+}
+
+const ROUNDS: usize = 20;
+/// Warm invocations after each cold start, for that round's warm latency of the same event.
+const WARM_PER_ROUND: usize = 5;
+const WARM_INVOCATIONS: usize = 1000;
+const HELLO: &str = "bench-hello";
+
+/// What a function is fed: a sample event (re-aimed at the benchmark's destination), or one
+/// made fresh for each invocation so that the work is never a no-op.
+#[derive(Clone, Copy)]
+enum Feed {
+    Sample(&'static str),
+    /// An SQS message naming the destination's current version: the worker re-tests it.
+    WorkerMessage,
+    /// The sample stream record of an outbox entry, with the entry put back first.
+    PendingEvent,
+}
+
+/// What counts as done for each function (an answer that is not this stops the run).
+#[derive(Clone, Copy)]
+enum Done {
+    /// Any answer on `/response` (hello-world's echo).
+    Answered,
+    /// API Gateway response with a 2xx status.
+    Http2xx,
+    /// A 200 whose body says the test passed.
+    TestPassed,
+    /// `{"queued": n}` with n ≥ 1.
+    Queued,
+    /// A batch response with no failed item.
+    NoFailedItems,
+}
+
+struct Function {
+    binary: &'static str,
+    /// The template's logical id, for its environment and identity.
+    logical_id: &'static str,
+    feed: Feed,
+    done: Done,
+}
+
+const FUNCTIONS: &[Function] = &[
+    Function {
+        binary: "destinations-api",
+        logical_id: "DestinationsApiFunction",
+        feed: Feed::Sample("destinations-get.json"),
+        done: Done::Http2xx,
+    },
+    Function {
+        binary: "policies-api",
+        logical_id: "PoliciesApiFunction",
+        feed: Feed::Sample("policies-get.json"),
+        done: Done::Http2xx,
+    },
+    Function {
+        binary: "test-connection",
+        logical_id: "TestConnectionFunction",
+        feed: Feed::Sample("connection-test.json"),
+        done: Done::TestPassed,
+    },
+    Function {
+        binary: "revalidate-scheduler",
+        logical_id: "RevalidateSchedulerFunction",
+        feed: Feed::Sample("revalidate-schedule.json"),
+        done: Done::Queued,
+    },
+    Function {
+        binary: "revalidate-worker",
+        logical_id: "RevalidateWorkerFunction",
+        feed: Feed::WorkerMessage,
+        done: Done::NoFailedItems,
+    },
+    Function {
+        binary: "revalidate-on-change",
+        logical_id: "RevalidateOnChangeFunction",
+        feed: Feed::Sample("revalidate-stream.json"),
+        done: Done::Queued,
+    },
+    Function {
+        binary: "publish-events",
+        logical_id: "PublishEventsFunction",
+        feed: Feed::PendingEvent,
+        done: Done::NoFailedItems,
+    },
+    Function {
+        binary: "setup-page",
+        logical_id: "SetupPageFunction",
+        feed: Feed::Sample("setup-page-get.json"),
+        done: Done::Http2xx,
+    },
+];
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn binary(name: &str) -> PathBuf {
+    root().join("target/release").join(name)
+}
+
+fn median(values: &[f64]) -> f64 {
+    percentile(values, 0.5)
+}
+
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(|a, b| a.total_cmp(b));
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn verdict(met: bool) -> &'static str {
+    if met { "met" } else { "**MISSED**" }
+}
+
+/// The platform in the emulator with one saved role-mode destination (through the API, from its
+/// rendered documents) that the sample events name, and one overdue for re-validation.
+struct Bench {
+    world: World,
+    destination: String,
+    proxy: CountingProxy,
+    /// Each function's environment, as the template sets it, with its own credentials.
+    env: BTreeMap<&'static str, Vec<(String, String)>>,
+}
+
+impl Bench {
+    async fn set_up() -> Bench {
+        let emulator = dev_support::emulator::emulator();
+        let mut platform = Box::pin(EmulatedPlatform::create(emulator, Options::default())).await;
+        // The rate limits step aside for a thousand tests in a row.
+        for limit in [
+            "CREATES_PER_MINUTE",
+            "MERGES_PER_MINUTE",
+            "TEST_CONNECTIONS_PER_MINUTE",
+        ] {
+            platform.set_env(limit, "1000000");
+        }
+        let services = Box::pin(Services::wire(&platform, quick_check_settings())).await;
+        let dispatcher = dev_support::dispatch::Dispatcher::new(&platform);
+        let world = World {
+            platform,
+            services,
+            dispatcher,
+        };
+        let bucket = world.role_account_bucket().await;
+        let created = world
+            .api()
+            .create(json!({"name": "Bench", "bucket": bucket, "folder": "bench", "authMode": "iamRole"}))
+            .await;
+        let destination = created["id"].as_str().unwrap().to_owned();
+        let role = world.role_from_rendered(&destination).await;
+        world
+            .api()
+            .patch(&destination, json!({"roleArn": role}))
+            .await
+            .expect(200);
+        world.api().test(&destination).await.expect(200);
+        world.api().save(&destination).await.expect(200);
+        // And one saved long ago and never re-checked here: always due, so every scheduler run
+        // has a check to queue.
+        let overdue = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+            .tenant(TENANT)
+            .bucket(&bucket)
+            .owner(&world.customer_role_account().id)
+            .saved();
+        world
+            .store()
+            .create(NewRecord {
+                destination: &overdue,
+                activity: &ActivityEntry {
+                    at: time::OffsetDateTime::now_utc(),
+                    actor: Actor::new("bench").unwrap(),
+                    activity: Activity::Created,
+                    version: overdue.version(),
+                },
+                idempotency: None,
+                cap: u32::MAX,
+            })
+            .await
+            .unwrap();
+
+        let proxy = CountingProxy::start(emulator.addr);
+        let mut env = BTreeMap::new();
+        for function in FUNCTIONS {
+            let identity = world.platform.function(function.logical_id);
+            let credentials = identity
+                .config
+                .credentials_provider()
+                .expect("credentials")
+                .provide_credentials()
+                .await
+                .expect("credentials");
+            let mut vars: Vec<(String, String)> = identity
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            vars.extend([
+                ("AWS_REGION".into(), dev_support::accounts::REGION.into()),
+                (
+                    "AWS_ACCESS_KEY_ID".into(),
+                    credentials.access_key_id().into(),
+                ),
+                (
+                    "AWS_SECRET_ACCESS_KEY".into(),
+                    credentials.secret_access_key().into(),
+                ),
+                ("AWS_ENDPOINT_URL".into(), proxy.endpoint.clone()),
+                // The deployed level (template.yaml: ApplicationLogLevel INFO).
+                ("AWS_LAMBDA_LOG_LEVEL".into(), "INFO".into()),
+            ]);
+            env.insert(function.binary, vars);
+        }
+        env.insert(HELLO, vec![]);
+        Bench {
+            world,
+            destination,
+            proxy,
+            env,
+        }
+    }
+
+    fn tenant(&self) -> TenantId {
+        TenantId::new(TENANT).unwrap()
+    }
+
+    fn id(&self) -> DestinationId {
+        DestinationId::new(&self.destination).unwrap()
+    }
+
+    async fn version(&self) -> u64 {
+        self.world
+            .store()
+            .get(&self.tenant(), &self.id())
+            .await
+            .unwrap()
+            .expect("the bench destination")
+            .version()
+    }
+
+    /// The next event for `feed`, and what must hold before it is sent.
+    async fn event(&self, feed: Feed, last_version: &mut u64) -> Vec<u8> {
+        match feed {
+            Feed::Sample(file) => raw(file).replace(EVENT_DESTINATION_ID, &self.destination),
+            Feed::WorkerMessage => {
+                let version = self.version().await;
+                assert!(
+                    version > *last_version,
+                    "the worker's last check did not store a result (version {version})"
+                );
+                *last_version = version;
+                serde_json::to_string(&sqs_batch(&[RevalidationRequest {
+                    tenant_id: self.tenant(),
+                    destination_id: self.id(),
+                    version,
+                }]))
+                .unwrap()
+            }
+            Feed::PendingEvent => {
+                let event: Value =
+                    serde_json::from_str(&raw("publish-events-stream.json")).unwrap();
+                let image = event["Records"][0]["dynamodb"]["NewImage"].clone();
+                let item: serde_dynamo::Item = serde_json::from_value(image).unwrap();
+                let item: std::collections::HashMap<String, AttributeValue> = item.into();
+                let dynamodb = self.world.dynamodb();
+                let key: std::collections::HashMap<String, AttributeValue> = item
+                    .iter()
+                    .filter(|(k, _)| *k == "PK" || *k == "SK")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                // The previous invocation published its entry and removed it.
+                let left = dynamodb
+                    .get_item()
+                    .table_name(&self.world.platform.table)
+                    .set_key(Some(key))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(
+                    left.item.is_none() || *last_version == 0,
+                    "the publisher left its outbox entry"
+                );
+                *last_version += 1;
+                dynamodb
+                    .put_item()
+                    .table_name(&self.world.platform.table)
+                    .set_item(Some(item))
+                    .send()
+                    .await
+                    .unwrap();
+                raw("publish-events-stream.json")
+            }
+        }
+        .into_bytes()
+    }
+}
+
+fn check_done(name: &str, done: Done, ok: bool, body: &[u8]) {
+    let answer: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let fine = ok
+        && match done {
+            Done::Answered => true,
+            Done::Http2xx => answer["statusCode"]
+                .as_u64()
+                .is_some_and(|s| (200..300).contains(&s)),
+            Done::TestPassed => {
+                answer["statusCode"] == 200
+                    && answer["body"]
+                        .as_str()
+                        .and_then(|b| serde_json::from_str::<Value>(b).ok())
+                        .is_some_and(|b| b["passed"] == true)
+            }
+            Done::Queued => answer["queued"].as_u64().is_some_and(|n| n >= 1),
+            Done::NoFailedItems => answer["batchItemFailures"]
+                .as_array()
+                .is_some_and(Vec::is_empty),
+        };
+    assert!(
+        fine,
+        "{name} did not do its work: {}",
+        String::from_utf8_lossy(body)
+    );
+}
+
+struct Running {
+    name: &'static str,
+    child: Child,
+    stub: RuntimeStub,
+}
+
+impl Running {
+    fn start(name: &'static str, env: &[(String, String)]) -> (Running, Duration) {
+        let stub = RuntimeStub::start();
+        let started = Instant::now();
+        let child = Command::new(binary(name))
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("AWS_LAMBDA_RUNTIME_API", &stub.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", name)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{name}: {e}; run infra/bench.sh, which builds the release binaries")
+            });
+        let init = match stub.wait(Duration::from_secs(30)) {
+            Some(Signal::Ready(at)) => at - started,
+            _ => panic!("{name} never asked for an event"),
+        };
+        (Running { name, child, stub }, init)
+    }
+
+    /// Sends one event; returns how long the answer took, once it is checked to be `done`.
+    fn invoke(&self, event: &[u8], done: Done) -> Duration {
+        let sent = Instant::now();
+        self.stub.send(event.to_vec());
+        match self.stub.wait(Duration::from_secs(60)) {
+            Some(Signal::Answered { at, ok, body }) => {
+                check_done(self.name, done, ok, &body);
+                at - sent
+            }
+            _ => panic!("{} did not answer an event within 60 s", self.name),
+        }
+    }
+
+    fn peak_rss_kb(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// boto3's cold start for the same work: the interpreter, the import, and the three clients a
+/// Python connection check would build.
+fn boto3_init() -> Duration {
+    let venv = root().join("target/tools/venv/bin/python");
+    let python = if venv.exists() {
+        venv
+    } else {
+        PathBuf::from("python3")
+    };
+    let started = Instant::now();
+    let status = Command::new(python)
+        .args([
+            "-c",
+            "import boto3; s = boto3.session.Session(region_name='us-east-1'); s.client('s3'); s.client('sts'); s.client('dynamodb')",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+        .env("AWS_SECRET_ACCESS_KEY", "secret")
+        .status()
+        .expect("python with boto3 (infra/bench.sh installs it)");
+    assert!(status.success(), "boto3 baseline failed");
+    started.elapsed()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Per round: exec → first `next`, exec → first event answered, and that event's warm latency
+/// (the median of the next few of the same kind in the same process).
+#[derive(Default)]
+struct ColdRuns {
+    first_next: Vec<f64>,
+    first_answered: Vec<f64>,
+    cold_cost: Vec<f64>,
+}
+
+async fn cold_start_section(bench: &Bench, report: &mut String) {
+    let mut runs: BTreeMap<&str, ColdRuns> = BTreeMap::new();
+    let mut boto = Vec::new();
+    let hello = Function {
+        binary: HELLO,
+        logical_id: "",
+        feed: Feed::Sample("revalidate-schedule.json"),
+        done: Done::Answered,
+    };
+    let mut versions: BTreeMap<&str, u64> = BTreeMap::new();
+    for _ in 0..if quick() { 2 } else { ROUNDS } {
+        for function in std::iter::once(&hello).chain(FUNCTIONS) {
+            let last = versions.entry(function.binary).or_default();
+            let first_event = bench.event(function.feed, last).await;
+            let (running, init) = Running::start(function.binary, &bench.env[function.binary]);
+            let first = running.invoke(&first_event, function.done);
+            let mut warm = Vec::with_capacity(WARM_PER_ROUND);
+            for _ in 0..WARM_PER_ROUND {
+                let event = bench.event(function.feed, last).await;
+                warm.push(ms(running.invoke(&event, function.done)));
+            }
+            drop(running);
+            let entry = runs.entry(function.binary).or_default();
+            entry.first_next.push(ms(init));
+            entry.first_answered.push(ms(init + first));
+            entry.cold_cost.push(ms(init + first) - median(&warm));
+        }
+        boto.push(ms(boto3_init()));
+    }
+    let hello_cost = median(&runs[HELLO].cold_cost);
+    let boto_median = median(&boto);
+    writeln!(report, "## Cold start ({ROUNDS} alternating runs, ms)\n\nJudged on what a caller waits for: exec → first event answered, less the same event's warm latency in the same process (the median of the {WARM_PER_ROUND} that follow), so work left to the first request counts. Each function's first event is real work against the emulator (see the warm table); hello-world echoes its event. exec → first `next` is kept for comparison.\n\n| binary | cold cost median | min | max | over hello-world | boto3 ÷ this | goal (≤ +3 ms, ≥ 50× boto3) | first event answered, median | first `next`, median |\n|---|---|---|---|---|---|---|---|---|").unwrap();
+    for (name, run) in &runs {
+        let cost = median(&run.cold_cost);
+        let met = *name == HELLO || (cost - hello_cost <= 3.0 && boto_median / cost >= 50.0);
+        writeln!(
+            report,
+            "| {name} | {cost:.2} | {:.2} | {:.2} | {:+.2} | {:.0}× | {} | {:.2} | {:.2} |",
+            percentile(&run.cold_cost, 0.0),
+            percentile(&run.cold_cost, 1.0),
+            cost - hello_cost,
+            boto_median / cost,
+            if *name == HELLO {
+                "baseline"
+            } else {
+                verdict(met)
+            },
+            median(&run.first_answered),
+            median(&run.first_next),
+        )
+        .unwrap();
+    }
+    writeln!(
+        report,
+        "| boto3 (interpreter, import, S3, STS and DynamoDB clients) | {boto_median:.1} | {:.1} | {:.1} | | | baseline | | |\n",
+        percentile(&boto, 0.0),
+        percentile(&boto, 1.0)
+    )
+    .unwrap();
+}
+
+fn file_size_mb(path: &Path) -> Option<f64> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| m.len() as f64 / 1_048_576.0)
+}
+
+fn size_section(report: &mut String) {
+    writeln!(report, "## Size (stripped `bootstrap`, MB)\n\n| function | x86_64 (target/release) | arm64 (cargo lambda, target/lambda) | goal ≤ 8 MB |\n|---|---|---|---|").unwrap();
+    for name in std::iter::once(HELLO)
+        .chain(FUNCTIONS.iter().map(|f| f.binary))
+        .chain(["publish-kit"])
+    {
+        let x86 = file_size_mb(&binary(name));
+        // Where `cargo lambda build --release --arm64` (infra/bench.sh) puts each function.
+        let arm = file_size_mb(&root().join("target/lambda").join(name).join("bootstrap"));
+        let show = |v: Option<f64>| {
+            v.map(|mb| format!("{mb:.2}"))
+                .unwrap_or_else(|| "not built".into())
+        };
+        let met = x86.is_some_and(|mb| mb <= 8.0) && arm.is_some_and(|mb| mb <= 8.0);
+        writeln!(
+            report,
+            "| {name} | {} | {} | {} |",
+            show(x86),
+            show(arm),
+            verdict(met)
+        )
+        .unwrap();
+    }
+    writeln!(report).unwrap();
+}
+
+async fn warm_section(bench: &Bench, report: &mut String) {
+    writeln!(report, "## Warm invocations against the emulator ({WARM_INVOCATIONS} per function, through the runtime stub, logs at INFO)\n\nEach invocation is checked to have done its work before the next (2xx, a passed test, a queued check, a stored re-test, a published event); the AWS calls are those of one invocation, counted at a proxy in front of the emulator.\n\n| function (what each invocation does) | p50 ms | p99 ms | peak RSS MB (goal ≤ 32) | AWS calls per invocation |\n|---|---|---|---|---|").unwrap();
+    for function in FUNCTIONS {
+        let mut last = 0;
+        let (running, _) = Running::start(function.binary, &bench.env[function.binary]);
+        let event = bench.event(function.feed, &mut last).await;
+        bench.proxy.counts.take();
+        running.invoke(&event, function.done);
+        let calls = bench.proxy.counts.take();
+        let mut latencies = Vec::with_capacity(WARM_INVOCATIONS);
+        for _ in 0..if quick() { 20 } else { WARM_INVOCATIONS } {
+            let event = bench.event(function.feed, &mut last).await;
+            latencies.push(ms(running.invoke(&event, function.done)));
+        }
+        let rss = running.peak_rss_kb() as f64 / 1024.0;
+        let calls: Vec<String> = calls.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        let what = match function.feed {
+            Feed::Sample(file) => file.to_owned(),
+            Feed::WorkerMessage => "re-tests the destination (SQS message of its version)".into(),
+            Feed::PendingEvent => "publishes one pending outbox event".into(),
+        };
+        writeln!(
+            report,
+            "| {} ({what}) | {:.2} | {:.2} | {rss:.1} {} | {} |",
+            function.binary,
+            percentile(&latencies, 0.5),
+            percentile(&latencies, 0.99),
+            verdict(rss <= 32.0),
+            calls.join(", ")
+        )
+        .unwrap();
+    }
+    let create = raw("destinations-create-bucket-policy.json").into_bytes();
+    let (running, _) = Running::start("destinations-api", &bench.env["destinations-api"]);
+    bench.proxy.counts.take();
+    running.invoke(&create, Done::Http2xx);
+    let create_calls: u64 = bench.proxy.counts.take().values().sum();
+    writeln!(report, "\nCreate (`destinations-create-bucket-policy.json`): {create_calls} AWS call(s): the destination, its activity entry, its idempotency record and the tenant's count in one transaction, plus the rate-limit counter (goal 2: {}).\n", verdict(create_calls <= 2)).unwrap();
+}
+
+fn criterion_median_ns(group: &str) -> Option<f64> {
+    let path = root()
+        .join("target/criterion")
+        .join(group)
+        .join("new/estimates.json");
+    let estimates: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    estimates["median"]["point_estimate"].as_f64()
+}
+
+fn rendering_section(report: &mut String) {
+    match (
+        criterion_median_ns("render/iam_role_documents"),
+        criterion_median_ns("render/baseline_serialise_same_json"),
+    ) {
+        (Some(render), Some(baseline)) => writeln!(
+            report,
+            "## Policy rendering (criterion medians)\n\nRendering a role destination's documents: {:.2} µs; serialising the same JSON from a prebuilt value: {:.2} µs ({:.1}×). Goal p50 ≤ 20 µs: {}.\n",
+            render / 1000.0,
+            baseline / 1000.0,
+            render / baseline,
+            verdict(render / 1000.0 <= 20.0)
+        )
+        .unwrap(),
+        _ => writeln!(report, "## Policy rendering\n\nNo criterion results in target/criterion: run `cargo bench -p shared --bench render` (infra/bench.sh does).\n").unwrap(),
+    }
+}
+
+/// What the worker is given on AWS (template.yaml): SQS batches of 10, 8 checks at a time per
+/// invocation, at most 8 invocations at a time (the event source's MaximumConcurrency).
+const SQS_BATCH_SIZE: usize = 10;
+const WORKER_CONCURRENCY: usize = 8;
+const CONCURRENT_INVOCATIONS: usize = 8;
+
+/// Round trips added to every request when modelling AWS, typical of calls inside one region.
+const DESTINATIONS_PER_BUCKET: usize = 100;
+const MODELLED_ROUND_TRIP_MS: [(&str, u64); 3] = [("dynamodb", 5), ("s3", 20), ("sts", 15)];
+
+struct Throughput {
+    sequential_per_s: f64,
+    concurrent_per_s: f64,
+    /// Requests per check and mean round trip to the emulator, per service.
+    calls: BTreeMap<String, (f64, Duration)>,
+}
+
+/// `n` saved bucket-policy destinations whose buckets' policies grant their writer sessions; half
+/// are re-tested by the worker's handler one batch after another with concurrency 1, half as
+/// deployed. The worker is wired by its own `wire`, talking to `proxy`.
+async fn throughput(n: usize, proxy: &CountingProxy) -> Throughput {
+    // A platform of its own whose table has no stream: fakecloud keeps a table's stream records in
+    // one list and trims it on every write, so each write costs time linear in the writes before
+    // it, which AWS's streams do not. The worker never reads the stream. Its functions' identities
+    // are built from template.yaml for this table, as everywhere else.
+    let emulator = dev_support::emulator::emulator();
+    let platform = &EmulatedPlatform::create(
+        emulator,
+        Options {
+            stream: false,
+            ..Default::default()
+        },
+    )
+    .await;
+    // Customers' buckets of DESTINATIONS_PER_BUCKET destinations each, every bucket's policy one
+    // statement naming each of its destinations' writer sessions (as the rendered policies do;
+    // 100 session ARNs keep a policy well under S3's 20 KB).
+    let customer = dev_support::accounts::Account::create(emulator).await;
+    let identity = platform.platform_identity();
+    let destinations: Vec<_> = (0..n)
+        .map(|i| {
+            DestinationBuilder::new(AuthModeKind::BucketPolicy)
+                .tenant(&format!("tp-{}", i % 50))
+                .bucket(&format!(
+                    "tp-{}-{}",
+                    customer.id,
+                    i / DESTINATIONS_PER_BUCKET
+                ))
+                .folder("tp")
+                .owner(&customer.id)
+                .saved()
+        })
+        .collect();
+    futures::stream::iter(destinations.chunks(DESTINATIONS_PER_BUCKET))
+        .for_each_concurrent(8, |group| {
+            let (customer, identity) = (&customer, &identity);
+            async move {
+                let bucket = group[0].configuration().bucket.to_string();
+                customer.create_bucket(&bucket).await;
+                let sessions: Vec<String> = group
+                    .iter()
+                    .map(|d| {
+                        identity
+                            .writer_session(d.configuration().partition(), d.id())
+                            .expect("the platform writes in this partition")
+                            .to_string()
+                    })
+                    .collect();
+                let policy = json!({"Version": "2012-10-17", "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": {"AWS": sessions},
+                    "Action": "s3:PutObject",
+                    "Resource": format!("arn:aws:s3:::{bucket}/tp/*"),
+                    "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}
+                }]});
+                customer
+                    .put_bucket_policy(&bucket, &policy.to_string())
+                    .await;
+            }
+        })
+        .await;
+    let table = platform.table.clone();
+    let seeding = DynamoDbStore::new(
+        platform.account.dynamodb(),
+        table.clone(),
+        Default::default(),
+    );
+    let seeding = &seeding;
+    let seeded: Vec<RevalidationRequest> = futures::stream::iter(&destinations)
+        .map(|destination| async move {
+            let activity = ActivityEntry {
+                at: time::OffsetDateTime::now_utc(),
+                actor: Actor::new("bench").unwrap(),
+                activity: Activity::Created,
+                version: destination.version(),
+            };
+            seeding
+                .create(NewRecord {
+                    destination,
+                    activity: &activity,
+                    idempotency: None,
+                    cap: u32::MAX,
+                })
+                .await
+                .unwrap();
+            RevalidationRequest {
+                tenant_id: destination.tenant().clone(),
+                destination_id: destination.id().clone(),
+                version: destination.version(),
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+
+    let identity = platform.function(WORKER);
+    let config = identity
+        .config
+        .to_builder()
+        .endpoint_url(&proxy.endpoint)
+        .build();
+    let env = identity.env.clone();
+    let settings = shared::config::Settings(move |name: &str| {
+        if name == "TABLE_NAME" {
+            Some(table.clone())
+        } else {
+            env.get(name).cloned()
+        }
+    });
+    let worker = revalidate_worker::wire(&settings, &config, quick_check_settings())
+        .await
+        .expect("worker configuration");
+    let checker = worker.checker();
+    let checker = &checker;
+    let (first, second) = seeded.split_at(n / 2);
+    proxy.counts.take();
+
+    let started = Instant::now();
+    for batch in first.chunks(SQS_BATCH_SIZE) {
+        let response = revalidate_worker::handler::handle(checker, 1, sqs_batch(batch)).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let sequential = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    futures::stream::iter(second.chunks(SQS_BATCH_SIZE))
+        .map(|batch| {
+            revalidate_worker::handler::handle(checker, WORKER_CONCURRENCY, sqs_batch(batch))
+        })
+        .buffer_unordered(CONCURRENT_INVOCATIONS)
+        .for_each(|response| async move {
+            assert!(response.batch_item_failures.is_empty());
+        })
+        .await;
+    let concurrent = started.elapsed().as_secs_f64();
+    let calls = proxy
+        .counts
+        .take_timed()
+        .into_iter()
+        .map(|(service, (count, mean))| (service, (count as f64 / n as f64, mean)))
+        .collect();
+
+    // The checks really ran and passed (a skipped or failed check would flatter the numbers).
+    for request in seeded.iter().step_by((n / 20).max(1)) {
+        let stored = worker
+            .store
+            .get(&request.tenant_id, &request.destination_id)
+            .await
+            .unwrap()
+            .expect("seeded destination");
+        assert_eq!(stored.version(), request.version + 1, "checked once");
+        assert_eq!(
+            stored.status(),
+            shared::domain::Status::Verified,
+            "the check passed: {:?}",
+            stored.revalidation()
+        );
+    }
+    Throughput {
+        sequential_per_s: first.len() as f64 / sequential,
+        concurrent_per_s: second.len() as f64 / concurrent,
+        calls,
+    }
+}
+
+async fn throughput_section(report: &mut String) {
+    let emulator = dev_support::emulator::emulator();
+    let measured = CountingProxy::start(emulator.addr);
+    let modelled = CountingProxy::with_latency(
+        emulator.addr,
+        MODELLED_ROUND_TRIP_MS
+            .iter()
+            .map(|(service, ms)| (*service, Duration::from_millis(*ms)))
+            .collect(),
+    );
+    writeln!(report, "## Re-validation throughput (destinations per second)\n\nThe worker's handler, wired by its own `wire`, over saved bucket-policy destinations on a fresh table without its stream (fakecloud's stream bookkeeping costs every write time linear in the writes before it; AWS's does not). Sequential: batches of {SQS_BATCH_SIZE} with concurrency 1, one invocation after another. Concurrent: as deployed, {CONCURRENT_INVOCATIONS} invocations at a time, each {WORKER_CONCURRENCY} checks at a time. Half of the N destinations are checked each way; every check is verified to have passed and been stored. Round trips: as measured at a proxy in front of the emulator (forwarded → first byte back), and with AWS's modelled on top, side by side; the calls are those counted per check.\n\n| N | round trips | calls per check (mean round trip) | sequential /s | concurrent /s | ratio (goal ≥ 20×) | s per 1,000 concurrent |\n|---|---|---|---|---|---|---|").unwrap();
+    let sizes: &[usize] = if quick() { &[100] } else { &[1_000, 10_000] };
+    for &n in sizes {
+        for (label, proxy, judged) in [
+            ("emulator, as measured", &measured, false),
+            ("emulator + modelled AWS", &modelled, true),
+        ] {
+            let t = throughput(n, proxy).await;
+            let ratio = t.concurrent_per_s / t.sequential_per_s;
+            let goal = if judged {
+                verdict(ratio >= 20.0).to_owned()
+            } else {
+                "not judged: the emulator and the checks share 2 cores".to_owned()
+            };
+            let label = if judged {
+                let added: Vec<String> = MODELLED_ROUND_TRIP_MS
+                    .iter()
+                    .map(|(s, ms)| format!("{s} +{ms} ms"))
+                    .collect();
+                format!("{label} ({})", added.join(", "))
+            } else {
+                label.to_owned()
+            };
+            let calls: Vec<String> = t
+                .calls
+                .iter()
+                .map(|(s, (per, mean))| format!("{s} {per:.1} ({:.1} ms)", ms(*mean)))
+                .collect();
+            writeln!(
+                report,
+                "| {n} | {label} | {} | {:.0} | {:.0} | {ratio:.1}× {goal} | {:.2} |",
+                calls.join(", "),
+                t.sequential_per_s,
+                t.concurrent_per_s,
+                1000.0 / t.concurrent_per_s,
+            )
+            .unwrap();
+            save(report);
+        }
+    }
+    writeln!(report, "\nLinear in N when the time per 1,000 destinations stays flat from N = 1,000 to 10,000. Without modelled round trips the emulator and the checks share this machine's two cores, so concurrency can only overlap the little waiting there is; with them, the worker overlaps AWS's waiting as it does deployed.\n").unwrap();
+}
+
+/// Written after every section, so an interrupted run still leaves what it measured.
+fn save(report: &str) {
+    if quick() {
+        return;
+    }
+    std::fs::write(root().join("BENCHMARKS.md"), report).expect("writing BENCHMARKS.md");
+}
+
+#[tokio::main]
+async fn main() {
+    // The fresh-machine section is measured separately (infra/fresh-machine.sh) and kept.
+    let fresh_machine = std::fs::read_to_string(root().join("BENCHMARKS.md"))
+        .ok()
+        .and_then(|text| {
+            text.find("## A fresh machine")
+                .map(|at| text[at..].to_owned())
+        })
+        .unwrap_or_default();
+    let mut report = String::from(
+        "# Benchmarks\n\nWritten by `infra/bench.sh` (tests/benches/functions.rs) on a 2-core machine, against fakecloud 0.51.0 on loopback. Every number sits beside its baseline from the same run.\n\n",
+    );
+    let bench = Box::pin(Bench::set_up()).await;
+    if std::env::var_os("BENCH_THROUGHPUT_ONLY").is_none() {
+        cold_start_section(&bench, &mut report).await;
+        save(&report);
+        size_section(&mut report);
+        save(&report);
+        warm_section(&bench, &mut report).await;
+        save(&report);
+        rendering_section(&mut report);
+        save(&report);
+    }
+    throughput_section(&mut report).await;
+    report.push_str(&fresh_machine);
+    save(&report);
+    println!("{report}");
+}

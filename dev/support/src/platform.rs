@@ -174,7 +174,11 @@ impl EmulatedPlatform {
             .set("DestinationsTable.Arn", table_arn.as_str())
             .set(
                 "DestinationsTable.StreamArn",
-                table_stream_arn.clone().unwrap_or_default(),
+                // Without a stream, an ARN of the same shape that matches nothing keeps the
+                // stream function's policy valid.
+                table_stream_arn
+                    .clone()
+                    .unwrap_or_else(|| format!("{table_arn}/stream/none")),
             )
             .set("RevalidationQueue", queue.0.as_str())
             .set("RevalidationQueue.Arn", queue.1.as_str())
