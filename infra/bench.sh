@@ -25,7 +25,7 @@ if [ -z "${BENCH_QUICK:-}" ]; then
   rustup target add aarch64-unknown-linux-gnu >/dev/null
   "$TOOLS/venv/bin/cargo-lambda" lambda build --release --arm64 --locked "${packages[@]}"
   phase "policy rendering (criterion)"
-  cargo bench --locked -p shared --bench render -- --noplot
+  cargo bench --locked -p shared --features test-util --bench render -- --noplot
 fi
 ensure_fakecloud
 phase "functions: cold start, size, memory, latency, calls, throughput"

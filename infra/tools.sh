@@ -8,7 +8,7 @@ TOOLS="$ROOT/target/tools"
 FAKECLOUD_VERSION=0.51.0
 FAKECLOUD_HOME="${CARGO_HOME:-$HOME/.cargo}/bin"
 # The emulator's one install is built without optimisation and without debug info: 4× faster to
-# build than a default release build for +6 s on the emulator test tier (BENCHMARKS.md, "A fresh
+# build than a default release build for about +12 s on the emulator test tier (BENCHMARKS.md, "A fresh
 # machine"). Its behaviour is the same code; only its speed differs.
 FAKECLOUD_BUILD_FLAGS=(--config 'profile.release.opt-level=0' --config 'profile.release.debug=false')
 # Minutes each step takes on a fresh 2-core machine (measured; BENCHMARKS.md).

@@ -434,17 +434,9 @@ async fn publish_kit(
         .expect("statements")
         .retain(|s| s["Condition"]["Bool"]["aws:SecureTransport"].is_null());
     account.put_bucket_policy(bucket, &policy.to_string()).await;
-    let s3 = account.s3();
-    for (key, text) in shared::kit::templates() {
-        s3.put_object()
-            .bucket(bucket)
-            .key(&key)
-            .content_type("text/yaml; charset=utf-8")
-            .body(text.as_bytes().to_vec().into())
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("PutObject {key}: {e:?}"));
-    }
+    publish_kit::handler::publish(&account.s3(), bucket)
+        .await
+        .expect("the setup kit's templates are published");
     format!(
         "{endpoint}/{bucket}/setup-kit/{}/",
         shared::kit::KIT_VERSION

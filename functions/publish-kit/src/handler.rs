@@ -47,8 +47,9 @@ impl From<PublishKitError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Publishes every template of this kit version into `Bucket` (a resource property).
-async fn publish(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
+/// Publishes every template of this kit version into `bucket` (the `Bucket` resource property;
+/// the local run and the tests publish into the emulator with it too).
+pub async fn publish(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
     for (key, text) in shared::kit::templates() {
         s3.put_object()
             .bucket(bucket)

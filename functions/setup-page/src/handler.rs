@@ -70,7 +70,8 @@ fn text(asset: &Asset) -> ApiResponse {
 mod tests {
     use super::*;
     use crate::assets::INDEX;
-    use crate::page::{Oidc, SignIn};
+    use crate::page::SignIn;
+    use crate::page::tests::oidc;
 
     fn get(path: &str) -> ApiRequest {
         ApiRequest {
@@ -78,15 +79,6 @@ mod tests {
             path: path.into(),
             ..ApiRequest::default()
         }
-    }
-
-    fn oidc() -> SignIn {
-        SignIn::Oidc(Oidc {
-            client_id: "client".into(),
-            authorization_endpoint: "https://login.example.com/oauth2/authorize".into(),
-            token_endpoint: "https://login.example.com/oauth2/token".into(),
-            scope: "openid".into(),
-        })
     }
 
     #[test]

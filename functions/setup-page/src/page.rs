@@ -84,10 +84,11 @@ pub fn origin_of(url: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn oidc() -> SignIn {
+    /// A page signing in with an OIDC issuer (the handler's tests use it too).
+    pub(crate) fn oidc() -> SignIn {
         SignIn::Oidc(Oidc {
             client_id: "client".into(),
             authorization_endpoint: "https://login.example.com/oauth2/authorize".into(),

@@ -2,9 +2,9 @@
 //! documents; the shell around them quotes every value it interpolates.
 
 use crate::domain::{AuthMode, Destination};
-use crate::policy::{RenderedPolicies, to_pretty_json};
+use crate::policy::RenderedPolicies;
 
-use super::{ApiAccess, suggested_role_name};
+use super::{ApiAccess, role_documents, suggested_role_name};
 
 /// A single-quoted shell word: safe for any value.
 fn quote(value: &str) -> String {
@@ -36,16 +36,7 @@ pub fn script(destination: &Destination, rendered: &RenderedPolicies, api: &ApiA
 }
 
 fn role_script(destination: &Destination, rendered: &RenderedPolicies) -> String {
-    let trust = rendered
-        .trust_policy
-        .as_ref()
-        .map(to_pretty_json)
-        .unwrap_or_default();
-    let permissions = rendered
-        .permissions_policy
-        .as_ref()
-        .map(to_pretty_json)
-        .unwrap_or_default();
+    let (trust, permissions) = role_documents(rendered);
     let mut out = format!(
         "ROLE_NAME=\"${{ROLE_NAME:-{}}}\"\n",
         suggested_role_name(destination)

@@ -82,6 +82,20 @@ fn stack_name(destination: &Destination) -> String {
 }
 
 /// The role name we suggest: unique per destination, inside IAM's 64 characters.
+/// The role's trust and permissions policies as the customer's files hold them (pretty JSON;
+/// empty in bucket-policy mode, which has no role).
+fn role_documents(rendered: &RenderedPolicies) -> (String, String) {
+    let pretty = |document: Option<&crate::policy::PolicyDocument>| {
+        document
+            .map(crate::policy::to_pretty_json)
+            .unwrap_or_default()
+    };
+    (
+        pretty(rendered.trust_policy.as_ref()),
+        pretty(rendered.permissions_policy.as_ref()),
+    )
+}
+
 pub fn suggested_role_name(destination: &Destination) -> String {
     format!(
         "DataPlatformDestination-{}",

@@ -7,7 +7,7 @@ use hcl::{Block, Body, Identifier};
 use crate::domain::{AuthMode, Destination};
 use crate::policy::{RenderedPolicies, to_pretty_json};
 
-use super::suggested_role_name;
+use super::{role_documents, suggested_role_name};
 
 /// A JSON document as `<<-POLICY … POLICY`.
 fn heredoc(json: &str) -> Expression {
@@ -45,16 +45,7 @@ pub fn configuration(destination: &Destination, rendered: &RenderedPolicies) -> 
 }
 
 fn role(destination: &Destination, rendered: &RenderedPolicies) -> Body {
-    let trust = rendered
-        .trust_policy
-        .as_ref()
-        .map(to_pretty_json)
-        .unwrap_or_default();
-    let permissions = rendered
-        .permissions_policy
-        .as_ref()
-        .map(to_pretty_json)
-        .unwrap_or_default();
+    let (trust, permissions) = role_documents(rendered);
     Body::builder()
         .add_block(
             Block::builder("resource")

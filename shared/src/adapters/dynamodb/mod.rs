@@ -248,19 +248,24 @@ impl DynamoDbStore {
         tenant: &TenantId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let stored = self
+        self.read(keys::idempotency(tenant, key))
+            .await?
+            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
+            .transpose()
+    }
+
+    /// One item by its key, read consistently: every read here follows a write it must see.
+    async fn read(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(keys::idempotency(tenant, key)))
+            .set_key(Some(key))
             .consistent_read(true)
             .send()
             .await
             .map_err(unavailable)?;
-        stored
-            .item
-            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
-            .transpose()
+        Ok(output.item)
     }
 }
 
@@ -270,16 +275,10 @@ impl DestinationRepository for DynamoDbStore {
         tenant: &TenantId,
         id: &DestinationId,
     ) -> Result<Option<Destination>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::destination(tenant, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.map(read_destination).transpose()
+        self.read(keys::destination(tenant, id))
+            .await?
+            .map(read_destination)
+            .transpose()
     }
 
     async fn list(
@@ -642,16 +641,11 @@ impl Outbox for DynamoDbStore {
         tenant: &TenantId,
         event_id: &str,
     ) -> Result<Option<ConnectionEvent>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(keys::outbox(tenant, event_id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output.item.as_ref().map(read_outbox_event).transpose()
+        self.read(keys::outbox(tenant, event_id))
+            .await?
+            .as_ref()
+            .map(read_outbox_event)
+            .transpose()
     }
 
     async fn backlog(
