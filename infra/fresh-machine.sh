@@ -35,9 +35,12 @@ case "$what" in
     ;;
   local-run)
     port="${PORT:-3000}"
-    fresh setsid infra/local-run.sh &
+    # Job control gives the run its own process group, so Ctrl-C (SIGINT) reaches all of it.
+    set -m
+    fresh infra/local-run.sh &
     run=$!
-    until curl -fsS -o /dev/null "http://127.0.0.1:$port/platform"; do
+    set +m
+    until curl -fs -o /dev/null "http://127.0.0.1:$port/platform"; do
       kill -0 "$run" 2>/dev/null || { echo "infra/local-run.sh exited before answering" >&2; exit 1; }
       sleep 2
     done

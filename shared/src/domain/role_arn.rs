@@ -167,12 +167,11 @@ mod tests {
 /// A principal of the platform, as configuration names it (never customer input): an IAM role, or an
 /// assumed-role session of one (`arn:<p>:sts::<account>:assumed-role/<role>/<session>`), which AWS
 /// lets trust and resource policies name to tie a grant to one session name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct PrincipalArn {
     raw: String,
-    partition: Partition,
-    account: AccountId,
-    role_name: String,
+    /// The role itself, or the role whose session this is.
+    role: RoleArn,
     session: Option<String>,
 }
 
@@ -188,18 +187,13 @@ impl PrincipalArn {
             }
             return Ok(Self {
                 raw: raw.to_owned(),
-                partition: role.partition(),
-                account: role.account().clone(),
-                role_name: role.name().to_owned(),
+                role,
                 session: Some(session.to_owned()),
             });
         }
-        let role = RoleArn::new(raw)?;
         Ok(Self {
             raw: raw.to_owned(),
-            partition: role.partition(),
-            account: role.account().clone(),
-            role_name: role.name().to_owned(),
+            role: RoleArn::new(raw)?,
             session: None,
         })
     }
@@ -215,9 +209,7 @@ impl PrincipalArn {
                 role.name(),
                 session
             ),
-            partition: role.partition(),
-            account: role.account().clone(),
-            role_name: role.name().to_owned(),
+            role: role.clone(),
             session: Some(session.as_str().to_owned()),
         }
     }
@@ -226,17 +218,32 @@ impl PrincipalArn {
         &self.raw
     }
     pub fn partition(&self) -> Partition {
-        self.partition
+        self.role.partition()
     }
     pub fn account(&self) -> &AccountId {
-        &self.account
+        self.role.account()
     }
     pub fn role_name(&self) -> &str {
-        &self.role_name
+        self.role.name()
     }
     /// The session name when this names one session of a role.
     pub fn session(&self) -> Option<&str> {
         self.session.as_deref()
+    }
+}
+
+// A principal is its ARN: a session named through a role with a path is the same session.
+impl PartialEq for PrincipalArn {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+
+impl Eq for PrincipalArn {}
+
+impl std::hash::Hash for PrincipalArn {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.raw.hash(state);
     }
 }
 

@@ -30,21 +30,24 @@ fn optional<T, E: std::fmt::Display>(
     }
 }
 
+/// The fields a client sets both at creation and by PATCH; creation adds the auth mode (fixed from
+/// then on), PATCH the role ARN (known once the customer has created the role).
+const CONFIGURATION_FIELDS: [&str; 7] = [
+    "name",
+    "description",
+    "bucket",
+    "folder",
+    "region",
+    "kmsKeyArn",
+    "bucketOwnerAccountId",
+];
+
 /// `POST /destinations`.
 pub fn new_destination(request: &ApiRequest) -> Result<NewDestination, Problem> {
     let body = json_object(request, JSON, false)?;
     let mut fields = Fields::new(
         body,
-        &[
-            "name",
-            "description",
-            "bucket",
-            "folder",
-            "region",
-            "authMode",
-            "kmsKeyArn",
-            "bucketOwnerAccountId",
-        ],
+        &[&CONFIGURATION_FIELDS[..], &["authMode"]].concat(),
         &[
             EXTERNAL_ID_READ_ONLY,
             (
@@ -137,16 +140,7 @@ pub fn patch(request: &ApiRequest) -> Result<DestinationPatch, Problem> {
     let body = json_object(request, PATCH_TYPES, false)?;
     let mut fields = Fields::new(
         body,
-        &[
-            "name",
-            "description",
-            "bucket",
-            "folder",
-            "region",
-            "roleArn",
-            "kmsKeyArn",
-            "bucketOwnerAccountId",
-        ],
+        &[&CONFIGURATION_FIELDS[..], &["roleArn"]].concat(),
         &[
             EXTERNAL_ID_READ_ONLY,
             (

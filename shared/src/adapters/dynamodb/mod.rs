@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Delete, Put, ReturnValue, TransactWriteItem, Update,
 };
@@ -254,6 +255,22 @@ impl DynamoDbStore {
             .transpose()
     }
 
+    /// One page of `query` on this table from `start`, and the cursor of the next page if any.
+    async fn page(
+        &self,
+        query: QueryFluentBuilder,
+        start: Option<Item>,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let output = query
+            .table_name(&self.table)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let next_cursor = output.last_evaluated_key.as_ref().map(cursor::encode);
+        Ok((output.items.unwrap_or_default(), next_cursor))
+    }
+
     /// One item by its key, read consistently: every read here follows a write it must see.
     async fn read(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self
@@ -297,26 +314,19 @@ impl DestinationRepository for DynamoDbStore {
                 )
             })
             .transpose()?;
-        let output = self
+        let query = self
             .client
             .query()
-            .table_name(&self.table)
             .index_name(keys::LIST_INDEX)
             .key_condition_expression("GSI1PK = :pk")
             .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
             .scan_index_forward(false)
-            .limit(i32::from(limit))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let items = output
-            .items
-            .unwrap_or_default()
+            .limit(i32::from(limit));
+        let (items, next_cursor) = self.page(query, start).await?;
+        let items = items
             .into_iter()
             .map(read_destination)
             .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = output.last_evaluated_key.as_ref().map(cursor::encode);
         Ok(Page { items, next_cursor })
     }
 
@@ -564,21 +574,17 @@ impl DueIndex for DynamoDbStore {
         let start = cursor
             .map(|c| cursor::decode_index(c, &partition, keys::parse_due))
             .transpose()?;
-        let output = self
+        let query = self
             .client
             .query()
-            .table_name(&self.table)
             .index_name(keys::DUE_INDEX)
             .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :now")
             .expression_attribute_values(":pk", s(&partition))
             .expression_attribute_values(":now", s(keys::due_bound(now)))
-            .limit(500)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
+            .limit(500);
+        let (entries, next_cursor) = self.page(query, start).await?;
         let mut items = Vec::new();
-        for item in output.items.unwrap_or_default() {
+        for item in entries {
             let version = item
                 .get("version")
                 .and_then(|v| v.as_n().ok())
@@ -594,7 +600,6 @@ impl DueIndex for DynamoDbStore {
                 _ => tracing::error!("unreadable entry in the due index"),
             }
         }
-        let next_cursor = output.last_evaluated_key.as_ref().map(cursor::encode);
         Ok(DuePage { items, next_cursor })
     }
 }
@@ -611,26 +616,19 @@ impl ActivityLog for DynamoDbStore {
         let start = cursor
             .map(|c| cursor::decode(c, tenant, &[PK, SK], &prefix))
             .transpose()?;
-        let output = self
+        let query = self
             .client
             .query()
-            .table_name(&self.table)
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
             .expression_attribute_values(":prefix", s(prefix))
             .scan_index_forward(false)
-            .limit(i32::from(limit))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        let items = output
-            .items
-            .unwrap_or_default()
+            .limit(i32::from(limit));
+        let (items, next_cursor) = self.page(query, start).await?;
+        let items = items
             .into_iter()
             .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
             .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = output.last_evaluated_key.as_ref().map(cursor::encode);
         Ok(ActivityPage { items, next_cursor })
     }
 }
@@ -657,21 +655,17 @@ impl Outbox for DynamoDbStore {
         let start = cursor
             .map(|c| cursor::decode_index(c, partition, keys::parse_outbox_index))
             .transpose()?;
-        let output = self
+        let query = self
             .client
             .query()
-            .table_name(&self.table)
             .index_name(keys::DUE_INDEX)
             .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :before")
             .expression_attribute_values(":pk", s(partition))
             .expression_attribute_values(":before", s(keys::due_bound(before)))
-            .limit(100)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .map_err(unavailable)?;
+            .limit(100);
+        let (entries, next_cursor) = self.page(query, start).await?;
         let mut items = Vec::new();
-        for entry in output.items.unwrap_or_default() {
+        for entry in entries {
             let Some((tenant, event_id)) = keys::parse_outbox(&entry) else {
                 tracing::error!("unreadable entry in the outbox index");
                 continue;
@@ -680,7 +674,6 @@ impl Outbox for DynamoDbStore {
                 items.push(event);
             }
         }
-        let next_cursor = output.last_evaluated_key.as_ref().map(cursor::encode);
         Ok(OutboxPage { items, next_cursor })
     }
 
