@@ -19,7 +19,10 @@ git clone --quiet "$ROOT" "$work/clone"
 mkdir -p "$work/cargo-home" "$work/bin"
 # The toolchain's commands without the emulator (rustup installs its proxies in ~/.cargo/bin).
 for tool in "${CARGO_HOME:-$HOME/.cargo}"/bin/*; do
-  [ "$(basename "$tool")" = fakecloud ] || ln -s "$tool" "$work/bin/"
+  case "$(basename "$tool")" in
+    fakecloud | fakecloud-*) ;;
+    *) ln -s "$tool" "$work/bin/" ;;
+  esac
 done
 clean_path="$work/bin:$(printf '%s' "$PATH" | tr ':' '\n' | grep -v -x -F "${CARGO_HOME:-$HOME/.cargo}/bin" | paste -sd:)"
 fresh() { env -u FAKECLOUD_BIN CARGO_HOME="$work/cargo-home" PATH="$clean_path" "$@"; }

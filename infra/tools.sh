@@ -7,9 +7,10 @@ ROOT="${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 TOOLS="$ROOT/target/tools"
 FAKECLOUD_VERSION=0.51.0
 FAKECLOUD_HOME="${CARGO_HOME:-$HOME/.cargo}/bin"
-# The emulator's one install is built without optimisation and without debug info: 4× faster to
-# build than a default release build for about +12 s on the emulator test tier (BENCHMARKS.md, "A fresh
-# machine"). Its behaviour is the same code; only its speed differs.
+# The tests' emulator is built without optimisation and without debug info: 4× faster to build
+# than a default release build for about +12 s on the emulator test tier (BENCHMARKS.md, "A fresh
+# machine"). Its behaviour is the same code; only its speed differs (infra/bench.sh, which
+# measures speed, builds the optimised one).
 FAKECLOUD_BUILD_FLAGS=(--config 'profile.release.opt-level=0' --config 'profile.release.debug=false')
 # Minutes each step takes on a fresh 2-core machine (measured; BENCHMARKS.md).
 FAKECLOUD_BUILD_MINUTES=12
@@ -39,10 +40,15 @@ require_python() {
     die "Python 3.9 or newer with the venv module is needed (python3 -m venv)"
 }
 
+# Which emulator build the functions below find, build and install. The tests' build (these
+# defaults) is installed as `fakecloud`; infra/bench.sh sets these to build and install an
+# optimised one beside it.
+FAKECLOUD_NAME=fakecloud
+
 # The installed emulator of the pinned version, if any: FAKECLOUD_BIN, PATH, or ~/.cargo/bin.
 find_fakecloud() {
   local candidate
-  for candidate in "${FAKECLOUD_BIN:-}" "$(command -v fakecloud 2>/dev/null)" "$FAKECLOUD_HOME/fakecloud"; do
+  for candidate in "${FAKECLOUD_BIN:-}" "$(command -v "$FAKECLOUD_NAME" 2>/dev/null)" "$FAKECLOUD_HOME/$FAKECLOUD_NAME"; do
     if [ -n "$candidate" ] && [ -x "$candidate" ] && "$candidate" --version 2>/dev/null | grep -q "$FAKECLOUD_VERSION"; then
       echo "$candidate"
       return 0
@@ -54,17 +60,17 @@ find_fakecloud() {
 # Starts building the emulator in the background unless it is installed or already building.
 start_fakecloud_build() {
   find_fakecloud >/dev/null && return 0
-  local pidfile="$TOOLS/fakecloud-build.pid"
-  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then return 0; fi
+  local build="$TOOLS/$FAKECLOUD_NAME-build"
+  if [ -f "$build.pid" ] && kill -0 "$(cat "$build.pid")" 2>/dev/null; then return 0; fi
   mkdir -p "$TOOLS"
-  rm -rf "$TOOLS/fakecloud-staging"
-  phase "building the AWS emulator (fakecloud $FAKECLOUD_VERSION) in the background; log: target/tools/fakecloud-build.log" "$FAKECLOUD_BUILD_MINUTES"
+  rm -rf "$TOOLS/$FAKECLOUD_NAME-staging"
+  phase "building the AWS emulator (fakecloud $FAKECLOUD_VERSION) in the background; log: target/tools/$FAKECLOUD_NAME-build.log" "$FAKECLOUD_BUILD_MINUTES"
   (
-    cargo install --locked fakecloud --version "$FAKECLOUD_VERSION" --root "$TOOLS/fakecloud-staging" \
-      --target-dir "$TOOLS/fakecloud-target" "${FAKECLOUD_BUILD_FLAGS[@]}" >"$TOOLS/fakecloud-build.log" 2>&1
-    echo $? >"$TOOLS/fakecloud-build.status"
+    cargo install --locked fakecloud --version "$FAKECLOUD_VERSION" --root "$TOOLS/$FAKECLOUD_NAME-staging" \
+      --target-dir "$TOOLS/$FAKECLOUD_NAME-target" ${FAKECLOUD_BUILD_FLAGS[@]+"${FAKECLOUD_BUILD_FLAGS[@]}"} >"$build.log" 2>&1
+    echo $? >"$build.status"
   ) &
-  echo $! >"$pidfile"
+  echo $! >"$build.pid"
 }
 
 # Waits for the build (starting it if needed), installs the binary, and exports FAKECLOUD_BIN.
@@ -76,20 +82,20 @@ ensure_fakecloud() {
   fi
   start_fakecloud_build
   phase "waiting for the AWS emulator's build"
-  local pid
-  pid=$(cat "$TOOLS/fakecloud-build.pid")
+  local build="$TOOLS/$FAKECLOUD_NAME-build" staging="$TOOLS/$FAKECLOUD_NAME-staging" pid
+  pid=$(cat "$build.pid")
   while kill -0 "$pid" 2>/dev/null; do sleep 2; done
-  if [ "$(cat "$TOOLS/fakecloud-build.status" 2>/dev/null)" != 0 ]; then
-    tail -n 30 "$TOOLS/fakecloud-build.log" >&2
-    rm -rf "$TOOLS/fakecloud-staging" "$TOOLS/fakecloud-build.pid" "$TOOLS/fakecloud-build.status"
-    die "the AWS emulator did not build (log above and in target/tools/fakecloud-build.log); run the command again to retry"
+  if [ "$(cat "$build.status" 2>/dev/null)" != 0 ]; then
+    tail -n 30 "$build.log" >&2
+    rm -rf "$staging" "$build.pid" "$build.status"
+    die "the AWS emulator did not build (log above and in target/tools/$FAKECLOUD_NAME-build.log); run the command again to retry"
   fi
   mkdir -p "$FAKECLOUD_HOME"
   # A rename within one file system is atomic: the binary is either absent or whole.
-  cp "$TOOLS/fakecloud-staging/bin/fakecloud" "$FAKECLOUD_HOME/.fakecloud.partial"
-  mv "$FAKECLOUD_HOME/.fakecloud.partial" "$FAKECLOUD_HOME/fakecloud"
-  rm -rf "$TOOLS/fakecloud-staging" "$TOOLS/fakecloud-target" "$TOOLS/fakecloud-build.pid" "$TOOLS/fakecloud-build.status"
-  export FAKECLOUD_BIN="$FAKECLOUD_HOME/fakecloud"
+  cp "$staging/bin/fakecloud" "$FAKECLOUD_HOME/.$FAKECLOUD_NAME.partial"
+  mv "$FAKECLOUD_HOME/.$FAKECLOUD_NAME.partial" "$FAKECLOUD_HOME/$FAKECLOUD_NAME"
+  rm -rf "$staging" "$TOOLS/$FAKECLOUD_NAME-target" "$build.pid" "$build.status"
+  export FAKECLOUD_BIN="$FAKECLOUD_HOME/$FAKECLOUD_NAME"
   "$FAKECLOUD_BIN" --version >/dev/null || die "the installed emulator does not run: $FAKECLOUD_BIN"
 }
 

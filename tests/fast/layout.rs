@@ -1,5 +1,5 @@
-//! The shape of the code, checked: every test file runs, `shared`'s modules form no cycle, and
-//! handlers and functions stay short enough to read.
+//! The shape of the code, checked: every test file runs, `shared`'s modules form no cycle,
+//! handlers and functions stay short enough to read, and what `sam build` builds links no test code.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -206,5 +206,66 @@ fn every_handler_is_at_most_200_lines() {
             let lines = text.lines().count();
             assert!(lines <= 200, "{} has {lines} lines", handler.display());
         }
+    }
+}
+
+/// The `shared` features a build at the workspace root enables, as cargo resolves them.
+fn shared_features_of_a_root_build() -> BTreeSet<String> {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-e",
+            "features",
+            "-i",
+            "shared",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo runs");
+    assert!(
+        output.status.success(),
+        "cargo tree: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .split("shared feature \"")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn what_sam_build_builds_links_no_test_code() {
+    // GIVEN template.yaml's functions, each built by `sam build` as `cargo lambda build --bin
+    // <Binary>` at the workspace root (CodeUri: ./), where cargo unifies the features of the
+    // workspace's default members
+    let template = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    let binaries: BTreeSet<&str> = template
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Binary: "))
+        .collect();
+    assert!(
+        binaries.len() >= 9,
+        "template.yaml's binaries: {binaries:?}"
+    );
+    // WHEN cargo resolves that build's features
+    let features = shared_features_of_a_root_build();
+    // THEN the functions' adapters are there, and the fixtures and in-memory adapters are not
+    assert!(features.contains("dynamodb"), "{features:?}");
+    assert!(!features.contains("test-util"), "{features:?}");
+    // AND every binary the template names is a default member's, so it is built that way
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let default_members = manifest
+        .lines()
+        .find(|line| line.starts_with("default-members"))
+        .expect("Cargo.toml names its default members");
+    for binary in binaries {
+        assert!(
+            default_members.contains(&format!("\"functions/{binary}\"")),
+            "{binary} is not a default member"
+        );
     }
 }

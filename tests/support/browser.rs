@@ -31,14 +31,6 @@ impl Drop for TempDir {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn installed(program: &str) -> String {
     let path = format!("/usr/bin/{program}");
     if std::path::Path::new(&path).exists() {
@@ -51,7 +43,7 @@ impl Browser {
     /// A fresh browser of `width` × `height` CSS pixels, pointed at nothing yet. `test` names the
     /// screenshot folder.
     pub async fn start(test: &str, base: &str, width: u32, height: u32) -> Browser {
-        let port = free_port();
+        let port = crate::free_port();
         let driver = Command::new(installed("chromedriver"))
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

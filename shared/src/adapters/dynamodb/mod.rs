@@ -5,6 +5,7 @@ mod cursor;
 pub mod keys;
 #[cfg(feature = "test-util")]
 pub mod schema;
+#[cfg(feature = "stream")]
 pub mod stream;
 
 use std::time::Duration;
