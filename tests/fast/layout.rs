@@ -212,15 +212,7 @@ fn every_handler_is_at_most_200_lines() {
 /// The `shared` features a build at the workspace root enables, as cargo resolves them.
 fn shared_features_of_a_root_build() -> BTreeSet<String> {
     let output = std::process::Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "--locked",
-            "--offline",
-            "-e",
-            "features",
-            "-i",
-            "shared",
-        ])
+        .args(["tree", "--locked", "-e", "features", "-i", "shared"])
         .current_dir(root())
         .output()
         .expect("cargo runs");
