@@ -62,6 +62,8 @@ start_fakecloud_build() {
   find_fakecloud >/dev/null && return 0
   local build="$TOOLS/$FAKECLOUD_NAME-build"
   if [ -f "$build.pid" ] && kill -0 "$(cat "$build.pid")" 2>/dev/null; then return 0; fi
+  # Built but not yet installed (ensure_fakecloud installs it): nothing to build again.
+  if [ "$(cat "$build.status" 2>/dev/null)" = 0 ] && [ -x "$TOOLS/$FAKECLOUD_NAME-staging/bin/fakecloud" ]; then return 0; fi
   mkdir -p "$TOOLS"
   rm -rf "$TOOLS/$FAKECLOUD_NAME-staging"
   phase "building the AWS emulator (fakecloud $FAKECLOUD_VERSION) in the background; log: target/tools/$FAKECLOUD_NAME-build.log" "$FAKECLOUD_BUILD_MINUTES"

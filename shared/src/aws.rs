@@ -10,7 +10,7 @@
 //!   certificate directory (hundreds on Debian-like systems). Here TLS is set up once per SDK
 //!   configuration (a function has one), when the first request needs it, from the one bundle file
 //!   read once per process: the same trust anchors, and a function that answers without calling AWS
-//!   (a rejected request) never pays for it. The prober's per-test S3 clients share that set-up and
+//!   (a rejected request) never pays for it. The writer's per-test S3 clients share that set-up and
 //!   its connection pool.
 //! - TLS is rustls with the *ring* provider rather than aws-lc, which is larger (no post-quantum
 //!   key exchange with ring; see BENCHMARKS.md for the sizes).

@@ -270,7 +270,7 @@ async fn the_session_policy_keeps_a_broad_role_inside_the_destination_folder() {
     let result = test_with_role(&world, &id, &role).await;
     assert_eq!(verdict(&result), passed(), "{result}");
     // AND the session it got could not write outside the folder: the same session policy, applied
-    // by STS, denies it (proved with our own session through the prober's adapter)
+    // by STS, denies it (proved with our own session through the writer's adapter)
     let keys = world.customer_role_account().object_keys(&bucket).await;
     assert!(keys.iter().all(|k| k.starts_with("exports/")), "{keys:?}");
     let outside = session_write(&world, &id, &role, "elsewhere/x").await;
@@ -285,7 +285,7 @@ async fn session_write(
     role: &str,
     key: &str,
 ) -> Result<(), shared::ports::ProbeError> {
-    use shared::ports::{AssumeRoleRequest, ConnectionProber, PutTestObjectRequest};
+    use shared::ports::{AssumeRoleRequest, ObjectBody, ObjectTarget, ObjectWriter};
     let destination = shared::ports::DestinationRepository::get(
         world.store(),
         &shared::domain::TenantId::new(support::api::TENANT).unwrap(),
@@ -298,8 +298,8 @@ async fn session_write(
     let owner = config.expected_owner();
     let policy =
         serde_json::to_string(&shared::policy::session_policy(config, owner.as_ref())).unwrap();
-    let prober = &world.services.test_connection.prober;
-    let session = prober
+    let writer = &world.services.test_connection.writer;
+    let session = writer
         .assume_role(AssumeRoleRequest {
             role_arn: &shared::domain::RoleArn::new(role).unwrap(),
             external_id: destination.external_id(),
@@ -307,17 +307,23 @@ async fn session_write(
             session_policy: Some(&policy),
         })
         .await?;
-    prober
-        .put_test_object(PutTestObjectRequest {
-            session: &session,
-            bucket: &config.bucket,
-            key,
-            region: dev_support::accounts::REGION,
-            expected_bucket_owner: owner.as_ref(),
-            kms_key: None,
-            body: b"x",
-        })
+    writer
+        .put_object(
+            ObjectTarget {
+                session: &session,
+                bucket: &config.bucket,
+                key,
+                region: dev_support::accounts::REGION,
+                expected_bucket_owner: owner.as_ref(),
+                kms_key: None,
+            },
+            ObjectBody {
+                bytes: "x".into(),
+                content_type: "text/plain",
+            },
+        )
         .await
+        .map(drop)
 }
 
 #[tokio::test]

@@ -178,9 +178,9 @@ async fn the_platforms_own_account_is_never_a_destination() {
     let result = world.api().test(liar_id).await.expect(200).json();
     assert_ne!(verdict(&result).0, "passed", "{result}");
     // (and without even the session policy's narrowing: the writer role itself is denied there)
-    use shared::ports::{AssumeRoleRequest, ConnectionProber, PutTestObjectRequest};
-    let prober = &world.services.test_connection.prober;
-    let writer = prober
+    use shared::ports::{AssumeRoleRequest, ObjectBody, ObjectTarget, ObjectWriter};
+    let object_writer = &world.services.test_connection.writer;
+    let writer = object_writer
         .assume_role(AssumeRoleRequest {
             role_arn: &shared::domain::RoleArn::new(&world.platform.writer_role_arn).unwrap(),
             external_id: None,
@@ -191,16 +191,21 @@ async fn the_platforms_own_account_is_never_a_destination() {
         })
         .await
         .expect("the connector takes on the writer");
-    let written = prober
-        .put_test_object(PutTestObjectRequest {
-            session: &writer,
-            bucket: &shared::domain::BucketName::new(&bucket).unwrap(),
-            key: "incoming/x",
-            region: dev_support::accounts::REGION,
-            expected_bucket_owner: None,
-            kms_key: None,
-            body: b"x",
-        })
+    let written = object_writer
+        .put_object(
+            ObjectTarget {
+                session: &writer,
+                bucket: &shared::domain::BucketName::new(&bucket).unwrap(),
+                key: "incoming/x",
+                region: dev_support::accounts::REGION,
+                expected_bucket_owner: None,
+                kms_key: None,
+            },
+            ObjectBody {
+                bytes: "x".into(),
+                content_type: "text/plain",
+            },
+        )
         .await;
     assert!(
         written.is_err(),
@@ -219,7 +224,7 @@ async fn the_platforms_own_account_is_never_a_destination() {
     let assumed = world
         .services
         .test_connection
-        .prober
+        .writer
         .assume_role(AssumeRoleRequest {
             role_arn: &shared::domain::RoleArn::new(&inside).unwrap(),
             external_id: None,

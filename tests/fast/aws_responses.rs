@@ -1,5 +1,5 @@
 //! What the emulator cannot produce (region redirects, KMS denials, ACL rejection, throttling) and
-//! what it does not check (ExpectedBucketOwner), driven through the real AwsProber and SDK clients
+//! what it does not check (ExpectedBucketOwner), driven through the real AwsWriter and SDK clients
 //! against responses shaped like AWS's: status, error code, headers and XML body as the S3 and
 //! STS API references document them. Written by hand from those references, not recorded.
 
@@ -7,7 +7,7 @@ use aws_sdk_s3::config::Credentials;
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use aws_smithy_runtime_api::http::{Response as HttpResponse, StatusCode};
 use aws_smithy_types::body::SdkBody;
-use shared::adapters::aws_probe::AwsProber;
+use shared::adapters::aws_writer::AwsWriter;
 use shared::app::check::{CheckSettings, CheckTarget, run};
 use shared::domain::check::{CheckResult, FailureCategory, Stage, StageStatus};
 use shared::domain::{AuthModeKind, Destination};
@@ -42,7 +42,7 @@ fn credentials() -> aws_sdk_sts::types::Credentials {
 
 /// STS grants the writer's session only under this destination's name and session policy; S3
 /// answers from `s3_rules` in order.
-fn prober(destination: &Destination, s3_rules: &[Rule]) -> AwsProber {
+fn object_writer(destination: &Destination, s3_rules: &[Rule]) -> AwsWriter {
     let session = shared::domain::session_name(destination.id())
         .as_str()
         .to_owned();
@@ -80,7 +80,7 @@ fn prober(destination: &Destination, s3_rules: &[Rule]) -> AwsProber {
             .interceptor(MockResponseInterceptor::new().with_rule(&writer))
             .build(),
     );
-    AwsProber::new(sts, s3)
+    AwsWriter::new(sts, s3)
 }
 
 fn destination(region: Option<&str>, kms: bool) -> Destination {
@@ -96,9 +96,9 @@ fn destination(region: Option<&str>, kms: bool) -> Destination {
     builder.build()
 }
 
-async fn check(prober: &AwsProber, destination: &Destination) -> CheckResult {
+async fn check(object_writer: &AwsWriter, destination: &Destination) -> CheckResult {
     run(
-        prober,
+        object_writer,
         &CheckTarget::under_edit(destination),
         &platform(),
         CheckSettings::default(),
@@ -133,7 +133,7 @@ fn put_ok() -> Rule {
 #[tokio::test]
 async fn a_configured_region_that_is_wrong_is_reported_with_the_right_one() {
     let d = destination(Some("us-east-1"), false);
-    let result = check(&prober(&d, &[permanent_redirect()]), &d).await;
+    let result = check(&object_writer(&d, &[permanent_redirect()]), &d).await;
     assert_eq!(
         failed_stage(&result),
         (Stage::LocateBucket, FailureCategory::WrongRegion)
@@ -146,7 +146,7 @@ async fn a_configured_region_that_is_wrong_is_reported_with_the_right_one() {
 #[tokio::test]
 async fn without_a_region_the_write_follows_the_redirect() {
     let d = destination(None, false);
-    let result = check(&prober(&d, &[permanent_redirect(), put_ok()]), &d).await;
+    let result = check(&object_writer(&d, &[permanent_redirect(), put_ok()]), &d).await;
     assert!(result.passed, "{result:?}");
     assert_eq!(result.bucket_region.as_deref(), Some("eu-west-1"));
 }
@@ -165,7 +165,7 @@ async fn every_write_names_the_expected_owner_the_acl_and_the_key() {
         })
         .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
     // WHEN checked THEN it passes (an unmatched request would have no answer and fail)
-    let result = check(&prober(&d, &[strict]), &d).await;
+    let result = check(&object_writer(&d, &[strict]), &d).await;
     assert!(result.passed, "{result:?}");
 }
 
@@ -179,7 +179,7 @@ async fn a_key_s3_cannot_use_is_a_kms_failure() {
             s3_error("AccessDenied", "User: arn:aws:sts::111111111111:assumed-role/w/s is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:eu-west-1:222222222222:key/x"),
         )
     });
-    let result = check(&prober(&d, &[denied]), &d).await;
+    let result = check(&object_writer(&d, &[denied]), &d).await;
     assert_eq!(
         failed_stage(&result),
         (Stage::Write, FailureCategory::KmsKeyNotUsable)
@@ -204,7 +204,7 @@ async fn a_bucket_that_refuses_the_acl_header_is_reported() {
             ),
         )
     });
-    let result = check(&prober(&d, &[refused]), &d).await;
+    let result = check(&object_writer(&d, &[refused]), &d).await;
     assert_eq!(
         failed_stage(&result),
         (Stage::Write, FailureCategory::AclRejected)
@@ -224,7 +224,7 @@ async fn throttling_is_transient() {
             )
         })
     };
-    let result = check(&prober(&d, &[slow(), slow(), slow()]), &d).await;
+    let result = check(&object_writer(&d, &[slow(), slow(), slow()]), &d).await;
     assert_eq!(
         failed_stage(&result),
         (Stage::Write, FailureCategory::Transient)

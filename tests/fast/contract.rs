@@ -195,9 +195,9 @@ fn the_oracle_rejects_a_response_that_breaks_the_contract() {
 
 #[tokio::test]
 async fn every_http_sample_event_gets_a_documented_answer() {
-    use shared::testing::memory::{InMemoryStore, ScriptedProber};
+    use shared::testing::memory::{InMemoryStore, ScriptedWriter};
     let world =
-        support::memory::MemoryWorld::new(InMemoryStore::new(), ScriptedProber::permissive());
+        support::memory::MemoryWorld::new(InMemoryStore::new(), ScriptedWriter::permissive());
     let dir = dev_support::template::repo_root().join("tests/events");
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -3,12 +3,12 @@
 
 use serde_json::{Value, json};
 use shared::app::destinations::Limits;
-use shared::testing::memory::{InMemoryStore, ScriptedProber};
+use shared::testing::memory::{InMemoryStore, ScriptedWriter};
 use support::api::{RequestExt, request, verdict};
 use support::memory::MemoryWorld;
 
 fn world() -> MemoryWorld {
-    MemoryWorld::new(InMemoryStore::new(), ScriptedProber::permissive())
+    MemoryWorld::new(InMemoryStore::new(), ScriptedWriter::permissive())
 }
 
 fn role_body() -> Value {
@@ -206,7 +206,7 @@ async fn another_tenants_destination_does_not_exist_on_any_route() {
         );
     }
     assert_eq!(
-        world.prober.assume_calls().len(),
+        world.writer.assume_calls().len(),
         0,
         "tenant B made us call AWS"
     );
@@ -485,7 +485,7 @@ async fn storage_outages_are_503_with_retry_after_and_corrupt_data_500() {
 
 #[tokio::test]
 async fn save_needs_a_passing_test_of_the_current_configuration() {
-    let world = MemoryWorld::new(InMemoryStore::new(), ScriptedProber::permissive());
+    let world = MemoryWorld::new(InMemoryStore::new(), ScriptedWriter::permissive());
     let api = world.api();
     let id = api.create(bucket_policy_body()).await["id"]
         .as_str()
@@ -639,7 +639,7 @@ async fn test_connection_is_rate_limited_per_tenant() {
     // GIVEN a limit of 3 tests per tenant per minute
     let world = MemoryWorld::new(
         InMemoryStore::with_rate_limit(3),
-        ScriptedProber::permissive(),
+        ScriptedWriter::permissive(),
     );
     let api = world.api();
     let id = api.create(bucket_policy_body()).await["id"]
@@ -681,7 +681,7 @@ async fn test_connection_is_rate_limited_per_tenant() {
 async fn creating_past_the_tenants_cap_is_refused_until_one_is_deleted() {
     let world = MemoryWorld::with_limits(
         InMemoryStore::new(),
-        ScriptedProber::permissive(),
+        ScriptedWriter::permissive(),
         Limits {
             destinations_per_tenant: 2,
         },
@@ -724,9 +724,9 @@ async fn a_second_test_while_one_holds_the_lock_is_409_until_the_lock_expires() 
 
 #[tokio::test]
 async fn a_check_that_outlives_its_deadline_reports_timed_out() {
-    let mut prober = ScriptedProber::permissive();
-    prober.latency = std::time::Duration::from_secs(10);
-    let world = MemoryWorld::new(InMemoryStore::new(), prober);
+    let mut writer = ScriptedWriter::permissive();
+    writer.latency = std::time::Duration::from_secs(10);
+    let world = MemoryWorld::new(InMemoryStore::new(), writer);
     let api = world.api();
     let id = api.create(bucket_policy_body()).await["id"]
         .as_str()

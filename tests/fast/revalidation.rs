@@ -13,7 +13,7 @@ use shared::domain::revalidation::{
 };
 use shared::domain::{AuthModeKind, Destination, Status};
 use shared::ports::{DestinationRepository, ProbeError, ProbeFailure};
-use shared::testing::memory::{InMemoryStore, RecordingPublisher, RecordingQueue, ScriptedProber};
+use shared::testing::memory::{InMemoryStore, RecordingPublisher, RecordingQueue, ScriptedWriter};
 use shared::testing::{DestinationBuilder, platform};
 use support::memory::check_settings;
 
@@ -34,14 +34,14 @@ fn request(destination: &Destination) -> RevalidationRequest {
 
 fn checker<'a>(
     store: &'a InMemoryStore,
-    prober: &'a ScriptedProber,
+    writer: &'a ScriptedWriter,
     settings: RevalidationSettings,
-) -> Checker<'a, InMemoryStore, ScriptedProber> {
+) -> Checker<'a, InMemoryStore, ScriptedWriter> {
     static PLATFORM: std::sync::OnceLock<shared::domain::PlatformIdentity> =
         std::sync::OnceLock::new();
     Checker {
         store,
-        prober,
+        writer,
         platform: PLATFORM.get_or_init(platform),
         check_settings: check_settings(),
         settings,
@@ -102,12 +102,12 @@ async fn the_sqs_batch_reports_only_the_unreadable_message_and_checks_the_readab
     let store = InMemoryStore::new();
     let destination = saved(EVENT_DESTINATION_ID);
     store.insert(destination.clone());
-    let prober = ScriptedProber::permissive();
+    let writer = ScriptedWriter::permissive();
     let mut event: SqsEvent = parse("revalidate-sqs-batch.json");
     event.records[0].body = Some(serde_json::to_string(&request(&destination)).unwrap());
     // WHEN the worker handles it
     let response = revalidate_worker::handler::handle(
-        &checker(&store, &prober, RevalidationSettings::default()),
+        &checker(&store, &writer, RevalidationSettings::default()),
         4,
         event,
     )
@@ -120,7 +120,7 @@ async fn the_sqs_batch_reports_only_the_unreadable_message_and_checks_the_readab
         .collect();
     assert_eq!(failed, ["2e1424d4-f796-459a-8184-9c92662be6da"]);
     // AND the readable one was really checked: one write, and its result stored
-    assert_eq!(prober.put_calls().len(), 1);
+    assert_eq!(writer.put_calls().len(), 1);
     let stored = store
         .get(destination.tenant(), destination.id())
         .await
@@ -141,8 +141,8 @@ async fn a_duplicate_message_is_applied_once() {
     let store = InMemoryStore::new();
     let destination = saved(EVENT_DESTINATION_ID);
     store.insert(destination.clone());
-    let prober = ScriptedProber::permissive();
-    let checker = checker(&store, &prober, RevalidationSettings::default());
+    let writer = ScriptedWriter::permissive();
+    let checker = checker(&store, &writer, RevalidationSettings::default());
     let batch = sqs_batch(&[request(&destination), request(&destination)]);
     let response = revalidate_worker::handler::handle(&checker, 1, batch).await;
     assert!(response.batch_item_failures.is_empty());
@@ -152,7 +152,7 @@ async fn a_duplicate_message_is_applied_once() {
         .unwrap()
         .unwrap();
     assert_eq!(stored.version(), destination.version() + 1, "applied once");
-    assert_eq!(prober.put_calls().len(), 1, "checked once");
+    assert_eq!(writer.put_calls().len(), 1, "checked once");
 }
 
 #[tokio::test]
@@ -160,7 +160,7 @@ async fn transient_failures_flip_the_status_only_at_the_threshold_and_raise_one_
     // GIVEN a saved destination whose writes are throttled
     let store = InMemoryStore::new();
     store.insert(saved(EVENT_DESTINATION_ID));
-    let throttled = ScriptedProber::new(
+    let throttled = ScriptedWriter::new(
         |_| Ok(()),
         |_| Err(ProbeError::new(ProbeFailure::Throttled)),
     );

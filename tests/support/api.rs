@@ -5,7 +5,7 @@ use serde_json::Value;
 use shared::domain::{Actor, TenantId};
 use shared::http::{ApiRequest, ApiResponse, Function, resolve};
 use shared::ports::{
-    ActivityLog, CheckHistory, CheckLock, ConnectionProber, DestinationRepository, RateLimiter,
+    ActivityLog, CheckHistory, CheckLock, DestinationRepository, ObjectWriter, RateLimiter,
 };
 
 pub const TENANT: &str = "tenant-a";
@@ -108,7 +108,7 @@ pub struct Api<'a, S, P> {
 impl<S, P> Api<'_, S, P>
 where
     S: DestinationRepository + RateLimiter + ActivityLog + CheckLock + CheckHistory,
-    P: ConnectionProber,
+    P: ObjectWriter,
 {
     /// Sends `request` to the function serving its route (unknown routes to the `$default`
     /// function) and checks the response against openapi.yaml.

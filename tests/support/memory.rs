@@ -1,20 +1,20 @@
-//! The fast tier's world: every function over the in-memory store and a scripted prober, wired
+//! The fast tier's world: every function over the in-memory store and a scripted writer, wired
 //! with the same settings the template gives them.
 
 use shared::app::check::CheckSettings;
 use shared::app::destinations::Limits;
 use shared::domain::PlatformIdentity;
 use shared::domain::revalidation::RevalidationSettings;
-use shared::testing::memory::{InMemoryStore, ScriptedProber};
+use shared::testing::memory::{InMemoryStore, ScriptedWriter};
 
 use crate::api::Api;
 
 pub struct MemoryWorld {
     pub store: InMemoryStore,
-    pub prober: ScriptedProber,
+    pub writer: ScriptedWriter,
     pub destinations: destinations_api::handler::App<InMemoryStore>,
     pub policies: policies_api::handler::App<InMemoryStore>,
-    pub test_connection: test_connection::handler::App<InMemoryStore, ScriptedProber>,
+    pub test_connection: test_connection::handler::App<InMemoryStore, ScriptedWriter>,
 }
 
 pub fn check_settings() -> CheckSettings {
@@ -26,12 +26,12 @@ pub fn check_settings() -> CheckSettings {
 }
 
 impl MemoryWorld {
-    /// `store` and `prober` behind every function; the platform of `shared::testing`.
-    pub fn new(store: InMemoryStore, prober: ScriptedProber) -> Self {
-        Self::with_limits(store, prober, Limits::default())
+    /// `store` and `writer` behind every function; the platform of `shared::testing`.
+    pub fn new(store: InMemoryStore, writer: ScriptedWriter) -> Self {
+        Self::with_limits(store, writer, Limits::default())
     }
 
-    pub fn with_limits(store: InMemoryStore, prober: ScriptedProber, limits: Limits) -> Self {
+    pub fn with_limits(store: InMemoryStore, writer: ScriptedWriter, limits: Limits) -> Self {
         let platform: PlatformIdentity = shared::testing::platform();
         MemoryWorld {
             destinations: destinations_api::handler::App {
@@ -50,16 +50,16 @@ impl MemoryWorld {
             },
             test_connection: test_connection::handler::App {
                 store: store.clone(),
-                prober: prober.clone(),
+                writer: writer.clone(),
                 platform,
                 settings: check_settings(),
             },
             store,
-            prober,
+            writer,
         }
     }
 
-    pub fn api(&self) -> Api<'_, InMemoryStore, ScriptedProber> {
+    pub fn api(&self) -> Api<'_, InMemoryStore, ScriptedWriter> {
         Api {
             destinations: &self.destinations,
             policies: &self.policies,

@@ -7,7 +7,7 @@ use dev_support::dispatch::{Dispatcher, Pumped};
 use dev_support::emulator::{Emulator, emulator};
 use dev_support::platform::{EmulatedPlatform, Options, PlatformAccounts};
 use dev_support::services::{Services, quick_check_settings};
-use shared::adapters::aws_probe::AwsProber;
+use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::app::check::CheckSettings;
 
@@ -46,7 +46,7 @@ impl World {
         }
     }
 
-    pub fn api(&self) -> Api<'_, DynamoDbStore, AwsProber> {
+    pub fn api(&self) -> Api<'_, DynamoDbStore, AwsWriter> {
         Api {
             destinations: &self.services.destinations,
             policies: &self.services.policies,

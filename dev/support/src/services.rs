@@ -1,7 +1,7 @@
 //! Every function of the emulated platform, wired by its own crate's `wire` (the same code its
 //! `main.rs` runs) from its template environment and its template identity.
 
-use shared::adapters::aws_probe::AwsProber;
+use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::adapters::eventbridge::EventBridgePublisher;
 use shared::adapters::sqs::SqsQueue;
@@ -30,7 +30,7 @@ pub fn quick_check_settings() -> CheckSettings {
 pub struct Services {
     pub destinations: destinations_api::handler::App<DynamoDbStore>,
     pub policies: policies_api::handler::App<DynamoDbStore>,
-    pub test_connection: test_connection::handler::App<DynamoDbStore, AwsProber>,
+    pub test_connection: test_connection::handler::App<DynamoDbStore, AwsWriter>,
     pub worker: revalidate_worker::Worker,
     pub scheduler: (DynamoDbStore, SqsQueue),
     pub on_change: SqsQueue,

@@ -5,7 +5,7 @@ use futures::StreamExt;
 
 use shared::app::revalidation::Checker;
 use shared::domain::revalidation::RevalidationRequest;
-use shared::ports::{CheckHistory, ConnectionProber, DestinationRepository};
+use shared::ports::{CheckHistory, DestinationRepository, ObjectWriter};
 
 /// Runs every message's check, at most `concurrency` at once. A message that cannot be parsed or
 /// whose check could not be stored is reported as failed, alone: SQS retries just it (and moves it
@@ -17,7 +17,7 @@ pub async fn handle<S, P>(
 ) -> SqsBatchResponse
 where
     S: DestinationRepository + CheckHistory,
-    P: ConnectionProber,
+    P: ObjectWriter,
 {
     let failures = futures::stream::iter(event.records)
         .map(|record| async move {

@@ -4,7 +4,7 @@
 
 pub mod handler;
 
-use shared::adapters::aws_probe::AwsProber;
+use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::app::check::CheckSettings;
 use shared::app::revalidation::Checker;
@@ -17,7 +17,7 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 /// What the worker owns; [`Worker::checker`] lends it to the handler.
 pub struct Worker {
     pub store: DynamoDbStore,
-    pub prober: AwsProber,
+    pub writer: AwsWriter,
     pub platform: PlatformIdentity,
     pub check_settings: CheckSettings,
     pub settings: RevalidationSettings,
@@ -25,10 +25,10 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn checker(&self) -> Checker<'_, DynamoDbStore, AwsProber> {
+    pub fn checker(&self) -> Checker<'_, DynamoDbStore, AwsWriter> {
         Checker {
             store: &self.store,
-            prober: &self.prober,
+            writer: &self.writer,
             platform: &self.platform,
             check_settings: self.check_settings,
             settings: self.settings,
@@ -37,7 +37,7 @@ impl Worker {
 }
 
 /// The worker's dependencies. `aws` carries the function's own credentials (and the probe
-/// timeouts); the prober takes on the connector role from them.
+/// timeouts); the writer takes on the connector role from them.
 pub async fn wire<F: Fn(&str) -> Option<String>>(
     settings: &Settings<F>,
     aws: &aws_config::SdkConfig,
@@ -48,7 +48,7 @@ pub async fn wire<F: Fn(&str) -> Option<String>>(
         shared::aws::own_partition_identity(aws, &platform)?.connector_role();
     Ok(Worker {
         store: DynamoDbStore::from_config(aws, settings.table_name()?, settings.rate_limits()?),
-        prober: AwsProber::from_config(aws, &connector, &session, settings.s3_force_path_style())
+        writer: AwsWriter::from_config(aws, &connector, &session, settings.s3_force_path_style())
             .await,
         platform,
         check_settings,

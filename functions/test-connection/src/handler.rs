@@ -9,13 +9,11 @@ use shared::domain::{Actor, PlatformIdentity};
 use shared::http::{
     ApiRequest, ApiResponse, Problem, Route, caller, finish, no_body, page_query, resolve,
 };
-use shared::ports::{
-    CheckHistory, CheckLock, ConnectionProber, DestinationRepository, RateLimiter,
-};
+use shared::ports::{CheckHistory, CheckLock, DestinationRepository, ObjectWriter, RateLimiter};
 
 pub struct App<S, P> {
     pub store: S,
-    pub prober: P,
+    pub writer: P,
     pub platform: PlatformIdentity,
     pub settings: CheckSettings,
 }
@@ -23,7 +21,7 @@ pub struct App<S, P> {
 pub async fn handle<S, P>(app: &App<S, P>, request: ApiRequest) -> ApiResponse
 where
     S: DestinationRepository + CheckLock + CheckHistory + RateLimiter,
-    P: ConnectionProber,
+    P: ObjectWriter,
 {
     let result = route(app, &request).await;
     finish(&request, result)
@@ -48,7 +46,7 @@ struct HistoryBody {
 async fn route<S, P>(app: &App<S, P>, request: &ApiRequest) -> Result<ApiResponse, Problem>
 where
     S: DestinationRepository + CheckLock + CheckHistory + RateLimiter,
-    P: ConnectionProber,
+    P: ObjectWriter,
 {
     let route = resolve(&request.method, &request.path)?;
     let fallback = Actor::new("unknown").expect("a valid constant");
@@ -58,7 +56,7 @@ where
             no_body(request, "Test Connection")?;
             let tester = Tester {
                 store: &app.store,
-                prober: &app.prober,
+                writer: &app.writer,
                 limiter: &app.store,
                 platform: &app.platform,
                 settings: app.settings,

@@ -7,7 +7,7 @@
 
 pub mod handler;
 
-use shared::adapters::aws_probe::AwsProber;
+use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::app::check::CheckSettings;
 use shared::config::Settings;
@@ -15,18 +15,18 @@ use shared::config::Settings;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// The handler's dependencies. `aws` carries the function's own credentials (and the probe
-/// timeouts); the prober takes on the connector role from them.
+/// timeouts); the writer takes on the connector role from them.
 pub async fn wire<F: Fn(&str) -> Option<String>>(
     settings: &Settings<F>,
     aws: &aws_config::SdkConfig,
     check: CheckSettings,
-) -> Result<handler::App<DynamoDbStore, AwsProber>, Error> {
+) -> Result<handler::App<DynamoDbStore, AwsWriter>, Error> {
     let platform = settings.platform()?;
     let (connector, session) =
         shared::aws::own_partition_identity(aws, &platform)?.connector_role();
     Ok(handler::App {
         store: DynamoDbStore::from_config(aws, settings.table_name()?, settings.rate_limits()?),
-        prober: AwsProber::from_config(aws, &connector, &session, settings.s3_force_path_style())
+        writer: AwsWriter::from_config(aws, &connector, &session, settings.s3_force_path_style())
             .await,
         platform,
         settings: check,

@@ -1,8 +1,8 @@
 //! Implementations of the ports, each enabled by a cargo feature so that a function links only
 //! the SDK clients it calls.
 
-#[cfg(feature = "aws-probe")]
-pub mod aws_probe;
+#[cfg(feature = "aws-writer")]
+pub mod aws_writer;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "events")]

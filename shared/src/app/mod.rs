@@ -2,11 +2,13 @@
 //! requests into these calls and their results (and errors) into responses.
 
 pub mod check;
+pub mod delivery;
 pub mod destinations;
 pub mod events;
 mod modify;
 pub mod policies;
 pub mod revalidation;
 pub mod testing;
+pub mod writer;
 
 pub use modify::{ATTEMPTS, Caller, Change, ModifyError, Precondition, modify};

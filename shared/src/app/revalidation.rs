@@ -9,7 +9,7 @@ use crate::domain::revalidation::{
 };
 use crate::domain::{Activity, ActivityEntry, Actor, Destination, PlatformIdentity};
 use crate::ports::{
-    CheckHistory, ConnectionProber, DestinationRepository, DueIndex, QueueError, RevalidationQueue,
+    CheckHistory, DestinationRepository, DueIndex, ObjectWriter, QueueError, RevalidationQueue,
     SideEffects, StoreError,
 };
 
@@ -45,7 +45,7 @@ pub enum RevalidationError {
 /// What a worker needs to check one destination.
 pub struct Checker<'a, S, P> {
     pub store: &'a S,
-    pub prober: &'a P,
+    pub writer: &'a P,
     pub platform: &'a PlatformIdentity,
     pub check_settings: CheckSettings,
     pub settings: RevalidationSettings,
@@ -54,7 +54,7 @@ pub struct Checker<'a, S, P> {
 impl<S, P> Checker<'_, S, P>
 where
     S: DestinationRepository + CheckHistory,
-    P: ConnectionProber,
+    P: ObjectWriter,
 {
     /// Runs one queued check of the active configuration. The result is written only if the
     /// destination is still at the version the message names, so a duplicate delivery or a
@@ -74,7 +74,7 @@ where
         let Some(target) = CheckTarget::active(&destination) else {
             return Ok(Outcome::Skipped(Skipped::NeverSaved));
         };
-        let result = run(self.prober, &target, self.platform, self.check_settings).await;
+        let result = run(self.writer, &target, self.platform, self.check_settings).await;
         let passed = result.passed;
         let before = destination.status();
         let expected = destination.version();

@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 use crate::domain::check::CheckResult;
 use crate::domain::{Activity, DestinationId, PlatformIdentity};
 use crate::ports::{
-    CheckHistory, CheckLock, ConnectionProber, DestinationRepository, RateLimitedAction,
-    RateLimiter, RetryAfter, StoreError,
+    CheckHistory, CheckLock, DestinationRepository, ObjectWriter, RateLimitedAction, RateLimiter,
+    RetryAfter, StoreError,
 };
 
 use super::check::{CheckSettings, CheckTarget, run};
@@ -38,7 +38,7 @@ pub struct Tested {
 /// Everything a Test Connection needs.
 pub struct Tester<'a, S, P, L> {
     pub store: &'a S,
-    pub prober: &'a P,
+    pub writer: &'a P,
     pub limiter: &'a L,
     pub platform: &'a PlatformIdentity,
     pub settings: CheckSettings,
@@ -47,7 +47,7 @@ pub struct Tester<'a, S, P, L> {
 impl<S, P, L> Tester<'_, S, P, L>
 where
     S: DestinationRepository + CheckLock + CheckHistory,
-    P: ConnectionProber,
+    P: ObjectWriter,
     L: RateLimiter,
 {
     pub async fn test(&self, caller: Caller<'_>, id: &DestinationId) -> Result<Tested, TestError> {
@@ -77,7 +77,7 @@ where
             };
         }
         let result = run(
-            self.prober,
+            self.writer,
             &CheckTarget::under_edit(&destination),
             self.platform,
             self.settings,

@@ -2,16 +2,16 @@
 //! SQS, EventBridge, in-memory) implement them. Every method documents its errors.
 
 mod messaging;
-mod prober;
 mod store;
+mod writer;
 
 pub use messaging::{EventPublisher, PublishError, QueueError, RevalidationQueue};
-pub use prober::{
-    AssumeRoleRequest, AwsEvidence, ConnectionProber, ProbeError, ProbeFailure,
-    PutTestObjectRequest, SessionCredentials,
-};
 pub use store::{
     ActivityLog, ActivityPage, CheckHistory, CheckLock, CreateOutcome, DestinationRepository,
     DueIndex, DuePage, IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page, RateLimitedAction,
     RateLimiter, RetryAfter, SideEffects, StoreError,
+};
+pub use writer::{
+    AssumeRoleRequest, AwsEvidence, ObjectBody, ObjectTarget, ObjectWriter, ProbeError,
+    ProbeFailure, SessionCredentials, WrittenObject,
 };

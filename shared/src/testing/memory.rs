@@ -13,11 +13,11 @@ use crate::domain::check::CheckResult;
 use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest, due_shard};
 use crate::domain::{ActivityEntry, Destination, DestinationId, TenantId};
 use crate::ports::{
-    ActivityLog, ActivityPage, AssumeRoleRequest, CheckHistory, CheckLock, ConnectionProber,
-    CreateOutcome, DestinationRepository, DueIndex, DuePage, EventPublisher, IdempotencyRecord,
-    NewRecord, Outbox, OutboxPage, Page, ProbeError, PublishError, PutTestObjectRequest,
+    ActivityLog, ActivityPage, AssumeRoleRequest, CheckHistory, CheckLock, CreateOutcome,
+    DestinationRepository, DueIndex, DuePage, EventPublisher, IdempotencyRecord, NewRecord,
+    ObjectBody, ObjectTarget, ObjectWriter, Outbox, OutboxPage, Page, ProbeError, PublishError,
     QueueError, RateLimitedAction, RateLimiter, RetryAfter, RevalidationQueue, SessionCredentials,
-    SideEffects, StoreError,
+    SideEffects, StoreError, WrittenObject,
 };
 
 type Key = (TenantId, DestinationId);
@@ -530,11 +530,14 @@ pub struct PutCall {
     pub region: String,
     pub expected_bucket_owner: Option<String>,
     pub kms_key: Option<String>,
+    /// The access key of the session that wrote: `<role>|<session name>` for scripted sessions.
+    pub session_access_key: String,
+    pub bytes: usize,
 }
 
-/// A prober whose answers a test scripts, recording every call.
+/// A writer whose answers a test scripts, recording every call.
 #[derive(Clone)]
-pub struct ScriptedProber {
+pub struct ScriptedWriter {
     assume: Arc<AssumeScript>,
     put: Arc<PutScript>,
     pub assumed: Arc<Mutex<Vec<AssumeCall>>>,
@@ -543,7 +546,7 @@ pub struct ScriptedProber {
     pub latency: Duration,
 }
 
-impl ScriptedProber {
+impl ScriptedWriter {
     pub fn new(
         assume: impl Fn(&AssumeCall) -> Result<(), ProbeError> + Send + Sync + 'static,
         put: impl Fn(&PutCall) -> Result<(), ProbeError> + Send + Sync + 'static,
@@ -589,15 +592,16 @@ impl ScriptedProber {
     }
 }
 
-fn credentials() -> SessionCredentials {
+/// Credentials that say which AssumeRole made them, so a test can tell which session wrote.
+fn credentials(call: &AssumeCall) -> SessionCredentials {
     SessionCredentials {
-        access_key_id: "ASIASCRIPTED".into(),
+        access_key_id: format!("{}|{}", call.role_arn, call.session_name),
         secret_access_key: "scripted".into(),
         session_token: "scripted".into(),
     }
 }
 
-impl ConnectionProber for ScriptedProber {
+impl ObjectWriter for ScriptedWriter {
     async fn assume_role(
         &self,
         request: AssumeRoleRequest<'_>,
@@ -613,22 +617,31 @@ impl ConnectionProber for ScriptedProber {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(call.clone());
-        (self.assume)(&call).map(|()| credentials())
+        (self.assume)(&call).map(|()| credentials(&call))
     }
 
-    async fn put_test_object(&self, request: PutTestObjectRequest<'_>) -> Result<(), ProbeError> {
+    async fn put_object(
+        &self,
+        target: ObjectTarget<'_>,
+        body: ObjectBody,
+    ) -> Result<WrittenObject, ProbeError> {
         tokio::time::sleep(self.latency).await;
         let call = PutCall {
-            bucket: request.bucket.as_str().to_owned(),
-            key: request.key.to_owned(),
-            region: request.region.to_owned(),
-            expected_bucket_owner: request.expected_bucket_owner.map(|a| a.as_str().to_owned()),
-            kms_key: request.kms_key.map(|k| k.as_str().to_owned()),
+            bucket: target.bucket.as_str().to_owned(),
+            key: target.key.to_owned(),
+            region: target.region.to_owned(),
+            expected_bucket_owner: target.expected_bucket_owner.map(|a| a.as_str().to_owned()),
+            kms_key: target.kms_key.map(|k| k.as_str().to_owned()),
+            session_access_key: target.session.access_key_id.clone(),
+            bytes: body.bytes.len(),
         };
         self.puts
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(call.clone());
-        (self.put)(&call)
+        (self.put)(&call).map(|()| WrittenObject {
+            etag: Some(format!("\"scripted-{}\"", body.bytes.len())),
+            version_id: None,
+        })
     }
 }

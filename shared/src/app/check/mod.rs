@@ -8,21 +8,17 @@
 
 pub mod diagnosis;
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use super::writer::{self, Deadline, PlanError, WritePlan, WriteTarget};
 use crate::domain::check::{CheckResult, Stage, StageFailure, StageResult, StageStatus};
-use crate::domain::{
-    AccountId, AuthMode, Configuration, Destination, DestinationId, ExternalId, PartitionIdentity,
-    PlatformIdentity, RoleArn, session_name,
-};
+use crate::domain::{AuthMode, Destination, ExternalId, PartitionIdentity, PlatformIdentity};
 use crate::policy;
 use crate::ports::{
-    AssumeRoleRequest, ConnectionProber, ProbeError, ProbeFailure, PutTestObjectRequest,
-    SessionCredentials,
+    AssumeRoleRequest, ObjectBody, ObjectWriter, ProbeError, ProbeFailure, SessionCredentials,
 };
 use diagnosis::DeniedWrite;
 
@@ -47,47 +43,33 @@ impl Default for CheckSettings {
 }
 
 /// What one check exercises: the configuration under edit (Test Connection) or the active one
-/// (re-validation).
+/// (re-validation), written to exactly as deliveries write to it.
 pub struct CheckTarget<'a> {
-    pub id: &'a DestinationId,
-    pub auth: &'a AuthMode,
-    pub configuration: &'a Configuration,
+    pub write: WriteTarget<'a>,
     pub config_version: u64,
-    /// Sent as `ExpectedBucketOwner` on the write.
-    pub expected_owner: Option<AccountId>,
 }
 
 impl<'a> CheckTarget<'a> {
     /// Test Connection: the configuration under edit, the owner the customer gave (or the role's).
     pub fn under_edit(destination: &'a Destination) -> Self {
         Self {
-            id: destination.id(),
-            auth: destination.auth(),
-            configuration: destination.configuration(),
+            write: WriteTarget::under_edit(destination),
             config_version: destination.config_version(),
-            expected_owner: destination.configuration().expected_owner(),
         }
     }
 
     /// Re-validation: the active configuration and the owner pinned when it was saved.
     pub fn active(destination: &'a Destination) -> Option<Self> {
-        let active = destination.active()?;
         Some(Self {
-            id: destination.id(),
-            auth: destination.auth(),
-            configuration: &active.configuration,
-            config_version: active.config_version,
-            expected_owner: active
-                .pinned_owner
-                .clone()
-                .or_else(|| active.configuration.expected_owner()),
+            write: WriteTarget::active(destination)?,
+            config_version: destination.active()?.config_version,
         })
     }
 }
 
 /// The object a check writes: one fixed key per destination, so checks overwrite instead of
 /// piling up (we have no permission to delete).
-pub fn test_object_key(target: &CheckTarget<'_>) -> String {
+pub fn test_object_key(target: &WriteTarget<'_>) -> String {
     target
         .configuration
         .folder
@@ -95,19 +77,20 @@ pub fn test_object_key(target: &CheckTarget<'_>) -> String {
 }
 
 /// Runs every stage in order and stops at the first failure; later stages are reported skipped.
-pub async fn run<P: ConnectionProber>(
-    prober: &P,
+pub async fn run<W: ObjectWriter>(
+    writer: &W,
     target: &CheckTarget<'_>,
     platform: &PlatformIdentity,
     settings: CheckSettings,
 ) -> CheckResult {
     let started_at = OffsetDateTime::now_utc();
     let check = Check {
-        prober,
-        target,
+        writer,
+        target: &target.write,
         platform,
         settings,
         started: Instant::now(),
+        deadline: Deadline::after(settings.deadline),
     };
     let mut log = StageLog::default();
     let written = pipeline(&check, &mut log).await;
@@ -121,136 +104,60 @@ pub async fn run<P: ConnectionProber>(
         category: stages
             .iter()
             .find_map(|s| s.failure.as_ref().map(|f| f.category)),
-        test_object_key: passed.then(|| test_object_key(target)),
+        test_object_key: passed.then(|| test_object_key(&target.write)),
         bucket_region: written.as_ref().ok().cloned().or(log.bucket_region),
-        bucket_owner: passed.then(|| target.expected_owner.clone()).flatten(),
+        bucket_owner: passed
+            .then(|| target.write.expected_owner.clone())
+            .flatten(),
         stages,
     }
 }
 
-async fn pipeline<P: ConnectionProber>(
-    check: &Check<'_, P>,
+async fn pipeline<W: ObjectWriter>(
+    check: &Check<'_, W>,
     log: &mut StageLog,
 ) -> Result<String, Stopped> {
     let since = Instant::now();
-    let prepared = log.record(Stage::Configuration, since, configuration(check))?;
-    let session = match &prepared.role {
-        Some((role, external_id)) => {
-            let (guard, assumed) = guard_and_assume(check, &prepared, role, external_id).await;
+    let plan = writer::plan(check.target, check.platform).map_err(|e| configuration_failure(&e));
+    let plan = log.record(Stage::Configuration, since, plan)?;
+    let session = match plan.external_id {
+        Some(external_id) => {
+            let (guard, assumed) = guard_and_assume(check, &plan, external_id).await;
             log.record_timed(Stage::ConfusedDeputyGuard, guard)?;
             log.record_timed(Stage::AssumeRole, assumed)?
         }
         None => {
             log.skip(Stage::ConfusedDeputyGuard);
             let since = Instant::now();
-            let writer = assume_writer(check, &prepared).await;
+            let writer = assume_writer(check, &plan).await;
             log.record(Stage::AssumeRole, since, writer)?
         }
     };
-    locate_and_write(check, &prepared, &session, log).await
+    locate_and_write(check, &plan, &session, log).await
 }
 
-struct Check<'a, P> {
-    prober: &'a P,
-    target: &'a CheckTarget<'a>,
+struct Check<'a, W> {
+    writer: &'a W,
+    target: &'a WriteTarget<'a>,
     platform: &'a PlatformIdentity,
     settings: CheckSettings,
     started: Instant,
+    deadline: Deadline,
 }
 
-impl<P: ConnectionProber> Check<'_, P> {
-    fn remaining(&self) -> Duration {
-        self.settings
-            .deadline
-            .saturating_sub(self.started.elapsed())
+/// The configuration stage's diagnosis of a configuration nobody may write to.
+fn configuration_failure(error: &PlanError) -> StageFailure {
+    match error {
+        PlanError::PartitionNotServed(partition) => diagnosis::partition_not_served(*partition),
+        PlanError::BucketOwnerRequired => diagnosis::bucket_owner_required(),
+        PlanError::RoleNotSet => diagnosis::role_not_set(),
+        PlanError::RoleInOtherPartition {
+            role,
+            configuration,
+        } => diagnosis::role_in_other_partition(*role, *configuration),
+        PlanError::PlatformAccount { what, account } => diagnosis::platform_account(what, account),
+        PlanError::KeyInOtherPartition => diagnosis::key_in_other_partition(),
     }
-
-    /// Runs one AWS call within what is left of the deadline.
-    async fn call<T>(
-        &self,
-        call: impl Future<Output = Result<T, ProbeError>>,
-    ) -> Result<T, ProbeError> {
-        tokio::time::timeout(self.remaining(), call)
-            .await
-            .unwrap_or_else(|_| Err(ProbeError::new(ProbeFailure::Timeout)))
-    }
-
-    async fn assume(
-        &self,
-        role_arn: &RoleArn,
-        external_id: Option<&ExternalId>,
-        session_policy: Option<&str>,
-    ) -> Result<SessionCredentials, ProbeError> {
-        let session_name = session_name(self.target.id);
-        self.call(self.prober.assume_role(AssumeRoleRequest {
-            role_arn,
-            external_id,
-            session_name: &session_name,
-            session_policy,
-        }))
-        .await
-    }
-}
-
-/// What the configuration stage established for the others.
-struct Prepared<'a> {
-    identity: &'a PartitionIdentity,
-    role: Option<(&'a RoleArn, &'a ExternalId)>,
-    /// This check's session may write only this destination's objects, into the expected owner's
-    /// bucket, whatever its role allows.
-    session_policy: String,
-}
-
-fn configuration<'a, P>(check: &Check<'a, P>) -> Result<Prepared<'a>, StageFailure> {
-    let target = check.target;
-    let config = target.configuration;
-    let partition = config.partition();
-    let identity = check
-        .platform
-        .for_partition(partition)
-        .ok_or_else(|| diagnosis::partition_not_served(partition))?;
-    let role = match target.auth {
-        AuthMode::BucketPolicy => {
-            if target.expected_owner.is_none() {
-                return Err(diagnosis::bucket_owner_required());
-            }
-            None
-        }
-        AuthMode::IamRole { external_id } => {
-            let role = config
-                .role_arn
-                .as_ref()
-                .ok_or_else(diagnosis::role_not_set)?;
-            if role.partition() != partition {
-                return Err(diagnosis::role_in_other_partition(
-                    role.partition(),
-                    partition,
-                ));
-            }
-            if check.platform.is_platform_account(role.account()) {
-                return Err(diagnosis::platform_account("role", role.account()));
-            }
-            Some((role, external_id))
-        }
-    };
-    if let Some(owner) = &target.expected_owner
-        && check.platform.is_platform_account(owner)
-    {
-        return Err(diagnosis::platform_account("bucket", owner));
-    }
-    if config
-        .kms_key
-        .as_ref()
-        .is_some_and(|k| k.partition() != partition)
-    {
-        return Err(diagnosis::key_in_other_partition());
-    }
-    let session_policy = policy::session_policy(config, target.expected_owner.as_ref());
-    Ok(Prepared {
-        identity,
-        role,
-        session_policy: serde_json::to_string(&session_policy).unwrap_or_default(),
-    })
 }
 
 fn trust_fix(identity: &PartitionIdentity, external_id: &ExternalId) -> Value {
@@ -266,10 +173,9 @@ type Timed<T> = (Result<T, StageFailure>, Duration);
 /// The confused-deputy guard and the real AssumeRole, concurrently: the check takes no longer
 /// than one AssumeRole unless IAM is still propagating a new role, and then the guard runs again
 /// once the role is visible, so a brand-new loose role cannot slip through.
-async fn guard_and_assume<P: ConnectionProber>(
-    check: &Check<'_, P>,
-    prepared: &Prepared<'_>,
-    role: &RoleArn,
+async fn guard_and_assume<W: ObjectWriter>(
+    check: &Check<'_, W>,
+    plan: &WritePlan<'_>,
     external_id: &ExternalId,
 ) -> (Timed<()>, Timed<SessionCredentials>) {
     let Ok(wrong_id) = ExternalId::generate() else {
@@ -278,26 +184,25 @@ async fn guard_and_assume<P: ConnectionProber>(
             (Ok(placeholder()), Duration::ZERO),
         );
     };
-    let fix = trust_fix(prepared.identity, external_id);
+    let fix = trust_fix(plan.identity, external_id);
     let since = Instant::now();
     let (guard, assumed) = tokio::join!(
-        async { (guard(check, role, &wrong_id, &fix).await, since.elapsed()) },
+        async { (guard(check, plan, &wrong_id, &fix).await, since.elapsed()) },
         async {
-            let assumed =
-                assume_while_propagating(check, role, external_id, &prepared.session_policy).await;
+            let assumed = assume_while_propagating(check, plan).await;
             (assumed, since.elapsed())
         }
     );
     let (mut guard, guard_took) = guard;
     let (assumed, assume_took) = assumed;
     if let (Ok(()), Ok((_, true))) = (&guard, &assumed) {
-        guard = self::guard(check, role, &wrong_id, &fix).await;
+        guard = self::guard(check, plan, &wrong_id, &fix).await;
     }
     let assumed = assumed.map(|(credentials, _)| credentials).map_err(|e| {
         if e.is_transient() {
             diagnosis::transient(&e, "AssumeRole")
         } else {
-            diagnosis::role_not_assumable(role.as_str(), &e, fix.clone())
+            diagnosis::role_not_assumable(plan.role.as_str(), &e, fix.clone())
         }
     });
     ((guard, guard_took), (assumed, assume_took))
@@ -312,17 +217,25 @@ fn placeholder() -> SessionCredentials {
     }
 }
 
-/// Refuses a role we can assume without this destination's External ID, or with a wrong one.
-async fn guard<P: ConnectionProber>(
-    check: &Check<'_, P>,
-    role: &RoleArn,
+/// Refuses a role we can assume without this destination's External ID, or with a wrong one: the
+/// plan's own AssumeRole with the External ID left out or replaced, and no session policy.
+async fn guard<W: ObjectWriter>(
+    check: &Check<'_, W>,
+    plan: &WritePlan<'_>,
     wrong_id: &ExternalId,
     fix: &Value,
 ) -> Result<(), StageFailure> {
+    let probe = |external_id| AssumeRoleRequest {
+        external_id,
+        session_policy: None,
+        ..plan.assume_request()
+    };
     // Whatever these calls return is dropped unused: proving they fail is the point.
     let (without, wrong) = tokio::join!(
-        check.assume(role, None, None),
-        check.assume(role, Some(wrong_id), None)
+        check.deadline.call(check.writer.assume_role(probe(None))),
+        check
+            .deadline
+            .call(check.writer.assume_role(probe(Some(wrong_id))))
     );
     match (without, wrong) {
         (Ok(_), _) => Err(diagnosis::assumable_without_external_id(fix.clone())),
@@ -338,30 +251,25 @@ async fn guard<P: ConnectionProber>(
     }
 }
 
-/// AssumeRole with the External ID. A role created seconds ago answers AccessDenied until IAM has
-/// propagated it, so denials and throttling are retried within the propagation budget. Returns
-/// whether it had to retry.
-async fn assume_while_propagating<P: ConnectionProber>(
-    check: &Check<'_, P>,
-    role: &RoleArn,
-    external_id: &ExternalId,
-    session_policy: &str,
+/// The plan's session, with the External ID. A role created seconds ago answers AccessDenied
+/// until IAM has propagated it, so denials and throttling are retried within the propagation
+/// budget. Returns whether it had to retry.
+async fn assume_while_propagating<W: ObjectWriter>(
+    check: &Check<'_, W>,
+    plan: &WritePlan<'_>,
 ) -> Result<(SessionCredentials, bool), ProbeError> {
     let since = Instant::now();
     let mut backoff = check.settings.first_backoff;
     let mut retried = false;
     loop {
-        match check
-            .assume(role, Some(external_id), Some(session_policy))
-            .await
-        {
+        match writer::open_session(check.writer, plan, check.deadline).await {
             Ok(credentials) => return Ok((credentials, retried)),
             Err(e)
                 if matches!(
                     e.failure,
                     ProbeFailure::AccessDenied | ProbeFailure::Throttled
                 ) && since.elapsed() + backoff < check.settings.propagation_budget
-                    && backoff < check.remaining() =>
+                    && backoff < check.deadline.remaining() =>
             {
                 tokio::time::sleep(backoff).await;
                 backoff = backoff.saturating_mul(2);
@@ -374,16 +282,11 @@ async fn assume_while_propagating<P: ConnectionProber>(
 
 /// Bucket-policy mode: our writer role, in a session named after this destination, which is the
 /// principal the customer's bucket policy names.
-async fn assume_writer<P: ConnectionProber>(
-    check: &Check<'_, P>,
-    prepared: &Prepared<'_>,
+async fn assume_writer<W: ObjectWriter>(
+    check: &Check<'_, W>,
+    plan: &WritePlan<'_>,
 ) -> Result<SessionCredentials, StageFailure> {
-    check
-        .assume(
-            &prepared.identity.writer_role,
-            None,
-            Some(&prepared.session_policy),
-        )
+    writer::open_session(check.writer, plan, check.deadline)
         .await
         .map_err(|e| {
             if e.is_transient() {
@@ -394,84 +297,54 @@ async fn assume_writer<P: ConnectionProber>(
         })
 }
 
-/// Writes the test object, following S3 to the bucket's region when none is configured.
-/// `LocateBucket` covers the attempts that found the region; `Write` the one that wrote.
-async fn locate_and_write<P: ConnectionProber>(
-    check: &Check<'_, P>,
-    prepared: &Prepared<'_>,
+/// Writes the test object through the writer, which follows S3 to the bucket's region when none is
+/// configured. `LocateBucket` covers the attempts that found the region; `Write` the one that wrote.
+async fn locate_and_write<W: ObjectWriter>(
+    check: &Check<'_, W>,
+    plan: &WritePlan<'_>,
     session: &SessionCredentials,
     log: &mut StageLog,
 ) -> Result<String, Stopped> {
     let target = check.target;
     let config = target.configuration;
-    let partition = config.partition();
-    let configured = config.region.as_ref().map(|r| r.as_str().to_owned());
-    let mut region = configured
-        .clone()
-        .unwrap_or_else(|| partition.default_region().to_owned());
     let key = test_object_key(target);
-    let body = format!(
-        "Written by the data platform's Test Connection for destination {} at {}. Every test overwrites this object; it is safe to delete.\n",
-        target.id,
-        OffsetDateTime::now_utc().unix_timestamp()
-    );
-    let locating = Instant::now();
-    let mut attempt = Instant::now();
-    let mut written = put(check, session, &region, &key, body.as_bytes()).await;
-    if let Err(e) = &written
-        && let ProbeFailure::WrongRegion { actual } = &e.failure
-    {
-        if let Some(configured) = &configured {
-            log.bucket_region = Some(actual.clone());
-            let failure = diagnosis::wrong_region(actual, configured, e);
-            return Err(log.failed(Stage::LocateBucket, locating.elapsed(), failure));
+    let body = ObjectBody {
+        bytes: format!(
+            "Written by the data platform's Test Connection for destination {} at {}. Every test overwrites this object; it is safe to delete.\n",
+            target.id,
+            OffsetDateTime::now_utc().unix_timestamp()
+        )
+        .into(),
+        content_type: "text/plain; charset=utf-8",
+    };
+    match writer::put(check.writer, plan, session, &key, body, check.deadline).await {
+        Ok(put) => {
+            log.passed(Stage::LocateBucket, put.located_after);
+            log.passed(Stage::Write, put.write_took);
+            Ok(put.region)
         }
-        region = actual.clone();
-        attempt = Instant::now();
-        written = put(check, session, &region, &key, body.as_bytes()).await;
-    }
-    let located_after = attempt.duration_since(locating);
-    match written {
-        Ok(()) => {
-            log.passed(Stage::LocateBucket, located_after);
-            log.passed(Stage::Write, attempt.elapsed());
-            Ok(region)
+        Err(failed) if failed.configured_region_wrong => {
+            log.bucket_region = Some(failed.region.clone());
+            let configured = config.region.as_ref().map_or("", |r| r.as_str());
+            let failure = diagnosis::wrong_region(&failed.region, configured, &failed.error);
+            Err(log.failed(Stage::LocateBucket, failed.located_after, failure))
         }
-        Err(e) if e.failure == ProbeFailure::NoSuchBucket => {
-            let failure = diagnosis::bucket_not_found(&config.bucket, partition, &e);
-            Err(log.failed(Stage::LocateBucket, locating.elapsed(), failure))
+        Err(failed) if failed.error.failure == ProbeFailure::NoSuchBucket => {
+            let failure =
+                diagnosis::bucket_not_found(&config.bucket, config.partition(), &failed.error);
+            let took = failed.located_after + failed.attempt_took;
+            Err(log.failed(Stage::LocateBucket, took, failure))
         }
-        Err(e) => {
-            log.bucket_region = Some(region);
-            log.passed(Stage::LocateBucket, located_after);
-            let failure = write_failure(check, prepared, &e);
-            Err(log.failed(Stage::Write, attempt.elapsed(), failure))
+        Err(failed) => {
+            log.bucket_region = Some(failed.region);
+            log.passed(Stage::LocateBucket, failed.located_after);
+            let failure = write_failure(check, plan, &failed.error);
+            Err(log.failed(Stage::Write, failed.attempt_took, failure))
         }
     }
 }
 
-async fn put<P: ConnectionProber>(
-    check: &Check<'_, P>,
-    session: &SessionCredentials,
-    region: &str,
-    key: &str,
-    body: &[u8],
-) -> Result<(), ProbeError> {
-    let config = check.target.configuration;
-    check
-        .call(check.prober.put_test_object(PutTestObjectRequest {
-            session,
-            bucket: &config.bucket,
-            key,
-            region,
-            expected_bucket_owner: check.target.expected_owner.as_ref(),
-            kms_key: config.kms_key.as_ref(),
-            body,
-        }))
-        .await
-}
-
-fn write_failure<P>(check: &Check<'_, P>, prepared: &Prepared<'_>, e: &ProbeError) -> StageFailure {
+fn write_failure<W>(check: &Check<'_, W>, plan: &WritePlan<'_>, e: &ProbeError) -> StageFailure {
     let target = check.target;
     let config = target.configuration;
     match &e.failure {
@@ -503,7 +376,7 @@ fn write_failure<P>(check: &Check<'_, P>, prepared: &Prepared<'_>, e: &ProbeErro
                 owner: target.expected_owner.as_ref(),
                 has_kms_key: config.kms_key.is_some(),
                 former_principal: matches!(target.auth, AuthMode::BucketPolicy)
-                    .then(|| prepared.identity.connector.as_str()),
+                    .then(|| plan.identity.connector.as_str()),
                 fix_document,
             };
             diagnosis::put_denied(denied, e)

@@ -6,7 +6,7 @@ use super::*;
 use crate::domain::check::{FailureCategory, StageStatus};
 use crate::domain::{AuthModeKind, Destination};
 use crate::ports::ProbeFailure;
-use crate::testing::memory::{AssumeCall, ScriptedProber};
+use crate::testing::memory::{AssumeCall, ScriptedWriter};
 use crate::testing::{CUSTOMER_ACCOUNT, DestinationBuilder, WRITER, platform, writer_session};
 
 const ROLE: &str = "arn:aws:iam::222222222222:role/customer-writer";
@@ -26,9 +26,9 @@ fn role_destination() -> Destination {
         .build()
 }
 
-async fn check(prober: &ScriptedProber, destination: &Destination) -> CheckResult {
+async fn check(writer: &ScriptedWriter, destination: &Destination) -> CheckResult {
     run(
-        prober,
+        writer,
         &CheckTarget::under_edit(destination),
         &platform(),
         settings(),
@@ -50,17 +50,17 @@ fn denied() -> Result<(), ProbeError> {
 }
 
 /// Accepts only the destination's own External ID.
-fn strict(destination: &Destination) -> ScriptedProber {
-    ScriptedProber::strict_role(destination.external_id().unwrap().expose().to_owned())
+fn strict(destination: &Destination) -> ScriptedWriter {
+    ScriptedWriter::strict_role(destination.external_id().unwrap().expose().to_owned())
 }
 
 #[tokio::test]
 async fn a_strict_role_passes_every_stage_with_one_scoped_session() {
     // GIVEN a role that trusts only this destination's External ID
     let destination = role_destination();
-    let prober = strict(&destination);
+    let writer = strict(&destination);
     // WHEN checked
-    let result = check(&prober, &destination).await;
+    let result = check(&writer, &destination).await;
     // THEN every stage passes and the object is written once, into the role account's bucket
     assert!(result.passed, "{result:?}");
     assert!(
@@ -69,7 +69,7 @@ async fn a_strict_role_passes_every_stage_with_one_scoped_session() {
             .iter()
             .all(|s| s.status == StageStatus::Passed)
     );
-    let puts = prober.put_calls();
+    let puts = writer.put_calls();
     assert_eq!(puts.len(), 1);
     assert_eq!(
         puts[0].key,
@@ -84,7 +84,7 @@ async fn a_strict_role_passes_every_stage_with_one_scoped_session() {
         CUSTOMER_ACCOUNT
     );
     // AND the guard tried without an External ID and with a wrong one, the real call with ours
-    let calls = prober.assume_calls();
+    let calls = writer.assume_calls();
     assert_eq!(calls.len(), 3);
     let ours = destination.external_id().unwrap().expose();
     assert!(calls.iter().any(|c| c.external_id.is_none()));
@@ -117,8 +117,8 @@ async fn a_strict_role_passes_every_stage_with_one_scoped_session() {
 #[tokio::test]
 async fn a_role_assumable_without_the_external_id_is_refused_before_any_write() {
     let destination = role_destination();
-    let prober = ScriptedProber::new(|_| Ok(()), |_| Ok(()));
-    let result = check(&prober, &destination).await;
+    let writer = ScriptedWriter::new(|_| Ok(()), |_| Ok(()));
+    let result = check(&writer, &destination).await;
     assert_eq!(
         result.category,
         Some(FailureCategory::RoleAssumableWithoutExternalId)
@@ -128,7 +128,7 @@ async fn a_role_assumable_without_the_external_id_is_refused_before_any_write() 
         StageStatus::Failed
     );
     assert_eq!(stage(&result, Stage::Write), StageStatus::Skipped);
-    assert!(prober.put_calls().is_empty(), "nothing written");
+    assert!(writer.put_calls().is_empty(), "nothing written");
     let fix = &result
         .first_failure()
         .unwrap()
@@ -145,7 +145,7 @@ async fn a_role_assumable_without_the_external_id_is_refused_before_any_write() 
 async fn a_role_that_accepts_any_external_id_is_refused() {
     // GIVEN a trust policy like StringLike sts:ExternalId "*": any ID works, none does not
     let destination = role_destination();
-    let prober = ScriptedProber::new(
+    let writer = ScriptedWriter::new(
         |call: &AssumeCall| {
             if call.external_id.is_some() {
                 Ok(())
@@ -155,12 +155,12 @@ async fn a_role_that_accepts_any_external_id_is_refused() {
         },
         |_| Ok(()),
     );
-    let result = check(&prober, &destination).await;
+    let result = check(&writer, &destination).await;
     assert_eq!(
         result.category,
         Some(FailureCategory::RoleAcceptsAnyExternalId)
     );
-    assert!(prober.put_calls().is_empty());
+    assert!(writer.put_calls().is_empty());
 }
 
 #[tokio::test]
@@ -169,7 +169,7 @@ async fn a_new_loose_role_cannot_slip_through_while_iam_propagates() {
     let destination = role_destination();
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
-    let prober = ScriptedProber::new(
+    let writer = ScriptedWriter::new(
         move |_| {
             if counter.fetch_add(1, Ordering::SeqCst) < 4 {
                 denied()
@@ -180,24 +180,24 @@ async fn a_new_loose_role_cannot_slip_through_while_iam_propagates() {
         |_| Ok(()),
     );
     // WHEN checked THEN the guard runs again once the role is visible, and refuses it
-    let result = check(&prober, &destination).await;
+    let result = check(&writer, &destination).await;
     assert_eq!(
         result.category,
         Some(FailureCategory::RoleAssumableWithoutExternalId),
         "{result:?}"
     );
-    assert!(prober.put_calls().is_empty());
+    assert!(writer.put_calls().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_guard_runs_beside_assume_role_and_costs_no_extra_round_trip() {
     // GIVEN every AWS call takes 100 ms
     let destination = role_destination();
-    let mut prober = strict(&destination);
-    prober.latency = Duration::from_millis(100);
+    let mut writer = strict(&destination);
+    writer.latency = Duration::from_millis(100);
     // WHEN checked THEN guard and AssumeRole overlap: two round trips in all (assume, put)
     let started = tokio::time::Instant::now();
-    let result = check(&prober, &destination).await;
+    let result = check(&writer, &destination).await;
     assert!(result.passed);
     assert_eq!(started.elapsed(), Duration::from_millis(200));
 }
@@ -207,8 +207,8 @@ async fn a_role_in_the_platforms_own_account_is_refused_without_calling_aws() {
     let destination = DestinationBuilder::new(AuthModeKind::IamRole)
         .role_arn("arn:aws:iam::111111111111:role/inside-the-platform")
         .build();
-    let prober = ScriptedProber::permissive();
-    let result = check(&prober, &destination).await;
+    let writer = ScriptedWriter::permissive();
+    let result = check(&writer, &destination).await;
     assert_eq!(result.category, Some(FailureCategory::InvalidConfiguration));
     assert!(
         result
@@ -217,7 +217,7 @@ async fn a_role_in_the_platforms_own_account_is_refused_without_calling_aws() {
             .explanation
             .contains("belongs to this platform")
     );
-    assert!(prober.assume_calls().is_empty() && prober.put_calls().is_empty());
+    assert!(writer.assume_calls().is_empty() && writer.put_calls().is_empty());
 }
 
 #[tokio::test]
@@ -225,10 +225,10 @@ async fn a_bucket_owned_by_the_platform_is_refused_without_calling_aws() {
     let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy)
         .owner("111111111111")
         .build();
-    let prober = ScriptedProber::permissive();
-    let result = check(&prober, &destination).await;
+    let writer = ScriptedWriter::permissive();
+    let result = check(&writer, &destination).await;
     assert_eq!(result.category, Some(FailureCategory::InvalidConfiguration));
-    assert!(prober.assume_calls().is_empty());
+    assert!(writer.assume_calls().is_empty());
 }
 
 #[tokio::test]
@@ -236,14 +236,14 @@ async fn bucket_policy_mode_writes_as_this_destinations_writer_session() {
     let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy)
         .folder("incoming")
         .build();
-    let prober = ScriptedProber::permissive();
-    let result = check(&prober, &destination).await;
+    let writer = ScriptedWriter::permissive();
+    let result = check(&writer, &destination).await;
     assert!(result.passed, "{result:?}");
     assert_eq!(
         stage(&result, Stage::ConfusedDeputyGuard),
         StageStatus::Skipped
     );
-    let calls = prober.assume_calls();
+    let calls = writer.assume_calls();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0].role_arn, WRITER);
     assert_eq!(calls[0].external_id, None);
@@ -262,7 +262,7 @@ async fn bucket_policy_mode_writes_as_this_destinations_writer_session() {
         "arn:aws:s3:::customer-bucket/incoming/*"
     );
     assert_eq!(
-        prober.put_calls()[0].expected_bucket_owner.as_deref(),
+        writer.put_calls()[0].expected_bucket_owner.as_deref(),
         Some(CUSTOMER_ACCOUNT)
     );
 }
@@ -270,8 +270,8 @@ async fn bucket_policy_mode_writes_as_this_destinations_writer_session() {
 #[tokio::test]
 async fn a_denied_write_in_bucket_policy_mode_names_the_former_shared_principal() {
     let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
-    let prober = ScriptedProber::new(|_| Ok(()), |_| denied());
-    let result = check(&prober, &destination).await;
+    let writer = ScriptedWriter::new(|_| Ok(()), |_| denied());
+    let result = check(&writer, &destination).await;
     assert_eq!(result.category, Some(FailureCategory::PutAccessDenied));
     let failure = result.first_failure().unwrap();
     assert!(
@@ -297,16 +297,16 @@ async fn an_unconfigured_region_is_found_and_a_wrong_one_reported() {
     };
     // GIVEN no region configured THEN the write follows S3 to eu-west-1
     let found = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
-    let prober = ScriptedProber::new(|_| Ok(()), redirect);
-    let result = check(&prober, &found).await;
+    let writer = ScriptedWriter::new(|_| Ok(()), redirect);
+    let result = check(&writer, &found).await;
     assert!(result.passed);
     assert_eq!(result.bucket_region.as_deref(), Some("eu-west-1"));
-    assert_eq!(prober.put_calls().len(), 2);
+    assert_eq!(writer.put_calls().len(), 2);
     // GIVEN us-east-1 configured THEN the check fails at locating the bucket, naming the region
     let wrong = DestinationBuilder::new(AuthModeKind::BucketPolicy)
         .region("us-east-1")
         .build();
-    let result = check(&ScriptedProber::new(|_| Ok(()), redirect), &wrong).await;
+    let result = check(&ScriptedWriter::new(|_| Ok(()), redirect), &wrong).await;
     assert_eq!(result.category, Some(FailureCategory::WrongRegion));
     assert_eq!(stage(&result, Stage::LocateBucket), StageStatus::Failed);
     assert_eq!(
@@ -318,11 +318,11 @@ async fn an_unconfigured_region_is_found_and_a_wrong_one_reported() {
 #[tokio::test]
 async fn a_missing_bucket_fails_locating_it() {
     let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
-    let prober = ScriptedProber::new(
+    let writer = ScriptedWriter::new(
         |_| Ok(()),
         |_| Err(ProbeError::new(ProbeFailure::NoSuchBucket)),
     );
-    let result = check(&prober, &destination).await;
+    let result = check(&writer, &destination).await;
     assert_eq!(result.category, Some(FailureCategory::BucketNotFound));
     assert_eq!(stage(&result, Stage::LocateBucket), StageStatus::Failed);
     assert_eq!(stage(&result, Stage::Write), StageStatus::Skipped);
@@ -331,9 +331,9 @@ async fn a_missing_bucket_fails_locating_it() {
 #[tokio::test(start_paused = true)]
 async fn a_check_that_outlives_its_deadline_is_timed_out() {
     let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
-    let mut prober = ScriptedProber::permissive();
-    prober.latency = Duration::from_secs(30);
-    let result = check(&prober, &destination).await;
+    let mut writer = ScriptedWriter::permissive();
+    writer.latency = Duration::from_secs(30);
+    let result = check(&writer, &destination).await;
     assert_eq!(result.category, Some(FailureCategory::TimedOut));
     assert!(result.duration_ms <= 20_000 + 50, "{}", result.duration_ms);
 }
@@ -341,18 +341,18 @@ async fn a_check_that_outlives_its_deadline_is_timed_out() {
 #[tokio::test]
 async fn a_missing_role_arn_fails_configuration_without_calling_aws() {
     let destination = DestinationBuilder::new(AuthModeKind::IamRole).build();
-    let prober = ScriptedProber::permissive();
-    let result = check(&prober, &destination).await;
+    let writer = ScriptedWriter::permissive();
+    let result = check(&writer, &destination).await;
     assert_eq!(result.category, Some(FailureCategory::InvalidConfiguration));
     assert_eq!(stage(&result, Stage::Configuration), StageStatus::Failed);
-    assert!(prober.assume_calls().is_empty());
+    assert!(writer.assume_calls().is_empty());
 }
 
 #[tokio::test]
 async fn a_denied_assume_role_lists_every_cause_and_the_trust_fix() {
     let destination = role_destination();
-    let prober = ScriptedProber::new(|_| denied(), |_| Ok(()));
-    let result = check(&prober, &destination).await;
+    let writer = ScriptedWriter::new(|_| denied(), |_| Ok(()));
+    let result = check(&writer, &destination).await;
     assert_eq!(result.category, Some(FailureCategory::RoleNotAssumable));
     assert_eq!(
         stage(&result, Stage::ConfusedDeputyGuard),

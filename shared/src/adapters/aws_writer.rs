@@ -1,7 +1,7 @@
-//! The connection prober over STS and S3, and the one place where AWS errors become
-//! [`ProbeFailure`]s.
+//! The object writer over STS and S3 (Test Connection's test object and deliveries alike), and the
+//! one place where AWS errors become [`ProbeFailure`]s.
 //!
-//! The prober calls STS as the platform's connector role, which our function's own (execution)
+//! The writer calls STS as the platform's connector role, which our function's own (execution)
 //! role assumes once and keeps refreshed: the connector is the identity customers trust, and it
 //! can do nothing but assume customer roles and the writer role. Every write is made with the
 //! session that AssumeRole returned.
@@ -16,28 +16,28 @@ use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::domain::{RoleArn, RoleSessionName};
 use crate::ports::{
-    AssumeRoleRequest, AwsEvidence, ConnectionProber, ProbeError, ProbeFailure,
-    PutTestObjectRequest, SessionCredentials,
+    AssumeRoleRequest, AwsEvidence, ObjectBody, ObjectTarget, ObjectWriter, ProbeError,
+    ProbeFailure, SessionCredentials, WrittenObject,
 };
 
-/// Sessions are only used for one test object, so the shortest duration STS allows.
+/// A session serves one check or one delivery's writes, so the shortest duration STS allows.
 const SESSION_SECONDS: i32 = 900;
 
-pub struct AwsProber {
+pub struct AwsWriter {
     /// Signs as the connector.
     sts: aws_sdk_sts::Client,
     /// Shared settings (HTTP client, timeouts, endpoint, path style) for the per-call S3 clients.
     s3_base: aws_sdk_s3::Config,
 }
 
-impl AwsProber {
-    /// The prober over ready clients: `sts` signs as the connector; `s3_base` carries the shared
+impl AwsWriter {
+    /// The writer over ready clients: `sts` signs as the connector; `s3_base` carries the shared
     /// settings of the per-call S3 clients.
     pub fn new(sts: aws_sdk_sts::Client, s3_base: aws_sdk_s3::Config) -> Self {
         Self { sts, s3_base }
     }
 
-    /// The prober over `config` (our own credentials, HTTP client, timeouts, endpoint), acting as
+    /// The writer over `config` (our own credentials, HTTP client, timeouts, endpoint), acting as
     /// `connector` under `session`; `force_path_style` for S3 emulators. No AWS call is made until
     /// the first check.
     pub async fn from_config(
@@ -174,7 +174,7 @@ fn to_probe_error<E: ProvideErrorMetadata>(error: SdkError<E, HttpResponse>) -> 
     }
 }
 
-impl ConnectionProber for AwsProber {
+impl ObjectWriter for AwsWriter {
     async fn assume_role(
         &self,
         request: AssumeRoleRequest<'_>,
@@ -204,12 +204,42 @@ impl ConnectionProber for AwsProber {
         })
     }
 
-    async fn put_test_object(&self, request: PutTestObjectRequest<'_>) -> Result<(), ProbeError> {
-        let session = request.session;
+    async fn put_object(
+        &self,
+        target: ObjectTarget<'_>,
+        body: ObjectBody,
+    ) -> Result<WrittenObject, ProbeError> {
+        let output = self
+            .s3_as(&target)
+            .put_object()
+            .bucket(target.bucket.as_str())
+            .key(target.key)
+            .body(ByteStream::from(body.bytes))
+            .content_type(body.content_type)
+            // The one canned ACL that buckets with ACLs disabled still accept; it gives the bucket
+            // owner full control of what we write. Never a separate PutObjectAcl call.
+            .acl(ObjectCannedAcl::BucketOwnerFullControl)
+            .set_expected_bucket_owner(target.expected_bucket_owner.map(|a| a.as_str().to_owned()))
+            .set_server_side_encryption(target.kms_key.map(|_| ServerSideEncryption::AwsKms))
+            .set_ssekms_key_id(target.kms_key.map(|k| k.as_str().to_owned()))
+            .send()
+            .await
+            .map_err(to_probe_error)?;
+        Ok(WrittenObject {
+            etag: output.e_tag,
+            version_id: output.version_id,
+        })
+    }
+}
+
+impl AwsWriter {
+    /// An S3 client signing with the target's session, in the target's region.
+    fn s3_as(&self, target: &ObjectTarget<'_>) -> aws_sdk_s3::Client {
+        let session = target.session;
         let mut config = self
             .s3_base
             .to_builder()
-            .region(Region::new(request.region.to_owned()))
+            .region(Region::new(target.region.to_owned()))
             .credentials_provider(Credentials::new(
                 &session.access_key_id,
                 &session.secret_access_key,
@@ -217,27 +247,11 @@ impl ConnectionProber for AwsProber {
                 None,
                 "destination-session",
             ));
-        if request.bucket.needs_path_style() {
+        if target.bucket.needs_path_style() {
             // Dotted names do not match S3's wildcard TLS certificate in virtual-hosted style.
             config = config.force_path_style(true);
         }
-        let client = aws_sdk_s3::Client::from_conf(config.build());
-        client
-            .put_object()
-            .bucket(request.bucket.as_str())
-            .key(request.key)
-            .body(ByteStream::from(request.body.to_vec()))
-            .content_type("text/plain; charset=utf-8")
-            // The one canned ACL that buckets with ACLs disabled still accept; it gives the bucket
-            // owner full control of what we write. Never a separate PutObjectAcl call.
-            .acl(ObjectCannedAcl::BucketOwnerFullControl)
-            .set_expected_bucket_owner(request.expected_bucket_owner.map(|a| a.as_str().to_owned()))
-            .set_server_side_encryption(request.kms_key.map(|_| ServerSideEncryption::AwsKms))
-            .set_ssekms_key_id(request.kms_key.map(|k| k.as_str().to_owned()))
-            .send()
-            .await
-            .map_err(to_probe_error)?;
-        Ok(())
+        aws_sdk_s3::Client::from_conf(config.build())
     }
 }
 

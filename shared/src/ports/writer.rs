@@ -1,4 +1,5 @@
-//! The AWS calls a connection check makes, and the failures it tells apart.
+//! The AWS calls that write for a destination (Test Connection's test object and deliveries alike),
+//! and the failures they tell apart.
 
 use std::future::Future;
 
@@ -28,14 +29,30 @@ pub struct AssumeRoleRequest<'a> {
     pub session_policy: Option<&'a str>,
 }
 
-pub struct PutTestObjectRequest<'a> {
+/// Where one object goes, and as whom: every write of ours names the bucket's expected owner, the
+/// `bucket-owner-full-control` ACL, and the destination's KMS key when it has one.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectTarget<'a> {
     pub session: &'a SessionCredentials,
     pub bucket: &'a BucketName,
     pub key: &'a str,
     pub region: &'a str,
     pub expected_bucket_owner: Option<&'a AccountId>,
     pub kms_key: Option<&'a KmsKeyArn>,
-    pub body: &'a [u8],
+}
+
+/// An object's bytes and what S3 is told about them.
+#[derive(Debug, Clone)]
+pub struct ObjectBody {
+    pub bytes: bytes::Bytes,
+    pub content_type: &'static str,
+}
+
+/// What S3 answered for a written object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WrittenObject {
+    pub etag: Option<String>,
+    pub version_id: Option<String>,
 }
 
 /// An AWS failure, classified by the adapter that saw it.
@@ -94,9 +111,9 @@ impl ProbeError {
     }
 }
 
-/// The two AWS operations a connection check needs, and nothing else. The prober calls STS as the
-/// platform's connector.
-pub trait ConnectionProber: Send + Sync {
+/// The AWS operations that write for a destination, and nothing else: STS as the platform's
+/// connector, and S3 with the session AssumeRole returned.
+pub trait ObjectWriter: Send + Sync {
     /// # Errors
     /// A classified `ProbeError`; `AccessDenied` for every refusal STS does not explain.
     fn assume_role(
@@ -104,10 +121,13 @@ pub trait ConnectionProber: Send + Sync {
         request: AssumeRoleRequest<'_>,
     ) -> impl Future<Output = Result<SessionCredentials, ProbeError>> + Send;
 
+    /// One PutObject of `body` to `target`.
+    ///
     /// # Errors
     /// A classified `ProbeError`.
-    fn put_test_object(
+    fn put_object(
         &self,
-        request: PutTestObjectRequest<'_>,
-    ) -> impl Future<Output = Result<(), ProbeError>> + Send;
+        target: ObjectTarget<'_>,
+        body: ObjectBody,
+    ) -> impl Future<Output = Result<WrittenObject, ProbeError>> + Send;
 }
