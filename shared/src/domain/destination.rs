@@ -161,8 +161,9 @@ pub struct PatchOutcome {
     pub changed: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A destination as stored: no serde here, so no rename in the domain can change what is stored.
+/// Adapters keep their own versioned records and translate through [`DestinationParts`].
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Destination {
     id: DestinationId,
     tenant: TenantId,
@@ -174,20 +175,109 @@ pub struct Destination {
     configuration: Configuration,
     /// Bumped whenever `configuration` changes; a test result names the version it tested.
     config_version: u64,
-    #[serde(default)]
     active: Option<ActiveConfiguration>,
     status: Status,
     /// Bumped by every stored change; guards against lost updates.
     version: u64,
-    #[serde(with = "time::serde::rfc3339")]
     created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
     updated_at: OffsetDateTime,
     /// The latest Test Connection of `configuration`.
-    #[serde(default)]
     latest_test: Option<CheckResult>,
-    #[serde(default)]
     revalidation: RevalidationState,
+}
+
+/// Every field of a [`Destination`], for a store to rebuild one from its own record (and only
+/// for that: state changes go through the aggregate's methods).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestinationParts {
+    pub id: DestinationId,
+    pub tenant: TenantId,
+    pub name: DestinationName,
+    pub description: Description,
+    pub auth: AuthMode,
+    pub configuration: Configuration,
+    pub config_version: u64,
+    pub active: Option<ActiveConfiguration>,
+    pub status: Status,
+    pub version: u64,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+    pub latest_test: Option<CheckResult>,
+    pub revalidation: RevalidationState,
+}
+
+impl From<DestinationParts> for Destination {
+    fn from(parts: DestinationParts) -> Self {
+        let DestinationParts {
+            id,
+            tenant,
+            name,
+            description,
+            auth,
+            configuration,
+            config_version,
+            active,
+            status,
+            version,
+            created_at,
+            updated_at,
+            latest_test,
+            revalidation,
+        } = parts;
+        Self {
+            id,
+            tenant,
+            name,
+            description,
+            auth,
+            configuration,
+            config_version,
+            active,
+            status,
+            version,
+            created_at,
+            updated_at,
+            latest_test,
+            revalidation,
+        }
+    }
+}
+
+impl From<&Destination> for DestinationParts {
+    fn from(destination: &Destination) -> Self {
+        let Destination {
+            id,
+            tenant,
+            name,
+            description,
+            auth,
+            configuration,
+            config_version,
+            active,
+            status,
+            version,
+            created_at,
+            updated_at,
+            latest_test,
+            revalidation,
+        } = destination.clone();
+        Self {
+            id,
+            tenant,
+            name,
+            description,
+            auth,
+            configuration,
+            config_version,
+            active,
+            status,
+            version,
+            created_at,
+            updated_at,
+            latest_test,
+            revalidation,
+        }
+    }
 }
 
 impl Destination {

@@ -16,8 +16,9 @@ mod values;
 pub use activity::{Activity, ActivityEntry, Actor, ActorError};
 pub use bucket::{BucketName, BucketNameError};
 pub use destination::{
-    ActiveConfiguration, AuthMode, AuthModeKind, Configuration, Destination, DestinationPatch,
-    NewDestination, NothingToDiscard, PatchError, PatchOutcome, SaveError, StaleCheck, Status,
+    ActiveConfiguration, AuthMode, AuthModeKind, Configuration, Destination, DestinationParts,
+    DestinationPatch, NewDestination, NothingToDiscard, PatchError, PatchOutcome, SaveError,
+    StaleCheck, Status,
 };
 pub use external_id::{ExternalId, ExternalIdError};
 pub use folder::{Folder, FolderError, MAX_FOLDER_BYTES};

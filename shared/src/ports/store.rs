@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
 
@@ -30,15 +29,13 @@ pub enum StoreError {
 }
 
 /// A stored answer to a `POST /destinations` carrying an `Idempotency-Key`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
     pub key: IdempotencyKey,
     /// SHA-256 of the canonical request body: the same key with another body is refused.
     pub request_hash: String,
     /// The destination as first created: a replay answers with exactly this.
     pub created: Destination,
-    #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
 }
 

@@ -3,6 +3,7 @@
 
 mod cursor;
 pub mod keys;
+mod records;
 #[cfg(feature = "test-util")]
 pub mod schema;
 #[cfg(feature = "stream")]
@@ -122,7 +123,7 @@ fn failed_conditions(
 
 /// The item a destination is stored as (keys, index keys and fields).
 pub fn destination_item(destination: &Destination) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(destination).map_err(corrupt)?;
+    let mut item = records::destination_to_item(destination)?;
     item.extend(keys::destination(destination.tenant(), destination.id()));
     item.insert(GSI1PK.into(), s(keys::tenant_pk(destination.tenant())));
     item.insert(
@@ -144,7 +145,7 @@ pub fn destination_item(destination: &Destination) -> Result<Item, StoreError> {
 }
 
 fn read_destination(item: Item) -> Result<Destination, StoreError> {
-    serde_dynamo::from_item(item).map_err(corrupt)
+    records::destination_from_item(item)
 }
 
 fn activity_item(
@@ -252,7 +253,7 @@ impl DynamoDbStore {
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.read(keys::idempotency(tenant, key))
             .await?
-            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
+            .map(records::idempotency_from_item)
             .transpose()
     }
 
@@ -348,7 +349,7 @@ impl DestinationRepository for DynamoDbStore {
             )?,
         ];
         if let Some(idempotency) = record.idempotency {
-            let mut item: Item = serde_dynamo::to_item(idempotency).map_err(corrupt)?;
+            let mut item = records::idempotency_to_item(idempotency)?;
             item.extend(keys::idempotency(tenant, idempotency.key.as_str()));
             item.insert(
                 "expires_at".into(),
@@ -521,7 +522,7 @@ impl CheckHistory for DynamoDbStore {
         id: &DestinationId,
         result: &CheckResult,
     ) -> Result<(), StoreError> {
-        let mut item: Item = serde_dynamo::to_item(result).map_err(corrupt)?;
+        let mut item = records::check_to_item(result)?;
         item.extend(keys::test_result(tenant, id, result.started_at));
         item.insert(
             "expires_at".into(),
@@ -559,7 +560,7 @@ impl CheckHistory for DynamoDbStore {
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
+            .map(records::check_from_item)
             .collect()
     }
 }

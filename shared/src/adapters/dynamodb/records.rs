@@ -1,0 +1,605 @@
+//! What the table stores, as record types of their own, apart from the domain: renaming a field of
+//! the domain cannot change a stored item, and every stored version keeps reading.
+//!
+//! Each item carries `record_version`; an item without one was written before records were
+//! versioned and has version 1's shape (`golden/` holds such items, and a test reads each of them).
+//! A new version adds a `…V2` type beside `…V1`, reads both, and writes only the newest.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::corrupt;
+use super::keys::{Item, n};
+use crate::domain::check::{
+    CheckResult, FailureCategory, Stage, StageFailure, StageResult, StageStatus,
+};
+use crate::domain::revalidation::RevalidationState;
+use crate::domain::{
+    ActiveConfiguration, AuthMode, Configuration, Destination, DestinationParts, Status,
+};
+use crate::ports::{IdempotencyRecord, StoreError};
+
+/// The attribute naming an item's record version.
+pub const RECORD_VERSION: &str = "record_version";
+
+/// The version every write uses.
+const CURRENT: u8 = 1;
+
+fn version_of(item: &Item) -> Result<u8, StoreError> {
+    match item.get(RECORD_VERSION) {
+        None => Ok(1),
+        Some(value) => value
+            .as_n()
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .ok_or_else(|| invalid(RECORD_VERSION, "not a small number")),
+    }
+}
+
+fn invalid(field: &str, why: impl std::fmt::Display) -> StoreError {
+    corrupt(std::io::Error::other(format!(
+        "stored field {field} is invalid: {why}"
+    )))
+}
+
+/// A stored string read back into its validated domain value.
+fn parse<T>(field: &str, raw: String) -> Result<T, StoreError>
+where
+    T: TryFrom<String>,
+    T::Error: std::fmt::Display,
+{
+    T::try_from(raw).map_err(|e| invalid(field, e))
+}
+
+fn parse_opt<T>(field: &str, raw: Option<String>) -> Result<Option<T>, StoreError>
+where
+    T: TryFrom<String>,
+    T::Error: std::fmt::Display,
+{
+    raw.map(|r| parse(field, r)).transpose()
+}
+
+/// The item a destination is stored as (without its keys), in the current version.
+pub fn destination_to_item(destination: &Destination) -> Result<Item, StoreError> {
+    let record = DestinationRecordV1::from(&DestinationParts::from(destination));
+    let mut item: Item = serde_dynamo::to_item(record).map_err(corrupt)?;
+    item.insert(RECORD_VERSION.into(), n(CURRENT));
+    Ok(item)
+}
+
+/// A destination from an item of any stored version.
+pub fn destination_from_item(item: Item) -> Result<Destination, StoreError> {
+    match version_of(&item)? {
+        1 => {
+            let record: DestinationRecordV1 = serde_dynamo::from_item(item).map_err(corrupt)?;
+            Ok(Destination::from(DestinationParts::try_from(record)?))
+        }
+        other => Err(invalid(RECORD_VERSION, format!("unknown version {other}"))),
+    }
+}
+
+/// The item a check result is stored as in the history (without its keys).
+pub fn check_to_item(result: &CheckResult) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(CheckRecordV1::from(result)).map_err(corrupt)?;
+    item.insert(RECORD_VERSION.into(), n(CURRENT));
+    Ok(item)
+}
+
+/// A history entry from an item of any stored version.
+pub fn check_from_item(item: Item) -> Result<CheckResult, StoreError> {
+    match version_of(&item)? {
+        1 => {
+            let record: CheckRecordV1 = serde_dynamo::from_item(item).map_err(corrupt)?;
+            CheckResult::try_from(record)
+        }
+        other => Err(invalid(RECORD_VERSION, format!("unknown version {other}"))),
+    }
+}
+
+/// The item an idempotency record is stored as (without its keys).
+pub fn idempotency_to_item(record: &IdempotencyRecord) -> Result<Item, StoreError> {
+    let record = IdempotencyRecordV1 {
+        key: record.key.as_str().to_owned(),
+        request_hash: record.request_hash.clone(),
+        created: DestinationRecordV1::from(&DestinationParts::from(&record.created)),
+        expires_at: record.expires_at,
+    };
+    let mut item: Item = serde_dynamo::to_item(record).map_err(corrupt)?;
+    item.insert(RECORD_VERSION.into(), n(CURRENT));
+    Ok(item)
+}
+
+/// An idempotency record from an item of any stored version.
+pub fn idempotency_from_item(item: Item) -> Result<IdempotencyRecord, StoreError> {
+    match version_of(&item)? {
+        1 => {
+            let record: IdempotencyRecordV1 = serde_dynamo::from_item(item).map_err(corrupt)?;
+            Ok(IdempotencyRecord {
+                key: parse("key", record.key)?,
+                request_hash: record.request_hash,
+                created: Destination::from(DestinationParts::try_from(record.created)?),
+                expires_at: record.expires_at,
+            })
+        }
+        other => Err(invalid(RECORD_VERSION, format!("unknown version {other}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Version 1: the shape items had when they were the domain's own serde form (December 2026).
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DestinationRecordV1 {
+    id: String,
+    tenant: String,
+    name: String,
+    description: String,
+    auth: AuthRecordV1,
+    configuration: ConfigurationRecordV1,
+    config_version: u64,
+    #[serde(default)]
+    active: Option<ActiveRecordV1>,
+    status: StatusRecordV1,
+    version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+    #[serde(default)]
+    latest_test: Option<CheckRecordV1>,
+    #[serde(default)]
+    revalidation: RevalidationRecordV1,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IdempotencyRecordV1 {
+    key: String,
+    request_hash: String,
+    created: DestinationRecordV1,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "type")]
+enum AuthRecordV1 {
+    #[serde(rename = "iamRole")]
+    IamRole {
+        #[serde(rename = "externalId")]
+        external_id: String,
+    },
+    #[serde(rename = "bucketPolicy")]
+    BucketPolicy,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConfigurationRecordV1 {
+    bucket: String,
+    folder: String,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    role_arn: Option<String>,
+    #[serde(default)]
+    kms_key: Option<String>,
+    #[serde(default)]
+    bucket_owner: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActiveRecordV1 {
+    configuration: ConfigurationRecordV1,
+    config_version: u64,
+    #[serde(default)]
+    pinned_owner: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    saved_at: OffsetDateTime,
+}
+
+#[derive(Serialize, Deserialize)]
+enum StatusRecordV1 {
+    #[serde(rename = "draft")]
+    Draft,
+    #[serde(rename = "verified")]
+    Verified,
+    #[serde(rename = "failing")]
+    Failing,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RevalidationRecordV1 {
+    #[serde(default)]
+    consecutive_transient_failures: u32,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    first_failure_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    next_check_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    last_check: Option<CheckRecordV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckRecordV1 {
+    passed: bool,
+    config_version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    started_at: OffsetDateTime,
+    duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    category: Option<CategoryRecordV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    test_object_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bucket_region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bucket_owner: Option<String>,
+    stages: Vec<StageRecordV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StageRecordV1 {
+    stage: StageNameRecordV1,
+    status: StageStatusRecordV1,
+    duration_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failure: Option<FailureRecordV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FailureRecordV1 {
+    category: CategoryRecordV1,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aws_error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aws_request_id: Option<String>,
+    explanation: String,
+    #[serde(default)]
+    possible_causes: Vec<String>,
+    fix: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fix_document: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bucket_region: Option<String>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+enum StageNameRecordV1 {
+    #[serde(rename = "configuration")]
+    Configuration,
+    #[serde(rename = "confusedDeputyGuard")]
+    ConfusedDeputyGuard,
+    #[serde(rename = "assumeRole")]
+    AssumeRole,
+    #[serde(rename = "locateBucket")]
+    LocateBucket,
+    #[serde(rename = "write")]
+    Write,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+enum StageStatusRecordV1 {
+    #[serde(rename = "passed")]
+    Passed,
+    #[serde(rename = "failed")]
+    Failed,
+    #[serde(rename = "skipped")]
+    Skipped,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+enum CategoryRecordV1 {
+    #[serde(rename = "invalidConfiguration")]
+    InvalidConfiguration,
+    #[serde(rename = "roleNotAssumable")]
+    RoleNotAssumable,
+    #[serde(rename = "roleAssumableWithoutExternalId")]
+    RoleAssumableWithoutExternalId,
+    #[serde(rename = "roleAcceptsAnyExternalId")]
+    RoleAcceptsAnyExternalId,
+    #[serde(rename = "bucketNotFound")]
+    BucketNotFound,
+    #[serde(rename = "wrongRegion")]
+    WrongRegion,
+    #[serde(rename = "putAccessDenied")]
+    PutAccessDenied,
+    #[serde(rename = "kmsKeyNotUsable")]
+    KmsKeyNotUsable,
+    #[serde(rename = "unexpectedBucketOwner")]
+    UnexpectedBucketOwner,
+    #[serde(rename = "aclRejected")]
+    AclRejected,
+    #[serde(rename = "transient")]
+    Transient,
+    #[serde(rename = "timedOut")]
+    TimedOut,
+}
+
+// Translations. Enums map variant by variant, so adding a domain variant fails to compile here
+// until its stored name is chosen.
+
+impl From<FailureCategory> for CategoryRecordV1 {
+    fn from(value: FailureCategory) -> Self {
+        use FailureCategory as F;
+        match value {
+            F::InvalidConfiguration => Self::InvalidConfiguration,
+            F::RoleNotAssumable => Self::RoleNotAssumable,
+            F::RoleAssumableWithoutExternalId => Self::RoleAssumableWithoutExternalId,
+            F::RoleAcceptsAnyExternalId => Self::RoleAcceptsAnyExternalId,
+            F::BucketNotFound => Self::BucketNotFound,
+            F::WrongRegion => Self::WrongRegion,
+            F::PutAccessDenied => Self::PutAccessDenied,
+            F::KmsKeyNotUsable => Self::KmsKeyNotUsable,
+            F::UnexpectedBucketOwner => Self::UnexpectedBucketOwner,
+            F::AclRejected => Self::AclRejected,
+            F::Transient => Self::Transient,
+            F::TimedOut => Self::TimedOut,
+        }
+    }
+}
+
+impl From<CategoryRecordV1> for FailureCategory {
+    fn from(value: CategoryRecordV1) -> Self {
+        use CategoryRecordV1 as R;
+        match value {
+            R::InvalidConfiguration => Self::InvalidConfiguration,
+            R::RoleNotAssumable => Self::RoleNotAssumable,
+            R::RoleAssumableWithoutExternalId => Self::RoleAssumableWithoutExternalId,
+            R::RoleAcceptsAnyExternalId => Self::RoleAcceptsAnyExternalId,
+            R::BucketNotFound => Self::BucketNotFound,
+            R::WrongRegion => Self::WrongRegion,
+            R::PutAccessDenied => Self::PutAccessDenied,
+            R::KmsKeyNotUsable => Self::KmsKeyNotUsable,
+            R::UnexpectedBucketOwner => Self::UnexpectedBucketOwner,
+            R::AclRejected => Self::AclRejected,
+            R::Transient => Self::Transient,
+            R::TimedOut => Self::TimedOut,
+        }
+    }
+}
+
+impl From<Stage> for StageNameRecordV1 {
+    fn from(value: Stage) -> Self {
+        match value {
+            Stage::Configuration => Self::Configuration,
+            Stage::ConfusedDeputyGuard => Self::ConfusedDeputyGuard,
+            Stage::AssumeRole => Self::AssumeRole,
+            Stage::LocateBucket => Self::LocateBucket,
+            Stage::Write => Self::Write,
+        }
+    }
+}
+
+impl From<StageNameRecordV1> for Stage {
+    fn from(value: StageNameRecordV1) -> Self {
+        use StageNameRecordV1 as R;
+        match value {
+            R::Configuration => Self::Configuration,
+            R::ConfusedDeputyGuard => Self::ConfusedDeputyGuard,
+            R::AssumeRole => Self::AssumeRole,
+            R::LocateBucket => Self::LocateBucket,
+            R::Write => Self::Write,
+        }
+    }
+}
+
+impl From<StageStatus> for StageStatusRecordV1 {
+    fn from(value: StageStatus) -> Self {
+        match value {
+            StageStatus::Passed => Self::Passed,
+            StageStatus::Failed => Self::Failed,
+            StageStatus::Skipped => Self::Skipped,
+        }
+    }
+}
+
+impl From<StageStatusRecordV1> for StageStatus {
+    fn from(value: StageStatusRecordV1) -> Self {
+        match value {
+            StageStatusRecordV1::Passed => Self::Passed,
+            StageStatusRecordV1::Failed => Self::Failed,
+            StageStatusRecordV1::Skipped => Self::Skipped,
+        }
+    }
+}
+
+impl From<&CheckResult> for CheckRecordV1 {
+    fn from(value: &CheckResult) -> Self {
+        Self {
+            passed: value.passed,
+            config_version: value.config_version,
+            started_at: value.started_at,
+            duration_ms: value.duration_ms,
+            category: value.category.map(Into::into),
+            test_object_key: value.test_object_key.clone(),
+            bucket_region: value.bucket_region.clone(),
+            bucket_owner: value.bucket_owner.as_ref().map(|a| a.as_str().to_owned()),
+            stages: value
+                .stages
+                .iter()
+                .map(|stage| StageRecordV1 {
+                    stage: stage.stage.into(),
+                    status: stage.status.into(),
+                    duration_ms: stage.duration_ms,
+                    failure: stage.failure.as_ref().map(|f| FailureRecordV1 {
+                        category: f.category.into(),
+                        aws_error_code: f.aws_error_code.clone(),
+                        aws_request_id: f.aws_request_id.clone(),
+                        explanation: f.explanation.clone(),
+                        possible_causes: f.possible_causes.clone(),
+                        fix: f.fix.clone(),
+                        fix_document: f.fix_document.clone(),
+                        bucket_region: f.bucket_region.clone(),
+                    }),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<CheckRecordV1> for CheckResult {
+    type Error = StoreError;
+
+    fn try_from(value: CheckRecordV1) -> Result<Self, StoreError> {
+        Ok(Self {
+            passed: value.passed,
+            config_version: value.config_version,
+            started_at: value.started_at,
+            duration_ms: value.duration_ms,
+            category: value.category.map(Into::into),
+            test_object_key: value.test_object_key,
+            bucket_region: value.bucket_region,
+            bucket_owner: parse_opt("bucketOwner", value.bucket_owner)?,
+            stages: value
+                .stages
+                .into_iter()
+                .map(|stage| StageResult {
+                    stage: stage.stage.into(),
+                    status: stage.status.into(),
+                    duration_ms: stage.duration_ms,
+                    failure: stage.failure.map(|f| StageFailure {
+                        category: f.category.into(),
+                        aws_error_code: f.aws_error_code,
+                        aws_request_id: f.aws_request_id,
+                        explanation: f.explanation,
+                        possible_causes: f.possible_causes,
+                        fix: f.fix,
+                        fix_document: f.fix_document,
+                        bucket_region: f.bucket_region,
+                    }),
+                })
+                .collect(),
+        })
+    }
+}
+
+impl From<&Configuration> for ConfigurationRecordV1 {
+    fn from(value: &Configuration) -> Self {
+        Self {
+            bucket: value.bucket.as_str().to_owned(),
+            folder: value.folder.as_str().to_owned(),
+            region: value.region.as_ref().map(|r| r.as_str().to_owned()),
+            role_arn: value.role_arn.as_ref().map(|r| r.as_str().to_owned()),
+            kms_key: value.kms_key.as_ref().map(|k| k.as_str().to_owned()),
+            bucket_owner: value.bucket_owner.as_ref().map(|a| a.as_str().to_owned()),
+        }
+    }
+}
+
+impl TryFrom<ConfigurationRecordV1> for Configuration {
+    type Error = StoreError;
+
+    fn try_from(value: ConfigurationRecordV1) -> Result<Self, StoreError> {
+        Ok(Self {
+            bucket: parse("bucket", value.bucket)?,
+            folder: parse("folder", value.folder)?,
+            region: parse_opt("region", value.region)?,
+            role_arn: parse_opt("roleArn", value.role_arn)?,
+            kms_key: parse_opt("kmsKey", value.kms_key)?,
+            bucket_owner: parse_opt("bucketOwner", value.bucket_owner)?,
+        })
+    }
+}
+
+impl From<&DestinationParts> for DestinationRecordV1 {
+    fn from(value: &DestinationParts) -> Self {
+        Self {
+            id: value.id.as_str().to_owned(),
+            tenant: value.tenant.as_str().to_owned(),
+            name: value.name.as_str().to_owned(),
+            description: value.description.as_str().to_owned(),
+            auth: match &value.auth {
+                AuthMode::IamRole { external_id } => AuthRecordV1::IamRole {
+                    external_id: external_id.expose().to_owned(),
+                },
+                AuthMode::BucketPolicy => AuthRecordV1::BucketPolicy,
+            },
+            configuration: (&value.configuration).into(),
+            config_version: value.config_version,
+            active: value.active.as_ref().map(|a| ActiveRecordV1 {
+                configuration: (&a.configuration).into(),
+                config_version: a.config_version,
+                pinned_owner: a.pinned_owner.as_ref().map(|o| o.as_str().to_owned()),
+                saved_at: a.saved_at,
+            }),
+            status: match value.status {
+                Status::Draft => StatusRecordV1::Draft,
+                Status::Verified => StatusRecordV1::Verified,
+                Status::Failing => StatusRecordV1::Failing,
+            },
+            version: value.version,
+            created_at: value.created_at,
+            updated_at: value.updated_at,
+            latest_test: value.latest_test.as_ref().map(Into::into),
+            revalidation: RevalidationRecordV1 {
+                consecutive_transient_failures: value.revalidation.consecutive_transient_failures,
+                first_failure_at: value.revalidation.first_failure_at,
+                next_check_at: value.revalidation.next_check_at,
+                last_check: value.revalidation.last_check.as_ref().map(Into::into),
+            },
+        }
+    }
+}
+
+impl TryFrom<DestinationRecordV1> for DestinationParts {
+    type Error = StoreError;
+
+    fn try_from(value: DestinationRecordV1) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: parse("id", value.id)?,
+            tenant: parse("tenant", value.tenant)?,
+            name: parse("name", value.name)?,
+            description: parse("description", value.description)?,
+            auth: match value.auth {
+                AuthRecordV1::IamRole { external_id } => AuthMode::IamRole {
+                    external_id: parse("externalId", external_id)?,
+                },
+                AuthRecordV1::BucketPolicy => AuthMode::BucketPolicy,
+            },
+            configuration: value.configuration.try_into()?,
+            config_version: value.config_version,
+            active: value
+                .active
+                .map(|a| -> Result<_, StoreError> {
+                    Ok(ActiveConfiguration {
+                        configuration: a.configuration.try_into()?,
+                        config_version: a.config_version,
+                        pinned_owner: parse_opt("pinnedOwner", a.pinned_owner)?,
+                        saved_at: a.saved_at,
+                    })
+                })
+                .transpose()?,
+            status: match value.status {
+                StatusRecordV1::Draft => Status::Draft,
+                StatusRecordV1::Verified => Status::Verified,
+                StatusRecordV1::Failing => Status::Failing,
+            },
+            version: value.version,
+            created_at: value.created_at,
+            updated_at: value.updated_at,
+            latest_test: value.latest_test.map(TryInto::try_into).transpose()?,
+            revalidation: RevalidationState {
+                consecutive_transient_failures: value.revalidation.consecutive_transient_failures,
+                first_failure_at: value.revalidation.first_failure_at,
+                next_check_at: value.revalidation.next_check_at,
+                last_check: value
+                    .revalidation
+                    .last_check
+                    .map(TryInto::try_into)
+                    .transpose()?,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "records_tests.rs"]
+mod tests;

@@ -1,0 +1,129 @@
+use super::*;
+use crate::adapters::dynamodb::destination_item;
+use crate::domain::check::FailureCategory;
+use crate::domain::{AuthModeKind, Status};
+
+/// Items as the table held them before records were versioned (no `record_version`), written by
+/// that code and committed unchanged: every version must keep reading.
+const GOLDEN_DESTINATIONS: [(&str, &str); 2] = [
+    (
+        "destination-v1-role-saved-failing-pending",
+        include_str!("golden/destination-v1-role-saved-failing-pending.json"),
+    ),
+    (
+        "destination-v1-bucket-policy-draft",
+        include_str!("golden/destination-v1-bucket-policy-draft.json"),
+    ),
+];
+const GOLDEN_CHECK: &str = include_str!("golden/check-result-v1.json");
+const GOLDEN_IDEMPOTENCY: &str = include_str!("golden/idempotency-v1.json");
+
+fn item(json: &str) -> Item {
+    let item: serde_dynamo::Item = serde_json::from_str(json).expect("a DynamoDB JSON item");
+    item.into()
+}
+
+fn as_json(item: Item) -> Value {
+    serde_json::to_value(serde_dynamo::Item::from(item)).unwrap()
+}
+
+#[test]
+fn every_golden_destination_still_reads() {
+    // GIVEN the items of every stored version WHEN read THEN each is a whole destination
+    for (name, json) in GOLDEN_DESTINATIONS {
+        let destination =
+            destination_from_item(item(json)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(destination.version() >= 1, "{name}");
+    }
+    let role = destination_from_item(item(GOLDEN_DESTINATIONS[0].1)).unwrap();
+    assert_eq!(role.auth().kind(), AuthModeKind::IamRole);
+    assert_eq!(role.status(), Status::Failing);
+    assert!(role.has_pending_changes());
+    assert_eq!(role.configuration().folder.as_str(), "exports/v2/");
+    let active = role.active().unwrap();
+    assert_eq!(active.configuration.folder.as_str(), "exports/daily/");
+    assert_eq!(
+        active.pinned_owner.as_ref().unwrap().as_str(),
+        "222222222222"
+    );
+    assert_eq!(
+        role.revalidation().last_check.as_ref().unwrap().category,
+        Some(FailureCategory::PutAccessDenied)
+    );
+    assert!(role.latest_test().unwrap().passed);
+    assert_eq!(role.description().as_str(), "Daily exports");
+    let draft = destination_from_item(item(GOLDEN_DESTINATIONS[1].1)).unwrap();
+    assert_eq!(draft.auth().kind(), AuthModeKind::BucketPolicy);
+    assert_eq!(draft.status(), Status::Draft);
+    assert_eq!(
+        draft.configuration().bucket.as_str(),
+        "analytics.example.com"
+    );
+}
+
+#[test]
+fn todays_writes_keep_version_1s_shape_and_name_their_version() {
+    // GIVEN each golden destination read back WHEN written again
+    for (name, json) in GOLDEN_DESTINATIONS {
+        let destination = destination_from_item(item(json)).unwrap();
+        let mut written = as_json(destination_item(&destination).unwrap());
+        // THEN it names its record version, and is otherwise the very item that was read
+        assert_eq!(
+            written[RECORD_VERSION],
+            serde_json::json!({"N": "1"}),
+            "{name}"
+        );
+        written.as_object_mut().unwrap().remove(RECORD_VERSION);
+        assert_eq!(written, as_json(item(json)), "{name}");
+    }
+}
+
+#[test]
+fn a_golden_history_entry_still_reads_and_writes_the_same_fields() {
+    let result = check_from_item(item(GOLDEN_CHECK)).unwrap();
+    assert!(!result.passed);
+    let failure = result.first_failure().unwrap();
+    assert_eq!(failure.aws_error_code.as_deref(), Some("AccessDenied"));
+    assert!(failure.fix_document.is_some());
+    let written = as_json(check_to_item(&result).unwrap());
+    let golden = as_json(item(GOLDEN_CHECK));
+    for (field, value) in golden.as_object().unwrap() {
+        if !["PK", "SK"].contains(&field.as_str()) {
+            assert_eq!(&written[field], value, "{field}");
+        }
+    }
+}
+
+#[test]
+fn an_unknown_record_version_is_refused_not_misread() {
+    let mut future = item(GOLDEN_DESTINATIONS[1].1);
+    future.insert(RECORD_VERSION.into(), n(2));
+    assert!(matches!(
+        destination_from_item(future),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn a_stored_value_the_domain_would_refuse_is_reported_corrupt() {
+    let mut json: Value = serde_json::from_str(GOLDEN_DESTINATIONS[1].1).unwrap();
+    json["configuration"]["M"]["bucket"] = serde_json::json!({"S": "Not A Bucket"});
+    let error = destination_from_item(item(&json.to_string())).unwrap_err();
+    let cause = std::error::Error::source(&error).unwrap().to_string();
+    assert!(matches!(error, StoreError::Corrupt(_)));
+    assert!(cause.contains("bucket"), "{cause}");
+}
+
+#[test]
+fn a_golden_idempotency_record_still_reads_and_writes_the_same_fields() {
+    let record = idempotency_from_item(item(GOLDEN_IDEMPOTENCY)).unwrap();
+    assert_eq!(record.key.as_str(), "create-finance-lake-1");
+    assert_eq!(record.created.configuration().folder.as_str(), "incoming/");
+    let written = as_json(idempotency_to_item(&record).unwrap());
+    let golden = as_json(item(GOLDEN_IDEMPOTENCY));
+    for (field, value) in golden.as_object().unwrap() {
+        if !["PK", "SK", "expires_at"].contains(&field.as_str()) {
+            assert_eq!(&written[field], value, "{field}");
+        }
+    }
+}
