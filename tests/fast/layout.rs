@@ -261,3 +261,38 @@ fn what_sam_build_builds_links_no_test_code() {
         );
     }
 }
+
+#[test]
+fn every_file_of_shared_is_in_its_module_tree() {
+    // A file no `mod` declares is never compiled: dead code that still reads as if it ran.
+    let src = root().join("shared/src");
+    let mut orphans = Vec::new();
+    for file in rust_files(&src) {
+        let name = file.file_name().unwrap().to_str().unwrap().to_owned();
+        let stem = file.file_stem().unwrap().to_str().unwrap().to_owned();
+        if name == "lib.rs" || name == "mod.rs" {
+            continue;
+        }
+        let dir = file.parent().unwrap();
+        let parent = if dir == src {
+            src.join("lib.rs")
+        } else if dir.join("mod.rs").exists() {
+            dir.join("mod.rs")
+        } else {
+            dir.with_extension("rs")
+        };
+        let declared_by_parent = std::fs::read_to_string(&parent)
+            .is_ok_and(|text| text.contains(&format!("mod {stem};")));
+        let declared_by_path = rust_files(dir).iter().any(|sibling| {
+            std::fs::read_to_string(sibling)
+                .is_ok_and(|text| text.contains(&format!("#[path = \"{name}\"]")))
+        });
+        if !(declared_by_parent || declared_by_path) {
+            orphans.push(file.strip_prefix(&src).unwrap().display().to_string());
+        }
+    }
+    assert!(
+        orphans.is_empty(),
+        "not in shared's module tree: {orphans:?}"
+    );
+}
