@@ -7,6 +7,7 @@ pub mod check;
 mod destination;
 mod external_id;
 mod folder;
+mod object_key;
 mod partition;
 mod platform;
 pub mod revalidation;
@@ -22,6 +23,7 @@ pub use destination::{
 };
 pub use external_id::{ExternalId, ExternalIdError};
 pub use folder::{Folder, FolderError, MAX_FOLDER_BYTES};
+pub use object_key::{DEFAULT_KEY_TEMPLATE, KeyTemplate, KeyTemplateError, MAX_KEY_BYTES};
 pub use partition::{Partition, Region, RegionError};
 pub use platform::{
     CONNECTOR_SESSION_NAME, PartitionIdentity, PlatformIdentity, PlatformIdentityError,
