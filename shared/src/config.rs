@@ -65,6 +65,13 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
         self.get("S3_FORCE_PATH_STYLE").is_some_and(|v| v == "true")
     }
 
+    /// Session policies that grant `s3:PutObject` also name the multipart requests' own action
+    /// names, for emulators that authorise them so (AWS authorises them as `s3:PutObject`).
+    pub fn s3_multipart_action_names(&self) -> bool {
+        self.get("S3_MULTIPART_ACTION_NAMES")
+            .is_some_and(|v| v == "true")
+    }
+
     /// `PLATFORM_PRINCIPAL_ARNS` (the connector role per partition), `WRITER_ROLE_ARNS` and
     /// `PLATFORM_ACCOUNT_IDS` (default: the connectors' accounts).
     pub fn platform(&self) -> Result<PlatformIdentity, ConfigError> {

@@ -176,7 +176,7 @@ fn resolved_kit(destination: &Destination) -> Value {
     use dev_support::template::{Stack, parse};
     let rendered = policy::render(destination, &platform()).unwrap();
     let settings = shared::kit::KitSettings {
-        templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v1/".into(),
+        templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v2/".into(),
         api: shared::kit::ApiAccess::Bearer {
             base_url: "https://api.example.com".into(),
         },

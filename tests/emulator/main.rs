@@ -4,6 +4,7 @@
 
 mod api;
 mod connection_check;
+mod deliveries;
 mod events;
 mod generated_requests;
 mod linters;

@@ -359,7 +359,7 @@ async fn the_kit_function_publishes_the_templates_and_answers_cloudformation() {
     let s3 = aws_sdk_s3::Client::from_conf(s3.config().to_builder().force_path_style(true).build());
     let event: publish_kit::handler::CustomResourceEvent = serde_json::from_value(json!({
         "RequestType": "Create", "ResponseURL": url, "StackId": "stack", "RequestId": "r-1",
-        "LogicalResourceId": "SetupKit", "ResourceProperties": {"Bucket": bucket, "Version": "v1"}
+        "LogicalResourceId": "SetupKit", "ResourceProperties": {"Bucket": bucket, "Version": "v2"}
     }))
     .unwrap();
     // WHEN the function handles the Create

@@ -204,6 +204,7 @@ async fn the_platforms_own_account_is_never_a_destination() {
             ObjectBody {
                 bytes: "x".into(),
                 content_type: "text/plain",
+                checksum: None,
             },
         )
         .await;

@@ -86,6 +86,7 @@ impl World {
         let api = self.api();
         let trust = api.document(id, "trustPolicy").await;
         let permissions = api.document(id, "permissionsPolicy").await;
+        let permissions = dev_support::platform::customer_document(&permissions);
         self.customer_role_account()
             .create_role(&unique("customer-writer"), &trust, Some(&permissions))
             .await

@@ -13,8 +13,11 @@
 //!    roles live in the platform account. "Our own accounts" (the denials in the connector and
 //!    writer policies, and `PLATFORM_ACCOUNT_IDS`) are then a stand-in account holding nothing,
 //!    unless a test of those denials asks for the real one ([`PlatformAccounts::Own`]).
-//! 4. AWS authorises `SendMessageBatch` with `sqs:SendMessage`; the emulator asks for
-//!    `sqs:SendMessageBatch`, so a grant of the one is a grant of both.
+//! 4. AWS authorises `SendMessageBatch` with `sqs:SendMessage`, and the requests of a multipart
+//!    upload with `s3:PutObject`; the emulator asks for each request's own action name, so a grant
+//!    of the one is a grant of the others (in the template's policies, in the documents a test
+//!    customer applies through [`customer_document`], and in our session policies through
+//!    `S3_MULTIPART_ACTION_NAMES`).
 //! 5. The emulator serves plain HTTP only (`aws:SecureTransport` is always false), so statements
 //!    that deny insecure transport are left out, and S3 URLs are its path-style ones.
 
@@ -477,8 +480,9 @@ async fn create_template_role(
     }
 }
 
-/// 4: AWS authorises SendMessageBatch with `sqs:SendMessage`; the emulator asks for its own
-/// action name, so a grant of the one is a grant of both.
+/// 4: AWS authorises SendMessageBatch with `sqs:SendMessage`, and a multipart upload's requests
+/// with `s3:PutObject`; the emulator asks for each request's own action name, so a grant of the
+/// one is a grant of the others.
 fn actions(value: Value) -> Value {
     let mut list: Vec<Value> = match value {
         Value::Array(items) => items,
@@ -487,7 +491,40 @@ fn actions(value: Value) -> Value {
     if list.iter().any(|a| a == "sqs:SendMessage") {
         list.push(json!("sqs:SendMessageBatch"));
     }
+    if list.iter().any(|a| a == "s3:PutObject") {
+        list.extend(MULTIPART_ACTIONS.iter().map(|a| json!(a)));
+    }
     Value::Array(list)
+}
+
+/// The emulator's own action names for the requests of a multipart upload (AWS authorises all
+/// three as `s3:PutObject`).
+pub const MULTIPART_ACTIONS: [&str; 3] = [
+    "s3:CreateMultipartUpload",
+    "s3:UploadPart",
+    "s3:CompleteMultipartUpload",
+];
+
+/// A document a customer applies in the emulator (a role's permissions policy, a bucket policy),
+/// with concession 4 applied: its `s3:PutObject` grants also name the emulator's multipart
+/// actions. Principals and accounts are the customer's own and stay as rendered.
+pub fn customer_document(document: &str) -> String {
+    fn walk(value: Value) -> Value {
+        match value {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| {
+                        let v = if k == "Action" { actions(v) } else { walk(v) };
+                        (k, v)
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.into_iter().map(walk).collect()),
+            other => other,
+        }
+    }
+    let value: Value = serde_json::from_str(document).expect("a JSON policy document");
+    walk(value).to_string()
 }
 
 /// The emulator's differences from AWS, adapted in one place (see the module documentation).
@@ -573,6 +610,7 @@ impl Concessions {
             );
         }
         env.insert("S3_FORCE_PATH_STYLE".into(), "true".into());
+        env.insert("S3_MULTIPART_ACTION_NAMES".into(), "true".into());
         env
     }
 }
@@ -583,7 +621,7 @@ mod tests {
 
     fn concessions() -> Concessions {
         Concessions {
-            kit_templates_url: "http://127.0.0.1:4566/kit/setup-kit/v1/".into(),
+            kit_templates_url: "http://127.0.0.1:4566/kit/setup-kit/v2/".into(),
             connector_role_arn: "arn:aws:iam::111111111111:role/c".into(),
             connector_principal: "arn:aws:sts::111111111111:assumed-role/c/s".into(),
             own_account: "111111111111".into(),

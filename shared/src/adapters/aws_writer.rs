@@ -11,13 +11,16 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_s3::config::{Credentials, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{ObjectCannedAcl, ServerSideEncryption};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumType, CompletedMultipartUpload, CompletedPart, ObjectCannedAcl,
+    ServerSideEncryption,
+};
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::domain::{RoleArn, RoleSessionName};
 use crate::ports::{
-    AssumeRoleRequest, AwsEvidence, ObjectBody, ObjectTarget, ObjectWriter, ProbeError,
-    ProbeFailure, SessionCredentials, WrittenObject,
+    AssumeRoleRequest, AwsEvidence, FullObjectChecksum, ObjectBody, ObjectTarget, ObjectWriter,
+    ProbeError, ProbeFailure, SessionCredentials, UploadedPart, WrittenObject,
 };
 
 /// A session serves one check or one delivery's writes, so the shortest duration STS allows.
@@ -28,13 +31,28 @@ pub struct AwsWriter {
     sts: aws_sdk_sts::Client,
     /// Shared settings (HTTP client, timeouts, endpoint, path style) for the per-call S3 clients.
     s3_base: aws_sdk_s3::Config,
+    multipart_action_names: bool,
+}
+
+/// How S3 is reached: AWS needs neither; local emulators need path style, and some name the
+/// multipart requests' actions on their own.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct S3Options {
+    pub force_path_style: bool,
+    /// Session policies granting `s3:PutObject` also grant `s3:CreateMultipartUpload`,
+    /// `s3:UploadPart` and `s3:CompleteMultipartUpload` (AWS authorises those as `s3:PutObject`).
+    pub multipart_action_names: bool,
 }
 
 impl AwsWriter {
     /// The writer over ready clients: `sts` signs as the connector; `s3_base` carries the shared
     /// settings of the per-call S3 clients.
     pub fn new(sts: aws_sdk_sts::Client, s3_base: aws_sdk_s3::Config) -> Self {
-        Self { sts, s3_base }
+        Self {
+            sts,
+            s3_base,
+            multipart_action_names: false,
+        }
     }
 
     /// The writer over `config` (our own credentials, HTTP client, timeouts, endpoint), acting as
@@ -44,7 +62,7 @@ impl AwsWriter {
         config: &SdkConfig,
         connector: &RoleArn,
         session: &RoleSessionName,
-        force_path_style: bool,
+        options: S3Options,
     ) -> Self {
         let provider = aws_config::sts::AssumeRoleProvider::builder(connector.as_str())
             .session_name(session.as_str())
@@ -56,9 +74,37 @@ impl AwsWriter {
             .credentials_provider(SharedCredentialsProvider::new(provider))
             .build();
         let s3_base = aws_sdk_s3::config::Builder::from(config)
-            .force_path_style(force_path_style)
+            .force_path_style(options.force_path_style)
             .build();
-        Self::new(aws_sdk_sts::Client::new(&as_connector), s3_base)
+        Self {
+            multipart_action_names: options.multipart_action_names,
+            ..Self::new(aws_sdk_sts::Client::new(&as_connector), s3_base)
+        }
+    }
+
+    /// The session policy as sent: with the emulator's multipart action names when asked for.
+    fn session_policy(&self, policy: Option<&str>) -> Option<String> {
+        let policy = policy?;
+        if !self.multipart_action_names {
+            return Some(policy.to_owned());
+        }
+        let Ok(mut document) = serde_json::from_str::<serde_json::Value>(policy) else {
+            return Some(policy.to_owned());
+        };
+        for statement in document["Statement"].as_array_mut().into_iter().flatten() {
+            if let Some(actions) = statement["Action"].as_array_mut()
+                && actions.iter().any(|a| a == "s3:PutObject")
+            {
+                for name in [
+                    "s3:CreateMultipartUpload",
+                    "s3:UploadPart",
+                    "s3:CompleteMultipartUpload",
+                ] {
+                    actions.push(name.into());
+                }
+            }
+        }
+        Some(document.to_string())
     }
 }
 
@@ -185,7 +231,7 @@ impl ObjectWriter for AwsWriter {
             .role_arn(request.role_arn.as_str())
             .role_session_name(request.session_name.as_str())
             .set_external_id(request.external_id.map(|id| id.expose().to_owned()))
-            .set_policy(request.session_policy.map(str::to_owned))
+            .set_policy(self.session_policy(request.session_policy))
             .duration_seconds(SESSION_SECONDS)
             .send()
             .await
@@ -222,6 +268,7 @@ impl ObjectWriter for AwsWriter {
             .set_expected_bucket_owner(target.expected_bucket_owner.map(|a| a.as_str().to_owned()))
             .set_server_side_encryption(target.kms_key.map(|_| ServerSideEncryption::AwsKms))
             .set_ssekms_key_id(target.kms_key.map(|k| k.as_str().to_owned()))
+            .set_checksum_crc64_nvme(body.checksum.map(FullObjectChecksum::to_base64))
             .send()
             .await
             .map_err(to_probe_error)?;
@@ -229,6 +276,126 @@ impl ObjectWriter for AwsWriter {
             etag: output.e_tag,
             version_id: output.version_id,
         })
+    }
+
+    async fn start_upload(
+        &self,
+        target: ObjectTarget<'_>,
+        content_type: &'static str,
+    ) -> Result<String, ProbeError> {
+        let output = self
+            .s3_as(&target)
+            .create_multipart_upload()
+            .bucket(target.bucket.as_str())
+            .key(target.key)
+            .content_type(content_type)
+            // The same owner ACL, owner pin and key as a single PutObject.
+            .acl(ObjectCannedAcl::BucketOwnerFullControl)
+            .set_expected_bucket_owner(owner(&target))
+            .set_server_side_encryption(target.kms_key.map(|_| ServerSideEncryption::AwsKms))
+            .set_ssekms_key_id(target.kms_key.map(|k| k.as_str().to_owned()))
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .checksum_type(ChecksumType::FullObject)
+            .send()
+            .await
+            .map_err(to_probe_error)?;
+        output.upload_id.ok_or_else(|| missing("MissingUploadId"))
+    }
+
+    async fn upload_part(
+        &self,
+        target: ObjectTarget<'_>,
+        upload_id: &str,
+        number: u16,
+        bytes: bytes::Bytes,
+    ) -> Result<UploadedPart, ProbeError> {
+        let output = self
+            .s3_as(&target)
+            .upload_part()
+            .bucket(target.bucket.as_str())
+            .key(target.key)
+            .upload_id(upload_id)
+            .part_number(i32::from(number))
+            .set_expected_bucket_owner(owner(&target))
+            .checksum_algorithm(ChecksumAlgorithm::Crc64Nvme)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(to_probe_error)?;
+        Ok(UploadedPart {
+            number,
+            etag: output.e_tag.ok_or_else(|| missing("MissingETag"))?,
+        })
+    }
+
+    async fn complete_upload(
+        &self,
+        target: ObjectTarget<'_>,
+        upload_id: &str,
+        parts: &[UploadedPart],
+        checksum: FullObjectChecksum,
+    ) -> Result<WrittenObject, ProbeError> {
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|p| {
+                        CompletedPart::builder()
+                            .part_number(i32::from(p.number))
+                            .e_tag(&p.etag)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        let output = self
+            .s3_as(&target)
+            .complete_multipart_upload()
+            .bucket(target.bucket.as_str())
+            .key(target.key)
+            .upload_id(upload_id)
+            .multipart_upload(completed)
+            .set_expected_bucket_owner(owner(&target))
+            .checksum_type(ChecksumType::FullObject)
+            .checksum_crc64_nvme(checksum.to_base64())
+            .send()
+            .await
+            .map_err(to_probe_error)?;
+        Ok(WrittenObject {
+            etag: output.e_tag,
+            version_id: output.version_id,
+        })
+    }
+
+    async fn abort_upload(
+        &self,
+        target: ObjectTarget<'_>,
+        upload_id: &str,
+    ) -> Result<(), ProbeError> {
+        self.s3_as(&target)
+            .abort_multipart_upload()
+            .bucket(target.bucket.as_str())
+            .key(target.key)
+            .upload_id(upload_id)
+            .set_expected_bucket_owner(owner(&target))
+            .send()
+            .await
+            .map_err(to_probe_error)?;
+        Ok(())
+    }
+}
+
+fn owner(target: &ObjectTarget<'_>) -> Option<String> {
+    target.expected_bucket_owner.map(|a| a.as_str().to_owned())
+}
+
+fn missing(code: &str) -> ProbeError {
+    ProbeError {
+        failure: ProbeFailure::Other,
+        evidence: AwsEvidence {
+            code: Some(code.to_owned()),
+            ..AwsEvidence::default()
+        },
     }
 }
 

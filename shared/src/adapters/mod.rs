@@ -2,6 +2,8 @@
 //! the SDK clients it calls.
 
 #[cfg(feature = "aws-writer")]
+pub mod aws_staging;
+#[cfg(feature = "aws-writer")]
 pub mod aws_writer;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;

@@ -15,9 +15,11 @@ use crate::domain::{
     session_name,
 };
 use crate::policy;
+use bytes::{Bytes, BytesMut};
+
 use crate::ports::{
-    AssumeRoleRequest, ObjectBody, ObjectTarget, ObjectWriter, ProbeError, ProbeFailure,
-    SessionCredentials, WrittenObject,
+    AssumeRoleRequest, FullObjectChecksum, ObjectBody, ObjectSource, ObjectTarget, ObjectWriter,
+    ProbeError, ProbeFailure, SessionCredentials, SourceError, UploadedPart, WrittenObject,
 };
 
 /// Which configuration of a destination is written to, and the owner every write names.
@@ -241,9 +243,9 @@ pub async fn open_session<W: ObjectWriter>(
 
 /// A written object and the region S3 took it in.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Put {
+pub struct Put<T = WrittenObject> {
     pub region: String,
-    pub written: WrittenObject,
+    pub written: T,
     /// How long finding the bucket's region took (zero unless a first attempt was redirected).
     pub located_after: Duration,
     /// The attempt that wrote.
@@ -263,26 +265,22 @@ pub struct PutFailure {
     pub attempt_took: Duration,
 }
 
-/// Writes `body` under `key` with `session`. Without a configured region, a redirect to the
-/// bucket's region is followed once; with one, the redirect is the failure.
-///
-/// # Errors
-/// The failed attempt, classified, with the region it was made in.
-pub async fn put<W: ObjectWriter>(
-    writer: &W,
+/// Runs `attempt` in the plan's first region; without a configured region, a redirect to the
+/// bucket's own region is followed once; with one, the redirect is the failure. The one place
+/// that decides which region a write goes to.
+async fn in_bucket_region<T, F, Fut>(
     plan: &WritePlan<'_>,
-    session: &SessionCredentials,
-    key: &str,
-    body: ObjectBody,
-    deadline: Deadline,
-) -> Result<Put, PutFailure> {
+    mut attempt: F,
+) -> Result<(T, Put<()>), PutFailure>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<T, ProbeError>>,
+{
     let configured = plan.target.configuration.region.is_some();
     let mut region = plan.first_region();
     let locating = Instant::now();
-    let mut attempt = Instant::now();
-    let mut result = deadline
-        .call(writer.put_object(plan.object(session, &region, key), body.clone()))
-        .await;
+    let mut started = Instant::now();
+    let mut result = attempt(region.clone()).await;
     if let Err(error) = &result
         && let ProbeFailure::WrongRegion { actual } = &error.failure
     {
@@ -296,25 +294,348 @@ pub async fn put<W: ObjectWriter>(
             });
         }
         region = actual.clone();
-        attempt = Instant::now();
-        result = deadline
-            .call(writer.put_object(plan.object(session, &region, key), body))
-            .await;
+        started = Instant::now();
+        result = attempt(region.clone()).await;
     }
-    let located_after = attempt.duration_since(locating);
+    let located_after = started.duration_since(locating);
     match result {
-        Ok(written) => Ok(Put {
-            region,
-            written,
-            located_after,
-            write_took: attempt.elapsed(),
-        }),
+        Ok(value) => Ok((
+            value,
+            Put {
+                region,
+                written: (),
+                located_after,
+                write_took: started.elapsed(),
+            },
+        )),
         Err(error) => Err(PutFailure {
             error,
             region,
             configured_region_wrong: false,
             located_after,
-            attempt_took: attempt.elapsed(),
+            attempt_took: started.elapsed(),
         }),
     }
+}
+
+/// Writes `body` under `key` with `session`, in the bucket's region.
+///
+/// # Errors
+/// The failed attempt, classified, with the region it was made in.
+pub async fn put<W: ObjectWriter>(
+    writer: &W,
+    plan: &WritePlan<'_>,
+    session: &SessionCredentials,
+    key: &str,
+    body: ObjectBody,
+    deadline: Deadline,
+) -> Result<Put, PutFailure> {
+    let (written, put) = in_bucket_region(plan, |region| {
+        let body = body.clone();
+        async move {
+            deadline
+                .call(writer.put_object(plan.object(session, &region, key), body))
+                .await
+        }
+    })
+    .await?;
+    Ok(Put {
+        region: put.region,
+        written,
+        located_after: put.located_after,
+        write_took: put.write_took,
+    })
+}
+
+/// How a streamed object is cut into requests: measured in BENCHMARKS.md.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamSettings {
+    /// Objects up to this size go in one PutObject (read whole into memory first).
+    pub single_put_limit: u64,
+    /// Multipart part size (S3: 5 MiB to 5 GiB; raised when 10,000 parts would not hold it).
+    pub part_size: u64,
+    /// Parts in flight at once. Memory stays below `(concurrency + 1) × part_size`.
+    pub concurrency: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            single_put_limit: 16 * MIB,
+            part_size: 8 * MIB,
+            concurrency: 4,
+        }
+    }
+}
+
+const MIB: u64 = 1024 * 1024;
+/// S3's smallest part (all but the last).
+pub const MIN_PART_SIZE: u64 = 5 * MIB;
+/// S3's most parts in one upload.
+pub const MAX_PARTS: u64 = 10_000;
+
+impl StreamSettings {
+    /// The part size for an object of `size` bytes: the configured one, within S3's bounds, and
+    /// large enough that the object fits in 10,000 parts (rounded up to whole MiB).
+    pub fn part_size_for(&self, size: u64) -> u64 {
+        let needed = size.div_ceil(MAX_PARTS).div_ceil(MIB) * MIB;
+        self.part_size.max(MIN_PART_SIZE).max(needed)
+    }
+}
+
+/// An object to stream: where it goes, its bytes, and its content type.
+pub struct Upload<'a, S> {
+    pub key: &'a str,
+    pub source: S,
+    pub content_type: &'static str,
+}
+
+/// A streamed object, written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Streamed {
+    pub region: String,
+    pub written: WrittenObject,
+    pub bytes: u64,
+    pub checksum: FullObjectChecksum,
+    /// 0 for a single PutObject.
+    pub parts: u16,
+}
+
+/// Why a streamed write failed.
+#[derive(Debug)]
+pub enum StreamFailure {
+    /// The source could not be read (nothing was completed; a started upload was aborted).
+    Source(SourceError),
+    /// AWS refused or failed a request.
+    Write {
+        failure: PutFailure,
+        /// A multipart upload was started and could not be aborted: its parts remain until the
+        /// bucket's lifecycle rule removes them.
+        left_parts: bool,
+    },
+}
+
+/// Writes the whole of `source` under `key` with `session`, in bounded memory: one PutObject up
+/// to `single_put_limit`, a multipart upload above it, with a full-object CRC-64/NVME checksum S3
+/// verifies either way. A failed multipart upload is aborted, so no parts are left behind.
+///
+/// # Errors
+/// [`StreamFailure`].
+pub async fn stream<W: ObjectWriter, S: ObjectSource>(
+    writer: &W,
+    plan: &WritePlan<'_>,
+    session: &SessionCredentials,
+    upload: Upload<'_, S>,
+    settings: StreamSettings,
+    deadline: Deadline,
+) -> Result<Streamed, StreamFailure> {
+    let Upload {
+        key,
+        mut source,
+        content_type,
+    } = upload;
+    let size = source.size();
+    if size <= settings.single_put_limit {
+        return put_whole(writer, plan, session, key, source, content_type, deadline).await;
+    }
+    let (region, upload_id) = start_upload(writer, plan, session, key, content_type, deadline)
+        .await
+        .map_err(|failure| StreamFailure::Write {
+            failure,
+            left_parts: false,
+        })?;
+    let target = plan.object(session, &region, key);
+    let completed = async {
+        let (parts, checksum) =
+            upload_parts(writer, target, &upload_id, &mut source, settings, deadline).await?;
+        let written = deadline
+            .call(writer.complete_upload(target, &upload_id, &parts, checksum))
+            .await
+            .map_err(UploadError::Write)?;
+        Ok((written, checksum, parts.len()))
+    }
+    .await;
+    match completed {
+        Ok((written, checksum, parts)) => Ok(Streamed {
+            region: region.clone(),
+            written,
+            bytes: size,
+            checksum,
+            parts: u16::try_from(parts).unwrap_or(u16::MAX),
+        }),
+        Err(error) => Err(abort(writer, target, &upload_id, error).await),
+    }
+}
+
+/// A small object in one PutObject (read whole, at most `single_put_limit` bytes).
+async fn put_whole<W: ObjectWriter, S: ObjectSource>(
+    writer: &W,
+    plan: &WritePlan<'_>,
+    session: &SessionCredentials,
+    key: &str,
+    mut source: S,
+    content_type: &'static str,
+    deadline: Deadline,
+) -> Result<Streamed, StreamFailure> {
+    let size = source.size();
+    let bytes = read_exactly(&mut source, size)
+        .await
+        .map_err(StreamFailure::Source)?;
+    ensure_ended(&mut source)
+        .await
+        .map_err(StreamFailure::Source)?;
+    let body = body(bytes, content_type);
+    let checksum = body.checksum.unwrap_or(FullObjectChecksum(0));
+    let put = put(writer, plan, session, key, body, deadline)
+        .await
+        .map_err(|failure| StreamFailure::Write {
+            failure,
+            left_parts: false,
+        })?;
+    Ok(Streamed {
+        region: put.region,
+        written: put.written,
+        bytes: size,
+        checksum,
+        parts: 0,
+    })
+}
+
+/// Aborts a failed upload so its parts do not stay behind, and says why it failed.
+async fn abort<W: ObjectWriter>(
+    writer: &W,
+    target: ObjectTarget<'_>,
+    upload_id: &str,
+    error: UploadError,
+) -> StreamFailure {
+    // Aborting gets its own short budget: the deadline may be what failed the upload.
+    let aborted = Deadline::after(ABORT_BUDGET)
+        .call(writer.abort_upload(target, upload_id))
+        .await
+        .is_ok();
+    match error {
+        UploadError::Source(e) => StreamFailure::Source(e),
+        UploadError::Write(error) => StreamFailure::Write {
+            failure: PutFailure {
+                error,
+                region: target.region.to_owned(),
+                configured_region_wrong: false,
+                located_after: Duration::ZERO,
+                attempt_took: Duration::ZERO,
+            },
+            left_parts: !aborted,
+        },
+    }
+}
+
+/// How long aborting a failed upload may take, whatever was left of the deadline.
+const ABORT_BUDGET: Duration = Duration::from_secs(10);
+
+enum UploadError {
+    Source(SourceError),
+    Write(ProbeError),
+}
+
+/// Starts the upload in the bucket's region; returns the region and the upload id.
+async fn start_upload<W: ObjectWriter>(
+    writer: &W,
+    plan: &WritePlan<'_>,
+    session: &SessionCredentials,
+    key: &str,
+    content_type: &'static str,
+    deadline: Deadline,
+) -> Result<(String, String), PutFailure> {
+    let (upload_id, started) = in_bucket_region(plan, |region| async move {
+        deadline
+            .call(writer.start_upload(plan.object(session, &region, key), content_type))
+            .await
+    })
+    .await?;
+    Ok((started.region, upload_id))
+}
+
+/// Reads `source` part by part and uploads up to `concurrency` parts at once; the checksum is
+/// computed over the bytes in order as they are read.
+async fn upload_parts<W: ObjectWriter, S: ObjectSource>(
+    writer: &W,
+    target: ObjectTarget<'_>,
+    upload_id: &str,
+    source: &mut S,
+    settings: StreamSettings,
+    deadline: Deadline,
+) -> Result<(Vec<UploadedPart>, FullObjectChecksum), UploadError> {
+    use futures::StreamExt;
+    use futures::stream::FuturesUnordered;
+
+    let size = source.size();
+    let part_size = settings.part_size_for(size);
+    let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme);
+    let mut in_flight = FuturesUnordered::new();
+    let mut parts = Vec::new();
+    let mut read = 0u64;
+    let mut number = 0u16;
+    while read < size {
+        let want = part_size.min(size - read);
+        let bytes = read_exactly(source, want)
+            .await
+            .map_err(UploadError::Source)?;
+        digest.update(&bytes);
+        read += want;
+        number += 1;
+        in_flight.push(deadline.call(writer.upload_part(target, upload_id, number, bytes)));
+        while in_flight.len() >= settings.concurrency.max(1) {
+            if let Some(done) = in_flight.next().await {
+                parts.push(done.map_err(UploadError::Write)?);
+            }
+        }
+    }
+    ensure_ended(source).await.map_err(UploadError::Source)?;
+    while let Some(done) = in_flight.next().await {
+        parts.push(done.map_err(UploadError::Write)?);
+    }
+    parts.sort_by_key(|p| p.number);
+    Ok((parts, FullObjectChecksum(digest.finalize())))
+}
+
+/// Exactly `size` bytes of `source`, gathered into one buffer; a source that ends early is
+/// `Changed`.
+async fn read_exactly<S: ObjectSource>(source: &mut S, size: u64) -> Result<Bytes, SourceError> {
+    let size = usize::try_from(size).map_err(|_| SourceError::Changed)?;
+    let mut buffer = BytesMut::with_capacity(size);
+    while buffer.len() < size {
+        let chunk = source.next_chunk(size - buffer.len()).await?;
+        if chunk.is_empty() {
+            return Err(SourceError::Changed);
+        }
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(buffer.freeze())
+}
+
+/// A source that has more bytes than it announced changed while it was read.
+async fn ensure_ended<S: ObjectSource>(source: &mut S) -> Result<(), SourceError> {
+    if source.next_chunk(1).await?.is_empty() {
+        Ok(())
+    } else {
+        Err(SourceError::Changed)
+    }
+}
+
+/// A body with its checksum, as every single-request write sends it.
+pub fn body(bytes: Bytes, content_type: &'static str) -> ObjectBody {
+    let checksum = crc64nvme(&[&bytes]);
+    ObjectBody {
+        bytes,
+        content_type,
+        checksum: Some(checksum),
+    }
+}
+
+/// The CRC-64/NVME of `pieces` in order.
+pub fn crc64nvme(pieces: &[&[u8]]) -> FullObjectChecksum {
+    let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme);
+    for piece in pieces {
+        digest.update(piece);
+    }
+    FullObjectChecksum(digest.finalize())
 }

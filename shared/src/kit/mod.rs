@@ -11,7 +11,7 @@ use crate::policy::{RenderedPolicies, statement_sid};
 
 /// The version of the static templates under `infra/customer-kit/`; a change to them is a new
 /// version, published beside the old ones, so links already handed out keep working.
-pub const KIT_VERSION: &str = "v1";
+pub const KIT_VERSION: &str = "v2";
 pub const ROLE_TEMPLATE: &str = include_str!("../../../infra/customer-kit/role.yaml");
 pub const BUCKET_POLICY_TEMPLATE: &str =
     include_str!("../../../infra/customer-kit/bucket-policy.yaml");

@@ -11,10 +11,10 @@ pub use document::{
 };
 pub use merge::{MergeError, MergeOutcome, MergeWarning, OurWrite, merge_statement};
 pub use render::{
-    BUCKET_OWNER_FULL_CONTROL, BUCKET_POLICY_LIMIT, KMS_ACTIONS, MANAGED_POLICY_LIMIT, PUT_ACTIONS,
-    RenderError, RenderedPolicies, SESSION_POLICY_LIMIT, SID_PREFIX, TRUST_POLICY_LIMIT,
-    bucket_policy_statement, object_resource, permissions_policy, render, session_policy,
-    statement_sid, trust_policy,
+    BUCKET_OWNER_FULL_CONTROL, BUCKET_POLICY_LIMIT, KMS_ACTIONS, MANAGED_POLICY_LIMIT,
+    PART_ACTIONS, PUT_ACTIONS, RenderError, RenderedPolicies, SESSION_POLICY_LIMIT, SID_PREFIX,
+    TRUST_POLICY_LIMIT, WRITE_ACTIONS, bucket_policy_statement, object_resource,
+    permissions_policy, render, session_policy, statement_sid, trust_policy,
 };
 
 #[cfg(test)]

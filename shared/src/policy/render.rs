@@ -21,6 +21,11 @@ pub const BUCKET_POLICY_LIMIT: usize = 20 * 1024;
 /// on every upload, which is why the grants below include `s3:PutObjectAcl`, for that value only.
 pub const BUCKET_OWNER_FULL_CONTROL: &str = "bucket-owner-full-control";
 pub const PUT_ACTIONS: [&str; 2] = ["s3:PutObject", "s3:PutObjectAcl"];
+/// A multipart upload's parts and completion are authorised as `s3:PutObject` but carry no ACL
+/// header (the ACL is sent when the upload starts), and aborting one is its own action.
+pub const PART_ACTIONS: [&str; 2] = ["s3:PutObject", "s3:AbortMultipartUpload"];
+/// Every write action a destination's grant holds.
+pub const WRITE_ACTIONS: [&str; 3] = ["s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"];
 pub const KMS_ACTIONS: [&str; 2] = ["kms:GenerateDataKey", "kms:Decrypt"];
 
 /// Names the product in every statement we ask a customer to add, so they can tell it apart later.
@@ -79,19 +84,32 @@ pub fn statement_sid(id: &DestinationId) -> String {
     format!("{SID_PREFIX}{}", id.as_str().replace('-', ""))
 }
 
-/// Put objects under the folder, always with the bucket-owner ACL, and only into `owner`'s bucket
-/// when we know the owner. `aws:ResourceAccount` is the global form of `s3:ResourceAccount`; S3
-/// sets both, and the local emulator evaluates only the global one.
-fn put_statement(configuration: &Configuration, owner: Option<&AccountId>) -> Statement {
-    let statement = Statement::allow(&PUT_ACTIONS, vec![object_resource(configuration)])
-        .with_sid("PutObjectsInDestinationFolder")
-        .with_condition("StringEquals", "s3:x-amz-acl", BUCKET_OWNER_FULL_CONTROL);
+/// Only into `owner`'s bucket when we know the owner. `aws:ResourceAccount` is the global form of
+/// `s3:ResourceAccount`; S3 sets both, and the local emulator evaluates only the global one.
+fn in_owners_account(statement: Statement, owner: Option<&AccountId>) -> Statement {
     match owner {
         Some(owner) => {
             statement.with_condition("StringEquals", "aws:ResourceAccount", owner.as_str())
         }
         None => statement,
     }
+}
+
+/// Put objects (and start multipart uploads) under the folder, only with the bucket-owner ACL.
+fn put_statement(configuration: &Configuration, owner: Option<&AccountId>) -> Statement {
+    let statement = Statement::allow(&PUT_ACTIONS, vec![object_resource(configuration)])
+        .with_sid("PutObjectsInDestinationFolder")
+        .with_condition("StringEquals", "s3:x-amz-acl", BUCKET_OWNER_FULL_CONTROL);
+    in_owners_account(statement, owner)
+}
+
+/// Upload, complete and abort the parts of those uploads: requests that carry no ACL header, so
+/// this statement allows only requests without one (any ACL sent must meet the statement above).
+fn parts_statement(configuration: &Configuration, owner: Option<&AccountId>) -> Statement {
+    let statement = Statement::allow(&PART_ACTIONS, vec![object_resource(configuration)])
+        .with_sid("UploadPartsInDestinationFolder")
+        .with_condition("Null", "s3:x-amz-acl", "true");
+    in_owners_account(statement, owner)
 }
 
 /// The key, only as S3 uses it for this bucket: through S3 in the key's region, with the bucket's
@@ -118,7 +136,10 @@ fn kms_statement(configuration: &Configuration) -> Option<Statement> {
 }
 
 fn write_policy(configuration: &Configuration, owner: Option<&AccountId>) -> PolicyDocument {
-    let mut statements = vec![put_statement(configuration, owner)];
+    let mut statements = vec![
+        put_statement(configuration, owner),
+        parts_statement(configuration, owner),
+    ];
     statements.extend(kms_statement(configuration));
     PolicyDocument::new(statements)
 }
@@ -144,17 +165,19 @@ pub fn trust_policy(connector: &str, external_id: &str) -> PolicyDocument {
     ])
 }
 
-/// One statement granting this destination's writer session the put actions, only with the
-/// bucket-owner ACL.
+/// One statement granting this destination's writer session, and no other identity, the write
+/// actions on the folder. It names no ACL condition: one statement cannot both require the ACL on
+/// puts and allow a multipart upload's parts, which carry none. The ACL is required on our side, by
+/// the writer role's own policy and every session policy, which S3 evaluates with this statement
+/// for a write from another account.
 pub fn bucket_policy_statement(
     id: &DestinationId,
     configuration: &Configuration,
     writer_session: &str,
 ) -> Statement {
-    Statement::allow(&PUT_ACTIONS, vec![object_resource(configuration)])
+    Statement::allow(&WRITE_ACTIONS, vec![object_resource(configuration)])
         .with_sid(statement_sid(id))
         .with_principal(writer_session)
-        .with_condition("StringEquals", "s3:x-amz-acl", BUCKET_OWNER_FULL_CONTROL)
 }
 
 fn key_policy_statement(

@@ -27,8 +27,9 @@ fn iam_role_mode_renders_permissions_and_trust_exactly() {
     let d = destination(AuthModeKind::IamRole, "/exports/", Some(KEY));
     // WHEN its policies are rendered
     let rendered = render(&d, &platform()).unwrap();
-    // THEN the permissions policy covers exactly the folder, with the owner ACL, and the key only
-    // through S3 for this bucket
+    // THEN the permissions policy covers exactly the folder: puts only with the owner ACL, the
+    // parts of multipart uploads (which carry no ACL) and their abort, and the key only through S3
+    // for this bucket
     let permissions = serde_json::to_value(rendered.permissions_policy.unwrap()).unwrap();
     assert_eq!(
         permissions,
@@ -39,6 +40,10 @@ fn iam_role_mode_renders_permissions_and_trust_exactly() {
                  "Action": ["s3:PutObject", "s3:PutObjectAcl"],
                  "Resource": ["arn:aws:s3:::customer-bucket/exports/*"],
                  "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
+                {"Sid": "UploadPartsInDestinationFolder", "Effect": "Allow",
+                 "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+                 "Resource": ["arn:aws:s3:::customer-bucket/exports/*"],
+                 "Condition": {"Null": {"s3:x-amz-acl": "true"}}},
                 {"Sid": "UseDestinationKmsKeyThroughS3", "Effect": "Allow",
                  "Action": ["kms:GenerateDataKey", "kms:Decrypt"], "Resource": [KEY],
                  "Condition": {
@@ -96,7 +101,7 @@ fn kms_grants_name_the_partitions_s3_endpoint() {
         .build();
     let permissions = serde_json::to_value(permissions_policy(d.configuration())).unwrap();
     assert_eq!(
-        permissions["Statement"][1]["Condition"]["StringEquals"]["kms:ViaService"],
+        permissions["Statement"][2]["Condition"]["StringEquals"]["kms:ViaService"],
         "s3.cn-north-1.amazonaws.com.cn"
     );
 }
@@ -111,7 +116,7 @@ fn root_folder_grants_the_whole_bucket_and_nothing_else() {
     let permissions = permissions_policy(d.configuration());
     assert_eq!(
         permissions.statement.len(),
-        1,
+        2,
         "no KMS statement without a key"
     );
 }
@@ -122,8 +127,8 @@ fn bucket_policy_mode_renders_whole_policy_statement_and_key_statement() {
     let d = destination(AuthModeKind::BucketPolicy, "a/b", Some(KEY));
     // WHEN rendered
     let rendered = render(&d, &platform()).unwrap();
-    // THEN the statement grants this destination's writer session, and no other identity, the put
-    // actions on the folder, only with the owner ACL
+    // THEN the statement grants this destination's writer session, and no other identity, the write
+    // actions on the folder (the ACL is required by the writer's own policies)
     let statement = rendered.bucket_policy_statement.clone().unwrap();
     assert_eq!(rendered.platform_principal, writer_session(d.id()));
     assert_eq!(
@@ -132,9 +137,8 @@ fn bucket_policy_mode_renders_whole_policy_statement_and_key_statement() {
             "Sid": "DataPlatformDestination0b6f3c1e8a4d4a4f9d0e6d5c2b1a0f9e",
             "Effect": "Allow",
             "Principal": {"AWS": writer_session(d.id())},
-            "Action": ["s3:PutObject", "s3:PutObjectAcl"],
-            "Resource": ["arn:aws:s3:::customer-bucket/a/b/*"],
-            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}
+            "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"],
+            "Resource": ["arn:aws:s3:::customer-bucket/a/b/*"]
         })
     );
     // AND the simple-setup policy is exactly that one statement
@@ -157,8 +161,9 @@ fn rendering_is_deterministic_with_a_stable_key_order() {
     let sid = first.find("\"Sid\"").unwrap();
     let effect = first.find("\"Effect\"").unwrap();
     let principal = first.find("\"Principal\"").unwrap();
-    let condition = first.find("\"Condition\"").unwrap();
-    assert!(sid < effect && effect < principal && principal < condition);
+    let action = first.find("\"Action\"").unwrap();
+    let resource = first.find("\"Resource\"").unwrap();
+    assert!(sid < effect && effect < principal && principal < action && action < resource);
     assert!(first.contains("\n  "), "pretty-printed");
 }
 

@@ -46,6 +46,8 @@ pub struct ObjectTarget<'a> {
 pub struct ObjectBody {
     pub bytes: bytes::Bytes,
     pub content_type: &'static str,
+    /// Sent with the object for S3 to verify, when known.
+    pub checksum: Option<FullObjectChecksum>,
 }
 
 /// What S3 answered for a written object.
@@ -53,6 +55,27 @@ pub struct ObjectBody {
 pub struct WrittenObject {
     pub etag: Option<String>,
     pub version_id: Option<String>,
+}
+
+/// A full-object CRC-64/NVME checksum: S3 checks the bytes it stored against it and refuses the
+/// write on a mismatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FullObjectChecksum(pub u64);
+
+impl FullObjectChecksum {
+    /// As S3 spells it (`x-amz-checksum-crc64nvme`): base64 of the big-endian bytes.
+    pub fn to_base64(self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(self.0.to_be_bytes())
+    }
+}
+
+/// One uploaded part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadedPart {
+    /// 1..=10,000.
+    pub number: u16,
+    pub etag: String,
 }
 
 /// An AWS failure, classified by the adapter that saw it.
@@ -130,4 +153,47 @@ pub trait ObjectWriter: Send + Sync {
         target: ObjectTarget<'_>,
         body: ObjectBody,
     ) -> impl Future<Output = Result<WrittenObject, ProbeError>> + Send;
+
+    /// Starts a multipart upload to `target` (with the same owner, ACL and KMS headers as a
+    /// PutObject) whose full-object checksum is given at completion. Returns its upload id.
+    ///
+    /// # Errors
+    /// A classified `ProbeError`.
+    fn start_upload(
+        &self,
+        target: ObjectTarget<'_>,
+        content_type: &'static str,
+    ) -> impl Future<Output = Result<String, ProbeError>> + Send;
+
+    /// # Errors
+    /// A classified `ProbeError`.
+    fn upload_part(
+        &self,
+        target: ObjectTarget<'_>,
+        upload_id: &str,
+        number: u16,
+        bytes: bytes::Bytes,
+    ) -> impl Future<Output = Result<UploadedPart, ProbeError>> + Send;
+
+    /// Completes the upload; S3 checks `checksum` against the whole object.
+    ///
+    /// # Errors
+    /// A classified `ProbeError`.
+    fn complete_upload(
+        &self,
+        target: ObjectTarget<'_>,
+        upload_id: &str,
+        parts: &[UploadedPart],
+        checksum: FullObjectChecksum,
+    ) -> impl Future<Output = Result<WrittenObject, ProbeError>> + Send;
+
+    /// Discards an upload's parts, so a failed delivery leaves nothing behind.
+    ///
+    /// # Errors
+    /// A classified `ProbeError`.
+    fn abort_upload(
+        &self,
+        target: ObjectTarget<'_>,
+        upload_id: &str,
+    ) -> impl Future<Output = Result<(), ProbeError>> + Send;
 }

@@ -14,10 +14,10 @@ use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest, due_shar
 use crate::domain::{ActivityEntry, Destination, DestinationId, TenantId};
 use crate::ports::{
     ActivityLog, ActivityPage, AssumeRoleRequest, CheckHistory, CheckLock, CreateOutcome,
-    DestinationRepository, DueIndex, DuePage, EventPublisher, IdempotencyRecord, NewRecord,
-    ObjectBody, ObjectTarget, ObjectWriter, Outbox, OutboxPage, Page, ProbeError, PublishError,
-    QueueError, RateLimitedAction, RateLimiter, RetryAfter, RevalidationQueue, SessionCredentials,
-    SideEffects, StoreError, WrittenObject,
+    DestinationRepository, DueIndex, DuePage, EventPublisher, FullObjectChecksum,
+    IdempotencyRecord, NewRecord, ObjectBody, ObjectTarget, ObjectWriter, Outbox, OutboxPage, Page,
+    ProbeError, PublishError, QueueError, RateLimitedAction, RateLimiter, RetryAfter,
+    RevalidationQueue, SessionCredentials, SideEffects, StoreError, UploadedPart, WrittenObject,
 };
 
 type Key = (TenantId, DestinationId);
@@ -522,7 +522,10 @@ pub struct AssumeCall {
 type AssumeScript = dyn Fn(&AssumeCall) -> Result<(), ProbeError> + Send + Sync;
 type PutScript = dyn Fn(&PutCall) -> Result<(), ProbeError> + Send + Sync;
 
-/// What a scripted PutObject call saw.
+/// Open multipart uploads by id: the key and the parts received so far.
+pub type OpenUploads = HashMap<String, (String, BTreeMap<u16, bytes::Bytes>)>;
+
+/// What a scripted PutObject (or the start of a multipart upload) saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutCall {
     pub bucket: String,
@@ -544,6 +547,14 @@ pub struct ScriptedWriter {
     pub puts: Arc<Mutex<Vec<PutCall>>>,
     /// How long every call takes.
     pub latency: Duration,
+    /// The scripted bucket: what each write left there, by key.
+    pub objects: Arc<Mutex<HashMap<String, bytes::Bytes>>>,
+    /// Multipart uploads started and neither completed nor aborted, with their parts.
+    pub uploads: Arc<Mutex<OpenUploads>>,
+    /// `UploadPart` fails with this error for this part number.
+    pub failing_part: Option<(u16, ProbeError)>,
+    /// The most bytes held by parts in flight at once.
+    pub peak_part_bytes: Arc<Mutex<(usize, usize)>>,
 }
 
 impl ScriptedWriter {
@@ -557,6 +568,10 @@ impl ScriptedWriter {
             assumed: Arc::default(),
             puts: Arc::default(),
             latency: Duration::ZERO,
+            objects: Arc::default(),
+            uploads: Arc::default(),
+            failing_part: None,
+            peak_part_bytes: Arc::default(),
         }
     }
 
@@ -589,6 +604,22 @@ impl ScriptedWriter {
 
     pub fn put_calls(&self) -> Vec<PutCall> {
         self.puts.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn put_call(target: &ObjectTarget<'_>, bytes: usize) -> PutCall {
+    PutCall {
+        bucket: target.bucket.as_str().to_owned(),
+        key: target.key.to_owned(),
+        region: target.region.to_owned(),
+        expected_bucket_owner: target.expected_bucket_owner.map(|a| a.as_str().to_owned()),
+        kms_key: target.kms_key.map(|k| k.as_str().to_owned()),
+        session_access_key: target.session.access_key_id.clone(),
+        bytes,
     }
 }
 
@@ -626,22 +657,102 @@ impl ObjectWriter for ScriptedWriter {
         body: ObjectBody,
     ) -> Result<WrittenObject, ProbeError> {
         tokio::time::sleep(self.latency).await;
-        let call = PutCall {
-            bucket: target.bucket.as_str().to_owned(),
-            key: target.key.to_owned(),
-            region: target.region.to_owned(),
-            expected_bucket_owner: target.expected_bucket_owner.map(|a| a.as_str().to_owned()),
-            kms_key: target.kms_key.map(|k| k.as_str().to_owned()),
-            session_access_key: target.session.access_key_id.clone(),
-            bytes: body.bytes.len(),
-        };
-        self.puts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(call.clone());
-        (self.put)(&call).map(|()| WrittenObject {
+        let call = put_call(&target, body.bytes.len());
+        lock(&self.puts).push(call.clone());
+        (self.put)(&call)?;
+        if let Some(checksum) = body.checksum {
+            assert_eq!(
+                checksum,
+                crate::app::writer::crc64nvme(&[&body.bytes]),
+                "S3 refuses a body whose checksum does not match"
+            );
+        }
+        lock(&self.objects).insert(target.key.to_owned(), body.bytes.clone());
+        Ok(WrittenObject {
             etag: Some(format!("\"scripted-{}\"", body.bytes.len())),
             version_id: None,
         })
+    }
+
+    async fn start_upload(
+        &self,
+        target: ObjectTarget<'_>,
+        _content_type: &'static str,
+    ) -> Result<String, ProbeError> {
+        tokio::time::sleep(self.latency).await;
+        let call = put_call(&target, 0);
+        lock(&self.puts).push(call.clone());
+        (self.put)(&call)?;
+        let mut uploads = lock(&self.uploads);
+        let id = format!("upload-{}", uploads.len() + 1);
+        uploads.insert(id.clone(), (target.key.to_owned(), BTreeMap::new()));
+        Ok(id)
+    }
+
+    async fn upload_part(
+        &self,
+        _target: ObjectTarget<'_>,
+        upload_id: &str,
+        number: u16,
+        bytes: bytes::Bytes,
+    ) -> Result<UploadedPart, ProbeError> {
+        {
+            let mut peak = lock(&self.peak_part_bytes);
+            peak.0 += bytes.len();
+            peak.1 = peak.1.max(peak.0);
+        }
+        tokio::time::sleep(self.latency).await;
+        lock(&self.peak_part_bytes).0 -= bytes.len();
+        if let Some((failing, error)) = &self.failing_part
+            && *failing == number
+        {
+            return Err(error.clone());
+        }
+        let etag = format!("\"part-{number}\"");
+        lock(&self.uploads)
+            .get_mut(upload_id)
+            .ok_or_else(|| ProbeError::new(crate::ports::ProbeFailure::Other))?
+            .1
+            .insert(number, bytes);
+        Ok(UploadedPart { number, etag })
+    }
+
+    async fn complete_upload(
+        &self,
+        target: ObjectTarget<'_>,
+        upload_id: &str,
+        parts: &[UploadedPart],
+        checksum: FullObjectChecksum,
+    ) -> Result<WrittenObject, ProbeError> {
+        let (key, stored) = lock(&self.uploads)
+            .remove(upload_id)
+            .ok_or_else(|| ProbeError::new(crate::ports::ProbeFailure::Other))?;
+        assert_eq!(key, target.key);
+        let numbers: Vec<u16> = parts.iter().map(|p| p.number).collect();
+        assert_eq!(
+            numbers,
+            stored.keys().copied().collect::<Vec<_>>(),
+            "every part, in order"
+        );
+        let whole: Vec<u8> = stored.values().flat_map(|b| b.iter().copied()).collect();
+        assert_eq!(
+            checksum,
+            crate::app::writer::crc64nvme(&[&whole]),
+            "S3 checks the whole"
+        );
+        lock(&self.objects).insert(key, whole.into());
+        Ok(WrittenObject {
+            etag: Some(format!("\"scripted-{}-parts\"", parts.len())),
+            version_id: None,
+        })
+    }
+
+    async fn abort_upload(
+        &self,
+        _target: ObjectTarget<'_>,
+        upload_id: &str,
+    ) -> Result<(), ProbeError> {
+        lock(&self.uploads).remove(upload_id);
+        Ok(())
     }
 }

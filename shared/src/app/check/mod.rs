@@ -17,9 +17,7 @@ use super::writer::{self, Deadline, PlanError, WritePlan, WriteTarget};
 use crate::domain::check::{CheckResult, Stage, StageFailure, StageResult, StageStatus};
 use crate::domain::{AuthMode, Destination, ExternalId, PartitionIdentity, PlatformIdentity};
 use crate::policy;
-use crate::ports::{
-    AssumeRoleRequest, ObjectBody, ObjectWriter, ProbeError, ProbeFailure, SessionCredentials,
-};
+use crate::ports::{AssumeRoleRequest, ObjectWriter, ProbeError, ProbeFailure, SessionCredentials};
 use diagnosis::DeniedWrite;
 
 /// Limits that keep a check well inside API Gateway's 29 seconds.
@@ -308,15 +306,12 @@ async fn locate_and_write<W: ObjectWriter>(
     let target = check.target;
     let config = target.configuration;
     let key = test_object_key(target);
-    let body = ObjectBody {
-        bytes: format!(
-            "Written by the data platform's Test Connection for destination {} at {}. Every test overwrites this object; it is safe to delete.\n",
-            target.id,
-            OffsetDateTime::now_utc().unix_timestamp()
-        )
-        .into(),
-        content_type: "text/plain; charset=utf-8",
-    };
+    let text = format!(
+        "Written by the data platform's Test Connection for destination {} at {}. Every test overwrites this object; it is safe to delete.\n",
+        target.id,
+        OffsetDateTime::now_utc().unix_timestamp()
+    );
+    let body = writer::body(text.into(), "text/plain; charset=utf-8");
     match writer::put(check.writer, plan, session, &key, body, check.deadline).await {
         Ok(put) => {
             log.passed(Stage::LocateBucket, put.located_after);

@@ -2,7 +2,9 @@ use std::time::Duration;
 
 use super::*;
 use crate::app::check::{CheckSettings, CheckTarget, run};
+use crate::app::writer::{Streamed, Upload};
 use crate::domain::{AuthModeKind, DestinationPatch, Folder};
+use crate::ports::InMemorySource;
 use crate::testing::memory::{AssumeCall, PutCall, ScriptedWriter};
 use crate::testing::{DestinationBuilder, NOW, platform};
 
@@ -12,11 +14,30 @@ fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(10))
 }
 
-fn body(text: &'static str) -> ObjectBody {
-    ObjectBody {
-        bytes: text.into(),
-        content_type: "application/octet-stream",
-    }
+fn body(text: &'static str) -> InMemorySource {
+    InMemorySource(text.into())
+}
+
+async fn deliver(
+    writer: &ScriptedWriter,
+    destination: &Destination,
+    key: &str,
+    source: InMemorySource,
+    settings: StreamSettings,
+) -> Result<Streamed, DeliveryWriteError> {
+    write_object(
+        writer,
+        destination,
+        &platform(),
+        Upload {
+            key,
+            source,
+            content_type: "application/octet-stream",
+        },
+        settings,
+        deadline(),
+    )
+    .await
 }
 
 fn saved(auth: AuthModeKind) -> Destination {
@@ -71,13 +92,12 @@ async fn a_delivery_opens_the_same_session_and_writes_the_same_way_as_the_check(
         )
         .await;
         assert!(result.passed, "{result:?}");
-        let put = write_object(
+        let put = deliver(
             &delivered,
             &destination,
-            &platform(),
             "exports/2026/12/05/d-1-report.csv",
             body("a,b\n"),
-            deadline(),
+            StreamSettings::default(),
         )
         .await
         .unwrap();
@@ -115,13 +135,12 @@ async fn a_delivery_writes_the_active_configuration_never_the_pending_change() {
     assert!(destination.has_pending_changes());
     let writer = ScriptedWriter::permissive();
     // WHEN a file is delivered
-    write_object(
+    deliver(
         &writer,
         &destination,
-        &platform(),
         "exports/x",
         body("x"),
-        deadline(),
+        StreamSettings::default(),
     )
     .await
     .unwrap();
@@ -141,16 +160,145 @@ async fn a_destination_never_saved_receives_nothing() {
         .build();
     let writer = ScriptedWriter::permissive();
     // WHEN a file is delivered
+    let outcome = deliver(
+        &writer,
+        &destination,
+        "x",
+        body("x"),
+        StreamSettings::default(),
+    )
+    .await;
+    // THEN it is refused before any AWS call
+    assert!(matches!(outcome, Err(DeliveryWriteError::NotSaved)));
+    assert!(writer.assume_calls().is_empty() && writer.put_calls().is_empty());
+}
+
+/// Settings that send anything over 1 KiB as 5 MiB parts, two in flight.
+fn small_parts() -> StreamSettings {
+    StreamSettings {
+        single_put_limit: 1024,
+        part_size: writer::MIN_PART_SIZE,
+        concurrency: 2,
+    }
+}
+
+fn pattern(len: usize) -> bytes::Bytes {
+    (0..len).map(|i| (i % 251) as u8).collect::<Vec<_>>().into()
+}
+
+#[tokio::test]
+async fn a_large_file_goes_in_parts_with_bounded_memory_and_arrives_whole() {
+    // GIVEN a saved destination and a 12 MiB + 1 byte file
+    let destination = saved(AuthModeKind::BucketPolicy);
+    let mut writer = ScriptedWriter::permissive();
+    writer.latency = Duration::from_millis(5);
+    let file = pattern(12 * 1024 * 1024 + 1);
+    // WHEN it is delivered
+    let streamed = deliver(
+        &writer,
+        &destination,
+        "exports/big.bin",
+        InMemorySource(file.clone()),
+        small_parts(),
+    )
+    .await
+    .unwrap();
+    // THEN it went in three parts, the object is byte-identical, and its checksum is the file's
+    assert_eq!(streamed.parts, 3);
+    assert_eq!(streamed.bytes, file.len() as u64);
+    assert_eq!(writer::crc64nvme(&[&file]), streamed.checksum);
+    assert_eq!(writer.objects.lock().unwrap()["exports/big.bin"], file);
+    // AND never more than two parts were in flight at once
+    let peak = writer.peak_part_bytes.lock().unwrap().1;
+    assert!(peak <= 2 * writer::MIN_PART_SIZE as usize, "{peak}");
+    assert!(
+        peak > writer::MIN_PART_SIZE as usize,
+        "parts overlapped: {peak}"
+    );
+    // AND nothing is left half-uploaded
+    assert!(writer.uploads.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_part_aborts_the_upload_and_leaves_nothing() {
+    // GIVEN a bucket that fails the second part
+    let destination = saved(AuthModeKind::IamRole);
+    let mut writer =
+        ScriptedWriter::strict_role(destination.external_id().unwrap().expose().to_owned());
+    writer.failing_part = Some((2, ProbeError::new(crate::ports::ProbeFailure::AccessDenied)));
+    // WHEN a three-part file is delivered
+    let outcome = deliver(
+        &writer,
+        &destination,
+        "exports/big.bin",
+        InMemorySource(pattern(11 * 1024 * 1024)),
+        small_parts(),
+    )
+    .await;
+    // THEN the delivery fails with S3's answer, the upload was aborted, and no object exists
+    match outcome {
+        Err(DeliveryWriteError::Write(StreamFailure::Write {
+            failure,
+            left_parts,
+        })) => {
+            assert_eq!(
+                failure.error.failure,
+                crate::ports::ProbeFailure::AccessDenied
+            );
+            assert!(!left_parts);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(writer.uploads.lock().unwrap().is_empty());
+    assert!(writer.objects.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_source_shorter_than_announced_is_refused_and_aborted() {
+    /// Announces more bytes than it has.
+    struct Truncated(InMemorySource);
+    impl crate::ports::ObjectSource for Truncated {
+        fn size(&self) -> u64 {
+            self.0.size() + 1
+        }
+        async fn next_chunk(
+            &mut self,
+            max: usize,
+        ) -> Result<bytes::Bytes, crate::ports::SourceError> {
+            self.0.next_chunk(max).await
+        }
+    }
+    let destination = saved(AuthModeKind::BucketPolicy);
+    let writer = ScriptedWriter::permissive();
     let outcome = write_object(
         &writer,
         &destination,
         &platform(),
-        "x",
-        body("x"),
+        Upload {
+            key: "exports/x",
+            source: Truncated(InMemorySource(pattern(6 * 1024 * 1024))),
+            content_type: "application/octet-stream",
+        },
+        small_parts(),
         deadline(),
     )
     .await;
-    // THEN it is refused before any AWS call
-    assert_eq!(outcome.unwrap_err(), DeliveryWriteError::NotSaved);
-    assert!(writer.assume_calls().is_empty() && writer.put_calls().is_empty());
+    assert!(matches!(
+        outcome,
+        Err(DeliveryWriteError::Write(StreamFailure::Source(
+            crate::ports::SourceError::Changed
+        )))
+    ));
+    assert!(writer.uploads.lock().unwrap().is_empty());
+    assert!(writer.objects.lock().unwrap().is_empty());
+}
+
+#[test]
+fn the_part_size_grows_so_that_ten_thousand_parts_hold_any_object() {
+    let settings = StreamSettings::default();
+    assert_eq!(settings.part_size_for(1), 8 * 1024 * 1024);
+    let five_tib = 5u64 << 40;
+    let part = settings.part_size_for(five_tib);
+    assert!(five_tib.div_ceil(part) <= writer::MAX_PARTS);
+    assert_eq!(part % (1024 * 1024), 0);
 }
