@@ -342,3 +342,83 @@ async fn a_staged_file_is_streamed_from_the_staging_bucket_into_the_destination(
         Err(shared::ports::SourceError::NotFound)
     ));
 }
+
+/// A file of `size` bytes of `pattern`, generated as it is read: nothing is held but the chunk
+/// being handed out.
+struct Generated {
+    size: u64,
+    at: u64,
+}
+
+impl shared::ports::ObjectSource for Generated {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    async fn next_chunk(&mut self, max: usize) -> Result<bytes::Bytes, shared::ports::SourceError> {
+        let len = (max as u64).min(self.size - self.at).min(1 << 20);
+        let chunk: Vec<u8> = (self.at..self.at + len).map(|i| (i % 251) as u8).collect();
+        self.at += len;
+        Ok(chunk.into())
+    }
+}
+
+/// Reads `key` back as a stream and compares every byte with the generated file.
+async fn matches_generated(account: &Account, bucket: &str, key: &str, size: u64) -> bool {
+    let mut body = account
+        .s3()
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GetObject {key}: {e:?}"))
+        .body;
+    let mut at = 0u64;
+    while let Some(chunk) = body.next().await {
+        for byte in chunk.unwrap() {
+            if byte != (at % 251) as u8 {
+                return false;
+            }
+            at += 1;
+        }
+    }
+    at == size
+}
+
+#[tokio::test]
+async fn a_200_mib_file_arrives_byte_identical_in_many_parts_in_both_modes() {
+    const SIZE: u64 = 200 * 1024 * 1024;
+    let world = World::new().await;
+    let (role_id, role_bucket) = saved_role_destination(&world).await;
+    let (policy_id, policy_bucket, customer) = saved_bucket_policy_destination(&world).await;
+    for (id, bucket, account, key) in [
+        (
+            &role_id,
+            &role_bucket,
+            world.customer_role_account(),
+            "exports/big.bin",
+        ),
+        (&policy_id, &policy_bucket, &customer, "incoming/big.bin"),
+    ] {
+        // WHEN a 200 MiB file is delivered with the deployed settings
+        let streamed = write_object(
+            &world.services.test_connection.writer,
+            &stored(&world, id).await,
+            &world.platform.platform_identity(),
+            Upload {
+                key,
+                source: Generated { size: SIZE, at: 0 },
+                content_type: "application/octet-stream",
+            },
+            StreamSettings::default(),
+            Deadline::after(Duration::from_secs(600)),
+        )
+        .await
+        .unwrap();
+        // THEN it went in 25 parts of 8 MiB, and reads back byte for byte, with no upload left
+        assert_eq!((streamed.bytes, streamed.parts), (SIZE, 25), "{key}");
+        assert!(matches_generated(account, bucket, key, SIZE).await, "{key}");
+        assert_eq!(uploads_left(account, bucket).await, 0, "{key}");
+    }
+}
