@@ -267,6 +267,7 @@ fn patch_fields(patch: &DestinationPatch) -> Vec<String> {
     [
         ("name", patch.name.is_some()),
         ("description", patch.description.is_some()),
+        ("objectKeyTemplate", patch.key_template.is_some()),
         ("bucket", patch.bucket.is_some()),
         ("folder", patch.folder.is_some()),
         ("region", patch.region.is_some()),

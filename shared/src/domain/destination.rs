@@ -11,7 +11,7 @@ use super::revalidation::{
 };
 use super::{
     AccountId, BucketName, Description, DestinationId, DestinationName, ExternalId,
-    ExternalIdError, Folder, KmsKeyArn, Partition, Region, RoleArn, TenantId,
+    ExternalIdError, Folder, KeyTemplate, KmsKeyArn, Partition, Region, RoleArn, TenantId,
 };
 
 /// How we authenticate to the customer's bucket. Fixed at creation.
@@ -109,6 +109,8 @@ pub struct ActiveConfiguration {
 pub struct NewDestination {
     pub name: DestinationName,
     pub description: Description,
+    /// Where deliveries land inside the folder.
+    pub key_template: KeyTemplate,
     pub auth: AuthModeKind,
     pub configuration: Configuration,
 }
@@ -118,6 +120,7 @@ pub struct NewDestination {
 pub struct DestinationPatch {
     pub name: Option<DestinationName>,
     pub description: Option<Description>,
+    pub key_template: Option<KeyTemplate>,
     pub bucket: Option<BucketName>,
     pub folder: Option<Folder>,
     pub region: Option<Option<Region>>,
@@ -169,6 +172,8 @@ pub struct Destination {
     tenant: TenantId,
     name: DestinationName,
     description: Description,
+    /// Where deliveries land inside the folder: applies to the next delivery, like the name.
+    key_template: KeyTemplate,
     auth: AuthMode,
     /// What PATCH edits and Test Connection tests. For a saved destination that differs from the
     /// active configuration, these are the pending changes.
@@ -194,6 +199,7 @@ pub struct DestinationParts {
     pub tenant: TenantId,
     pub name: DestinationName,
     pub description: Description,
+    pub key_template: KeyTemplate,
     pub auth: AuthMode,
     pub configuration: Configuration,
     pub config_version: u64,
@@ -213,6 +219,7 @@ impl From<DestinationParts> for Destination {
             tenant,
             name,
             description,
+            key_template,
             auth,
             configuration,
             config_version,
@@ -229,6 +236,7 @@ impl From<DestinationParts> for Destination {
             tenant,
             name,
             description,
+            key_template,
             auth,
             configuration,
             config_version,
@@ -250,6 +258,7 @@ impl From<&Destination> for DestinationParts {
             tenant,
             name,
             description,
+            key_template,
             auth,
             configuration,
             config_version,
@@ -266,6 +275,7 @@ impl From<&Destination> for DestinationParts {
             tenant,
             name,
             description,
+            key_template,
             auth,
             configuration,
             config_version,
@@ -302,6 +312,7 @@ impl Destination {
             tenant,
             name: input.name,
             description: input.description,
+            key_template: input.key_template,
             auth,
             configuration,
             config_version: 1,
@@ -326,6 +337,10 @@ impl Destination {
     }
     pub fn description(&self) -> &Description {
         &self.description
+    }
+
+    pub fn key_template(&self) -> &KeyTemplate {
+        &self.key_template
     }
     pub fn auth(&self) -> &AuthMode {
         &self.auth
@@ -394,7 +409,7 @@ impl Destination {
         self.updated_at = now;
     }
 
-    /// Applies a patch. Name and description change at once; bucket, folder, region, role, key and
+    /// Applies a patch. Name, description and key template change at once; bucket, folder, region, role, key and
     /// owner change the configuration under edit only: on a saved destination they are pending
     /// until tested and saved, and deliveries keep using the active configuration meanwhile.
     pub fn apply(
@@ -412,6 +427,7 @@ impl Destination {
             self.name.clone(),
             self.description.clone(),
             self.configuration.clone(),
+            self.key_template.clone(),
         );
         let config = &mut self.configuration;
         if let Some(name) = patch.name {
@@ -419,6 +435,9 @@ impl Destination {
         }
         if let Some(description) = patch.description {
             self.description = description;
+        }
+        if let Some(key_template) = patch.key_template {
+            self.key_template = key_template;
         }
         if let Some(bucket) = patch.bucket {
             config.bucket = bucket;
@@ -439,8 +458,10 @@ impl Destination {
             config.role_arn = role_arn;
         }
         let configuration_changed = before.2 != self.configuration;
-        let changed =
-            configuration_changed || before.0 != self.name || before.1 != self.description;
+        let changed = configuration_changed
+            || before.0 != self.name
+            || before.1 != self.description
+            || before.3 != self.key_template;
         if configuration_changed {
             self.config_version += 1;
         }

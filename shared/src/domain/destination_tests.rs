@@ -23,6 +23,7 @@ fn draft(auth: AuthModeKind) -> Destination {
         NewDestination {
             name: DestinationName::new("Lake").unwrap(),
             description: Description::default(),
+            key_template: KeyTemplate::default(),
             auth,
             configuration: configuration("bucket"),
         },
@@ -340,4 +341,27 @@ fn save_pins_the_bucket_owner_the_passing_test_saw() {
         d.active().unwrap().pinned_owner.as_ref().unwrap().as_str(),
         "333333333333"
     );
+}
+
+#[test]
+fn a_new_key_template_applies_at_once_without_a_new_test() {
+    // GIVEN a saved destination
+    let mut destination = saved();
+    let (version, config_version) = (destination.version(), destination.config_version());
+    // WHEN its key template changes
+    let outcome = destination
+        .apply(
+            DestinationPatch {
+                key_template: Some(KeyTemplate::new("{folder}{deliveryId}").unwrap()),
+                ..DestinationPatch::default()
+            },
+            NOW,
+        )
+        .unwrap();
+    // THEN it is stored (one version more) but the tested configuration is unchanged
+    assert!(outcome.changed && !outcome.configuration_changed);
+    assert_eq!(destination.version(), version + 1);
+    assert_eq!(destination.config_version(), config_version);
+    assert!(!destination.has_pending_changes());
+    assert_eq!(destination.key_template().as_str(), "{folder}{deliveryId}");
 }

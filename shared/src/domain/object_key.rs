@@ -26,7 +26,9 @@ pub enum KeyTemplateError {
     UnknownPlaceholder(String),
     #[error("has an unclosed or stray brace")]
     Unbalanced,
-    #[error("must not contain '..', '//', a backslash or control characters")]
+    #[error(
+        "must not contain '..', '//' (the folder already ends in '/'), a backslash or control characters"
+    )]
     UnsafeText,
     #[error("is longer than {MAX_KEY_BYTES} bytes")]
     TooLong,

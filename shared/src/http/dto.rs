@@ -4,7 +4,8 @@ use crate::app::Precondition;
 use crate::app::destinations::IdempotentRequest;
 use crate::domain::{
     AccountId, AuthModeKind, BucketName, Configuration, Description, DestinationName,
-    DestinationPatch, Folder, IdempotencyKey, KmsKeyArn, NewDestination, Region, RoleArn,
+    DestinationPatch, Folder, IdempotencyKey, KeyTemplate, KmsKeyArn, NewDestination, Region,
+    RoleArn,
 };
 
 use super::api::ApiRequest;
@@ -32,9 +33,10 @@ fn optional<T, E: std::fmt::Display>(
 
 /// The fields a client sets both at creation and by PATCH; creation adds the auth mode (fixed from
 /// then on), PATCH the role ARN (known once the customer has created the role).
-const CONFIGURATION_FIELDS: [&str; 7] = [
+const CONFIGURATION_FIELDS: [&str; 8] = [
     "name",
     "description",
+    "objectKeyTemplate",
     "bucket",
     "folder",
     "region",
@@ -61,6 +63,8 @@ pub fn new_destination(request: &ApiRequest) -> Result<NewDestination, Problem> 
         .and_then(|v| fields.check("name", DestinationName::new(&v)));
     let description =
         optional(&mut fields, "description", Description::new).map(Option::unwrap_or_default);
+    let key_template =
+        optional(&mut fields, "objectKeyTemplate", KeyTemplate::new).map(Option::unwrap_or_default);
     let bucket = fields
         .required_string("bucket")
         .and_then(|v| fields.check("bucket", BucketName::new(&v)));
@@ -72,6 +76,7 @@ pub fn new_destination(request: &ApiRequest) -> Result<NewDestination, Problem> 
     let (
         Some(name),
         Some(description),
+        Some(key_template),
         Some(bucket),
         Some(folder),
         Some(region),
@@ -81,6 +86,7 @@ pub fn new_destination(request: &ApiRequest) -> Result<NewDestination, Problem> 
     ) = (
         name,
         description,
+        key_template,
         bucket,
         folder,
         region,
@@ -95,6 +101,7 @@ pub fn new_destination(request: &ApiRequest) -> Result<NewDestination, Problem> 
     Ok(NewDestination {
         name,
         description,
+        key_template,
         auth,
         configuration: Configuration {
             bucket,
@@ -168,6 +175,14 @@ pub fn patch(request: &ApiRequest) -> Result<DestinationPatch, Problem> {
     if let Some(v) = fields.nullable_string("description") {
         patch.description =
             fields.check("description", Description::new(v.as_deref().unwrap_or("")));
+    }
+    if let Some(v) = fields.nullable_string("objectKeyTemplate") {
+        // null restores the default layout
+        patch.key_template = fields.check(
+            "objectKeyTemplate",
+            v.as_deref()
+                .map_or_else(|| Ok(KeyTemplate::default()), KeyTemplate::new),
+        );
     }
     if let Some(v) = fields.optional_string("bucket") {
         patch.bucket = fields.check("bucket", BucketName::new(&v));
@@ -307,6 +322,39 @@ mod tests {
         for expected in ["name", "bucket", "authMode", "externalId", "color"] {
             assert!(fields.contains(&expected), "{fields:?}");
         }
+    }
+
+    #[test]
+    fn the_object_key_template_is_validated_defaulted_and_reset() {
+        // GIVEN a create without a template, one with a custom template, and one that leaves the folder
+        let create =
+            |body: &str| new_destination(&with(&[("content-type", "application/json")], body));
+        let base = r#""name":"Lake","bucket":"customer-bucket","authMode":"iamRole""#;
+        // THEN the default applies, the custom one is kept, and the bad one is reported by name
+        assert_eq!(
+            create(&format!("{{{base}}}")).unwrap().key_template,
+            KeyTemplate::default()
+        );
+        let custom = create(&format!(
+            r#"{{{base},"objectKeyTemplate":"{{folder}}{{yyyy}}/{{deliveryId}}.csv"}}"#
+        ))
+        .unwrap();
+        assert_eq!(
+            custom.key_template.as_str(),
+            "{folder}{yyyy}/{deliveryId}.csv"
+        );
+        let problem = create(&format!(
+            r#"{{{base},"objectKeyTemplate":"../{{deliveryId}}"}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(problem.errors[0].field, "objectKeyTemplate");
+        // AND a PATCH with null restores the default
+        let reset = patch(&with(
+            &[("content-type", "application/merge-patch+json")],
+            r#"{"objectKeyTemplate":null}"#,
+        ))
+        .unwrap();
+        assert_eq!(reset.key_template, Some(KeyTemplate::default()));
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub struct DestinationView<'a> {
     pub id: &'a str,
     pub name: &'a str,
     pub description: &'a str,
+    /// Where deliveries land inside the folder.
+    pub object_key_template: &'a str,
     pub auth_mode: AuthModeKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<&'a str>,
@@ -89,6 +91,7 @@ impl<'a> From<&'a Destination> for DestinationView<'a> {
             id: d.id().as_str(),
             name: d.name().as_str(),
             description: d.description().as_str(),
+            object_key_template: d.key_template().as_str(),
             auth_mode: auth,
             external_id: match d.auth() {
                 AuthMode::IamRole { external_id } => Some(external_id.expose()),

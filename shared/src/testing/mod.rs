@@ -103,6 +103,7 @@ impl DestinationBuilder {
             NewDestination {
                 name: DestinationName::new(&self.name).expect("valid name"),
                 description: Description::default(),
+                key_template: KeyTemplate::default(),
                 auth: self.auth,
                 configuration: self.configuration,
             },

@@ -16,7 +16,8 @@ use crate::domain::check::{
 };
 use crate::domain::revalidation::RevalidationState;
 use crate::domain::{
-    ActiveConfiguration, AuthMode, Configuration, Destination, DestinationParts, Status,
+    ActiveConfiguration, AuthMode, Configuration, Destination, DestinationParts, KeyTemplate,
+    Status,
 };
 use crate::ports::{IdempotencyRecord, StoreError};
 
@@ -136,6 +137,9 @@ struct DestinationRecordV1 {
     tenant: String,
     name: String,
     description: String,
+    /// Absent for the default layout (and on items written before templates existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    object_key_template: Option<String>,
     auth: AuthRecordV1,
     configuration: ConfigurationRecordV1,
     config_version: u64,
@@ -516,6 +520,8 @@ impl From<&DestinationParts> for DestinationRecordV1 {
             tenant: value.tenant.as_str().to_owned(),
             name: value.name.as_str().to_owned(),
             description: value.description.as_str().to_owned(),
+            object_key_template: (value.key_template != KeyTemplate::default())
+                .then(|| value.key_template.as_str().to_owned()),
             auth: match &value.auth {
                 AuthMode::IamRole { external_id } => AuthRecordV1::IamRole {
                     external_id: external_id.expose().to_owned(),
@@ -558,6 +564,10 @@ impl TryFrom<DestinationRecordV1> for DestinationParts {
             tenant: parse("tenant", value.tenant)?,
             name: parse("name", value.name)?,
             description: parse("description", value.description)?,
+            key_template: match value.object_key_template {
+                Some(raw) => KeyTemplate::new(&raw).map_err(|e| invalid("objectKeyTemplate", e))?,
+                None => KeyTemplate::default(),
+            },
             auth: match value.auth {
                 AuthRecordV1::IamRole { external_id } => AuthMode::IamRole {
                     external_id: parse("externalId", external_id)?,

@@ -127,3 +127,28 @@ fn a_golden_idempotency_record_still_reads_and_writes_the_same_fields() {
         }
     }
 }
+
+#[test]
+fn a_custom_key_template_is_stored_and_read_back() {
+    use crate::domain::{DestinationPatch, KeyTemplate};
+    let mut destination = destination_from_item(item(GOLDEN_DESTINATIONS[1].1)).unwrap();
+    let template = KeyTemplate::new("{folder}{deliveryId}/{name}").unwrap();
+    destination
+        .apply(
+            DestinationPatch {
+                key_template: Some(template.clone()),
+                ..DestinationPatch::default()
+            },
+            crate::testing::NOW,
+        )
+        .unwrap();
+    let stored = destination_item(&destination).unwrap();
+    assert_eq!(
+        stored["objectKeyTemplate"].as_s().unwrap(),
+        "{folder}{deliveryId}/{name}"
+    );
+    assert_eq!(
+        destination_from_item(stored).unwrap().key_template(),
+        &template
+    );
+}
