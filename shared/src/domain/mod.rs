@@ -4,6 +4,7 @@
 mod activity;
 mod bucket;
 pub mod check;
+pub mod delivery;
 mod destination;
 mod external_id;
 mod folder;

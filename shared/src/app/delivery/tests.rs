@@ -302,3 +302,145 @@ fn the_part_size_grows_so_that_ten_thousand_parts_hold_any_object() {
     assert!(five_tib.div_ceil(part) <= writer::MAX_PARTS);
     assert_eq!(part % (1024 * 1024), 0);
 }
+
+mod attempts {
+    use super::*;
+    use crate::domain::delivery::{
+        DeliveryId, DeliveryRequest, DeliveryStatus, ObjectName, StagedSource,
+    };
+    use crate::domain::{BucketName, PlatformIdentity, check::FailureCategory};
+    use crate::testing::NOW;
+
+    fn accepted(destination: &Destination) -> Delivery {
+        Delivery::accept(
+            DeliveryRequest {
+                tenant: destination.tenant().clone(),
+                destination: destination.id().clone(),
+                id: DeliveryId::new("d-7").unwrap(),
+                source: StagedSource::new(BucketName::new("platform-staging").unwrap(), "t/7")
+                    .unwrap(),
+                name: ObjectName::new("report.csv").unwrap(),
+            },
+            destination,
+            NOW,
+        )
+        .unwrap()
+    }
+
+    fn settings<'a>(platform: &'a PlatformIdentity, retry: &'a RetryPolicy) -> AttemptSettings<'a> {
+        AttemptSettings {
+            platform,
+            stream: StreamSettings::default(),
+            retry,
+            deadline: deadline(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_is_written_under_its_key_and_records_what_s3_took() {
+        // GIVEN a verified destination and an accepted delivery
+        let destination = saved(AuthModeKind::BucketPolicy);
+        let mut delivery = accepted(&destination);
+        let writer = ScriptedWriter::permissive();
+        let retry = RetryPolicy::default();
+        let platform = platform();
+        // WHEN it is attempted
+        let attempted = attempt(
+            &writer,
+            &mut delivery,
+            &destination,
+            InMemorySource("a,b\n".into()),
+            &settings(&platform, &retry),
+            NOW,
+        )
+        .await
+        .unwrap();
+        // THEN the file is under the key decided when it was asked for, and the record says so
+        assert_eq!(attempted, Attempted::Delivered);
+        let key = "exports/2026/11/27/d-7-report.csv";
+        assert_eq!(delivery.key, key);
+        assert_eq!(writer.objects.lock().unwrap()[key], "a,b\n");
+        let written = delivery.written.as_ref().unwrap();
+        assert_eq!(written.bytes, 4);
+        assert_eq!(written.checksum, writer::crc64nvme(&[b"a,b\n"]).to_base64());
+        assert_eq!(delivery.status, DeliveryStatus::Delivered);
+    }
+
+    #[tokio::test]
+    async fn a_bucket_that_denies_us_is_retried_then_parked_naming_the_category() {
+        // GIVEN a bucket that denies every write, and two attempts allowed
+        let destination = saved(AuthModeKind::BucketPolicy);
+        let mut delivery = accepted(&destination);
+        let writer = ScriptedWriter::new(
+            |_| Ok(()),
+            |_| Err(ProbeError::new(ProbeFailure::AccessDenied)),
+        );
+        let retry = RetryPolicy {
+            max_attempts: 2,
+            ..RetryPolicy::default()
+        };
+        let platform = platform();
+        // WHEN attempted twice
+        let mut outcomes = Vec::new();
+        for now in [NOW, NOW + time::Duration::hours(1)] {
+            let source = InMemorySource("x".into());
+            outcomes.push(
+                attempt(
+                    &writer,
+                    &mut delivery,
+                    &destination,
+                    source,
+                    &settings(&platform, &retry),
+                    now,
+                )
+                .await
+                .unwrap(),
+            );
+        }
+        // THEN the first will be retried and the second parks it, both naming the denial
+        assert_eq!(
+            outcomes,
+            [
+                Attempted::WillRetry(FailureCategory::PutAccessDenied),
+                Attempted::Parked(FailureCategory::PutAccessDenied)
+            ]
+        );
+        assert!(writer.objects.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failing_destination_is_not_written_and_its_category_counts_toward_parking() {
+        // GIVEN a destination whose last re-validation failed
+        let mut destination = saved(AuthModeKind::BucketPolicy);
+        let version = destination.active().unwrap().config_version;
+        destination
+            .record_check(
+                crate::testing::failed(version, FailureCategory::BucketNotFound),
+                &crate::domain::revalidation::RevalidationSettings::default(),
+                NOW,
+            )
+            .unwrap();
+        let mut delivery = accepted(&destination);
+        let writer = ScriptedWriter::permissive();
+        let retry = RetryPolicy::default();
+        let platform = platform();
+        // WHEN a delivery to it is attempted
+        let attempted = attempt(
+            &writer,
+            &mut delivery,
+            &destination,
+            InMemorySource("x".into()),
+            &settings(&platform, &retry),
+            NOW,
+        )
+        .await
+        .unwrap();
+        // THEN nothing is written and the attempt fails with the destination's own category
+        assert_eq!(
+            attempted,
+            Attempted::WillRetry(FailureCategory::BucketNotFound)
+        );
+        assert!(writer.assume_calls().is_empty() && writer.put_calls().is_empty());
+        assert_eq!(delivery.attempts, 1);
+    }
+}
