@@ -1,70 +1,7 @@
-use time::macros::datetime;
-
 use super::*;
-use crate::domain::check::{CheckResult, Stage, StageFailure, StageResult, StageStatus};
+use crate::domain::fixtures::{NOW as AT, draft, result, saved};
 use crate::domain::revalidation::RevalidationSettings;
-use crate::domain::{
-    AccountId, AuthModeKind, Configuration, Description, DestinationName, DestinationPatch, Folder,
-    KeyTemplate, NewDestination,
-};
-
-const AT: OffsetDateTime = datetime!(2026-12-05 10:00 UTC);
-
-fn draft() -> Destination {
-    Destination::new_draft(
-        DestinationId::generate(),
-        TenantId::new("tenant-a").unwrap(),
-        NewDestination {
-            name: DestinationName::new("Lake").unwrap(),
-            description: Description::default(),
-            key_template: KeyTemplate::default(),
-            auth: AuthModeKind::BucketPolicy,
-            configuration: Configuration {
-                bucket: BucketName::new("customer-bucket").unwrap(),
-                folder: Folder::new("exports").unwrap(),
-                region: None,
-                role_arn: None,
-                kms_key: None,
-                bucket_owner: Some(AccountId::new("222222222222").unwrap()),
-            },
-        },
-        AT,
-    )
-    .unwrap()
-}
-
-/// A check of `config_version`, failed at the write with `category` if any.
-fn check(config_version: u64, category: Option<FailureCategory>) -> CheckResult {
-    CheckResult {
-        passed: category.is_none(),
-        config_version,
-        started_at: AT,
-        duration_ms: 1,
-        category,
-        test_object_key: None,
-        bucket_region: None,
-        bucket_owner: Some(AccountId::new("222222222222").unwrap()),
-        stages: vec![StageResult {
-            stage: Stage::Write,
-            status: if category.is_some() {
-                StageStatus::Failed
-            } else {
-                StageStatus::Passed
-            },
-            duration_ms: 1,
-            failure: category.map(|category| StageFailure {
-                category,
-                aws_error_code: None,
-                aws_request_id: None,
-                explanation: String::new(),
-                possible_causes: Vec::new(),
-                fix: String::new(),
-                fix_document: None,
-                bucket_region: None,
-            }),
-        }],
-    }
-}
+use crate::domain::{AuthModeKind, DestinationPatch, Folder, KeyTemplate};
 
 fn request(id: &str, key: &str, name: &str) -> DeliveryRequest {
     DeliveryRequest {
@@ -74,15 +11,6 @@ fn request(id: &str, key: &str, name: &str) -> DeliveryRequest {
         source: StagedSource::new(BucketName::new("platform-staging").unwrap(), key).unwrap(),
         name: ObjectName::new(name).unwrap(),
     }
-}
-
-fn saved() -> Destination {
-    let mut destination = draft();
-    assert!(destination.record_test(check(1, None), AT));
-    destination
-        .save(&RevalidationSettings::default(), AT)
-        .unwrap();
-    destination
 }
 
 #[test]
@@ -101,7 +29,7 @@ fn the_key_is_decided_once_from_the_template_and_the_active_folder() {
     // WHEN a delivery is accepted
     let delivery = Delivery::accept(request("d-1", "s/1", "report.csv"), &destination, AT).unwrap();
     // THEN its key is under the active folder, dated, and queued for an attempt now
-    assert_eq!(delivery.key, "exports/2026/12/05/d-1-report.csv");
+    assert_eq!(delivery.key, "exports/2026/11/27/d-1-report.csv");
     assert_eq!(delivery.status, DeliveryStatus::Queued);
     assert!(delivery.due(AT));
 }
@@ -109,7 +37,11 @@ fn the_key_is_decided_once_from_the_template_and_the_active_folder() {
 #[test]
 fn a_destination_never_saved_accepts_nothing() {
     assert_eq!(
-        Delivery::accept(request("d-1", "s/1", "n"), &draft(), AT),
+        Delivery::accept(
+            request("d-1", "s/1", "n"),
+            &draft(AuthModeKind::BucketPolicy),
+            AT
+        ),
         Err(DeliveryRefused::NotSaved)
     );
 }
@@ -219,7 +151,7 @@ fn only_a_verified_destination_may_be_written_and_a_failing_one_names_its_catego
     let version = destination.active().unwrap().config_version;
     destination
         .record_check(
-            check(version, Some(FailureCategory::PutAccessDenied)),
+            result(version, Some(FailureCategory::PutAccessDenied)),
             &RevalidationSettings::default(),
             AT,
         )

@@ -7,6 +7,8 @@ pub mod check;
 pub mod delivery;
 mod destination;
 mod external_id;
+#[cfg(test)]
+mod fixtures;
 mod folder;
 mod object_key;
 mod partition;
