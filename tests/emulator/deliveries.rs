@@ -45,17 +45,28 @@ async fn deliver(
     key: &str,
     file: bytes::Bytes,
 ) -> Result<Streamed, DeliveryWriteError> {
+    deliver_from(world, id, key, InMemorySource(file), small_parts()).await
+}
+
+/// Delivers `source` under `key` into destination `id` through the writer Test Connection uses.
+async fn deliver_from(
+    world: &World,
+    id: &str,
+    key: &str,
+    source: impl shared::ports::ObjectSource,
+    settings: StreamSettings,
+) -> Result<Streamed, DeliveryWriteError> {
     write_object(
         &world.services.test_connection.writer,
         &stored(world, id).await,
         &world.platform.platform_identity(),
         Upload {
             key,
-            source: InMemorySource(file),
+            source,
             content_type: "application/octet-stream",
         },
-        small_parts(),
-        Deadline::after(Duration::from_secs(60)),
+        settings,
+        Deadline::after(Duration::from_secs(600)),
     )
     .await
 }
@@ -260,19 +271,7 @@ async fn an_upload_that_fails_midway_is_aborted_by_the_same_session_in_both_mode
             good: 7 * 1024 * 1024,
         };
         // WHEN it is delivered
-        let outcome = write_object(
-            &world.services.test_connection.writer,
-            &stored(&world, id).await,
-            &world.platform.platform_identity(),
-            Upload {
-                key,
-                source,
-                content_type: "application/octet-stream",
-            },
-            small_parts(),
-            Deadline::after(Duration::from_secs(60)),
-        )
-        .await;
+        let outcome = deliver_from(&world, id, key, source, small_parts()).await;
         // THEN the delivery fails on the source, and the started upload was aborted with the
         // destination's own grant: no parts are left, and no object either
         assert!(
@@ -312,20 +311,9 @@ async fn a_staged_file_is_streamed_from_the_staging_bucket_into_the_destination(
         .open(&staging_bucket, "tenant-a/export-1.csv")
         .await
         .unwrap();
-    let streamed = write_object(
-        &world.services.test_connection.writer,
-        &stored(&world, &id).await,
-        &world.platform.platform_identity(),
-        Upload {
-            key: "exports/export-1.csv",
-            source,
-            content_type: "text/csv",
-        },
-        small_parts(),
-        Deadline::after(Duration::from_secs(60)),
-    )
-    .await
-    .unwrap();
+    let streamed = deliver_from(&world, &id, "exports/export-1.csv", source, small_parts())
+        .await
+        .unwrap();
     // THEN it arrives whole, in parts, and a missing staged file is told apart
     assert_eq!(streamed.parts, 3);
     assert!(
@@ -402,17 +390,12 @@ async fn a_200_mib_file_arrives_byte_identical_in_many_parts_in_both_modes() {
         (&policy_id, &policy_bucket, &customer, "incoming/big.bin"),
     ] {
         // WHEN a 200 MiB file is delivered with the deployed settings
-        let streamed = write_object(
-            &world.services.test_connection.writer,
-            &stored(&world, id).await,
-            &world.platform.platform_identity(),
-            Upload {
-                key,
-                source: Generated { size: SIZE, at: 0 },
-                content_type: "application/octet-stream",
-            },
+        let streamed = deliver_from(
+            &world,
+            id,
+            key,
+            Generated { size: SIZE, at: 0 },
             StreamSettings::default(),
-            Deadline::after(Duration::from_secs(600)),
         )
         .await
         .unwrap();
