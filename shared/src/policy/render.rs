@@ -149,10 +149,33 @@ pub fn permissions_policy(configuration: &Configuration) -> PolicyDocument {
     write_policy(configuration, configuration.bucket_owner.as_ref())
 }
 
-/// What one check's session may do, whatever its role allows: the same writes, into the expected
-/// owner's bucket only.
+/// What one check's or delivery's session may do, whatever its role allows: the same writes,
+/// into the expected owner's bucket only, and the key only through S3 in its region. STS takes at
+/// most 2,048 characters here, so the session policy leaves out what only repeats the grants it
+/// narrows: Sids, and the key's encryption-context condition (the session can only write this
+/// folder, so S3 can only use the key for it).
 pub fn session_policy(configuration: &Configuration, owner: Option<&AccountId>) -> PolicyDocument {
-    write_policy(configuration, owner)
+    let mut statements = vec![
+        Statement {
+            sid: None,
+            ..put_statement(configuration, owner)
+        },
+        Statement {
+            sid: None,
+            ..parts_statement(configuration, owner)
+        },
+    ];
+    if let Some(key) = &configuration.kms_key {
+        let via = format!("s3.{}.{}", key.region(), key.partition().dns_suffix());
+        statements.push(
+            Statement::allow(&KMS_ACTIONS, vec![key.as_str().to_owned()]).with_condition(
+                "StringEquals",
+                "kms:ViaService",
+                via,
+            ),
+        );
+    }
+    PolicyDocument::new(statements)
 }
 
 /// The role trusts our connector, and only when it presents this destination's External ID.

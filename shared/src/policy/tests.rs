@@ -397,3 +397,20 @@ proptest! {
         prop_assert_eq!(&twice.policy, &once.policy);
     }
 }
+
+#[test]
+fn longest_legal_inputs_still_fit_the_session_policy_limit() {
+    // GIVEN the longest bucket name and folder, a KMS key and a known owner
+    let folder = format!("{}/{}", "f".repeat(255), "g".repeat(255));
+    let d = DestinationBuilder::new(AuthModeKind::IamRole)
+        .bucket(&"b".repeat(63))
+        .folder(&folder)
+        .owner("222222222222")
+        .kms_key("arn:aws-us-gov:kms:us-gov-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab")
+        .region("us-gov-west-1")
+        .build();
+    // WHEN every check's and delivery's session policy is rendered THEN STS accepts its size
+    let owner = AccountId::new("222222222222").unwrap();
+    let size = iam_size(&session_policy(d.configuration(), Some(&owner)));
+    assert!(size <= SESSION_POLICY_LIMIT, "{size}");
+}
