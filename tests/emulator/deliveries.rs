@@ -60,10 +60,14 @@ async fn deliver_from(
         &world.services.test_connection.writer,
         &stored(world, id).await,
         &world.platform.platform_identity(),
-        Upload {
-            key,
-            source,
-            content_type: "application/octet-stream",
+        shared::app::delivery::DeliveryWrite {
+            upload: Upload {
+                key,
+                source,
+                content_type: "application/octet-stream",
+            },
+            leftover_upload: None,
+            journal: &shared::app::writer::NoJournal,
         },
         settings,
         Deadline::after(Duration::from_secs(600)),

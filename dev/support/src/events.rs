@@ -154,6 +154,7 @@ pub fn generated() -> Vec<(&'static str, String)> {
         destination_id: saved.id().clone(),
         destination_name: saved.name().as_str().to_owned(),
         category: Some(shared::domain::check::FailureCategory::PutAccessDenied),
+        delivery_id: None,
         first_failure_at: NOW,
         occurred_at: NOW,
     };

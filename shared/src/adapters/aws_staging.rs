@@ -6,7 +6,8 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 
-use crate::ports::{ObjectSource, SourceError};
+use crate::domain::delivery::StagedSource;
+use crate::ports::{ObjectSource, SourceError, StagedFiles};
 
 /// Opens staged objects.
 #[derive(Clone)]
@@ -48,6 +49,14 @@ impl StagingBucket {
             body: output.body,
             pending: Bytes::new(),
         })
+    }
+}
+
+impl StagedFiles for StagingBucket {
+    type Source = StagedObject;
+
+    async fn open(&self, source: &StagedSource) -> Result<StagedObject, SourceError> {
+        StagingBucket::open(self, source.bucket.as_str(), &source.key).await
     }
 }
 

@@ -1,10 +1,13 @@
-//! The re-validation queue on SQS.
+//! The re-validation and delivery queues on SQS.
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
+use serde::Serialize;
+
+use crate::domain::delivery::DeliveryRef;
 use crate::domain::revalidation::RevalidationRequest;
-use crate::ports::{QueueError, RevalidationQueue};
+use crate::ports::{DeliveryQueue, QueueError, RevalidationQueue};
 
 /// SQS takes at most ten messages per batch.
 const BATCH: usize = 10;
@@ -31,12 +34,13 @@ fn queue_error(message: impl Into<String>) -> QueueError {
     QueueError(message.into().into())
 }
 
-impl RevalidationQueue for SqsQueue {
-    async fn enqueue(&self, requests: &[RevalidationRequest]) -> Result<(), QueueError> {
-        for chunk in requests.chunks(BATCH) {
+impl SqsQueue {
+    /// Sends `messages` as JSON, ten per batch.
+    async fn send<T: Serialize>(&self, messages: &[T]) -> Result<(), QueueError> {
+        for chunk in messages.chunks(BATCH) {
             let mut entries = Vec::with_capacity(chunk.len());
-            for (index, request) in chunk.iter().enumerate() {
-                let body = serde_json::to_string(request).map_err(|e| QueueError(Box::new(e)))?;
+            for (index, message) in chunk.iter().enumerate() {
+                let body = serde_json::to_string(message).map_err(|e| QueueError(Box::new(e)))?;
                 entries.push(
                     SendMessageBatchRequestEntry::builder()
                         .id(index.to_string())
@@ -62,5 +66,17 @@ impl RevalidationQueue for SqsQueue {
             }
         }
         Ok(())
+    }
+}
+
+impl RevalidationQueue for SqsQueue {
+    async fn enqueue(&self, requests: &[RevalidationRequest]) -> Result<(), QueueError> {
+        self.send(requests).await
+    }
+}
+
+impl DeliveryQueue for SqsQueue {
+    async fn enqueue_deliveries(&self, deliveries: &[DeliveryRef]) -> Result<(), QueueError> {
+        self.send(deliveries).await
     }
 }

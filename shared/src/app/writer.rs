@@ -401,11 +401,33 @@ pub struct Streamed {
     pub parts: u16,
 }
 
+/// The journal could not record a started upload.
+pub type JournalError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Told of a multipart upload as soon as it starts, before any part is sent, so that an attempt
+/// that dies mid-way leaves behind the id its successor aborts.
+pub trait UploadJournal: Sync {
+    /// # Errors
+    /// When the id could not be recorded: the upload is aborted rather than risk forgetting it.
+    fn started(&self, upload_id: &str) -> impl Future<Output = Result<(), JournalError>> + Send;
+}
+
+/// No journal: for writes that are never retried by another worker.
+pub struct NoJournal;
+
+impl UploadJournal for NoJournal {
+    async fn started(&self, _upload_id: &str) -> Result<(), JournalError> {
+        Ok(())
+    }
+}
+
 /// Why a streamed write failed.
 #[derive(Debug)]
 pub enum StreamFailure {
     /// The source could not be read (nothing was completed; a started upload was aborted).
     Source(SourceError),
+    /// A started upload could not be recorded (it was aborted).
+    Journal(JournalError),
     /// AWS refused or failed a request.
     Write {
         failure: PutFailure,
@@ -421,13 +443,14 @@ pub enum StreamFailure {
 ///
 /// # Errors
 /// [`StreamFailure`].
-pub async fn stream<W: ObjectWriter, S: ObjectSource>(
+pub async fn stream<W: ObjectWriter, S: ObjectSource, J: UploadJournal>(
     writer: &W,
     plan: &WritePlan<'_>,
     session: &SessionCredentials,
     upload: Upload<'_, S>,
     settings: StreamSettings,
     deadline: Deadline,
+    journal: &J,
 ) -> Result<Streamed, StreamFailure> {
     let Upload {
         key,
@@ -446,6 +469,10 @@ pub async fn stream<W: ObjectWriter, S: ObjectSource>(
         })?;
     let target = plan.object(session, &region, key);
     let completed = async {
+        journal
+            .started(&upload_id)
+            .await
+            .map_err(UploadError::Journal)?;
         let (parts, checksum) =
             upload_parts(writer, target, &upload_id, &mut source, settings, deadline).await?;
         let written = deadline
@@ -515,6 +542,7 @@ async fn abort<W: ObjectWriter>(
         .is_ok();
     match error {
         UploadError::Source(e) => StreamFailure::Source(e),
+        UploadError::Journal(e) => StreamFailure::Journal(e),
         UploadError::Write(error) => StreamFailure::Write {
             failure: PutFailure {
                 error,
@@ -528,11 +556,32 @@ async fn abort<W: ObjectWriter>(
     }
 }
 
+/// Aborts the multipart upload a lost attempt left under `key`, in the bucket's region, so its
+/// parts do not stay behind. Whether it was confirmed gone does not stop the next write: an upload
+/// that could not be aborted here is left to the bucket's lifecycle rule.
+pub async fn abort_leftover<W: ObjectWriter>(
+    writer: &W,
+    plan: &WritePlan<'_>,
+    session: &SessionCredentials,
+    key: &str,
+    upload_id: &str,
+) -> bool {
+    let budget = Deadline::after(ABORT_BUDGET);
+    in_bucket_region(plan, |region| async move {
+        budget
+            .call(writer.abort_upload(plan.object(session, &region, key), upload_id))
+            .await
+    })
+    .await
+    .is_ok()
+}
+
 /// How long aborting a failed upload may take, whatever was left of the deadline.
 const ABORT_BUDGET: Duration = Duration::from_secs(10);
 
 enum UploadError {
     Source(SourceError),
+    Journal(JournalError),
     Write(ProbeError),
 }
 

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::Status;
 use super::check::FailureCategory;
+use super::delivery::DeliveryId;
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("an actor is 1 to 256 printable characters")]
@@ -71,6 +72,11 @@ pub enum Activity {
         passed: bool,
         #[serde(skip_serializing_if = "Option::is_none")]
         category: Option<FailureCategory>,
+    },
+    /// An exporter asked for a delivery (the actor is its IAM identity).
+    #[serde(rename_all = "camelCase")]
+    DeliveryRequested {
+        delivery_id: DeliveryId,
     },
     /// Re-validation moved the status of the active configuration.
     #[serde(rename_all = "camelCase")]

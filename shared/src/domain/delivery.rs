@@ -7,12 +7,28 @@ use std::fmt;
 use thiserror::Error;
 use time::{Duration, OffsetDateTime};
 
+use serde::{Deserialize, Serialize};
+
 use super::check::FailureCategory;
-use super::{BucketName, Destination, DestinationId, Status, TenantId};
+use super::{Actor, BucketName, Destination, DestinationId, Status, TenantId};
 
 /// The exporter's id for a delivery: 1 to 128 of `A-Z a-z 0-9 . _ -`, not `.` or `..`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DeliveryId(String);
+
+impl TryFrom<String> for DeliveryId {
+    type Error = DeliveryIdError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::new(&value)
+    }
+}
+
+impl From<DeliveryId> for String {
+    fn from(value: DeliveryId) -> Self {
+        value.0
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("must be 1 to 128 letters, digits, '.', '_' or '-', and not '.' or '..'")]
@@ -96,12 +112,26 @@ pub struct DeliveryRequest {
     pub id: DeliveryId,
     pub source: StagedSource,
     pub name: ObjectName,
+    /// Who asked: the exporter's IAM identity, or the queue.
+    pub requested_by: Actor,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One delivery, by its keys: what the delivery queue carries between attempts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeliveryRef {
+    pub tenant_id: TenantId,
+    pub destination_id: DestinationId,
+    pub delivery_id: DeliveryId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum DeliveryStatus {
     /// Asked for; not attempted yet.
     Queued,
+    /// An attempt is writing; if its worker dies, another may start once `next_attempt_at`
+    /// (the attempt's lease) has passed.
     Delivering,
     Delivered,
     /// The last attempt failed; another follows at `next_attempt_at`.
@@ -177,10 +207,16 @@ pub struct Delivery {
     pub id: DeliveryId,
     pub source: StagedSource,
     pub name: ObjectName,
+    pub requested_by: Actor,
     /// Decided when asked for; every attempt writes this key.
     pub key: String,
     pub status: DeliveryStatus,
+    /// Counts every change, for conditional writes.
+    pub version: u64,
     pub attempts: u32,
+    /// The multipart upload the current (or a lost) attempt started: the next attempt aborts it
+    /// first, so a crashed attempt leaves no parts behind.
+    pub upload_id: Option<String>,
     pub requested_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
     pub next_attempt_at: Option<OffsetDateTime>,
@@ -212,9 +248,12 @@ impl Delivery {
             id: request.id,
             source: request.source,
             name: request.name,
+            requested_by: request.requested_by,
             key,
             status: DeliveryStatus::Queued,
+            version: 1,
             attempts: 0,
+            upload_id: None,
             requested_at: now,
             updated_at: now,
             next_attempt_at: Some(now),
@@ -226,17 +265,37 @@ impl Delivery {
     /// Asking again for the same delivery changes nothing; asking with another file is a
     /// conflict.
     pub fn same_request(&self, request: &DeliveryRequest) -> Result<(), DeliveryConflict> {
-        if self.source == request.source && self.name == request.name {
+        self.same_file(&request.source, &request.name)
+    }
+
+    /// The same check against another accepted delivery (two asks racing).
+    pub fn same_request_as(&self, other: &Delivery) -> Result<(), DeliveryConflict> {
+        self.same_file(&other.source, &other.name)
+    }
+
+    fn same_file(&self, source: &StagedSource, name: &ObjectName) -> Result<(), DeliveryConflict> {
+        if self.source == *source && self.name == *name {
             Ok(())
         } else {
             Err(DeliveryConflict(self.id.clone()))
         }
     }
 
-    /// Whether an attempt may start now: queued, or failed and past its backoff.
+    pub fn reference(&self) -> DeliveryRef {
+        DeliveryRef {
+            tenant_id: self.tenant.clone(),
+            destination_id: self.destination.clone(),
+            delivery_id: self.id.clone(),
+        }
+    }
+
+    /// Whether an attempt may start now: queued, failed and past its backoff, or delivering past
+    /// its lease (its worker died).
     pub fn due(&self, now: OffsetDateTime) -> bool {
-        matches!(self.status, DeliveryStatus::Queued | DeliveryStatus::Failed)
-            && self.next_attempt_at.is_some_and(|at| at <= now)
+        matches!(
+            self.status,
+            DeliveryStatus::Queued | DeliveryStatus::Failed | DeliveryStatus::Delivering
+        ) && self.next_attempt_at.is_some_and(|at| at <= now)
     }
 
     /// Whether an attempt may write: only into a verified destination. An attempt at a failing
@@ -253,8 +312,14 @@ impl Delivery {
         }
     }
 
-    pub fn start_attempt(&mut self, now: OffsetDateTime) -> Result<(), NotWaiting> {
-        if !matches!(self.status, DeliveryStatus::Queued | DeliveryStatus::Failed) {
+    /// Starts an attempt that holds the delivery for `lease`: past it, the attempt counts as lost
+    /// and another may start.
+    pub fn start_attempt(
+        &mut self,
+        now: OffsetDateTime,
+        lease: Duration,
+    ) -> Result<(), NotWaiting> {
+        if !self.due(now) {
             return Err(NotWaiting {
                 id: self.id.clone(),
                 status: self.status,
@@ -262,9 +327,21 @@ impl Delivery {
         }
         self.status = DeliveryStatus::Delivering;
         self.attempts += 1;
-        self.next_attempt_at = None;
-        self.updated_at = now;
+        self.next_attempt_at = Some(now + lease);
+        self.touch(now);
         Ok(())
+    }
+
+    /// The attempt started a multipart upload (recorded before any part is sent).
+    pub fn upload_started(&mut self, upload_id: &str, now: OffsetDateTime) {
+        self.upload_id = Some(upload_id.to_owned());
+        self.touch(now);
+    }
+
+    /// The upload a lost attempt left was aborted (or is gone).
+    pub fn upload_cleared(&mut self, now: OffsetDateTime) {
+        self.upload_id = None;
+        self.touch(now);
     }
 
     pub fn delivered(&mut self, written: Written, now: OffsetDateTime) {
@@ -272,6 +349,20 @@ impl Delivery {
         self.written = Some(written);
         self.failure = None;
         self.next_attempt_at = None;
+        self.upload_id = None;
+        self.touch(now);
+    }
+
+    /// Parks it at once: nothing could ever receive it (its destination was deleted).
+    pub fn park(&mut self, category: FailureCategory, now: OffsetDateTime) {
+        self.status = DeliveryStatus::Parked;
+        self.failure = Some(category);
+        self.next_attempt_at = None;
+        self.touch(now);
+    }
+
+    fn touch(&mut self, now: OffsetDateTime) {
+        self.version += 1;
         self.updated_at = now;
     }
 
@@ -284,7 +375,7 @@ impl Delivery {
         now: OffsetDateTime,
     ) -> bool {
         self.failure = Some(category);
-        self.updated_at = now;
+        self.touch(now);
         if self.attempts >= policy.max_attempts {
             self.status = DeliveryStatus::Parked;
             self.next_attempt_at = None;

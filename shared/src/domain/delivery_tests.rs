@@ -10,8 +10,11 @@ fn request(id: &str, key: &str, name: &str) -> DeliveryRequest {
         id: DeliveryId::new(id).unwrap(),
         source: StagedSource::new(BucketName::new("platform-staging").unwrap(), key).unwrap(),
         name: ObjectName::new(name).unwrap(),
+        requested_by: Actor::new("arn:aws:iam::111111111111:role/exporter").unwrap(),
     }
 }
+
+const LEASE: Duration = Duration::minutes(20);
 
 #[test]
 fn the_key_is_decided_once_from_the_template_and_the_active_folder() {
@@ -94,7 +97,7 @@ fn failed_attempts_back_off_and_park_after_the_last() {
     let mut parked = false;
     while !parked {
         assert!(delivery.due(now));
-        delivery.start_attempt(now).unwrap();
+        delivery.start_attempt(now, LEASE).unwrap();
         assert!(!delivery.due(now), "not due while delivering");
         parked = delivery.attempt_failed(FailureCategory::PutAccessDenied, &policy, now);
         if let Some(next) = delivery.next_attempt_at {
@@ -112,7 +115,27 @@ fn failed_attempts_back_off_and_park_after_the_last() {
         !delivery.due(now + Duration::days(1)),
         "a parked delivery is not retried"
     );
-    assert!(delivery.start_attempt(now).is_err());
+    assert!(delivery.start_attempt(now, LEASE).is_err());
+}
+
+#[test]
+fn an_attempt_whose_worker_died_is_taken_over_after_its_lease_and_its_upload_is_remembered() {
+    // GIVEN an attempt that started a multipart upload, then its worker died
+    let mut delivery = Delivery::accept(request("d-1", "s/1", "n"), &saved(), AT).unwrap();
+    delivery.start_attempt(AT, LEASE).unwrap();
+    delivery.upload_started("upload-1", AT);
+    let version = delivery.version;
+    // WHEN another worker looks before and after the lease
+    let before = delivery.start_attempt(AT + LEASE - Duration::seconds(1), LEASE);
+    // THEN it waits for the lease, then takes over knowing which upload to abort
+    assert!(before.is_err(), "the attempt still holds it");
+    delivery.start_attempt(AT + LEASE, LEASE).unwrap();
+    assert_eq!(delivery.attempts, 2);
+    assert_eq!(delivery.upload_id.as_deref(), Some("upload-1"));
+    assert!(
+        delivery.version > version,
+        "every change counts for conditional writes"
+    );
 }
 
 #[test]
@@ -126,7 +149,7 @@ fn the_backoff_doubles_up_to_its_ceiling() {
 #[test]
 fn a_delivered_delivery_keeps_what_was_written_and_takes_no_more_attempts() {
     let mut delivery = Delivery::accept(request("d-1", "s/1", "n"), &saved(), AT).unwrap();
-    delivery.start_attempt(AT).unwrap();
+    delivery.start_attempt(AT, LEASE).unwrap();
     delivery.delivered(
         Written {
             bytes: 4,
@@ -140,7 +163,7 @@ fn a_delivered_delivery_keeps_what_was_written_and_takes_no_more_attempts() {
     assert_eq!(delivery.status, DeliveryStatus::Delivered);
     assert_eq!(delivery.written.as_ref().unwrap().bytes, 4);
     assert!(!delivery.due(AT + Duration::days(1)));
-    assert!(delivery.start_attempt(AT).is_err());
+    assert!(delivery.start_attempt(AT, LEASE).is_err());
 }
 
 #[test]

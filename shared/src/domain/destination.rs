@@ -601,6 +601,7 @@ impl Destination {
                 destination_id: self.id.clone(),
                 destination_name: self.name.as_str().to_owned(),
                 category,
+                delivery_id: None,
                 first_failure_at: first_failure_at.unwrap_or(now),
                 occurred_at: now,
             }),

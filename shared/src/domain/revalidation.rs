@@ -5,12 +5,15 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::check::{CheckResult, FailureCategory};
+use super::delivery::DeliveryId;
 use super::{DestinationId, TenantId};
 
 /// EventBridge `source` of every event this service puts.
 pub const EVENT_SOURCE: &str = "destinations";
 pub const FAILED_DETAIL_TYPE: &str = "Destination Connection Failed";
 pub const RESTORED_DETAIL_TYPE: &str = "Destination Connection Restored";
+/// A delivery was parked: every attempt failed.
+pub const DELIVERY_FAILED_DETAIL_TYPE: &str = "Delivery Failed";
 /// Detail-type of the on-demand request: `{"tenantId": "...", "destinationId": "..."?}`.
 pub const REVALIDATE_DETAIL_TYPE: &str = "Revalidate Destinations";
 
@@ -60,18 +63,33 @@ pub struct RevalidationState {
 pub enum ConnectionEventKind {
     Failed,
     Restored,
+    DeliveryFailed,
 }
 
 impl ConnectionEventKind {
+    pub const ALL: [ConnectionEventKind; 3] = [
+        ConnectionEventKind::Failed,
+        ConnectionEventKind::Restored,
+        ConnectionEventKind::DeliveryFailed,
+    ];
+
     pub fn detail_type(self) -> &'static str {
         match self {
             ConnectionEventKind::Failed => FAILED_DETAIL_TYPE,
             ConnectionEventKind::Restored => RESTORED_DETAIL_TYPE,
+            ConnectionEventKind::DeliveryFailed => DELIVERY_FAILED_DETAIL_TYPE,
         }
+    }
+
+    pub fn from_detail_type(detail_type: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.detail_type() == detail_type)
     }
 }
 
-/// A status transition of a saved destination, and the `detail` of the event that announces it.
+/// A status transition of a saved destination (or a parked delivery), and the `detail` of the
+/// event that announces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionEvent {
@@ -85,6 +103,10 @@ pub struct ConnectionEvent {
     pub destination_name: String,
     /// The failure category (for a restore: the one it recovered from).
     pub category: Option<FailureCategory>,
+    /// Only in `Delivery Failed`: the delivery that was parked.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub delivery_id: Option<DeliveryId>,
+    /// For a delivery: when it was asked for.
     #[serde(with = "time::serde::rfc3339")]
     pub first_failure_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -142,12 +164,14 @@ mod tests {
             destination_id: DestinationId::generate(),
             destination_name: "Lake".into(),
             category: Some(FailureCategory::BucketNotFound),
+            delivery_id: None,
             first_failure_at: OffsetDateTime::UNIX_EPOCH,
             occurred_at: OffsetDateTime::UNIX_EPOCH,
         };
         let detail = serde_json::to_value(&event).unwrap();
         assert_eq!(detail["eventId"], "d/7");
         assert!(detail.get("kind").is_none());
+        assert!(detail.get("deliveryId").is_none());
         assert_eq!(event.detail_type(), RESTORED_DETAIL_TYPE);
     }
 }

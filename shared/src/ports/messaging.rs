@@ -4,6 +4,7 @@ use std::future::Future;
 
 use thiserror::Error;
 
+use crate::domain::delivery::DeliveryRef;
 use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest};
 
 #[derive(Debug, Error)]
@@ -18,6 +19,17 @@ pub trait RevalidationQueue: Send + Sync {
     fn enqueue(
         &self,
         requests: &[RevalidationRequest],
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// Where deliveries wait for an attempt.
+pub trait DeliveryQueue: Send + Sync {
+    /// # Errors
+    /// `QueueError` when any could not be queued (a delivery left out stays due, and the sweep
+    /// queues it again; a duplicate attempt finds it no longer due).
+    fn enqueue_deliveries(
+        &self,
+        deliveries: &[DeliveryRef],
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 

@@ -6,12 +6,13 @@ mod source;
 mod store;
 mod writer;
 
-pub use messaging::{EventPublisher, PublishError, QueueError, RevalidationQueue};
-pub use source::{InMemorySource, ObjectSource, SourceError};
+pub use messaging::{DeliveryQueue, EventPublisher, PublishError, QueueError, RevalidationQueue};
+pub use source::{InMemorySource, ObjectSource, SourceError, StagedFiles};
 pub use store::{
-    ActivityLog, ActivityPage, CheckHistory, CheckLock, CreateOutcome, DestinationRepository,
-    DueIndex, DuePage, IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page, RateLimitedAction,
-    RateLimiter, RetryAfter, SideEffects, StoreError,
+    ActivityLog, ActivityPage, CheckHistory, CheckLock, CreateOutcome, DeliveryPage,
+    DeliveryRecords, DestinationRepository, DueDeliveries, DueDeliveryPage, DueIndex, DuePage,
+    IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page, RateLimitedAction, RateLimiter,
+    Recorded, RetryAfter, SideEffects, StoreError,
 };
 pub use writer::{
     AssumeRoleRequest, AwsEvidence, FullObjectChecksum, ObjectBody, ObjectTarget, ObjectWriter,

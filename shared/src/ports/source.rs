@@ -5,6 +5,8 @@ use std::future::Future;
 
 use thiserror::Error;
 
+use crate::domain::delivery::StagedSource;
+
 #[derive(Debug, Error)]
 pub enum SourceError {
     #[error("the staged object is gone")]
@@ -29,6 +31,20 @@ pub trait ObjectSource: Send {
         &mut self,
         max: usize,
     ) -> impl Future<Output = Result<bytes::Bytes, SourceError>> + Send;
+}
+
+/// Where exporters stage the files they ask us to deliver.
+pub trait StagedFiles: Send + Sync {
+    type Source: ObjectSource;
+
+    /// Starts reading a staged file.
+    ///
+    /// # Errors
+    /// `NotFound` when it is gone (staged files expire), `Unavailable`.
+    fn open(
+        &self,
+        source: &StagedSource,
+    ) -> impl Future<Output = Result<Self::Source, SourceError>> + Send;
 }
 
 /// A source over bytes already in memory (a test object, a test's body).

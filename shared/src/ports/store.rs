@@ -7,6 +7,7 @@ use thiserror::Error;
 use time::OffsetDateTime;
 
 use crate::domain::check::CheckResult;
+use crate::domain::delivery::{Delivery, DeliveryId, DeliveryRef};
 use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest};
 use crate::domain::{ActivityEntry, Destination, DestinationId, IdempotencyKey, TenantId};
 
@@ -239,6 +240,94 @@ pub trait Outbox: Send + Sync {
         tenant: &TenantId,
         event_id: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What storing a new delivery found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored, with its activity entry.
+    New,
+    /// A delivery with this id was already stored: here it is, unchanged.
+    Existing(Box<Delivery>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryPage {
+    pub items: Vec<Delivery>,
+    pub next_cursor: Option<String>,
+}
+
+/// Deliveries, kept in the table beside their destination.
+pub trait DeliveryRecords: Send + Sync {
+    /// Stores a new delivery and the activity entry of who asked for it, unless one with its id
+    /// exists for that destination; then returns that one and writes nothing.
+    /// # Errors
+    /// `Unavailable`, `Corrupt`.
+    fn record(
+        &self,
+        delivery: &Delivery,
+        activity: &ActivityEntry,
+    ) -> impl Future<Output = Result<Recorded, StoreError>> + Send;
+
+    /// # Errors
+    /// `Unavailable`, `Corrupt`.
+    fn delivery(
+        &self,
+        tenant: &TenantId,
+        destination: &DestinationId,
+        id: &DeliveryId,
+    ) -> impl Future<Output = Result<Option<Delivery>, StoreError>> + Send;
+
+    /// Replaces the stored delivery only if its version is still `expected_version`, together with
+    /// `event` (into the outbox).
+    /// # Errors
+    /// `VersionConflict` when another attempt changed it first; `Unavailable`.
+    fn save_delivery(
+        &self,
+        delivery: &Delivery,
+        expected_version: u64,
+        event: Option<&ConnectionEvent>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Records on the stored delivery the multipart upload its current attempt started, only if
+    /// it is still at `version` (the attempt's own), without changing that version.
+    /// # Errors
+    /// `VersionConflict` when the attempt was overtaken; `Unavailable`.
+    fn note_upload(
+        &self,
+        reference: &DeliveryRef,
+        version: u64,
+        upload_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// A destination's deliveries, newest first.
+    /// # Errors
+    /// `InvalidCursor`, `Unavailable`, `Corrupt`.
+    fn deliveries(
+        &self,
+        tenant: &TenantId,
+        destination: &DestinationId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<DeliveryPage, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueDeliveryPage {
+    pub items: Vec<DeliveryRef>,
+    pub next_cursor: Option<String>,
+}
+
+/// Deliveries waiting for an attempt: queued, backing off, or held by a lost attempt.
+pub trait DueDeliveries: Send + Sync {
+    /// Those whose next attempt is at or before `now`, oldest first.
+    /// # Errors
+    /// `InvalidCursor`, `Unavailable`.
+    fn due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> impl Future<Output = Result<DueDeliveryPage, StoreError>> + Send;
 }
 
 /// The calls a tenant's rate limit counts.

@@ -10,14 +10,17 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::domain::check::CheckResult;
+use crate::domain::delivery::{Delivery, DeliveryId, DeliveryRef, StagedSource};
 use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest, due_shard};
 use crate::domain::{ActivityEntry, Destination, DestinationId, TenantId};
 use crate::ports::{
     ActivityLog, ActivityPage, AssumeRoleRequest, CheckHistory, CheckLock, CreateOutcome,
-    DestinationRepository, DueIndex, DuePage, EventPublisher, FullObjectChecksum,
-    IdempotencyRecord, NewRecord, ObjectBody, ObjectTarget, ObjectWriter, Outbox, OutboxPage, Page,
-    ProbeError, PublishError, QueueError, RateLimitedAction, RateLimiter, RetryAfter,
-    RevalidationQueue, SessionCredentials, SideEffects, StoreError, UploadedPart, WrittenObject,
+    DeliveryPage, DeliveryQueue, DeliveryRecords, DestinationRepository, DueDeliveries,
+    DueDeliveryPage, DueIndex, DuePage, EventPublisher, FullObjectChecksum, IdempotencyRecord,
+    InMemorySource, NewRecord, ObjectBody, ObjectTarget, ObjectWriter, Outbox, OutboxPage, Page,
+    ProbeError, PublishError, QueueError, RateLimitedAction, RateLimiter, Recorded, RetryAfter,
+    RevalidationQueue, SessionCredentials, SideEffects, SourceError, StagedFiles, StoreError,
+    UploadedPart, WrittenObject,
 };
 
 type Key = (TenantId, DestinationId);
@@ -31,6 +34,7 @@ struct State {
     outbox: BTreeMap<(TenantId, String), ConnectionEvent>,
     counts: HashMap<TenantId, u32>,
     rate: HashMap<(TenantId, RateLimitedAction, i64), u32>,
+    deliveries: BTreeMap<(Key, DeliveryId), Delivery>,
 }
 
 /// Every store port over one shared state; clones share it.
@@ -93,6 +97,13 @@ impl InMemoryStore {
     }
 
     /// An event waiting in the outbox (a fixture).
+    /// Removes a destination as if deleted (its count and trail untouched).
+    pub fn remove(&self, tenant: &TenantId, id: &DestinationId) {
+        self.lock()
+            .destinations
+            .remove(&(tenant.clone(), id.clone()));
+    }
+
     pub fn insert_outbox(&self, event: ConnectionEvent) {
         self.lock()
             .outbox
@@ -434,6 +445,139 @@ impl Outbox for InMemoryStore {
     }
 }
 
+impl DeliveryRecords for InMemoryStore {
+    async fn record(
+        &self,
+        delivery: &Delivery,
+        activity: &ActivityEntry,
+    ) -> Result<Recorded, StoreError> {
+        let mut state = self.open().await?;
+        let key = (
+            (delivery.tenant.clone(), delivery.destination.clone()),
+            delivery.id.clone(),
+        );
+        if let Some(existing) = state.deliveries.get(&key) {
+            return Ok(Recorded::Existing(Box::new(existing.clone())));
+        }
+        state.deliveries.insert(key.clone(), delivery.clone());
+        state.activity.push((key.0, activity.clone()));
+        Ok(Recorded::New)
+    }
+
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        destination: &DestinationId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        let state = self.open().await?;
+        Ok(state
+            .deliveries
+            .get(&((tenant.clone(), destination.clone()), id.clone()))
+            .cloned())
+    }
+
+    async fn save_delivery(
+        &self,
+        delivery: &Delivery,
+        expected_version: u64,
+        event: Option<&ConnectionEvent>,
+    ) -> Result<(), StoreError> {
+        let mut state = self.open().await?;
+        let key = (
+            (delivery.tenant.clone(), delivery.destination.clone()),
+            delivery.id.clone(),
+        );
+        match state.deliveries.get(&key) {
+            Some(stored) if stored.version == expected_version => {}
+            _ => {
+                return Err(StoreError::VersionConflict {
+                    expected: expected_version,
+                });
+            }
+        }
+        state.deliveries.insert(key, delivery.clone());
+        if let Some(event) = event {
+            state.outbox.insert(
+                (event.tenant_id.clone(), event.event_id.clone()),
+                event.clone(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn note_upload(
+        &self,
+        reference: &DeliveryRef,
+        version: u64,
+        upload_id: &str,
+    ) -> Result<(), StoreError> {
+        let mut state = self.open().await?;
+        let key = (
+            (
+                reference.tenant_id.clone(),
+                reference.destination_id.clone(),
+            ),
+            reference.delivery_id.clone(),
+        );
+        match state.deliveries.get_mut(&key) {
+            Some(stored) if stored.version == version => {
+                stored.upload_id = Some(upload_id.to_owned());
+                Ok(())
+            }
+            _ => Err(StoreError::VersionConflict { expected: version }),
+        }
+    }
+
+    async fn deliveries(
+        &self,
+        tenant: &TenantId,
+        destination: &DestinationId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> Result<DeliveryPage, StoreError> {
+        let state = self.open().await?;
+        let mut mine: Vec<&Delivery> = state
+            .deliveries
+            .iter()
+            .filter(|(((t, d), _), _)| t == tenant && d == destination)
+            .map(|(_, delivery)| delivery)
+            .collect();
+        mine.sort_by(|a, b| (b.requested_at, &b.id).cmp(&(a.requested_at, &a.id)));
+        let start: usize = match cursor {
+            None => 0,
+            Some(c) => c.parse().map_err(|_| StoreError::InvalidCursor)?,
+        };
+        let items: Vec<Delivery> = mine
+            .iter()
+            .skip(start)
+            .take(usize::from(limit))
+            .map(|d| (*d).clone())
+            .collect();
+        let end = start + items.len();
+        Ok(DeliveryPage {
+            items,
+            next_cursor: (end < mine.len()).then(|| end.to_string()),
+        })
+    }
+}
+
+impl DueDeliveries for InMemoryStore {
+    async fn due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        _cursor: Option<&str>,
+    ) -> Result<DueDeliveryPage, StoreError> {
+        let state = self.open().await?;
+        let mut due: Vec<&Delivery> = state.deliveries.values().filter(|d| d.due(now)).collect();
+        due.sort_by_key(|d| d.next_attempt_at);
+        Ok(DueDeliveryPage {
+            items: due.iter().map(|d| d.reference()).collect(),
+            next_cursor: None,
+        })
+    }
+}
+
 impl RateLimiter for InMemoryStore {
     async fn acquire(
         &self,
@@ -478,6 +622,58 @@ impl RevalidationQueue for RecordingQueue {
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(requests);
         Ok(())
+    }
+}
+
+/// Records the deliveries queued; clones share the record.
+#[derive(Clone, Default)]
+pub struct RecordingDeliveryQueue {
+    pub queued: Arc<Mutex<Vec<DeliveryRef>>>,
+    pub fail: Arc<AtomicBool>,
+}
+
+impl DeliveryQueue for RecordingDeliveryQueue {
+    async fn enqueue_deliveries(&self, deliveries: &[DeliveryRef]) -> Result<(), QueueError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(QueueError("the recording queue is switched off".into()));
+        }
+        self.queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(deliveries);
+        Ok(())
+    }
+}
+
+/// A staging bucket in memory: `key → bytes`; a missing key is `NotFound`.
+#[derive(Clone, Default)]
+pub struct InMemoryStaging {
+    pub files: Arc<Mutex<HashMap<String, bytes::Bytes>>>,
+}
+
+impl InMemoryStaging {
+    pub fn with(key: &str, bytes: impl Into<bytes::Bytes>) -> Self {
+        let staging = Self::default();
+        staging
+            .files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned(), bytes.into());
+        staging
+    }
+}
+
+impl StagedFiles for InMemoryStaging {
+    type Source = InMemorySource;
+
+    async fn open(&self, source: &StagedSource) -> Result<InMemorySource, SourceError> {
+        self.files
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&source.key)
+            .cloned()
+            .map(InMemorySource)
+            .ok_or(SourceError::NotFound)
     }
 }
 

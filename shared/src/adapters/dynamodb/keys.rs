@@ -9,13 +9,15 @@
 //! | activity entry      | `TENANT#<tenant>` | `ACTIVITY#<id>#<ns>#<version>` | `expires_at` (TTL)                                   |
 //! | idempotency record  | `TENANT#<tenant>` | `IDEMPOTENCY#<key>`            | `expires_at` (TTL)                                   |
 //! | unpublished event   | `TENANT#<tenant>` | `OUTBOX#<event id>`            | `GSI2PK = OUTBOX`, `GSI2SK = <ns>#<tenant>#<event id>` |
+//! | delivery            | `TENANT#<tenant>` | `DELIVERY#<id>#<delivery id>`  | `GSI1PK = TENANT#<tenant>#DELIVERIES#<id>`, `GSI1SK = REQUESTED#<ns>#<delivery id>`; waiting ones `GSI2PK = DELIVERY-DUE`, `GSI2SK = <next attempt ns>#<tenant>#<id>#<delivery id>` |
 //! | destination count   | `TENANT#<tenant>` | `COUNT#destinations`           | `count`                                              |
 //! | rate-limit window   | `TENANT#<tenant>` | `RATE#<action>#<window start>` | `count`, `expires_at` (TTL)                          |
 //!
 //! `<ns>` is a zero-padded Unix timestamp in nanoseconds, so string order is time order.
-//! `GSI1` (`ByTenantNewestFirst`, all attributes) lists a tenant's destinations newest first.
+//! `GSI1` (`ByTenantNewestFirst`, all attributes) lists a tenant's destinations, and a
+//! destination's deliveries, newest first.
 //! `GSI2` (`ByNextCheck`, keys and `version`) is sparse: only saved destinations (spread over 16
-//! shards) and unpublished events are in it. Only destinations have an `SK` starting with
+//! shards), unpublished events and deliveries waiting for an attempt are in it. Only destinations have an `SK` starting with
 //! `DESTINATION#`, and only events one starting with `OUTBOX#`: the stream consumers filter on that.
 
 use std::collections::HashMap;
@@ -23,6 +25,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 use time::OffsetDateTime;
 
+use crate::domain::delivery::{DeliveryId, DeliveryRef};
 use crate::domain::revalidation::due_shard;
 use crate::domain::{DestinationId, TenantId};
 
@@ -39,6 +42,7 @@ pub const DUE_INDEX: &str = "ByNextCheck";
 pub const DESTINATION_PREFIX: &str = "DESTINATION#";
 pub const OUTBOX_PREFIX: &str = "OUTBOX#";
 const OUTBOX_PARTITION: &str = "OUTBOX";
+const DELIVERY_DUE_PARTITION: &str = "DELIVERY-DUE";
 
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -130,6 +134,51 @@ pub fn rate_window(tenant: &TenantId, action: &str, window_start: i64) -> Item {
     key(tenant, format!("RATE#{action}#{window_start}"))
 }
 
+pub fn delivery(tenant: &TenantId, id: &DestinationId, delivery: &DeliveryId) -> Item {
+    key(tenant, format!("{}{delivery}", delivery_prefix(id)))
+}
+
+/// Every delivery of one destination has an `SK` starting with this.
+pub fn delivery_prefix(id: &DestinationId) -> String {
+    format!("DELIVERY#{id}#")
+}
+
+pub fn delivery_list(tenant: &TenantId, id: &DestinationId) -> String {
+    format!("{}#DELIVERIES#{id}", tenant_pk(tenant))
+}
+
+pub fn delivery_list_position(requested_at: OffsetDateTime, delivery: &DeliveryId) -> String {
+    format!("REQUESTED#{}#{delivery}", nanos(requested_at))
+}
+
+pub fn delivery_due(reference: &DeliveryRef, next_attempt: OffsetDateTime) -> (String, String) {
+    (
+        DELIVERY_DUE_PARTITION.to_owned(),
+        format!(
+            "{}#{}#{}#{}",
+            nanos(next_attempt),
+            reference.tenant_id,
+            reference.destination_id,
+            reference.delivery_id
+        ),
+    )
+}
+
+pub fn delivery_due_partition() -> &'static str {
+    DELIVERY_DUE_PARTITION
+}
+
+/// The delivery a due-index sort key names.
+pub fn parse_delivery_due(sort_key: &str) -> Option<DeliveryRef> {
+    let mut parts = sort_key.splitn(4, '#');
+    let (_, tenant, id, delivery) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    Some(DeliveryRef {
+        tenant_id: TenantId::new(tenant).ok()?,
+        destination_id: DestinationId::new(id).ok()?,
+        delivery_id: DeliveryId::new(delivery).ok()?,
+    })
+}
+
 fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -182,6 +231,7 @@ mod tests {
             idempotency(&tenant, "k"),
             destination_count(&tenant),
             rate_window(&tenant, "test-connection", 0),
+            delivery(&tenant, &id, &DeliveryId::new("d-1").unwrap()),
         ] {
             assert_eq!(parse_destination(&other), None, "{other:?}");
             assert!(!text(&other, SK).unwrap().starts_with(DESTINATION_PREFIX));
@@ -189,7 +239,17 @@ mod tests {
         let (_, due_sk) = due(&id, &tenant, now);
         assert_eq!(parse_due(&due_sk), Some((tenant.clone(), id.clone())));
         let (_, outbox_sk) = outbox_index(&tenant, "e/1", now);
-        assert_eq!(parse_outbox_index(&outbox_sk), Some((tenant, "e/1".into())));
+        assert_eq!(
+            parse_outbox_index(&outbox_sk),
+            Some((tenant.clone(), "e/1".into()))
+        );
+        let reference = DeliveryRef {
+            tenant_id: tenant,
+            destination_id: id,
+            delivery_id: DeliveryId::new("d.1_x-2").unwrap(),
+        };
+        let (_, delivery_sk) = delivery_due(&reference, now);
+        assert_eq!(parse_delivery_due(&delivery_sk), Some(reference));
     }
 
     #[test]

@@ -20,12 +20,14 @@ use aws_sdk_dynamodb::types::{
 use time::OffsetDateTime;
 
 use crate::domain::check::CheckResult;
+use crate::domain::delivery::{Delivery, DeliveryId, DeliveryRef, DeliveryStatus};
 use crate::domain::revalidation::{ConnectionEvent, ConnectionEventKind, RevalidationRequest};
 use crate::domain::{ActivityEntry, Destination, DestinationId, TenantId};
 use crate::ports::{
-    ActivityLog, ActivityPage, CheckHistory, CheckLock, CreateOutcome, DestinationRepository,
-    DueIndex, DuePage, IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page, RateLimitedAction,
-    RateLimiter, RetryAfter, SideEffects, StoreError,
+    ActivityLog, ActivityPage, CheckHistory, CheckLock, CreateOutcome, DeliveryPage,
+    DeliveryRecords, DestinationRepository, DueDeliveries, DueDeliveryPage, DueIndex, DuePage,
+    IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page, RateLimitedAction, RateLimiter,
+    Recorded, RetryAfter, SideEffects, StoreError,
 };
 use keys::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, PK, SK, n, s};
 
@@ -184,17 +186,11 @@ pub fn read_outbox_event(item: &Item) -> Result<ConnectionEvent, StoreError> {
         .and_then(|v| v.as_m().ok())
         .ok_or_else(|| corrupt(std::io::Error::other("outbox item without an event")))?;
     let mut event: ConnectionEvent = serde_dynamo::from_item(event.clone()).map_err(corrupt)?;
-    event.kind = match item.get("detail_type").and_then(|v| v.as_s().ok()) {
-        Some(t) if t == ConnectionEventKind::Restored.detail_type() => {
-            ConnectionEventKind::Restored
-        }
-        Some(t) if t == ConnectionEventKind::Failed.detail_type() => ConnectionEventKind::Failed,
-        _ => {
-            return Err(corrupt(std::io::Error::other(
-                "outbox item of an unknown kind",
-            )));
-        }
-    };
+    event.kind = item
+        .get("detail_type")
+        .and_then(|v| v.as_s().ok())
+        .and_then(|t| ConnectionEventKind::from_detail_type(t))
+        .ok_or_else(|| corrupt(std::io::Error::other("outbox item of an unknown kind")))?;
     Ok(event)
 }
 
@@ -689,6 +685,210 @@ impl Outbox for DynamoDbStore {
             .await
             .map_err(unavailable)?;
         Ok(())
+    }
+}
+
+/// The item a delivery is stored as (keys, list position, and while it waits, its due entry).
+pub fn delivery_item(delivery: &Delivery) -> Result<Item, StoreError> {
+    let mut item = records::delivery_to_item(delivery)?;
+    item.extend(keys::delivery(
+        &delivery.tenant,
+        &delivery.destination,
+        &delivery.id,
+    ));
+    item.insert(
+        GSI1PK.into(),
+        s(keys::delivery_list(&delivery.tenant, &delivery.destination)),
+    );
+    item.insert(
+        GSI1SK.into(),
+        s(keys::delivery_list_position(
+            delivery.requested_at,
+            &delivery.id,
+        )),
+    );
+    if let (
+        DeliveryStatus::Queued | DeliveryStatus::Failed | DeliveryStatus::Delivering,
+        Some(next),
+    ) = (delivery.status, delivery.next_attempt_at)
+    {
+        let (pk, sk) = keys::delivery_due(&delivery.reference(), next);
+        item.insert(GSI2PK.into(), s(pk));
+        item.insert(GSI2SK.into(), s(sk));
+    }
+    Ok(item)
+}
+
+impl DeliveryRecords for DynamoDbStore {
+    async fn record(
+        &self,
+        delivery: &Delivery,
+        activity: &ActivityEntry,
+    ) -> Result<Recorded, StoreError> {
+        let items = vec![
+            put(
+                &self.table,
+                delivery_item(delivery)?,
+                Some("attribute_not_exists(PK)"),
+            )?,
+            put(
+                &self.table,
+                activity_item(&delivery.tenant, &delivery.destination, activity)?,
+                None,
+            )?,
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(Recorded::New),
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => {
+                let existing = self
+                    .delivery(&delivery.tenant, &delivery.destination, &delivery.id)
+                    .await?
+                    .ok_or_else(|| corrupt(std::io::Error::other("delivery vanished")))?;
+                Ok(Recorded::Existing(Box::new(existing)))
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn delivery(
+        &self,
+        tenant: &TenantId,
+        destination: &DestinationId,
+        id: &DeliveryId,
+    ) -> Result<Option<Delivery>, StoreError> {
+        self.read(keys::delivery(tenant, destination, id))
+            .await?
+            .map(records::delivery_from_item)
+            .transpose()
+    }
+
+    async fn save_delivery(
+        &self,
+        delivery: &Delivery,
+        expected_version: u64,
+        event: Option<&ConnectionEvent>,
+    ) -> Result<(), StoreError> {
+        let main = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(delivery_item(delivery)?))
+            .condition_expression("version = :expected")
+            .expression_attribute_values(":expected", n(expected_version))
+            .build()
+            .map_err(corrupt)?;
+        let mut items = vec![TransactWriteItem::builder().put(main).build()];
+        if let Some(event) = event {
+            items.push(put(
+                &self.table,
+                outbox_item(event)?,
+                Some("attribute_not_exists(PK)"),
+            )?);
+        }
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.iter().any(|x| *x)) => {
+                Err(StoreError::VersionConflict {
+                    expected: expected_version,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn note_upload(
+        &self,
+        reference: &DeliveryRef,
+        version: u64,
+        upload_id: &str,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(keys::delivery(
+                &reference.tenant_id,
+                &reference.destination_id,
+                &reference.delivery_id,
+            )))
+            .update_expression("SET uploadId = :upload")
+            .condition_expression("version = :version")
+            .expression_attribute_values(":upload", s(upload_id))
+            .expression_attribute_values(":version", n(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => {
+                Err(StoreError::VersionConflict { expected: version })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn deliveries(
+        &self,
+        tenant: &TenantId,
+        destination: &DestinationId,
+        limit: u16,
+        cursor: Option<&str>,
+    ) -> Result<DeliveryPage, StoreError> {
+        let start = cursor
+            .map(|c| {
+                cursor::decode(
+                    c,
+                    tenant,
+                    &[PK, SK, GSI1PK, GSI1SK],
+                    &keys::delivery_prefix(destination),
+                )
+            })
+            .transpose()?;
+        let query = self
+            .client
+            .query()
+            .index_name(keys::LIST_INDEX)
+            .key_condition_expression("GSI1PK = :pk")
+            .expression_attribute_values(":pk", s(keys::delivery_list(tenant, destination)))
+            .scan_index_forward(false)
+            .limit(i32::from(limit));
+        let (items, next_cursor) = self.page(query, start).await?;
+        let items = items
+            .into_iter()
+            .map(records::delivery_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(DeliveryPage { items, next_cursor })
+    }
+}
+
+impl DueDeliveries for DynamoDbStore {
+    async fn due_deliveries(
+        &self,
+        now: OffsetDateTime,
+        cursor: Option<&str>,
+    ) -> Result<DueDeliveryPage, StoreError> {
+        let partition = keys::delivery_due_partition();
+        let start = cursor
+            .map(|c| cursor::decode_index(c, partition, keys::parse_delivery_due))
+            .transpose()?;
+        let query = self
+            .client
+            .query()
+            .index_name(keys::DUE_INDEX)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :now")
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":now", s(keys::due_bound(now)))
+            .limit(500);
+        let (entries, next_cursor) = self.page(query, start).await?;
+        let mut items = Vec::new();
+        for entry in entries {
+            match entry
+                .get(GSI2SK)
+                .and_then(|v| v.as_s().ok())
+                .and_then(|sk| keys::parse_delivery_due(sk))
+            {
+                Some(reference) => items.push(reference),
+                None => tracing::error!("unreadable entry in the delivery due index"),
+            }
+        }
+        Ok(DueDeliveryPage { items, next_cursor })
     }
 }
 

@@ -14,6 +14,7 @@ use super::keys::{Item, n};
 use crate::domain::check::{
     CheckResult, FailureCategory, Stage, StageFailure, StageResult, StageStatus,
 };
+use crate::domain::delivery::{Delivery, DeliveryStatus, ObjectName, StagedSource, Written};
 use crate::domain::revalidation::RevalidationState;
 use crate::domain::{
     ActiveConfiguration, AuthMode, Configuration, Destination, DestinationParts, KeyTemplate,
@@ -124,6 +125,152 @@ pub fn idempotency_from_item(item: Item) -> Result<IdempotencyRecord, StoreError
             })
         }
         other => Err(invalid(RECORD_VERSION, format!("unknown version {other}"))),
+    }
+}
+
+/// The item a delivery is stored as (without its keys), in the current version.
+pub fn delivery_to_item(delivery: &Delivery) -> Result<Item, StoreError> {
+    let mut item: Item =
+        serde_dynamo::to_item(DeliveryRecordV1::from(delivery)).map_err(corrupt)?;
+    item.insert(RECORD_VERSION.into(), n(CURRENT));
+    Ok(item)
+}
+
+/// A delivery from an item of any stored version.
+pub fn delivery_from_item(item: Item) -> Result<Delivery, StoreError> {
+    match version_of(&item)? {
+        1 => {
+            let record: DeliveryRecordV1 = serde_dynamo::from_item(item).map_err(corrupt)?;
+            Delivery::try_from(record)
+        }
+        other => Err(invalid(RECORD_VERSION, format!("unknown version {other}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deliveries, version 1 (December 2026).
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeliveryRecordV1 {
+    tenant_id: String,
+    destination_id: String,
+    delivery_id: String,
+    source_bucket: String,
+    source_key: String,
+    name: String,
+    requested_by: String,
+    key: String,
+    status: DeliveryStatusRecordV1,
+    version: u64,
+    attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    upload_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    requested_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    next_attempt_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    written: Option<WrittenRecordV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    failure: Option<CategoryRecordV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum DeliveryStatusRecordV1 {
+    Queued,
+    Delivering,
+    Delivered,
+    Failed,
+    Parked,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WrittenRecordV1 {
+    bytes: u64,
+    checksum: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    etag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    version_id: Option<String>,
+    duration_ms: u64,
+}
+
+impl From<&Delivery> for DeliveryRecordV1 {
+    fn from(d: &Delivery) -> Self {
+        Self {
+            tenant_id: d.tenant.as_str().to_owned(),
+            destination_id: d.destination.as_str().to_owned(),
+            delivery_id: d.id.as_str().to_owned(),
+            source_bucket: d.source.bucket.as_str().to_owned(),
+            source_key: d.source.key.clone(),
+            name: d.name.as_str().to_owned(),
+            requested_by: d.requested_by.as_str().to_owned(),
+            key: d.key.clone(),
+            status: match d.status {
+                DeliveryStatus::Queued => DeliveryStatusRecordV1::Queued,
+                DeliveryStatus::Delivering => DeliveryStatusRecordV1::Delivering,
+                DeliveryStatus::Delivered => DeliveryStatusRecordV1::Delivered,
+                DeliveryStatus::Failed => DeliveryStatusRecordV1::Failed,
+                DeliveryStatus::Parked => DeliveryStatusRecordV1::Parked,
+            },
+            version: d.version,
+            attempts: d.attempts,
+            upload_id: d.upload_id.clone(),
+            requested_at: d.requested_at,
+            updated_at: d.updated_at,
+            next_attempt_at: d.next_attempt_at,
+            written: d.written.as_ref().map(|w| WrittenRecordV1 {
+                bytes: w.bytes,
+                checksum: w.checksum.clone(),
+                etag: w.etag.clone(),
+                version_id: w.version_id.clone(),
+                duration_ms: w.duration_ms,
+            }),
+            failure: d.failure.map(CategoryRecordV1::from),
+        }
+    }
+}
+
+impl TryFrom<DeliveryRecordV1> for Delivery {
+    type Error = StoreError;
+
+    fn try_from(r: DeliveryRecordV1) -> Result<Self, StoreError> {
+        Ok(Delivery {
+            tenant: parse("tenantId", r.tenant_id)?,
+            destination: parse("destinationId", r.destination_id)?,
+            id: parse("deliveryId", r.delivery_id)?,
+            source: StagedSource::new(parse("sourceBucket", r.source_bucket)?, &r.source_key)
+                .map_err(|e| invalid("sourceKey", e))?,
+            name: ObjectName::new(&r.name).map_err(|e| invalid("name", e))?,
+            requested_by: parse("requestedBy", r.requested_by)?,
+            key: r.key,
+            status: match r.status {
+                DeliveryStatusRecordV1::Queued => DeliveryStatus::Queued,
+                DeliveryStatusRecordV1::Delivering => DeliveryStatus::Delivering,
+                DeliveryStatusRecordV1::Delivered => DeliveryStatus::Delivered,
+                DeliveryStatusRecordV1::Failed => DeliveryStatus::Failed,
+                DeliveryStatusRecordV1::Parked => DeliveryStatus::Parked,
+            },
+            version: r.version,
+            attempts: r.attempts,
+            upload_id: r.upload_id,
+            requested_at: r.requested_at,
+            updated_at: r.updated_at,
+            next_attempt_at: r.next_attempt_at,
+            written: r.written.map(|w| Written {
+                bytes: w.bytes,
+                checksum: w.checksum,
+                etag: w.etag,
+                version_id: w.version_id,
+                duration_ms: w.duration_ms,
+            }),
+            failure: r.failure.map(FailureCategory::from),
+        })
     }
 }
 

@@ -152,3 +152,52 @@ fn a_custom_key_template_is_stored_and_read_back() {
         &template
     );
 }
+
+/// Deliveries as version 1 writes them, keys included.
+const GOLDEN_DELIVERIES: [(&str, &str); 2] = [
+    (
+        "delivery-v1-delivering-after-a-failure",
+        include_str!("golden/delivery-v1-delivering-after-a-failure.json"),
+    ),
+    (
+        "delivery-v1-delivered",
+        include_str!("golden/delivery-v1-delivered.json"),
+    ),
+];
+
+#[test]
+fn every_golden_delivery_reads_and_writes_back_the_very_same_item() {
+    use crate::adapters::dynamodb::delivery_item;
+    use crate::domain::delivery::DeliveryStatus;
+    // GIVEN the stored deliveries of version 1 WHEN read and written again
+    for (name, json) in GOLDEN_DELIVERIES {
+        let delivery = delivery_from_item(item(json)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        // THEN the item is the same, keys and index entries included
+        assert_eq!(
+            as_json(delivery_item(&delivery).unwrap()),
+            as_json(item(json)),
+            "{name}"
+        );
+    }
+    let lost = delivery_from_item(item(GOLDEN_DELIVERIES[0].1)).unwrap();
+    assert_eq!(lost.status, DeliveryStatus::Delivering);
+    assert_eq!(lost.upload_id.as_deref(), Some("upload-abc"));
+    assert_eq!(lost.failure, Some(FailureCategory::Transient));
+    assert_eq!(lost.attempts, 2);
+    let done = delivery_from_item(item(GOLDEN_DELIVERIES[1].1)).unwrap();
+    assert_eq!(done.status, DeliveryStatus::Delivered);
+    let written = done.written.unwrap();
+    assert_eq!(written.bytes, 209_715_200);
+    assert_eq!(written.checksum, "mYp7bYEPm+E=");
+    assert_eq!(
+        done.requested_by.as_str(),
+        "arn:aws:sts::111111111111:assumed-role/exporter/run-42"
+    );
+    assert_eq!(done.key, lost.key);
+    assert!(
+        as_json(item(GOLDEN_DELIVERIES[1].1))
+            .get("GSI2PK")
+            .is_none(),
+        "a delivered delivery leaves the due index"
+    );
+}

@@ -5,12 +5,19 @@
 use time::OffsetDateTime;
 
 use super::writer::{
-    self, Deadline, PlanError, StreamFailure, StreamSettings, Streamed, Upload, WriteTarget,
+    self, Deadline, NoJournal, PlanError, StreamFailure, StreamSettings, Streamed, Upload,
+    UploadJournal, WriteTarget,
 };
 use crate::domain::check::FailureCategory;
 use crate::domain::delivery::{Delivery, NotWaiting, RetryPolicy, Written};
 use crate::domain::{Destination, PlatformIdentity};
-use crate::ports::{ObjectSource, ObjectWriter, ProbeError, ProbeFailure};
+use crate::ports::{ObjectSource, ObjectWriter, ProbeError, ProbeFailure, SourceError};
+
+mod requests;
+mod worker;
+
+pub use requests::{DeliveryReadError, RequestError, Requested, delivery, list, request};
+pub use worker::{DeliverOutcome, Deliverer, Skipped, sweep};
 
 /// Why a delivery's write did not happen.
 #[derive(Debug)]
@@ -25,16 +32,24 @@ pub enum DeliveryWriteError {
     Write(StreamFailure),
 }
 
-/// Streams `upload` into `destination`'s active configuration: the writer's plan, its
+/// A delivery's write: the object, the upload a lost attempt left (aborted first), and where a
+/// new upload's id is recorded.
+pub struct DeliveryWrite<'a, S, J> {
+    pub upload: Upload<'a, S>,
+    pub leftover_upload: Option<&'a str>,
+    pub journal: &'a J,
+}
+
+/// Streams `write.upload` into `destination`'s active configuration: the writer's plan, its
 /// session, its streamed write. Pending changes are never written to.
 ///
 /// # Errors
 /// [`DeliveryWriteError`], with AWS's answer classified.
-pub async fn write_object<W: ObjectWriter, S: ObjectSource>(
+pub async fn write_object<W: ObjectWriter, S: ObjectSource, J: UploadJournal>(
     writer: &W,
     destination: &Destination,
     platform: &PlatformIdentity,
-    upload: Upload<'_, S>,
+    write: DeliveryWrite<'_, S, J>,
     settings: StreamSettings,
     deadline: Deadline,
 ) -> Result<Streamed, DeliveryWriteError> {
@@ -43,9 +58,22 @@ pub async fn write_object<W: ObjectWriter, S: ObjectSource>(
     let session = writer::open_session(writer, &plan, deadline)
         .await
         .map_err(DeliveryWriteError::Session)?;
-    writer::stream(writer, &plan, &session, upload, settings, deadline)
-        .await
-        .map_err(DeliveryWriteError::Write)
+    if let Some(upload_id) = write.leftover_upload {
+        let aborted =
+            writer::abort_leftover(writer, &plan, &session, write.upload.key, upload_id).await;
+        tracing::info!(aborted, "upload of a lost attempt");
+    }
+    writer::stream(
+        writer,
+        &plan,
+        &session,
+        write.upload,
+        settings,
+        deadline,
+        write.journal,
+    )
+    .await
+    .map_err(DeliveryWriteError::Write)
 }
 
 /// What one attempt at a delivery did.
@@ -64,13 +92,16 @@ pub struct AttemptSettings<'a> {
     pub stream: StreamSettings,
     pub retry: &'a RetryPolicy,
     pub deadline: Deadline,
+    /// How long an attempt holds its delivery before another may take over (past the function's
+    /// timeout, so a live attempt is never overtaken).
+    pub lease: time::Duration,
 }
 
-/// One attempt at `delivery`: into a verified destination only, through the one writer, from
-/// `source` (the staged file). The delivery records the outcome; the caller stores it.
+/// One attempt at `delivery`, from start to recorded outcome (no storage: for callers that hold
+/// the delivery alone).
 ///
 /// # Errors
-/// [`NotWaiting`] for a delivery that is delivering, delivered or parked.
+/// [`NotWaiting`] for a delivery that is not due.
 pub async fn attempt<W: ObjectWriter, S: ObjectSource>(
     writer: &W,
     delivery: &mut Delivery,
@@ -79,18 +110,49 @@ pub async fn attempt<W: ObjectWriter, S: ObjectSource>(
     settings: &AttemptSettings<'_>,
     now: OffsetDateTime,
 ) -> Result<Attempted, NotWaiting> {
-    delivery.start_attempt(now)?;
+    delivery.start_attempt(now, settings.lease)?;
+    Ok(finish_attempt(
+        writer,
+        delivery,
+        destination,
+        Ok(source),
+        &NoJournal,
+        settings,
+        now,
+    )
+    .await)
+}
+
+/// The write of an attempt already started (and stored), and its outcome recorded in
+/// `delivery`: into a verified destination only, through the one writer, from the staged file.
+pub async fn finish_attempt<W: ObjectWriter, S: ObjectSource, J: UploadJournal>(
+    writer: &W,
+    delivery: &mut Delivery,
+    destination: &Destination,
+    source: Result<S, SourceError>,
+    journal: &J,
+    settings: &AttemptSettings<'_>,
+    now: OffsetDateTime,
+) -> Attempted {
     let started = std::time::Instant::now();
-    let outcome = match Delivery::may_write_to(destination) {
-        Err(category) => Err(category),
-        Ok(()) => write_object(
+    let leftover = delivery.upload_id.clone();
+    let outcome = match (Delivery::may_write_to(destination), source) {
+        (Err(category), _) => Err(category),
+        (Ok(()), Err(e)) => Err(category_of(&DeliveryWriteError::Write(
+            StreamFailure::Source(e),
+        ))),
+        (Ok(()), Ok(source)) => write_object(
             writer,
             destination,
             settings.platform,
-            Upload {
-                key: &delivery.key,
-                source,
-                content_type: "application/octet-stream",
+            DeliveryWrite {
+                upload: Upload {
+                    key: &delivery.key,
+                    source,
+                    content_type: "application/octet-stream",
+                },
+                leftover_upload: leftover.as_deref(),
+                journal,
             },
             settings.stream,
             settings.deadline,
@@ -98,7 +160,10 @@ pub async fn attempt<W: ObjectWriter, S: ObjectSource>(
         .await
         .map_err(|e| category_of(&e)),
     };
-    Ok(match outcome {
+    if leftover.is_some() {
+        delivery.upload_cleared(now);
+    }
+    match outcome {
         Ok(streamed) => {
             delivery.delivered(
                 Written {
@@ -116,7 +181,7 @@ pub async fn attempt<W: ObjectWriter, S: ObjectSource>(
             Attempted::Parked(category)
         }
         Err(category) => Attempted::WillRetry(category),
-    })
+    }
 }
 
 /// The category a failed delivery reports, in the check's terms.
@@ -127,8 +192,11 @@ fn category_of(error: &DeliveryWriteError) -> FailureCategory {
         }
         DeliveryWriteError::Session(e) if e.is_transient() => transient(&e.failure),
         DeliveryWriteError::Session(_) => FailureCategory::RoleNotAssumable,
-        // The staged file could not be read: ours to retry, not the customer's to fix.
-        DeliveryWriteError::Write(StreamFailure::Source(_)) => FailureCategory::Transient,
+        // The staged file could not be read, or the upload not recorded: ours to retry, not the
+        // customer's to fix.
+        DeliveryWriteError::Write(StreamFailure::Source(_) | StreamFailure::Journal(_)) => {
+            FailureCategory::Transient
+        }
         DeliveryWriteError::Write(StreamFailure::Write { failure, .. }) => {
             match &failure.error.failure {
                 ProbeFailure::AccessDenied | ProbeFailure::Other => {

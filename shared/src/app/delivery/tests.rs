@@ -29,10 +29,14 @@ async fn deliver(
         writer,
         destination,
         &platform(),
-        Upload {
-            key,
-            source,
-            content_type: "application/octet-stream",
+        DeliveryWrite {
+            upload: Upload {
+                key,
+                source,
+                content_type: "application/octet-stream",
+            },
+            leftover_upload: None,
+            journal: &NoJournal,
         },
         settings,
         deadline(),
@@ -274,10 +278,14 @@ async fn a_source_shorter_than_announced_is_refused_and_aborted() {
         &writer,
         &destination,
         &platform(),
-        Upload {
-            key: "exports/x",
-            source: Truncated(InMemorySource(pattern(6 * 1024 * 1024))),
-            content_type: "application/octet-stream",
+        DeliveryWrite {
+            upload: Upload {
+                key: "exports/x",
+                source: Truncated(InMemorySource(pattern(6 * 1024 * 1024))),
+                content_type: "application/octet-stream",
+            },
+            leftover_upload: None,
+            journal: &NoJournal,
         },
         small_parts(),
         deadline(),
@@ -320,6 +328,7 @@ mod attempts {
                 source: StagedSource::new(BucketName::new("platform-staging").unwrap(), "t/7")
                     .unwrap(),
                 name: ObjectName::new("report.csv").unwrap(),
+                requested_by: crate::domain::Actor::new("exporter").unwrap(),
             },
             destination,
             NOW,
@@ -333,6 +342,7 @@ mod attempts {
             stream: StreamSettings::default(),
             retry,
             deadline: deadline(),
+            lease: time::Duration::minutes(20),
         }
     }
 
