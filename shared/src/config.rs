@@ -143,6 +143,38 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
         })
     }
 
+    /// The platform's staging bucket: the only bucket deliveries are read from.
+    pub fn staging_bucket(&self) -> Result<crate::domain::BucketName, ConfigError> {
+        let raw = self.required("STAGING_BUCKET")?;
+        crate::domain::BucketName::new(&raw).map_err(|e| ConfigError::Invalid {
+            name: "STAGING_BUCKET",
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn delivery_queue_url(&self) -> Result<String, ConfigError> {
+        self.required("DELIVERY_QUEUE_URL")
+    }
+
+    /// How long one delivery attempt may take (`DELIVERY_ATTEMPT_BUDGET`, default 840 s): less
+    /// than the function's timeout, and less than the 900 s the writer's session lasts.
+    pub fn delivery_attempt_budget(&self) -> Result<std::time::Duration, ConfigError> {
+        let invalid = |raw: &str, reason: &str| ConfigError::Invalid {
+            name: "DELIVERY_ATTEMPT_BUDGET",
+            reason: format!("{raw:?} {reason}"),
+        };
+        match self.get("DELIVERY_ATTEMPT_BUDGET") {
+            None => Ok(std::time::Duration::from_secs(840)),
+            Some(raw) => match parse_duration(&raw) {
+                None => Err(invalid(&raw, "is not a duration like 30s, 14m")),
+                Some(d) if d.is_zero() || d > std::time::Duration::from_secs(840) => {
+                    Err(invalid(&raw, "must be more than 0 and at most 840s"))
+                }
+                Some(d) => Ok(d),
+            },
+        }
+    }
+
     pub fn worker_concurrency(&self) -> Result<usize, ConfigError> {
         Ok(self.number("WORKER_CONCURRENCY", 8)?.clamp(1, 64) as usize)
     }
@@ -231,6 +263,27 @@ mod tests {
             no_writer.platform(),
             Err(ConfigError::Platform(_))
         ));
+    }
+
+    #[test]
+    fn a_delivery_attempt_never_outlives_the_writers_session() {
+        assert_eq!(
+            settings(&[]).delivery_attempt_budget(),
+            Ok(std::time::Duration::from_secs(840))
+        );
+        for raw in ["0", "15m", "soon"] {
+            assert!(
+                settings(&[("DELIVERY_ATTEMPT_BUDGET", raw)])
+                    .delivery_attempt_budget()
+                    .is_err(),
+                "{raw}"
+            );
+        }
+        assert!(
+            settings(&[("STAGING_BUCKET", "Not_A_Bucket")])
+                .staging_bucket()
+                .is_err()
+        );
     }
 
     #[test]

@@ -23,7 +23,7 @@ fn small_parts() -> StreamSettings {
     }
 }
 
-fn pattern(len: usize) -> bytes::Bytes {
+pub(crate) fn pattern(len: usize) -> bytes::Bytes {
     (0..len).map(|i| (i % 251) as u8).collect::<Vec<_>>().into()
 }
 
@@ -75,7 +75,7 @@ async fn deliver_from(
     .await
 }
 
-async fn read_back(account: &Account, bucket: &str, key: &str) -> Vec<u8> {
+pub(crate) async fn read_back(account: &Account, bucket: &str, key: &str) -> Vec<u8> {
     let object = account
         .s3()
         .get_object()
@@ -87,7 +87,7 @@ async fn read_back(account: &Account, bucket: &str, key: &str) -> Vec<u8> {
     object.body.collect().await.unwrap().to_vec()
 }
 
-async fn uploads_left(account: &Account, bucket: &str) -> usize {
+pub(crate) async fn uploads_left(account: &Account, bucket: &str) -> usize {
     account
         .s3()
         .list_multipart_uploads()
@@ -101,7 +101,7 @@ async fn uploads_left(account: &Account, bucket: &str) -> usize {
 }
 
 /// GIVEN a saved role-mode destination (role made from the rendered documents).
-async fn saved_role_destination(world: &World) -> (String, String) {
+pub(crate) async fn saved_role_destination(world: &World) -> (String, String) {
     let bucket = world.role_account_bucket().await;
     let created = world
         .api()
@@ -124,7 +124,7 @@ async fn saved_role_destination(world: &World) -> (String, String) {
 
 /// GIVEN a saved bucket-policy destination whose bucket (in another account) has the rendered
 /// policy.
-async fn saved_bucket_policy_destination(world: &World) -> (String, String, Account) {
+pub(crate) async fn saved_bucket_policy_destination(world: &World) -> (String, String, Account) {
     let customer = Account::create(dev_support::emulator::emulator()).await;
     let bucket = unique("bp");
     customer.create_bucket(&bucket).await;

@@ -88,6 +88,15 @@ async fn the_local_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c() {
     );
     assert!(printed.contains("test passed: True"), "{printed}");
     assert!(printed.contains("status: verified"), "{printed}");
+    let delivered = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("delivery: delivered "))
+        .unwrap_or_else(|| panic!("no delivery line in:\n{printed}"));
+    assert!(
+        delivered.starts_with("platform/") && delivered.ends_with("/orders-1-orders.csv"),
+        "{delivered}"
+    );
+    assert!(printed.contains("in the bucket: id,total"), "{printed}");
     // AND the setup page is at the root, as the README says
     let page = dev_support::http::send("GET", &format!("{api}/"), &[], None)
         .await

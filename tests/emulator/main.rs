@@ -5,6 +5,7 @@
 mod api;
 mod connection_check;
 mod deliveries;
+mod delivery_flow;
 mod events;
 mod generated_requests;
 mod linters;

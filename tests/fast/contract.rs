@@ -4,15 +4,16 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use shared::http::{ProblemType, ROUTES};
+use shared::http::{Authorization, ProblemType, ROUTES};
 use support::contract::{documented_problem_slugs, openapi};
 
 fn template() -> Value {
     dev_support::template::template()
 }
 
-/// The template's HTTP routes: `(method, path, public)`, public meaning no authorizer.
-fn template_routes() -> BTreeSet<(String, String, bool)> {
+/// The template's HTTP routes: `(method, path, authorizer)`; the API's default authorizer (the
+/// tenant's JWT) when the route names none.
+fn template_routes() -> BTreeSet<(String, String, String)> {
     let mut routes = BTreeSet::new();
     for resource in template()["Resources"].as_object().unwrap().values() {
         let Some(events) = resource
@@ -26,7 +27,10 @@ fn template_routes() -> BTreeSet<(String, String, bool)> {
                 routes.insert((
                     event["Properties"]["Method"].as_str().unwrap().to_owned(),
                     event["Properties"]["Path"].as_str().unwrap().to_owned(),
-                    event["Properties"]["Auth"]["Authorizer"] == "NONE",
+                    event["Properties"]["Auth"]["Authorizer"]
+                        .as_str()
+                        .unwrap_or("Jwt")
+                        .to_owned(),
                 ));
             }
         }
@@ -60,14 +64,21 @@ fn template_code_and_openapi_declare_the_same_routes() {
         .iter()
         .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
         .collect();
-    // Every API route keeps the authorizer; only the page's own routes are public.
-    let expected: BTreeSet<_> = api_routes
+    // Tenant routes keep the JWT authorizer, the platform's internal routes are IAM-signed, and
+    // only the page's own routes are public.
+    let expected: BTreeSet<_> = ROUTES
         .iter()
-        .map(|(m, p)| (m.clone(), p.clone(), false))
+        .map(|(m, p, function)| {
+            let authorizer = match function.authorization() {
+                Authorization::Tenant => "Jwt",
+                Authorization::Platform => "AWS_IAM",
+            };
+            ((*m).to_owned(), (*p).to_owned(), authorizer.to_owned())
+        })
         .chain(
             page_routes
                 .iter()
-                .map(|(m, p)| (m.clone(), p.clone(), true)),
+                .map(|(m, p)| (m.clone(), p.clone(), "NONE".to_owned())),
         )
         .collect();
     assert_eq!(template_routes(), expected);
@@ -220,9 +231,26 @@ async fn every_http_sample_event_gets_a_documented_answer() {
             );
             continue;
         }
-        assert!(request.tenant.is_some(), "{name} carries the tenant claim");
+        let function = shared::http::resolve(&request.method, &request.path)
+            .map(|route| route.function())
+            .unwrap_or(shared::http::Function::DestinationsApi);
+        match function.authorization() {
+            shared::http::Authorization::Tenant => {
+                assert!(request.tenant.is_some(), "{name} carries the tenant claim");
+            }
+            shared::http::Authorization::Platform => {
+                assert!(
+                    request.tenant.is_none(),
+                    "{name}: an internal route reads no tenant token"
+                );
+                assert!(
+                    request.platform_caller.is_some(),
+                    "{name} carries the IAM caller"
+                );
+            }
+        }
         world.api().send(request).await;
         seen += 1;
     }
-    assert!(seen >= 14, "only {seen} HTTP sample events");
+    assert!(seen >= 17, "only {seen} HTTP sample events");
 }

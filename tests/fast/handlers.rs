@@ -213,20 +213,32 @@ async fn another_tenants_destination_does_not_exist_on_any_route() {
 }
 
 #[tokio::test]
-async fn every_route_but_the_platform_needs_a_tenant() {
+async fn every_route_but_the_platform_needs_its_caller() {
     let world = world();
     let api = world.api();
     let id = "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e";
-    for (method, path) in shared::http::ROUTES
-        .iter()
-        .map(|(m, p, _)| (*m, p.replace("{id}", id)))
-    {
+    for (method, path, function) in shared::http::ROUTES.iter().map(|(m, p, f)| {
+        (
+            *m,
+            p.replace("{id}", id).replace("{deliveryId}", "export-1"),
+            f,
+        )
+    }) {
         let reply = api.send(request(method, &path).anonymous()).await;
         if path == "/platform" {
             assert_eq!(reply.status(), 200);
         } else {
             assert_eq!(reply.status(), 401, "{method} {path}");
             assert_eq!(reply.problem(), "unauthenticated");
+        }
+        if function.authorization() == shared::http::Authorization::Platform {
+            // A tenant's token is no platform identity.
+            let with_token = api.send(request(method, &path)).await;
+            assert_eq!(
+                with_token.status(),
+                401,
+                "{method} {path} with a tenant token"
+            );
         }
     }
 }

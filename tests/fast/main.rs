@@ -3,6 +3,7 @@
 
 mod aws_responses;
 mod contract;
+mod deliveries;
 mod handlers;
 mod layout;
 mod revalidation;

@@ -5,11 +5,14 @@ use serde_json::Value;
 use shared::domain::{Actor, TenantId};
 use shared::http::{ApiRequest, ApiResponse, Function, resolve};
 use shared::ports::{
-    ActivityLog, CheckHistory, CheckLock, DestinationRepository, ObjectWriter, RateLimiter,
+    ActivityLog, CheckHistory, CheckLock, DeliveryQueue, DeliveryRecords, DestinationRepository,
+    ObjectWriter, RateLimiter,
 };
 
 pub const TENANT: &str = "tenant-a";
 pub const ACTOR: &str = "user-1";
+/// The exporter identity that signs internal requests in the tests.
+pub const EXPORTER: &str = "arn:aws:sts::111111111111:assumed-role/exporter/export-run-1";
 
 /// A request of tenant `tenant-a`, acting as `user-1`.
 pub fn request(method: &str, path: &str) -> ApiRequest {
@@ -31,6 +34,8 @@ pub trait RequestExt {
     fn tenant(self, tenant: &str) -> Self;
     fn actor(self, actor: &str) -> Self;
     fn anonymous(self) -> Self;
+    /// Signed by the platform's exporter (the IAM authorizer's caller), with no tenant token.
+    fn platform(self) -> Self;
 }
 
 impl RequestExt for ApiRequest {
@@ -62,6 +67,12 @@ impl RequestExt for ApiRequest {
     }
     fn anonymous(mut self) -> Self {
         self.tenant = None;
+        self
+    }
+    fn platform(mut self) -> Self {
+        self.tenant = None;
+        self.actor = None;
+        self.platform_caller = Some(EXPORTER.to_owned());
         self
     }
 }
@@ -98,17 +109,24 @@ impl Reply {
     }
 }
 
-/// The three HTTP functions, as API Gateway routes to them.
-pub struct Api<'a, S, P> {
+/// The HTTP functions, as API Gateway routes to them.
+pub struct Api<'a, S, P, Q> {
     pub destinations: &'a destinations_api::handler::App<S>,
     pub policies: &'a policies_api::handler::App<S>,
     pub test_connection: &'a test_connection::handler::App<S, P>,
+    pub deliveries: &'a deliveries_api::handler::App<S, Q>,
 }
 
-impl<S, P> Api<'_, S, P>
+impl<S, P, Q> Api<'_, S, P, Q>
 where
-    S: DestinationRepository + RateLimiter + ActivityLog + CheckLock + CheckHistory,
+    S: DestinationRepository
+        + RateLimiter
+        + ActivityLog
+        + CheckLock
+        + CheckHistory
+        + DeliveryRecords,
     P: ObjectWriter,
+    Q: DeliveryQueue,
 {
     /// Sends `request` to the function serving its route (unknown routes to the `$default`
     /// function) and checks the response against openapi.yaml.
@@ -126,6 +144,9 @@ where
                 ))
                 .await
             }
+            Ok(Function::DeliveriesApi) => {
+                Box::pin(deliveries_api::handler::handle(self.deliveries, request)).await
+            }
             _ => {
                 Box::pin(destinations_api::handler::handle(
                     self.destinations,
@@ -136,6 +157,16 @@ where
         };
         crate::contract::assert_documented(&method, &path, &response);
         Reply { response }
+    }
+
+    /// Asks for a delivery as the platform's exporter does.
+    pub async fn request_delivery(&self, body: Value) -> Reply {
+        self.send(
+            request("POST", "/internal/deliveries")
+                .platform()
+                .json(body),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Reply {

@@ -5,7 +5,7 @@ use shared::app::check::CheckSettings;
 use shared::app::destinations::Limits;
 use shared::domain::PlatformIdentity;
 use shared::domain::revalidation::RevalidationSettings;
-use shared::testing::memory::{InMemoryStore, ScriptedWriter};
+use shared::testing::memory::{InMemoryStore, RecordingDeliveryQueue, ScriptedWriter};
 
 use crate::api::Api;
 
@@ -15,7 +15,12 @@ pub struct MemoryWorld {
     pub destinations: destinations_api::handler::App<InMemoryStore>,
     pub policies: policies_api::handler::App<InMemoryStore>,
     pub test_connection: test_connection::handler::App<InMemoryStore, ScriptedWriter>,
+    pub deliveries: deliveries_api::handler::App<InMemoryStore, RecordingDeliveryQueue>,
+    pub delivery_queue: RecordingDeliveryQueue,
 }
+
+/// The staging bucket of the fast tier's platform.
+pub const STAGING_BUCKET: &str = "platform-staging";
 
 pub fn check_settings() -> CheckSettings {
     CheckSettings {
@@ -33,10 +38,12 @@ impl MemoryWorld {
 
     pub fn with_limits(store: InMemoryStore, writer: ScriptedWriter, limits: Limits) -> Self {
         let platform: PlatformIdentity = shared::testing::platform();
+        let delivery_queue = RecordingDeliveryQueue::default();
         MemoryWorld {
             destinations: destinations_api::handler::App {
                 store: store.clone(),
                 platform: platform.clone(),
+                staging_bucket: staging_bucket(),
                 limits,
                 settings: RevalidationSettings::default(),
             },
@@ -54,16 +61,27 @@ impl MemoryWorld {
                 platform,
                 settings: check_settings(),
             },
+            deliveries: deliveries_api::handler::App {
+                store: store.clone(),
+                queue: delivery_queue.clone(),
+                staging_bucket: staging_bucket(),
+            },
+            delivery_queue,
             store,
             writer,
         }
     }
 
-    pub fn api(&self) -> Api<'_, InMemoryStore, ScriptedWriter> {
+    pub fn api(&self) -> Api<'_, InMemoryStore, ScriptedWriter, RecordingDeliveryQueue> {
         Api {
             destinations: &self.destinations,
             policies: &self.policies,
             test_connection: &self.test_connection,
+            deliveries: &self.deliveries,
         }
     }
+}
+
+fn staging_bucket() -> shared::domain::BucketName {
+    shared::domain::BucketName::new(STAGING_BUCKET).expect("a valid bucket name")
 }

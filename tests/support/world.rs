@@ -9,6 +9,7 @@ use dev_support::platform::{EmulatedPlatform, Options, PlatformAccounts};
 use dev_support::services::{Services, quick_check_settings};
 use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
+use shared::adapters::sqs::SqsQueue;
 use shared::app::check::CheckSettings;
 
 use crate::api::Api;
@@ -46,11 +47,12 @@ impl World {
         }
     }
 
-    pub fn api(&self) -> Api<'_, DynamoDbStore, AwsWriter> {
+    pub fn api(&self) -> Api<'_, DynamoDbStore, AwsWriter, SqsQueue> {
         Api {
             destinations: &self.services.destinations,
             policies: &self.services.policies,
             test_connection: &self.services.test_connection,
+            deliveries: &self.services.deliveries,
         }
     }
 

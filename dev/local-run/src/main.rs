@@ -77,6 +77,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         platform.connector_principal
     );
     println!("  Writer role         {}", platform.writer_role_arn);
+    println!(
+        "  Staging bucket      {}   (stage files here, then POST /internal/deliveries with X-Platform-Caller)",
+        platform.staging_bucket
+    );
     println!("  Setup kit templates {}", platform.kit_templates_url);
     if interval.is_zero() {
         println!("  Re-validation       off (REVALIDATE_INTERVAL=0)");
@@ -127,10 +131,21 @@ fn spawn_event_sources(services: Arc<Services>, dispatcher: Dispatcher, interval
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut since_schedule = Duration::ZERO;
         let mut since_sweep = Duration::ZERO;
+        let mut since_delivery_sweep = Duration::ZERO;
         loop {
             tick.tick().await;
             since_schedule += Duration::from_secs(1);
             since_sweep += Duration::from_secs(1);
+            since_delivery_sweep += Duration::from_secs(1);
+            if since_delivery_sweep >= Duration::from_secs(60) {
+                since_delivery_sweep = Duration::ZERO;
+                let queued = dispatcher
+                    .run_delivery_sweep(&services, time::OffsetDateTime::now_utc())
+                    .await;
+                if queued > 0 {
+                    println!("deliveries: {queued} due delivery(ies) queued again");
+                }
+            }
             if !interval.is_zero() && since_schedule >= interval {
                 since_schedule = Duration::ZERO;
                 let queued = dispatcher.run_schedule(&services).await;

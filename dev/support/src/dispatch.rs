@@ -1,7 +1,8 @@
 //! What Lambda's event sources do for the deployed functions, done for the emulated ones: the
 //! table's stream feeds `revalidate-on-change` and `publish-events` (filtered by the patterns in
-//! `template.yaml`, retried and then parked as the template says), the queue feeds the worker,
-//! and the schedule runs the scheduler and the sweep.
+//! `template.yaml`, retried and then parked as the template says), the queues feed the
+//! re-validation worker and the deliver function, and the schedules run the scheduler and the
+//! sweeps.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -79,6 +80,7 @@ impl StreamMapping {
 pub struct Pumped {
     pub stream_records: usize,
     pub messages: usize,
+    pub delivery_messages: usize,
     /// Batches that failed every retry and went to the failed-invocations queue.
     pub parked: usize,
 }
@@ -88,6 +90,7 @@ pub struct Dispatcher {
     sqs: aws_sdk_sqs::Client,
     stream_arn: Option<String>,
     queue_url: String,
+    delivery_queue_url: String,
     failed_queue_url: String,
     observer_queue_url: String,
     mappings: Mutex<Vec<StreamMapping>>,
@@ -101,6 +104,7 @@ impl Dispatcher {
             sqs: platform.account.sqs(),
             stream_arn: platform.table_stream_arn.clone(),
             queue_url: platform.queue_url.clone(),
+            delivery_queue_url: platform.delivery_queue_url.clone(),
             failed_queue_url: platform.failed_invocations_queue_url.clone(),
             observer_queue_url: platform.observer_queue_url.clone(),
             mappings: Mutex::new(vec![
@@ -125,21 +129,25 @@ impl Dispatcher {
             let round = self.pump(services).await;
             total.stream_records += round.stream_records;
             total.messages += round.messages;
+            total.delivery_messages += round.delivery_messages;
             total.parked += round.parked;
-            if round.stream_records == 0 && round.messages == 0 {
+            if round.stream_records == 0 && round.messages == 0 && round.delivery_messages == 0 {
                 break;
             }
         }
         total
     }
 
-    /// One round: new stream records to their functions, then queued checks to the worker.
+    /// One round: new stream records to their functions, then queued checks to the worker and
+    /// queued deliveries to the deliver function.
     pub async fn pump(&self, services: &Services) -> Pumped {
         let (stream_records, parked) = self.pump_streams(services).await;
         let messages = self.pump_queue(services).await;
+        let delivery_messages = self.pump_deliveries(services).await;
         Pumped {
             stream_records,
             messages,
+            delivery_messages,
             parked,
         }
     }
@@ -318,13 +326,49 @@ impl Dispatcher {
 
     /// Queued checks to the worker, a batch at a time; failed messages become visible again.
     pub async fn pump_queue(&self, services: &Services) -> usize {
+        let worker = &services.worker;
+        self.pump_sqs(&self.queue_url, 10, |event| async move {
+            Box::pin(revalidate_worker::handler::handle(
+                &worker.checker(),
+                worker.concurrency,
+                event,
+            ))
+            .await
+        })
+        .await
+    }
+
+    /// Queued deliveries to the deliver function, one message per invocation as the template's
+    /// event source hands them over; failed messages become visible again (and after the
+    /// queue's receive count, land in its dead-letter queue).
+    pub async fn pump_deliveries(&self, services: &Services) -> usize {
+        let worker = &services.deliver;
+        self.pump_sqs(&self.delivery_queue_url, 1, |event| async move {
+            Box::pin(deliver::handler::deliver_messages(
+                &worker.deliverer(),
+                &worker.staging_bucket,
+                event,
+            ))
+            .await
+        })
+        .await
+    }
+
+    async fn pump_sqs<F, Fut>(&self, queue_url: &str, batch: i32, handler: F) -> usize
+    where
+        F: Fn(SqsEvent) -> Fut,
+        Fut: std::future::Future<Output = aws_lambda_events::sqs::SqsBatchResponse>,
+    {
         let mut handled = 0;
         loop {
             let received = self
                 .sqs
                 .receive_message()
-                .queue_url(&self.queue_url)
-                .max_number_of_messages(10)
+                .queue_url(queue_url)
+                .max_number_of_messages(batch)
+                .message_system_attribute_names(
+                    aws_sdk_sqs::types::MessageSystemAttributeName::SenderId,
+                )
                 .send()
                 .await
                 .expect("ReceiveMessage")
@@ -342,16 +386,16 @@ impl Dispatcher {
                     message.message_id = m.message_id.clone();
                     message.receipt_handle = m.receipt_handle.clone();
                     message.body = m.body.clone();
+                    message.attributes = m
+                        .attributes
+                        .iter()
+                        .flatten()
+                        .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+                        .collect();
                     message
                 })
                 .collect();
-            let worker = &services.worker;
-            let response = Box::pin(revalidate_worker::handler::handle(
-                &worker.checker(),
-                worker.concurrency,
-                event,
-            ))
-            .await;
+            let response = handler(event).await;
             for message in &received {
                 let failed = response
                     .batch_item_failures
@@ -361,7 +405,7 @@ impl Dispatcher {
                 if failed {
                     self.sqs
                         .change_message_visibility()
-                        .queue_url(&self.queue_url)
+                        .queue_url(queue_url)
                         .receipt_handle(handle)
                         .visibility_timeout(0)
                         .send()
@@ -370,7 +414,7 @@ impl Dispatcher {
                 } else {
                     self.sqs
                         .delete_message()
-                        .queue_url(&self.queue_url)
+                        .queue_url(queue_url)
                         .receipt_handle(handle)
                         .send()
                         .await
@@ -402,6 +446,14 @@ impl Dispatcher {
         )
         .await
         .expect("the sweep runs")
+    }
+
+    /// The delivery sweep's schedule fires once, `at` (a test's clock).
+    pub async fn run_delivery_sweep(&self, services: &Services, at: time::OffsetDateTime) -> usize {
+        let worker = &services.deliver;
+        deliver::handler::sweep_due(&worker.store, &worker.queue, at)
+            .await
+            .expect("the delivery sweep runs")
     }
 
     /// Events put on the bus since the last call (each exactly as delivered).

@@ -90,6 +90,11 @@ pub struct EmulatedPlatform {
     pub table_stream_arn: Option<String>,
     pub queue_url: String,
     pub dead_letter_queue_url: String,
+    /// Where exporters stage files, and the queue (with its dead-letter queue) they may send
+    /// delivery requests to.
+    pub staging_bucket: String,
+    pub delivery_queue_url: String,
+    pub delivery_dead_letter_queue_url: String,
     pub failed_invocations_queue_url: String,
     pub event_bus: String,
     /// The public bucket of the setup kit's templates, and the URL they are read from.
@@ -138,6 +143,22 @@ impl EmulatedPlatform {
             json!({"deadLetterTargetArn": dead_letter.1, "maxReceiveCount": "5"}).to_string();
         let queue = create_queue(&sqs, &names.queue, Some(redrive)).await;
         let failed = create_queue(&sqs, &names.failed_invocations_queue, None).await;
+        let delivery_dead_letter =
+            create_queue(&sqs, &names.delivery_dead_letter_queue, None).await;
+        let delivery_queue = create_queue(
+            &sqs,
+            &names.delivery_queue,
+            Some(redrive_policy(
+                &template,
+                "DeliveryQueue",
+                &delivery_dead_letter.1,
+            )),
+        )
+        .await;
+        // The staging bucket's only statement denies plain HTTP, which is all the emulator
+        // speaks (concession 5): it gets no policy here.
+        let staging_bucket = names.staging_bucket.clone();
+        account.create_bucket(&staging_bucket).await;
         let observer = create_queue(&sqs, &names.observer_queue, None).await;
         let events = account.events();
         let bus_arn = events
@@ -186,6 +207,17 @@ impl EmulatedPlatform {
             .set("RevalidationQueue", queue.0.as_str())
             .set("RevalidationQueue.Arn", queue.1.as_str())
             .set("RevalidationDeadLetterQueue.Arn", dead_letter.1.as_str())
+            .set("DeliveryQueue", delivery_queue.0.as_str())
+            .set("DeliveryQueue.Arn", delivery_queue.1.as_str())
+            .set(
+                "DeliveryDeadLetterQueue.Arn",
+                delivery_dead_letter.1.as_str(),
+            )
+            .set("StagingBucket", staging_bucket.as_str())
+            .set(
+                "StagingBucket.Arn",
+                format!("arn:aws:s3:::{staging_bucket}"),
+            )
             .set("FailedInvocationsQueue", failed.0.as_str())
             .set("FailedInvocationsQueue.Arn", failed.1.as_str())
             .set("DestinationEventBus", names.event_bus.as_str())
@@ -236,7 +268,9 @@ impl EmulatedPlatform {
             let statements = concessions
                 .policy(stack.resolve(&Value::Array(template::function_statements(&template, id))));
             let policy = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
-            let probing = connector_trusts(&template, &format!("{id}Role"));
+            // The deliver function sends large parts and sets no probe timeouts.
+            let probing =
+                connector_trusts(&template, &format!("{id}Role")) && id != "DeliverFunction";
             let (arn, config) = account
                 .create_user(emulator, &format!("{id}-{suffix}"), &policy, probing)
                 .await;
@@ -263,6 +297,9 @@ impl EmulatedPlatform {
             table_stream_arn,
             queue_url: queue.0,
             dead_letter_queue_url: dead_letter.0,
+            staging_bucket,
+            delivery_queue_url: delivery_queue.0,
+            delivery_dead_letter_queue_url: delivery_dead_letter.0,
             failed_invocations_queue_url: failed.0,
             event_bus: names.event_bus,
             kit_bucket,
@@ -310,6 +347,9 @@ struct Names {
     queue: String,
     dead_letter_queue: String,
     failed_invocations_queue: String,
+    delivery_queue: String,
+    delivery_dead_letter_queue: String,
+    staging_bucket: String,
     observer_queue: String,
     event_bus: String,
 }
@@ -321,6 +361,9 @@ impl Names {
             queue: format!("revalidation-{suffix}"),
             dead_letter_queue: format!("revalidation-dlq-{suffix}"),
             failed_invocations_queue: format!("failed-invocations-{suffix}"),
+            delivery_queue: format!("deliveries-{suffix}"),
+            delivery_dead_letter_queue: format!("deliveries-dlq-{suffix}"),
+            staging_bucket: format!("staging-{suffix}"),
             observer_queue: format!("observed-events-{suffix}"),
             event_bus: format!("destinations-{suffix}"),
         }
@@ -356,6 +399,16 @@ fn param(stack: &Stack, name: &str) -> String {
         .as_str()
         .expect("a string parameter")
         .to_owned()
+}
+
+/// A queue's redrive policy as the template declares it, towards `dead_letter_arn`.
+fn redrive_policy(template: &Value, queue: &str, dead_letter_arn: &str) -> String {
+    let declared = &template::resource(template, queue)["Properties"]["RedrivePolicy"];
+    let max_receive_count = declared["maxReceiveCount"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{queue} declares a maxReceiveCount"));
+    json!({"deadLetterTargetArn": dead_letter_arn, "maxReceiveCount": max_receive_count.to_string()})
+        .to_string()
 }
 
 async fn create_queue(

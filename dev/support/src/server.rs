@@ -1,7 +1,8 @@
 //! The HTTP API on a local port, as API Gateway serves it deployed: each request goes to the
 //! function that serves its route (unknown routes to the `$default` one), and the setup page at
 //! `/`. The tenant comes from an `X-Tenant-Id` header (or a bearer token the test configured) and
-//! the actor from `X-Actor`, standing in for the authorizer's claims.
+//! the actor from `X-Actor`, standing in for the authorizer's claims; on the internal routes,
+//! `X-Platform-Caller` stands in for the IAM authorizer's caller ARN.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -80,6 +81,7 @@ async fn respond(
         actor: header("x-actor")
             .and_then(|a| Actor::new(&a).ok())
             .or_else(|| Actor::new("local-user").ok()),
+        platform_caller: header("x-platform-caller"),
         headers,
         body,
         request_id: uuid::Uuid::new_v4().to_string(),
@@ -93,6 +95,13 @@ async fn respond(
     let response = match resolve(&request.method, &request.path).map(|route| route.function()) {
         Ok(Function::PoliciesApi) => {
             Box::pin(policies_api::handler::handle(&services.policies, request)).await
+        }
+        Ok(Function::DeliveriesApi) => {
+            Box::pin(deliveries_api::handler::handle(
+                &services.deliveries,
+                request,
+            ))
+            .await
         }
         Ok(Function::TestConnection) => {
             Box::pin(test_connection::handler::handle(

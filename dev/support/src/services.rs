@@ -16,6 +16,8 @@ pub const SCHEDULER: &str = "RevalidateSchedulerFunction";
 pub const WORKER: &str = "RevalidateWorkerFunction";
 pub const ON_CHANGE: &str = "RevalidateOnChangeFunction";
 pub const PUBLISH_EVENTS: &str = "PublishEventsFunction";
+pub const DELIVERIES_API: &str = "DeliveriesApiFunction";
+pub const DELIVER: &str = "DeliverFunction";
 
 /// Checks that fail fast: the emulator has no IAM propagation to wait for.
 pub fn quick_check_settings() -> CheckSettings {
@@ -31,6 +33,8 @@ pub struct Services {
     pub destinations: destinations_api::handler::App<DynamoDbStore>,
     pub policies: policies_api::handler::App<DynamoDbStore>,
     pub test_connection: test_connection::handler::App<DynamoDbStore, AwsWriter>,
+    pub deliveries: deliveries_api::handler::App<DynamoDbStore, SqsQueue>,
+    pub deliver: deliver::Worker,
     pub worker: revalidate_worker::Worker,
     pub scheduler: (DynamoDbStore, SqsQueue),
     pub on_change: SqsQueue,
@@ -57,6 +61,12 @@ impl Services {
         )
         .await
         .expect("test-connection configuration");
+        let deliveries =
+            deliveries_api::wire(&f(DELIVERIES_API).settings(), &f(DELIVERIES_API).config)
+                .expect("deliveries-api configuration");
+        let deliver = deliver::wire(&f(DELIVER).settings(), &f(DELIVER).config)
+            .await
+            .expect("deliver configuration");
         let worker = revalidate_worker::wire(&f(WORKER).settings(), &f(WORKER).config, check)
             .await
             .expect("revalidate-worker configuration");
@@ -71,6 +81,8 @@ impl Services {
             destinations,
             policies,
             test_connection,
+            deliveries,
+            deliver,
             worker,
             scheduler,
             on_change,

@@ -6,16 +6,18 @@ use time::OffsetDateTime;
 use shared::app::Caller;
 use shared::app::destinations::{self, Limits};
 use shared::domain::revalidation::RevalidationSettings;
-use shared::domain::{Actor, Destination, DestinationId, PlatformIdentity};
+use shared::domain::{Actor, BucketName, Destination, DestinationId, PlatformIdentity};
 use shared::http::{
     ApiRequest, ApiResponse, DestinationView, PageView, Problem, Route, caller, dto, etag, finish,
     no_body, page_query, resolve,
 };
-use shared::ports::{ActivityLog, DestinationRepository, RateLimiter};
+use shared::ports::{ActivityLog, DeliveryRecords, DestinationRepository, RateLimiter};
 
 pub struct App<S> {
     pub store: S,
     pub platform: PlatformIdentity,
+    /// Where exporters stage the files they ask us to deliver (`GET /platform` names it).
+    pub staging_bucket: BucketName,
     pub limits: Limits,
     pub settings: RevalidationSettings,
 }
@@ -27,7 +29,7 @@ fn unknown_actor() -> Actor {
 
 pub async fn handle<S>(app: &App<S>, request: ApiRequest) -> ApiResponse
 where
-    S: DestinationRepository + RateLimiter + ActivityLog,
+    S: DestinationRepository + RateLimiter + ActivityLog + DeliveryRecords,
 {
     let result = route(app, &request).await;
     finish(&request, result)
@@ -35,11 +37,11 @@ where
 
 async fn route<S>(app: &App<S>, request: &ApiRequest) -> Result<ApiResponse, Problem>
 where
-    S: DestinationRepository + RateLimiter + ActivityLog,
+    S: DestinationRepository + RateLimiter + ActivityLog + DeliveryRecords,
 {
     let route = resolve(&request.method, &request.path)?;
     if route == Route::GetPlatform {
-        return Ok(platform(&app.platform));
+        return Ok(platform(&app.platform, &app.staging_bucket));
     }
     let fallback = unknown_actor();
     let caller = caller(request, &fallback)?;
@@ -82,6 +84,12 @@ where
             Ok(destination_response(200, &restored))
         }
         Route::ListActivity(id) => activity(app, request, caller.tenant, &id).await,
+        Route::ListDeliveries(id) => {
+            crate::deliveries::list(&app.store, request, caller.tenant, &id).await
+        }
+        Route::GetDelivery(id, delivery_id) => {
+            crate::deliveries::get(&app.store, caller.tenant, &id, &delivery_id).await
+        }
         _ => Err(Problem::not_found(format!(
             "No resource at {}.",
             request.path
@@ -96,7 +104,7 @@ async fn create<S>(
     now: OffsetDateTime,
 ) -> Result<ApiResponse, Problem>
 where
-    S: DestinationRepository + RateLimiter + ActivityLog,
+    S: DestinationRepository + RateLimiter + ActivityLog + DeliveryRecords,
 {
     let idempotency = dto::idempotency(request)?;
     let input = dto::new_destination(request)?;
@@ -141,7 +149,7 @@ where
     ))
 }
 
-fn platform(platform: &PlatformIdentity) -> ApiResponse {
+fn platform(platform: &PlatformIdentity, staging_bucket: &BucketName) -> ApiResponse {
     let list: Vec<_> = platform
         .partitions()
         .map(|(partition, identity)| {
@@ -152,7 +160,10 @@ fn platform(platform: &PlatformIdentity) -> ApiResponse {
             })
         })
         .collect();
-    ApiResponse::json(200, &json!({ "platformPrincipals": list }))
+    ApiResponse::json(
+        200,
+        &json!({ "platformPrincipals": list, "stagingBucket": staging_bucket.as_str() }),
+    )
 }
 
 pub fn destination_response(status: u16, destination: &Destination) -> ApiResponse {

@@ -5,6 +5,7 @@
 // Handlers return `Result<_, Problem>` on the error path only; see shared::http.
 #![allow(clippy::result_large_err)]
 
+mod deliveries;
 pub mod handler;
 
 use shared::adapters::dynamodb::DynamoDbStore;
@@ -18,6 +19,7 @@ pub fn wire<F: Fn(&str) -> Option<String>>(
     Ok(handler::App {
         store: DynamoDbStore::from_config(aws, settings.table_name()?, settings.rate_limits()?),
         platform: settings.platform()?,
+        staging_bucket: settings.staging_bucket()?,
         limits: settings.limits()?,
         settings: settings.revalidation()?,
     })

@@ -20,6 +20,14 @@ impl StagingBucket {
         Self { s3 }
     }
 
+    /// Reads as the identity of `config` (the function's own).
+    pub fn from_config(config: &aws_config::SdkConfig, force_path_style: bool) -> Self {
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(force_path_style)
+            .build();
+        Self::new(aws_sdk_s3::Client::from_conf(s3))
+    }
+
     /// Starts reading `bucket`/`key`.
     ///
     /// # Errors

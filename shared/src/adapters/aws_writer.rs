@@ -154,7 +154,14 @@ fn classify(answer: &Answer<'_>) -> ProbeFailure {
         "NoSuchBucket" => ProbeFailure::NoSuchBucket,
         "AccessControlListNotSupported" => ProbeFailure::AclRejected,
         "InvalidArgument" if message.contains("acl") => ProbeFailure::AclRejected,
-        c if c.starts_with("KMS.") || message.contains("kms") => ProbeFailure::KmsDenied,
+        // A KMS action (`kms:GenerateDataKey`) or key ARN (`arn:aws:kms:`) named in the message:
+        // "kms" alone may be part of a bucket's or role's name.
+        c if c.starts_with("KMS.")
+            || message.contains("kms:")
+            || message.contains("key management service") =>
+        {
+            ProbeFailure::KmsDenied
+        }
         // S3 answers a wrong ExpectedBucketOwner with AccessDenied; the message names the owner.
         "AccessDenied" | "AccessDeniedException" if message.contains("bucket owner") => {
             ProbeFailure::OwnerMismatch
@@ -473,6 +480,25 @@ mod tests {
             answer(
                 Some("AccessDenied"),
                 "not authorized to perform kms:GenerateDataKey",
+                403,
+                None
+            ),
+            KmsDenied
+        );
+        assert_eq!(
+            answer(
+                Some("AccessDenied"),
+                "User: arn:aws:sts::1:assumed-role/w/destination-1 is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::acme-kms-logs/x",
+                403,
+                None
+            ),
+            AccessDenied,
+            "a bucket named for KMS is no KMS failure"
+        );
+        assert_eq!(
+            answer(
+                Some("AccessDenied"),
+                "on resource: arn:aws:kms:eu-west-1:1:key/k",
                 403,
                 None
             ),

@@ -144,6 +144,8 @@ fn the_backoff_doubles_up_to_its_ceiling() {
     assert_eq!(policy.backoff(1), Duration::minutes(1));
     assert_eq!(policy.backoff(4), Duration::minutes(8));
     assert_eq!(policy.backoff(40), Duration::hours(1));
+    // README: eight attempts, then parked.
+    assert_eq!(policy.max_attempts, 8);
 }
 
 #[test]

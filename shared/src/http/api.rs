@@ -17,6 +17,9 @@ pub struct ApiRequest {
     pub tenant: Option<TenantId>,
     /// Who is calling (the JWT's subject; locally a header), for the audit trail.
     pub actor: Option<Actor>,
+    /// The platform's own AWS identity that signed the request (the `AWS_IAM` authorizer's caller
+    /// ARN; locally a header). Only internal routes read it, and they read no tenant claim.
+    pub platform_caller: Option<String>,
     pub request_id: String,
 }
 

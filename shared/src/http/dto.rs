@@ -2,15 +2,17 @@
 
 use crate::app::Precondition;
 use crate::app::destinations::IdempotentRequest;
+use crate::domain::delivery::{DeliveryId, DeliveryRequest, ObjectName, StagedSource};
 use crate::domain::{
-    AccountId, AuthModeKind, BucketName, Configuration, Description, DestinationName,
-    DestinationPatch, Folder, IdempotencyKey, KeyTemplate, KmsKeyArn, NewDestination, Region,
-    RoleArn,
+    AccountId, Actor, AuthModeKind, BucketName, Configuration, Description, DestinationId,
+    DestinationName, DestinationPatch, Folder, IdempotencyKey, KeyTemplate, KmsKeyArn,
+    NewDestination, Region, RoleArn, TenantId,
 };
 
 use super::api::ApiRequest;
 use super::input::{Fields, json_object};
 use super::problem::{FieldError, Problem, ProblemType};
+use serde_json::{Map, Value};
 
 const JSON: &[&str] = &["application/json"];
 const PATCH_TYPES: &[&str] = &["application/json", "application/merge-patch+json"];
@@ -271,6 +273,95 @@ pub fn existing_policy(request: &ApiRequest) -> Result<String, Problem> {
     };
     fields.finish()?;
     Ok(existing.unwrap_or_default())
+}
+
+/// `POST /internal/deliveries`: what an exporter asks for; who asked is the signed caller.
+pub fn delivery_request_body(
+    request: &ApiRequest,
+    requested_by: Actor,
+) -> Result<DeliveryRequest, Problem> {
+    delivery_request(json_object(request, JSON, false)?, requested_by)
+}
+
+/// A delivery request, from the JSON object both entry points take (the internal route's body
+/// and a message of the delivery queue): `{tenantId, destinationId, deliveryId, source: {bucket,
+/// key}, name}`, every field required and nothing else.
+pub fn delivery_request(
+    body: Map<String, Value>,
+    requested_by: Actor,
+) -> Result<DeliveryRequest, Problem> {
+    let mut fields = Fields::new(
+        body,
+        &["tenantId", "destinationId", "deliveryId", "source", "name"],
+        &[],
+    );
+    let tenant = fields
+        .required_string("tenantId")
+        .and_then(|v| fields.check("tenantId", TenantId::new(&v)));
+    let destination = fields
+        .required_string("destinationId")
+        .and_then(|v| fields.check("destinationId", DestinationId::new(&v)));
+    let id = fields
+        .required_string("deliveryId")
+        .and_then(|v| fields.check("deliveryId", DeliveryId::new(&v)));
+    let name = fields
+        .required_string("name")
+        .and_then(|v| fields.check("name", ObjectName::new(&v)));
+    let source = staged_source(&mut fields);
+    let (Some(tenant), Some(destination), Some(id), Some(name), Some(source)) =
+        (tenant, destination, id, name, source)
+    else {
+        return Err(fields.finish().err().unwrap_or_else(Problem::internal));
+    };
+    fields.finish()?;
+    Ok(DeliveryRequest {
+        tenant,
+        destination,
+        id,
+        source,
+        name,
+        requested_by,
+    })
+}
+
+/// `source`: exactly `{bucket, key}`.
+fn staged_source(fields: &mut Fields) -> Option<StagedSource> {
+    let Some(Value::Object(source)) = fields.raw("source").cloned() else {
+        let message = if fields.has("source") {
+            "must be an object {bucket, key}"
+        } else {
+            "is required"
+        };
+        fields.errors.push(FieldError::new("source", message));
+        return None;
+    };
+    for unknown in source
+        .keys()
+        .filter(|k| !["bucket", "key"].contains(&k.as_str()))
+    {
+        fields.errors.push(FieldError::new(
+            format!("source.{unknown}"),
+            "unknown field",
+        ));
+    }
+    let text = |name: &str| match source.get(name) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        None | Some(Value::Null) => Err("is required".to_owned()),
+        Some(_) => Err("must be a string".to_owned()),
+    };
+    let bucket = text("bucket").and_then(|b| BucketName::new(&b).map_err(|e| e.to_string()));
+    let key = text("key");
+    match (bucket, key) {
+        (Ok(bucket), Ok(key)) => fields.check("source.key", StagedSource::new(bucket, &key)),
+        (bucket, key) => {
+            for (name, result) in [("source.bucket", bucket.err()), ("source.key", key.err())] {
+                if let Some(message) = result {
+                    fields.errors.push(FieldError::new(name, message));
+                }
+            }
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -8,22 +8,26 @@ use crate::domain::{Actor, TenantId};
 
 /// Builds the neutral request. The tenant is read from the JWT authorizer's claim `tenant_claim`
 /// and nowhere else: not from a header, the path or the body. The actor is the token's subject.
+/// The platform caller is the IAM authorizer's caller ARN, and nothing else.
 pub fn from_lambda(request: Request, tenant_claim: &str) -> ApiRequest {
-    let (tenant, actor, request_id) = match request.request_context_ref() {
+    let (tenant, actor, platform_caller, request_id) = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => {
-            let claims = context
-                .authorizer
-                .as_ref()
+            let authorizer = context.authorizer.as_ref();
+            let claims = authorizer
                 .and_then(|a| a.jwt.as_ref())
                 .map(|jwt| &jwt.claims);
             let claim = |name: &str| claims.and_then(|c| c.get(name));
             (
                 claim(tenant_claim).and_then(|raw| TenantId::new(raw).ok()),
                 claim("sub").and_then(|raw| Actor::new(raw).ok()),
+                authorizer
+                    .and_then(|a| a.iam.as_ref())
+                    .and_then(|iam| iam.user_arn.clone())
+                    .filter(|arn| !arn.is_empty()),
                 context.request_id.clone().unwrap_or_default(),
             )
         }
-        _ => (None, None, String::new()),
+        _ => (None, None, None, String::new()),
     };
     let query = request
         .query_string_parameters_ref()
@@ -54,6 +58,7 @@ pub fn from_lambda(request: Request, tenant_claim: &str) -> ApiRequest {
         body,
         tenant,
         actor,
+        platform_caller,
         request_id,
     }
 }

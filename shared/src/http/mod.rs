@@ -18,9 +18,10 @@ mod views;
 pub use api::{ApiRequest, ApiResponse};
 pub use input::{Fields, MAX_BODY_BYTES, json_object, no_body, page_query};
 pub use problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
-pub use router::{Function, ROUTES, Route, resolve, route_template};
+pub use router::{Authorization, Function, ROUTES, Route, resolve, route_template};
 pub use views::{
-    ActiveView, ConfigurationView, DestinationView, MergeView, PageView, PoliciesView, etag,
+    ActiveView, ConfigurationView, DeliveryView, DestinationView, MergeView, PageView,
+    PoliciesView, etag,
 };
 
 use crate::app::Caller;
@@ -49,4 +50,14 @@ pub fn caller<'a>(request: &'a ApiRequest, fallback: &'a Actor) -> Result<Caller
         tenant,
         actor: request.actor.as_ref().unwrap_or(fallback),
     })
+}
+
+/// The platform identity calling an internal route, as the audit trail names it. A tenant's
+/// token is never enough: without the IAM authorizer's caller the request is unauthenticated.
+pub fn platform_caller(request: &ApiRequest) -> Result<Actor, Problem> {
+    request
+        .platform_caller
+        .as_deref()
+        .and_then(|arn| Actor::new(&format!("platform:{arn}")).ok())
+        .ok_or_else(Problem::unauthorized)
 }

@@ -41,6 +41,8 @@ pub enum ProblemType {
     NothingToDiscard,
     NotBucketPolicyMode,
     PartitionNotServed,
+    NotSaved,
+    DeliveryConflict,
     PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -53,7 +55,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 25] = [
+    pub const ALL: [ProblemType; 27] = [
         ProblemType::Validation,
         ProblemType::MalformedJson,
         ProblemType::InvalidCursor,
@@ -70,6 +72,8 @@ impl ProblemType {
         ProblemType::NothingToDiscard,
         ProblemType::NotBucketPolicyMode,
         ProblemType::PartitionNotServed,
+        ProblemType::NotSaved,
+        ProblemType::DeliveryConflict,
         ProblemType::PreconditionFailed,
         ProblemType::PayloadTooLarge,
         ProblemType::UnsupportedMediaType,
@@ -101,6 +105,8 @@ impl ProblemType {
             NothingToDiscard => ("nothing-to-discard", 409, "Conflict"),
             NotBucketPolicyMode => ("not-bucket-policy-mode", 409, "Conflict"),
             PartitionNotServed => ("partition-not-served", 409, "Conflict"),
+            NotSaved => ("not-saved", 409, "Conflict"),
+            DeliveryConflict => ("delivery-conflict", 409, "Conflict"),
             PreconditionFailed => ("precondition-failed", 412, "Precondition failed"),
             PayloadTooLarge => ("payload-too-large", 413, "Payload too large"),
             UnsupportedMediaType => ("unsupported-media-type", 415, "Unsupported media type"),
@@ -184,6 +190,10 @@ impl Problem {
 
     pub fn destination_not_found() -> Self {
         Self::not_found("No destination with this id exists.")
+    }
+
+    pub fn delivery_not_found() -> Self {
+        Self::not_found("No delivery with this id exists for this destination.")
     }
 
     pub fn method_not_allowed(allowed: &[&str]) -> Self {

@@ -2,9 +2,11 @@
 //! the request's span) and never shown; clients learn only what they can act on.
 
 use crate::app::ModifyError;
+use crate::app::delivery::{DeliveryReadError, RequestError};
 use crate::app::destinations::{CreateError, PlatformAccountField, ReadError, UpdateError};
 use crate::app::policies::{MergePolicyError, PoliciesError};
 use crate::app::testing::{HistoryError, TestError};
+use crate::domain::delivery::DeliveryRefused;
 use crate::domain::{NothingToDiscard, PatchError, SaveError};
 use crate::policy::{MergeError, RenderError};
 use crate::ports::{RetryAfter, StoreError};
@@ -199,6 +201,44 @@ impl From<MergePolicyError> for Problem {
                 Problem::of(ProblemType::PolicyTooLarge, format!("Cannot merge: {e}."))
             }
             MergePolicyError::Merge(e) => Problem::field("existingPolicy", e),
+        }
+    }
+}
+
+impl From<RequestError> for Problem {
+    fn from(error: RequestError) -> Self {
+        match error {
+            RequestError::NotFound => Problem::destination_not_found(),
+            RequestError::NotStaged { staging } => Problem::field(
+                "source.bucket",
+                format!("must be the platform's staging bucket, {staging}"),
+            ),
+            RequestError::Refused(DeliveryRefused::NotSaved) => Problem::of(
+                ProblemType::NotSaved,
+                "The destination has never been saved, so no configuration receives deliveries yet; test it and save it first.",
+            ),
+            RequestError::Refused(DeliveryRefused::Key(why)) => Problem::field(
+                "name",
+                format!("cannot name an object with this destination's key template: {why}"),
+            ),
+            RequestError::Conflict(conflict) => Problem::of(
+                ProblemType::DeliveryConflict,
+                format!(
+                    "Delivery {} was already asked for with another source or name; a delivery id names one file, once.",
+                    conflict.0
+                ),
+            ),
+            RequestError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<DeliveryReadError> for Problem {
+    fn from(error: DeliveryReadError) -> Self {
+        match error {
+            DeliveryReadError::DestinationNotFound => Problem::destination_not_found(),
+            DeliveryReadError::NotFound => Problem::delivery_not_found(),
+            DeliveryReadError::Store(e) => e.into(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! table; `template.yaml` declares the same routes (a test keeps them in step).
 
 use crate::domain::DestinationId;
+use crate::domain::delivery::DeliveryId;
 
 use super::problem::Problem;
 
@@ -21,6 +22,10 @@ pub enum Route {
     MergeBucketPolicy(DestinationId),
     TestConnection(DestinationId),
     ListConnectionTests(DestinationId),
+    ListDeliveries(DestinationId),
+    GetDelivery(DestinationId, DeliveryId),
+    /// The platform's exporters, never a tenant: authorized by IAM.
+    RequestDelivery,
 }
 
 /// Which Lambda function serves a route.
@@ -29,6 +34,26 @@ pub enum Function {
     DestinationsApi,
     PoliciesApi,
     TestConnection,
+    /// The platform's own callers (IAM-authorized routes under `/internal`).
+    DeliveriesApi,
+}
+
+/// Who may call a function's routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Authorization {
+    /// A tenant's token (the JWT authorizer): the tenant comes from its claim.
+    Tenant,
+    /// The platform's own AWS identities (`AWS_IAM`): the tenant comes from the request.
+    Platform,
+}
+
+impl Function {
+    pub fn authorization(self) -> Authorization {
+        match self {
+            Function::DeliveriesApi => Authorization::Platform,
+            _ => Authorization::Tenant,
+        }
+    }
 }
 
 /// `(method, path template, function)`: the whole HTTP surface.
@@ -59,6 +84,17 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
     ),
     ("POST", "/destinations/{id}/test", Function::TestConnection),
     ("GET", "/destinations/{id}/tests", Function::TestConnection),
+    (
+        "GET",
+        "/destinations/{id}/deliveries",
+        Function::DestinationsApi,
+    ),
+    (
+        "GET",
+        "/destinations/{id}/deliveries/{deliveryId}",
+        Function::DestinationsApi,
+    ),
+    ("POST", "/internal/deliveries", Function::DeliveriesApi),
 ];
 
 impl Route {
@@ -68,6 +104,7 @@ impl Route {
                 Function::PoliciesApi
             }
             Route::TestConnection(_) | Route::ListConnectionTests(_) => Function::TestConnection,
+            Route::RequestDelivery => Function::DeliveriesApi,
             _ => Function::DestinationsApi,
         }
     }
@@ -80,7 +117,7 @@ fn template_matches(template: &str, path: &str) -> bool {
         && parts
             .iter()
             .zip(&segments)
-            .all(|(p, s)| *p == "{id}" || p == s)
+            .all(|(p, s)| p.starts_with('{') || p == s)
 }
 
 /// The path template (`/destinations/{id}`) of a request's route, if it has one.
@@ -127,6 +164,16 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, Problem> {
         ("POST", "/destinations/{id}/bucket-policy/merge") => Route::MergeBucketPolicy(id()?),
         ("POST", "/destinations/{id}/test") => Route::TestConnection(id()?),
         ("GET", "/destinations/{id}/tests") => Route::ListConnectionTests(id()?),
+        ("GET", "/destinations/{id}/deliveries") => Route::ListDeliveries(id()?),
+        ("GET", "/destinations/{id}/deliveries/{deliveryId}") => Route::GetDelivery(
+            id()?,
+            // Malformed: no delivery has that id.
+            segments
+                .get(3)
+                .and_then(|raw| DeliveryId::new(raw).ok())
+                .ok_or_else(Problem::delivery_not_found)?,
+        ),
+        ("POST", "/internal/deliveries") => Route::RequestDelivery,
         _ => return Err(Problem::not_found(format!("No resource at {path}."))),
     })
 }
@@ -140,7 +187,9 @@ mod tests {
     #[test]
     fn every_declared_route_resolves_to_its_function() {
         for (method, template, function) in ROUTES {
-            let path = template.replace("{id}", ID);
+            let path = template
+                .replace("{id}", ID)
+                .replace("{deliveryId}", "export-1");
             let route = resolve(method, &path).unwrap_or_else(|p| panic!("{method} {path}: {p:?}"));
             assert_eq!(route.function(), *function, "{method} {path}");
         }
@@ -163,6 +212,28 @@ mod tests {
         let problem = resolve("GET", "/destinations/not-a-uuid").unwrap_err();
         assert_eq!(problem.status, 404);
         assert_eq!(problem.kind, "/problems/not-found");
+    }
+
+    #[test]
+    fn malformed_delivery_ids_look_like_missing_deliveries() {
+        let problem = resolve("GET", &format!("/destinations/{ID}/deliveries/..")).unwrap_err();
+        assert_eq!(problem.status, 404);
+        assert_eq!(
+            problem.detail,
+            Problem::delivery_not_found().detail,
+            "{problem:?}"
+        );
+    }
+
+    #[test]
+    fn only_internal_routes_are_authorized_by_iam() {
+        for (method, template, function) in ROUTES {
+            assert_eq!(
+                function.authorization() == Authorization::Platform,
+                template.starts_with("/internal/"),
+                "{method} {template}"
+            );
+        }
     }
 
     #[test]

@@ -5,7 +5,8 @@ use serde_json::Value;
 
 use crate::policy::{MergeOutcome, MergeWarning, RenderedPolicies, to_pretty_json};
 
-use crate::domain::check::CheckResult;
+use crate::domain::check::{CheckResult, FailureCategory};
+use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::{AuthMode, AuthModeKind, Configuration, Destination, Status};
 
 fn rfc3339(at: time::OffsetDateTime) -> String {
@@ -241,4 +242,55 @@ impl From<MergeOutcome> for MergeView {
 pub struct PageView<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
+}
+
+/// One delivery, as its tenant and the exporter that asked for it see it. The staged source is
+/// the platform's business and is not shown.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryView<'a> {
+    pub delivery_id: &'a str,
+    pub destination_id: &'a str,
+    pub name: &'a str,
+    /// The object's key in the destination's bucket, fixed when the delivery was asked for.
+    pub key: &'a str,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    pub requested_by: &'a str,
+    pub requested_at: String,
+    pub updated_at: String,
+    /// When the next attempt may start (queued, failed, or an attempt's lease); `null` when none will.
+    pub next_attempt_at: Option<String>,
+    pub bytes: Option<u64>,
+    /// Base64 CRC-64/NVME of the whole object, as S3 checked it.
+    pub checksum: Option<&'a str>,
+    pub etag: Option<&'a str>,
+    pub version_id: Option<&'a str>,
+    pub duration_ms: Option<u64>,
+    /// Why the last attempt failed (failed and parked deliveries).
+    pub failure_category: Option<FailureCategory>,
+}
+
+impl<'a> From<&'a Delivery> for DeliveryView<'a> {
+    fn from(d: &'a Delivery) -> Self {
+        let written = d.written.as_ref();
+        Self {
+            delivery_id: d.id.as_str(),
+            destination_id: d.destination.as_str(),
+            name: d.name.as_str(),
+            key: &d.key,
+            status: d.status,
+            attempts: d.attempts,
+            requested_by: d.requested_by.as_str(),
+            requested_at: rfc3339(d.requested_at),
+            updated_at: rfc3339(d.updated_at),
+            next_attempt_at: d.next_attempt_at.map(rfc3339),
+            bytes: written.map(|w| w.bytes),
+            checksum: written.map(|w| w.checksum.as_str()),
+            etag: written.and_then(|w| w.etag.as_deref()),
+            version_id: written.and_then(|w| w.version_id.as_deref()),
+            duration_ms: written.map(|w| w.duration_ms),
+            failure_category: d.failure,
+        }
+    }
 }

@@ -17,7 +17,7 @@ mod requests;
 mod worker;
 
 pub use requests::{DeliveryReadError, RequestError, Requested, delivery, list, request};
-pub use worker::{DeliverOutcome, Deliverer, Skipped, sweep};
+pub use worker::{DeliverOutcome, Deliverer, Skipped, SweepError, sweep};
 
 /// Why a delivery's write did not happen.
 #[derive(Debug)]

@@ -92,7 +92,11 @@ pub async fn request<S: DestinationRepository + DeliveryRecords>(
 
 #[derive(Debug, Error)]
 pub enum DeliveryReadError {
-    #[error("not found")]
+    /// No such destination for this tenant (another tenant's is the same answer).
+    #[error("destination not found")]
+    DestinationNotFound,
+    /// No such delivery of this tenant's destination.
+    #[error("delivery not found")]
     NotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -112,7 +116,7 @@ pub async fn list<S: DestinationRepository + DeliveryRecords>(
     store
         .get(tenant, destination)
         .await?
-        .ok_or(DeliveryReadError::NotFound)?;
+        .ok_or(DeliveryReadError::DestinationNotFound)?;
     Ok(store.deliveries(tenant, destination, limit, cursor).await?)
 }
 

@@ -1,0 +1,303 @@
+//! Deliveries end to end on the platform built from template.yaml: an exporter stages a file and
+//! asks (on the IAM-authorized route, or through the delivery queue), the deliver function takes
+//! the queue's message and writes through the identity Test Connection proved, and the tenant
+//! reads the record.
+
+use serde_json::{Value, json};
+use shared::domain::delivery::RetryPolicy;
+use support::api::TENANT;
+use support::world::World;
+
+use crate::deliveries::{
+    pattern, read_back, saved_bucket_policy_destination, saved_role_destination, uploads_left,
+};
+
+/// Stages `bytes` in the platform's staging bucket, as an exporter does.
+async fn stage(world: &World, key: &str, bytes: bytes::Bytes) {
+    world
+        .platform
+        .account
+        .s3()
+        .put_object()
+        .bucket(&world.platform.staging_bucket)
+        .key(key)
+        .body(bytes.into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("staging {key}: {e:?}"));
+}
+
+fn ask(world: &World, destination: &str, delivery: &str, staged_key: &str) -> Value {
+    json!({
+        "tenantId": TENANT,
+        "destinationId": destination,
+        "deliveryId": delivery,
+        "source": {"bucket": world.platform.staging_bucket, "key": staged_key},
+        "name": "orders.csv"
+    })
+}
+
+async fn delivery(world: &World, destination: &str, delivery: &str) -> Value {
+    world
+        .api()
+        .get(&format!(
+            "/destinations/{destination}/deliveries/{delivery}"
+        ))
+        .await
+        .expect(200)
+        .json()
+}
+
+#[tokio::test]
+async fn a_staged_file_reaches_a_role_destination_once_however_often_it_is_asked_for() {
+    // GIVEN a saved role-mode destination and a 17 MiB file in the staging bucket
+    let world = World::new().await;
+    let (id, bucket) = saved_role_destination(&world).await;
+    let account = world.customer_role_account();
+    let file = pattern(17 * 1024 * 1024 + 5);
+    stage(&world, "tenant-a/export-1.csv", file.clone()).await;
+    // WHEN the exporter asks for its delivery and the queue's message reaches the function
+    let asked = world
+        .api()
+        .request_delivery(ask(&world, &id, "export-1", "tenant-a/export-1.csv"))
+        .await
+        .expect(202)
+        .json();
+    assert_eq!(asked["status"], "queued");
+    let pumped = world.settle().await;
+    assert_eq!(pumped.delivery_messages, 1);
+    // THEN the record says delivered, and the object is the file, byte for byte, in parts
+    let delivered = delivery(&world, &id, "export-1").await;
+    assert_eq!(delivered["status"], "delivered", "{delivered}");
+    assert_eq!(delivered["attempts"], 1);
+    assert_eq!(delivered["bytes"], file.len());
+    let key = delivered["key"].as_str().unwrap().to_owned();
+    assert!(
+        key.starts_with("exports/") && key.ends_with("/export-1-orders.csv"),
+        "{key}"
+    );
+    assert!(read_back(account, &bucket, &key).await == file);
+    assert_eq!(uploads_left(account, &bucket).await, 0);
+    // (a multipart ETag counts its parts: 8 MiB parts)
+    let etag = delivered["etag"].as_str().unwrap();
+    assert!(etag.trim_matches('"').ends_with("-3"), "{etag}");
+    assert!(
+        delivered["checksum"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
+    // WHEN it is asked for again with the same file, and with another
+    let again = world
+        .api()
+        .request_delivery(ask(&world, &id, "export-1", "tenant-a/export-1.csv"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(again["status"], "delivered");
+    let other = world
+        .api()
+        .request_delivery(ask(&world, &id, "export-1", "tenant-a/other.csv"))
+        .await
+        .expect(409);
+    assert_eq!(other.problem(), "delivery-conflict");
+    // THEN nothing more was queued or written: one object besides the connection test's
+    assert_eq!(world.settle().await.delivery_messages, 0);
+    let mut keys = account.object_keys(&bucket).await;
+    keys.sort();
+    assert_eq!(keys, [format!("exports/.connection-test-{id}"), key]);
+    // AND another tenant naming this destination finds nothing
+    let mut foreign = ask(&world, &id, "export-2", "tenant-a/export-1.csv");
+    foreign["tenantId"] = json!("tenant-b");
+    world.api().request_delivery(foreign).await.expect(404);
+}
+
+#[tokio::test]
+async fn a_request_sent_to_the_queue_is_delivered_into_a_bucket_policy_destination() {
+    // GIVEN a saved bucket-policy destination and a 1-byte staged file
+    let world = World::new().await;
+    let (id, bucket, customer) = saved_bucket_policy_destination(&world).await;
+    stage(&world, "tenant-a/tiny.bin", pattern(1)).await;
+    // WHEN an exporter sends the whole request to the delivery queue (fire and forget)
+    world
+        .platform
+        .account
+        .sqs()
+        .send_message()
+        .queue_url(&world.platform.delivery_queue_url)
+        .message_body(ask(&world, &id, "tiny-1", "tenant-a/tiny.bin").to_string())
+        .send()
+        .await
+        .unwrap();
+    world.settle().await;
+    // THEN it is stored, delivered through the destination's own writer session, and the record
+    // names the queue's sender
+    let delivered = delivery(&world, &id, "tiny-1").await;
+    assert_eq!(delivered["status"], "delivered", "{delivered}");
+    assert!(
+        delivered["requestedBy"]
+            .as_str()
+            .unwrap()
+            .starts_with("platform:queue:"),
+        "{delivered}"
+    );
+    let key = delivered["key"].as_str().unwrap();
+    assert_eq!(read_back(&customer, &bucket, key).await, [0u8]);
+    // (one PutObject: a plain ETag)
+    assert!(
+        !delivered["etag"].as_str().unwrap().contains('-'),
+        "{delivered}"
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_that_stopped_granting_us_is_retried_then_parked_with_an_event_and_gets_nothing() {
+    // GIVEN a saved bucket-policy destination whose customer then removes the bucket policy, and
+    // a retry policy of two attempts without backoff
+    let mut world = World::new().await;
+    world.services.deliver.retry = RetryPolicy {
+        max_attempts: 2,
+        first_backoff: time::Duration::ZERO,
+        max_backoff: time::Duration::ZERO,
+    };
+    let (id, bucket, customer) = saved_bucket_policy_destination(&world).await;
+    world.settle().await;
+    world.dispatcher.observed_events().await;
+    customer
+        .s3()
+        .delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    stage(&world, "tenant-a/big.bin", pattern(17 * 1024 * 1024)).await;
+    // WHEN a multipart file is asked for
+    world
+        .api()
+        .request_delivery(ask(&world, &id, "big-1", "tenant-a/big.bin"))
+        .await
+        .expect(202);
+    world.settle().await;
+    // THEN the first attempt failed and waits for its retry
+    let failed = delivery(&world, &id, "big-1").await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    assert_eq!(failed["failureCategory"], "putAccessDenied");
+    // WHEN the sweep finds it due and the retry fails too
+    let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(2);
+    assert_eq!(
+        world
+            .dispatcher
+            .run_delivery_sweep(&world.services, later)
+            .await,
+        1
+    );
+    world.settle().await;
+    // THEN it is parked, one Delivery Failed event names it and its category, and nothing was
+    // written nor left open
+    let parked = delivery(&world, &id, "big-1").await;
+    assert_eq!(parked["status"], "parked", "{parked}");
+    assert_eq!(parked["attempts"], 2);
+    let events: Vec<Value> = world
+        .dispatcher
+        .observed_events()
+        .await
+        .into_iter()
+        .filter(|e| e["detail-type"] == "Delivery Failed")
+        .collect();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(parked["failureCategory"], "putAccessDenied", "{parked}");
+    assert_eq!(events[0]["detail"]["deliveryId"], "big-1");
+    assert_eq!(events[0]["detail"]["category"], "putAccessDenied");
+    assert_eq!(
+        customer.object_keys(&bucket).await,
+        [format!("incoming/.connection-test-{id}")]
+    );
+    assert_eq!(uploads_left(&customer, &bucket).await, 0);
+    // AND a parked delivery is not swept again
+    assert_eq!(
+        world
+            .dispatcher
+            .run_delivery_sweep(&world.services, later + time::Duration::hours(1))
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_pending_change_never_receives_a_delivery() {
+    // GIVEN a saved bucket-policy destination with a pending change to another bucket the
+    // platform could also write to
+    let world = World::new().await;
+    let (id, bucket, customer) = saved_bucket_policy_destination(&world).await;
+    let pending_bucket = dev_support::accounts::unique("pending");
+    customer.create_bucket(&pending_bucket).await;
+    world
+        .api()
+        .patch(
+            &id,
+            json!({"bucket": pending_bucket, "folder": "elsewhere"}),
+        )
+        .await
+        .expect(200);
+    let policy = world.api().document(&id, "bucketPolicy").await;
+    customer
+        .put_bucket_policy(
+            &pending_bucket,
+            &dev_support::platform::customer_document(&policy),
+        )
+        .await;
+    stage(&world, "tenant-a/a.csv", pattern(3)).await;
+    // WHEN a delivery is asked for
+    world
+        .api()
+        .request_delivery(ask(&world, &id, "a-1", "tenant-a/a.csv"))
+        .await
+        .expect(202);
+    world.settle().await;
+    // THEN it went to the active bucket and folder; the pending bucket got nothing
+    let delivered = delivery(&world, &id, "a-1").await;
+    assert_eq!(delivered["status"], "delivered", "{delivered}");
+    let key = delivered["key"].as_str().unwrap();
+    assert!(key.starts_with("incoming/"), "{key}");
+    assert_eq!(
+        read_back(&customer, &bucket, key).await,
+        pattern(3).to_vec()
+    );
+    assert!(customer.object_keys(&pending_bucket).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_queued_request_that_can_never_be_accepted_ends_in_the_dead_letter_queue() {
+    // GIVEN a request for a destination that does not exist, sent to the delivery queue
+    let world = World::new().await;
+    let sqs = world.platform.account.sqs();
+    let body = ask(
+        &world,
+        "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e",
+        "lost-1",
+        "tenant-a/x.csv",
+    )
+    .to_string();
+    sqs.send_message()
+        .queue_url(&world.platform.delivery_queue_url)
+        .message_body(&body)
+        .send()
+        .await
+        .unwrap();
+    // WHEN the function fails it as often as the template's redrive policy allows
+    let mut handed = 0;
+    for _ in 0..10 {
+        handed += world.dispatcher.pump_deliveries(&world.services).await;
+    }
+    // THEN it was tried that many times and now waits in the dead-letter queue, unchanged
+    assert_eq!(handed, 5);
+    let parked = sqs
+        .receive_message()
+        .queue_url(&world.platform.delivery_dead_letter_queue_url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(parked[0].body.as_deref(), Some(body.as_str()));
+}
