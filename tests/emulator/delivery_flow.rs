@@ -301,3 +301,123 @@ async fn a_queued_request_that_can_never_be_accepted_ends_in_the_dead_letter_que
     assert_eq!(parked.len(), 1);
     assert_eq!(parked[0].body.as_deref(), Some(body.as_str()));
 }
+
+/// Vends credentials for `id` as the exporter, and an S3 client that uses them.
+async fn vended(world: &World, id: &str) -> (Value, aws_sdk_s3::Client) {
+    use support::api::RequestExt;
+    let vended = world
+        .api()
+        .send(
+            support::api::request("POST", &format!("/internal/destinations/{id}/credentials"))
+                .platform()
+                .json(json!({"tenantId": TENANT})),
+        )
+        .await
+        .expect(200)
+        .json();
+    let credentials = aws_credential_types::Credentials::new(
+        vended["accessKeyId"].as_str().unwrap(),
+        vended["secretAccessKey"].as_str().unwrap(),
+        Some(vended["sessionToken"].as_str().unwrap().to_owned()),
+        None,
+        "vended",
+    );
+    let config =
+        dev_support::accounts::sdk_config(dev_support::emulator::emulator(), credentials, false)
+            .await;
+    (vended, dev_support::accounts::s3_client(&config))
+}
+
+/// What a put with the vended session and `acl` (and the expected owner) gets from S3.
+async fn put_as(
+    s3: &aws_sdk_s3::Client,
+    vended: &Value,
+    key: &str,
+    acl: bool,
+) -> Result<(), String> {
+    let mut put = s3
+        .put_object()
+        .bucket(vended["bucket"].as_str().unwrap())
+        .key(key)
+        .body(bytes::Bytes::from_static(b"x").into())
+        .set_expected_bucket_owner(vended["expectedBucketOwner"].as_str().map(str::to_owned));
+    if acl {
+        put = put.acl(aws_sdk_s3::types::ObjectCannedAcl::BucketOwnerFullControl);
+    }
+    put.send()
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{:?}", e.into_service_error()))
+}
+
+/// Vended credentials write the folder with the owner ACL, and nothing else; they cannot read.
+async fn assert_vended_session_is_fenced(s3: &aws_sdk_s3::Client, vended: &Value) {
+    let prefix = vended["keyPrefix"].as_str().unwrap();
+    // It writes under the folder with the ACL.
+    put_as(s3, vended, &format!("{prefix}vended.csv"), true)
+        .await
+        .unwrap();
+    // Nothing else: outside the folder, without the ACL, or a read.
+    let outside = put_as(s3, vended, "elsewhere/vended.csv", true).await;
+    assert!(outside.unwrap_err().contains("AccessDenied"));
+    let no_acl = put_as(s3, vended, &format!("{prefix}no-acl.csv"), false).await;
+    assert!(no_acl.unwrap_err().contains("AccessDenied"));
+    let read = s3
+        .get_object()
+        .bucket(vended["bucket"].as_str().unwrap())
+        .key(format!("{prefix}vended.csv"))
+        .send()
+        .await;
+    assert!(read.is_err(), "vended credentials read an object");
+    // And they expire within STS's role-chaining hour (we ask for fifteen minutes).
+    let expiration = time::OffsetDateTime::parse(
+        vended["expiration"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let left = expiration - time::OffsetDateTime::now_utc();
+    assert!(
+        left > time::Duration::ZERO && left <= time::Duration::minutes(15),
+        "{left}"
+    );
+}
+
+#[tokio::test]
+async fn vended_credentials_write_only_the_folder_with_the_owner_acl_in_both_modes() {
+    // GIVEN a saved destination in each mode
+    let world = World::new().await;
+    let (role_id, role_bucket) = saved_role_destination(&world).await;
+    let (policy_id, policy_bucket, customer) = saved_bucket_policy_destination(&world).await;
+    for (id, bucket, owner) in [
+        (&role_id, &role_bucket, world.customer_role_account()),
+        (&policy_id, &policy_bucket, &customer),
+    ] {
+        // WHEN the exporter takes a session for it
+        let (vended, s3) = vended(&world, id).await;
+        assert_eq!(vended["bucket"], bucket.as_str());
+        // THEN the session is fenced to the folder and the ACL, and expires
+        assert_vended_session_is_fenced(&s3, &vended).await;
+        let prefix = vended["keyPrefix"].as_str().unwrap();
+        assert!(
+            owner
+                .object_keys(bucket)
+                .await
+                .contains(&format!("{prefix}vended.csv"))
+        );
+        // AND the vending is in the destination's activity
+        let activity = world
+            .api()
+            .get(&format!("/destinations/{id}/activity"))
+            .await
+            .expect(200)
+            .json();
+        assert_eq!(activity["items"][0]["action"], "credentialsVended");
+    }
+    // AND a session of one destination cannot write into the other's bucket
+    let (vended_role, s3) = vended(&world, &role_id).await;
+    let mut other = vended_role.clone();
+    other["bucket"] = json!(policy_bucket);
+    other["expectedBucketOwner"] = json!(customer.id);
+    let crossed = put_as(&s3, &other, "incoming/crossed.csv", true).await;
+    assert!(crossed.unwrap_err().contains("AccessDenied"));
+}

@@ -357,3 +357,83 @@ fn the_staging_bucket_is_private_encrypted_tls_only_and_empties_itself() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_exporter_gets_a_short_session_of_the_destinations_writer_and_it_is_recorded() {
+    // GIVEN a saved bucket-policy destination
+    let world = world();
+    let id = saved_destination(&world).await;
+    let vend = |tenant: &str| {
+        request("POST", &format!("/internal/destinations/{id}/credentials"))
+            .platform()
+            .json(json!({"tenantId": tenant}))
+    };
+    // WHEN the exporter asks for credentials
+    let reply = world
+        .api()
+        .send(vend(support::api::TENANT))
+        .await
+        .expect(200);
+    // THEN they are the destination's own writer session, never cached, with what to send
+    assert_eq!(reply.header("cache-control"), Some("no-store"));
+    let vended = reply.json();
+    assert_eq!(vended["bucket"], "acme-raw");
+    assert_eq!(vended["keyPrefix"], "exports/");
+    assert_eq!(vended["headers"]["x-amz-acl"], "bucket-owner-full-control");
+    assert_eq!(
+        vended["headers"]["x-amz-expected-bucket-owner"],
+        "222222222222"
+    );
+    let assumed = world.writer.assume_calls();
+    let last = assumed.last().unwrap();
+    assert!(last.role_arn.contains(":role/destinations-platform-writer"));
+    assert_eq!(
+        last.session_name,
+        format!("destination-{}", id.replace('-', ""))
+    );
+    assert!(last.session_policy.is_some(), "the session is scoped");
+    // AND the activity names who took them
+    let activity = world
+        .api()
+        .get(&format!("/destinations/{id}/activity"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(activity["items"][0]["action"], "credentialsVended");
+    assert_eq!(
+        activity["items"][0]["actor"],
+        format!("platform:{EXPORTER}")
+    );
+    // AND another tenant named, a tenant's token, a draft: nothing is vended
+    let calls = world.writer.assume_calls().len();
+    world.api().send(vend("tenant-b")).await.expect(404);
+    world
+        .api()
+        .send(
+            request("POST", &format!("/internal/destinations/{id}/credentials"))
+                .json(json!({"tenantId": support::api::TENANT})),
+        )
+        .await
+        .expect(401);
+    let draft = world
+        .api()
+        .create(json!({"name": "Draft", "bucket": "acme-draft", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let not_saved = world
+        .api()
+        .send(
+            request(
+                "POST",
+                &format!("/internal/destinations/{draft}/credentials"),
+            )
+            .platform()
+            .json(json!({"tenantId": support::api::TENANT})),
+        )
+        .await
+        .expect(409);
+    assert_eq!(not_saved.problem(), "not-saved");
+    assert_eq!(world.writer.assume_calls().len(), calls);
+}

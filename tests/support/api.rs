@@ -114,7 +114,7 @@ pub struct Api<'a, S, P, Q> {
     pub destinations: &'a destinations_api::handler::App<S>,
     pub policies: &'a policies_api::handler::App<S>,
     pub test_connection: &'a test_connection::handler::App<S, P>,
-    pub deliveries: &'a deliveries_api::handler::App<S, Q>,
+    pub deliveries: &'a deliveries_api::handler::App<S, Q, P>,
 }
 
 impl<S, P, Q> Api<'_, S, P, Q>
@@ -124,7 +124,8 @@ where
         + ActivityLog
         + CheckLock
         + CheckHistory
-        + DeliveryRecords,
+        + DeliveryRecords
+        + shared::ports::ActivityRecorder,
     P: ObjectWriter,
     Q: DeliveryQueue,
 {

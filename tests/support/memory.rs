@@ -15,7 +15,8 @@ pub struct MemoryWorld {
     pub destinations: destinations_api::handler::App<InMemoryStore>,
     pub policies: policies_api::handler::App<InMemoryStore>,
     pub test_connection: test_connection::handler::App<InMemoryStore, ScriptedWriter>,
-    pub deliveries: deliveries_api::handler::App<InMemoryStore, RecordingDeliveryQueue>,
+    pub deliveries:
+        deliveries_api::handler::App<InMemoryStore, RecordingDeliveryQueue, ScriptedWriter>,
     pub delivery_queue: RecordingDeliveryQueue,
 }
 
@@ -58,12 +59,14 @@ impl MemoryWorld {
             test_connection: test_connection::handler::App {
                 store: store.clone(),
                 writer: writer.clone(),
-                platform,
+                platform: platform.clone(),
                 settings: check_settings(),
             },
             deliveries: deliveries_api::handler::App {
                 store: store.clone(),
                 queue: delivery_queue.clone(),
+                writer: writer.clone(),
+                platform,
                 staging_bucket: staging_bucket(),
             },
             delivery_queue,

@@ -33,7 +33,7 @@ pub struct Services {
     pub destinations: destinations_api::handler::App<DynamoDbStore>,
     pub policies: policies_api::handler::App<DynamoDbStore>,
     pub test_connection: test_connection::handler::App<DynamoDbStore, AwsWriter>,
-    pub deliveries: deliveries_api::handler::App<DynamoDbStore, SqsQueue>,
+    pub deliveries: deliveries_api::handler::App<DynamoDbStore, SqsQueue, AwsWriter>,
     pub deliver: deliver::Worker,
     pub worker: revalidate_worker::Worker,
     pub scheduler: (DynamoDbStore, SqsQueue),
@@ -63,6 +63,7 @@ impl Services {
         .expect("test-connection configuration");
         let deliveries =
             deliveries_api::wire(&f(DELIVERIES_API).settings(), &f(DELIVERIES_API).config)
+                .await
                 .expect("deliveries-api configuration");
         let deliver = deliver::wire(&f(DELIVER).settings(), &f(DELIVER).config)
             .await

@@ -4,35 +4,48 @@
 use time::OffsetDateTime;
 
 use shared::app::delivery;
-use shared::domain::BucketName;
+use shared::domain::{BucketName, DestinationId, PlatformIdentity};
 use shared::http::{
-    ApiRequest, ApiResponse, DeliveryView, Problem, Route, dto, finish, platform_caller, resolve,
+    ApiRequest, ApiResponse, CredentialsView, DeliveryView, Problem, Route, dto, finish,
+    platform_caller, resolve,
 };
-use shared::ports::{DeliveryQueue, DeliveryRecords, DestinationRepository};
+use shared::ports::{
+    ActivityRecorder, DeliveryQueue, DeliveryRecords, DestinationRepository, ObjectWriter,
+};
 
-pub struct App<S, Q> {
+pub struct App<S, Q, W> {
     pub store: S,
     pub queue: Q,
+    /// Takes on a destination's identity for vended sessions.
+    pub writer: W,
+    pub platform: PlatformIdentity,
     /// The only bucket deliveries are read from.
     pub staging_bucket: BucketName,
 }
 
-pub async fn handle<S, Q>(app: &App<S, Q>, request: ApiRequest) -> ApiResponse
+/// What the routes need of the store.
+pub trait Store: DestinationRepository + DeliveryRecords + ActivityRecorder {}
+impl<T: DestinationRepository + DeliveryRecords + ActivityRecorder> Store for T {}
+
+pub async fn handle<S, Q, W>(app: &App<S, Q, W>, request: ApiRequest) -> ApiResponse
 where
-    S: DestinationRepository + DeliveryRecords,
+    S: Store,
     Q: DeliveryQueue,
+    W: ObjectWriter,
 {
     let result = route(app, &request).await;
     finish(&request, result)
 }
 
-async fn route<S, Q>(app: &App<S, Q>, request: &ApiRequest) -> Result<ApiResponse, Problem>
+async fn route<S, Q, W>(app: &App<S, Q, W>, request: &ApiRequest) -> Result<ApiResponse, Problem>
 where
-    S: DestinationRepository + DeliveryRecords,
+    S: Store,
     Q: DeliveryQueue,
+    W: ObjectWriter,
 {
     match resolve(&request.method, &request.path)? {
         Route::RequestDelivery => request_delivery(app, request).await,
+        Route::VendCredentials(id) => vend_credentials(app, request, &id).await,
         _ => Err(Problem::not_found(format!(
             "No resource at {}.",
             request.path
@@ -42,12 +55,12 @@ where
 
 /// `202` with the new delivery, queued; `200` with the stored one when the same delivery was
 /// asked for before.
-async fn request_delivery<S, Q>(
-    app: &App<S, Q>,
+async fn request_delivery<S, Q, W>(
+    app: &App<S, Q, W>,
     request: &ApiRequest,
 ) -> Result<ApiResponse, Problem>
 where
-    S: DestinationRepository + DeliveryRecords,
+    S: Store,
     Q: DeliveryQueue,
 {
     let requested_by = platform_caller(request)?;
@@ -77,4 +90,31 @@ where
             ),
         ),
     )
+}
+
+/// A short session (at most STS's role-chaining hour) of the identity deliveries write as, for
+/// exporters that write themselves; recorded in the destination's activity.
+async fn vend_credentials<S, Q, W>(
+    app: &App<S, Q, W>,
+    request: &ApiRequest,
+    id: &DestinationId,
+) -> Result<ApiResponse, Problem>
+where
+    S: Store,
+    W: ObjectWriter,
+{
+    let requested_by = platform_caller(request)?;
+    let tenant = dto::vend_request(request)?;
+    let vended = delivery::vend(
+        &app.store,
+        &app.writer,
+        &app.platform,
+        &tenant,
+        id,
+        &requested_by,
+        OffsetDateTime::now_utc(),
+    )
+    .await?;
+    tracing::info!(destination_id = %id, "credentials vended");
+    Ok(ApiResponse::json(200, &CredentialsView::from(&vended)).header("cache-control", "no-store"))
 }

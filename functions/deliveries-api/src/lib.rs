@@ -1,5 +1,5 @@
 //! The `deliveries-api` Lambda: the platform's exporters ask for a delivery and get its record
-//! back. Its routes are authorized by IAM (the platform's own identities), never by a tenant's
+//! back, or take a short session to write a destination's folder themselves. Its routes are authorized by IAM (the platform's own identities), never by a tenant's
 //! token. The library holds the handler and its wiring, so that `main.rs`, the local run and the
 //! tests build the same thing.
 
@@ -8,18 +8,31 @@
 
 pub mod handler;
 
+use shared::adapters::aws_writer::{AwsWriter, S3Options};
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::adapters::sqs::SqsQueue;
-use shared::config::{ConfigError, Settings};
+use shared::config::Settings;
 
-/// The handler's dependencies, from configuration and the function's SDK configuration.
-pub fn wire<F: Fn(&str) -> Option<String>>(
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// The handler's dependencies, from configuration and the function's SDK configuration. Vended
+/// sessions are taken on as the connector, as every write for a destination is.
+pub async fn wire<F: Fn(&str) -> Option<String>>(
     settings: &Settings<F>,
     aws: &aws_config::SdkConfig,
-) -> Result<handler::App<DynamoDbStore, SqsQueue>, ConfigError> {
+) -> Result<handler::App<DynamoDbStore, SqsQueue, AwsWriter>, Error> {
+    let platform = settings.platform()?;
+    let (connector, session) =
+        shared::aws::own_partition_identity(aws, &platform)?.connector_role();
+    let s3 = S3Options {
+        force_path_style: settings.s3_force_path_style(),
+        multipart_action_names: settings.s3_multipart_action_names(),
+    };
     Ok(handler::App {
         store: DynamoDbStore::from_config(aws, settings.table_name()?, settings.rate_limits()?),
         queue: SqsQueue::from_config(aws, settings.delivery_queue_url()?),
+        writer: AwsWriter::from_config(aws, &connector, &session, s3).await,
+        platform,
         staging_bucket: settings.staging_bucket()?,
     })
 }

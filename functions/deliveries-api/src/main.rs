@@ -1,4 +1,5 @@
-//! Cold start: configuration, the DynamoDB and SQS clients once, then serve.
+//! Cold start: configuration, the DynamoDB, SQS and STS (as the connector role) clients once,
+//! then serve.
 
 use shared::config::Settings;
 
@@ -6,8 +7,9 @@ use shared::config::Settings;
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let settings = Settings::from_process();
-    let aws = shared::aws::sdk_config(None).await?;
-    let app = deliveries_api::wire(&settings, &aws)?;
+    // Every call is small: the probe timeouts bound each, as in Test Connection.
+    let aws = shared::aws::sdk_config(Some(shared::aws::probe_timeouts())).await?;
+    let app = deliveries_api::wire(&settings, &aws).await?;
     shared::http::lambda::serve(&settings.tenant_claim(), |request| {
         deliveries_api::handler::handle(&app, request)
     })

@@ -254,6 +254,8 @@ impl ObjectWriter for AwsWriter {
             access_key_id: credentials.access_key_id,
             secret_access_key: credentials.secret_access_key,
             session_token: credentials.session_token,
+            expires_at: time::OffsetDateTime::from_unix_timestamp(credentials.expiration.secs())
+                .ok(),
         })
     }
 

@@ -115,6 +115,18 @@ impl WritePlan<'_> {
         )
     }
 
+    /// The same identity, scoped to whole-object puts with the owner ACL: the session handed to
+    /// an exporter (see [`policy::single_put_session_policy`]).
+    #[must_use]
+    pub fn single_puts_only(mut self) -> Self {
+        let document = policy::single_put_session_policy(
+            self.target.configuration,
+            self.target.expected_owner.as_ref(),
+        );
+        self.session_policy = serde_json::to_string(&document).unwrap_or_default();
+        self
+    }
+
     /// The AssumeRole that opens this plan's session.
     pub fn assume_request(&self) -> AssumeRoleRequest<'_> {
         AssumeRoleRequest {

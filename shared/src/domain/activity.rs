@@ -78,6 +78,9 @@ pub enum Activity {
     DeliveryRequested {
         delivery_id: DeliveryId,
     },
+    /// The platform's exporter was given a short session to write into the destination's folder
+    /// (the actor is its IAM identity).
+    CredentialsVended,
     /// Re-validation moved the status of the active configuration.
     #[serde(rename_all = "camelCase")]
     StatusChanged {

@@ -364,6 +364,19 @@ fn staged_source(fields: &mut Fields) -> Option<StagedSource> {
     }
 }
 
+/// `POST /internal/destinations/{id}/credentials`: `{tenantId}`, the tenant the destination
+/// must belong to.
+pub fn vend_request(request: &ApiRequest) -> Result<TenantId, Problem> {
+    let mut fields = Fields::new(json_object(request, JSON, false)?, &["tenantId"], &[]);
+    let tenant = fields
+        .required_string("tenantId")
+        .and_then(|v| fields.check("tenantId", TenantId::new(&v)));
+    match tenant {
+        Some(tenant) if fields.errors.is_empty() => Ok(tenant),
+        _ => Err(fields.finish().err().unwrap_or_else(Problem::internal)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,8 +20,8 @@ pub use input::{Fields, MAX_BODY_BYTES, json_object, no_body, page_query};
 pub use problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
 pub use router::{Authorization, Function, ROUTES, Route, resolve, route_template};
 pub use views::{
-    ActiveView, ConfigurationView, DeliveryView, DestinationView, MergeView, PageView,
-    PoliciesView, etag,
+    ActiveView, ConfigurationView, CredentialsView, DeliveryView, DestinationView, MergeView,
+    PageView, PoliciesView, etag,
 };
 
 use crate::app::Caller;

@@ -2,10 +2,11 @@
 //! the request's span) and never shown; clients learn only what they can act on.
 
 use crate::app::ModifyError;
-use crate::app::delivery::{DeliveryReadError, RequestError};
+use crate::app::delivery::{DeliveryReadError, RequestError, VendError};
 use crate::app::destinations::{CreateError, PlatformAccountField, ReadError, UpdateError};
 use crate::app::policies::{MergePolicyError, PoliciesError};
 use crate::app::testing::{HistoryError, TestError};
+use crate::app::writer::PlanError;
 use crate::domain::delivery::DeliveryRefused;
 use crate::domain::{NothingToDiscard, PatchError, SaveError};
 use crate::policy::{MergeError, RenderError};
@@ -239,6 +240,48 @@ impl From<DeliveryReadError> for Problem {
             DeliveryReadError::DestinationNotFound => Problem::destination_not_found(),
             DeliveryReadError::NotFound => Problem::delivery_not_found(),
             DeliveryReadError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<VendError> for Problem {
+    fn from(error: VendError) -> Self {
+        match error {
+            VendError::NotFound => Problem::destination_not_found(),
+            VendError::NotSaved => Problem::of(
+                ProblemType::NotSaved,
+                "The destination has never been saved, so nothing may be written to it yet.",
+            ),
+            VendError::NotVerified(category) => Problem::of(
+                ProblemType::NotVerified,
+                format!(
+                    "The destination is failing its checks ({}); it receives nothing until it passes again.",
+                    serde_json::to_value(category)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default()
+                ),
+            ),
+            VendError::Plan(PlanError::PartitionNotServed(partition)) => Problem::of(
+                ProblemType::PartitionNotServed,
+                format!("The platform has no principal in the {partition} partition."),
+            ),
+            VendError::Plan(_) => Problem::of(
+                ProblemType::NotVerified,
+                "The destination's saved configuration cannot be written to; test and save it again.",
+            ),
+            VendError::Session(e) if e.is_transient() => {
+                tracing::warn!(failure = ?e.failure, "vending: STS unavailable");
+                Problem::unavailable()
+            }
+            VendError::Session(e) => {
+                tracing::warn!(failure = ?e.failure, "vending: the destination's identity was refused");
+                Problem::of(
+                    ProblemType::NotVerified,
+                    "The destination's identity could not be taken on; its next check will say why.",
+                )
+            }
+            VendError::Store(e) => e.into(),
         }
     }
 }

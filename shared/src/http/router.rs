@@ -26,6 +26,7 @@ pub enum Route {
     GetDelivery(DestinationId, DeliveryId),
     /// The platform's exporters, never a tenant: authorized by IAM.
     RequestDelivery,
+    VendCredentials(DestinationId),
 }
 
 /// Which Lambda function serves a route.
@@ -95,6 +96,11 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
         Function::DestinationsApi,
     ),
     ("POST", "/internal/deliveries", Function::DeliveriesApi),
+    (
+        "POST",
+        "/internal/destinations/{id}/credentials",
+        Function::DeliveriesApi,
+    ),
 ];
 
 impl Route {
@@ -104,7 +110,7 @@ impl Route {
                 Function::PoliciesApi
             }
             Route::TestConnection(_) | Route::ListConnectionTests(_) => Function::TestConnection,
-            Route::RequestDelivery => Function::DeliveriesApi,
+            Route::RequestDelivery | Route::VendCredentials(_) => Function::DeliveriesApi,
             _ => Function::DestinationsApi,
         }
     }
@@ -142,10 +148,17 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, Problem> {
         let allowed: Vec<&str> = candidates.iter().map(|(m, _, _)| *m).collect();
         return Err(Problem::method_not_allowed(&allowed));
     };
+    // The segment a path parameter sits in, from the template.
+    let param = |name: &str| {
+        template
+            .split('/')
+            .skip(1)
+            .position(|part| part == name)
+            .and_then(|at| segments.get(at))
+    };
     let id = || {
         // A malformed id cannot name any destination: same answer as a missing one.
-        segments
-            .get(1)
+        param("{id}")
             .and_then(|raw| DestinationId::new(raw).ok())
             .ok_or_else(Problem::destination_not_found)
     };
@@ -168,12 +181,12 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, Problem> {
         ("GET", "/destinations/{id}/deliveries/{deliveryId}") => Route::GetDelivery(
             id()?,
             // Malformed: no delivery has that id.
-            segments
-                .get(3)
+            param("{deliveryId}")
                 .and_then(|raw| DeliveryId::new(raw).ok())
                 .ok_or_else(Problem::delivery_not_found)?,
         ),
         ("POST", "/internal/deliveries") => Route::RequestDelivery,
+        ("POST", "/internal/destinations/{id}/credentials") => Route::VendCredentials(id()?),
         _ => return Err(Problem::not_found(format!("No resource at {path}."))),
     })
 }

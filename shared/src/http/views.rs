@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use crate::policy::{MergeOutcome, MergeWarning, RenderedPolicies, to_pretty_json};
 
+use crate::app::delivery::Vended;
 use crate::domain::check::{CheckResult, FailureCategory};
 use crate::domain::delivery::{Delivery, DeliveryStatus};
 use crate::domain::{AuthMode, AuthModeKind, Configuration, Destination, Status};
@@ -291,6 +292,51 @@ impl<'a> From<&'a Delivery> for DeliveryView<'a> {
             version_id: written.and_then(|w| w.version_id.as_deref()),
             duration_ms: written.map(|w| w.duration_ms),
             failure_category: d.failure,
+        }
+    }
+}
+
+/// A vended session and how to write with it. The only response that carries credentials: built
+/// for this route alone, sent with `Cache-Control: no-store`, never logged.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsView<'a> {
+    access_key_id: &'a str,
+    secret_access_key: &'a str,
+    session_token: &'a str,
+    expiration: Option<String>,
+    bucket: &'a str,
+    key_prefix: &'a str,
+    region: &'a str,
+    expected_bucket_owner: Option<&'a str>,
+    /// To send with every PutObject.
+    headers: std::collections::BTreeMap<&'static str, String>,
+}
+
+impl<'a> From<&'a Vended> for CredentialsView<'a> {
+    fn from(v: &'a Vended) -> Self {
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert("x-amz-acl", "bucket-owner-full-control".to_owned());
+        if let Some(owner) = &v.expected_bucket_owner {
+            headers.insert("x-amz-expected-bucket-owner", owner.as_str().to_owned());
+        }
+        if let Some(key) = &v.kms_key {
+            headers.insert("x-amz-server-side-encryption", "aws:kms".to_owned());
+            headers.insert(
+                "x-amz-server-side-encryption-aws-kms-key-id",
+                key.as_str().to_owned(),
+            );
+        }
+        Self {
+            access_key_id: &v.credentials.access_key_id,
+            secret_access_key: &v.credentials.secret_access_key,
+            session_token: &v.credentials.session_token,
+            expiration: v.credentials.expires_at.map(rfc3339),
+            bucket: v.bucket.as_str(),
+            key_prefix: &v.key_prefix,
+            region: &v.region,
+            expected_bucket_owner: v.expected_bucket_owner.as_ref().map(|o| o.as_str()),
+            headers,
         }
     }
 }

@@ -155,16 +155,34 @@ pub fn permissions_policy(configuration: &Configuration) -> PolicyDocument {
 /// narrows: Sids, and the key's encryption-context condition (the session can only write this
 /// folder, so S3 can only use the key for it).
 pub fn session_policy(configuration: &Configuration, owner: Option<&AccountId>) -> PolicyDocument {
-    let mut statements = vec![
-        Statement {
-            sid: None,
-            ..put_statement(configuration, owner)
-        },
-        Statement {
+    scoped_session_policy(configuration, owner, true)
+}
+
+/// A session that may only put whole objects, with the owner ACL: the one handed to an exporter.
+/// A multipart upload's parts carry no ACL header, so a session allowed to send them could also
+/// put an object without the ACL; this one cannot.
+pub fn single_put_session_policy(
+    configuration: &Configuration,
+    owner: Option<&AccountId>,
+) -> PolicyDocument {
+    scoped_session_policy(configuration, owner, false)
+}
+
+fn scoped_session_policy(
+    configuration: &Configuration,
+    owner: Option<&AccountId>,
+    parts: bool,
+) -> PolicyDocument {
+    let mut statements = vec![Statement {
+        sid: None,
+        ..put_statement(configuration, owner)
+    }];
+    if parts {
+        statements.push(Statement {
             sid: None,
             ..parts_statement(configuration, owner)
-        },
-    ];
+        });
+    }
     if let Some(key) = &configuration.kms_key {
         let via = format!("s3.{}.{}", key.region(), key.partition().dns_suffix());
         statements.push(

@@ -94,6 +94,28 @@ fn a_known_bucket_owner_scopes_the_permissions_and_every_session() {
 }
 
 #[test]
+fn a_vended_session_puts_only_with_the_owner_acl() {
+    // GIVEN a destination and the owner its writes name
+    let d = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .owner("222222222222")
+        .build();
+    let owner = AccountId::new("222222222222").unwrap();
+    // WHEN the session handed to an exporter is scoped
+    let vended =
+        serde_json::to_value(single_put_session_policy(d.configuration(), Some(&owner))).unwrap();
+    // THEN every statement that allows a write requires the ACL (no parts-without-ACL grant)
+    let statements = vended["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 1, "{vended}");
+    assert_eq!(
+        statements[0]["Condition"]["StringEquals"]["s3:x-amz-acl"],
+        "bucket-owner-full-control"
+    );
+    // AND the delivery session keeps the parts statement besides it
+    let delivering = serde_json::to_value(session_policy(d.configuration(), Some(&owner))).unwrap();
+    assert_eq!(delivering["Statement"].as_array().unwrap().len(), 2);
+}
+
+#[test]
 fn kms_grants_name_the_partitions_s3_endpoint() {
     let d = DestinationBuilder::new(AuthModeKind::IamRole)
         .region("cn-north-1")

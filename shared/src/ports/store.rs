@@ -206,6 +206,18 @@ pub trait ActivityLog: Send + Sync {
     ) -> impl Future<Output = Result<ActivityPage, StoreError>> + Send;
 }
 
+/// Records what happened to a destination without changing it (a vending of credentials).
+pub trait ActivityRecorder: Send + Sync {
+    /// # Errors
+    /// `Unavailable`, `Corrupt`.
+    fn record_activity(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        entry: &ActivityEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxPage {
     pub items: Vec<ConnectionEvent>,

@@ -12,6 +12,8 @@ pub struct SessionCredentials {
     pub access_key_id: String,
     pub secret_access_key: String,
     pub session_token: String,
+    /// When STS says they stop working.
+    pub expires_at: Option<time::OffsetDateTime>,
 }
 
 impl std::fmt::Debug for SessionCredentials {

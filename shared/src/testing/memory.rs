@@ -14,13 +14,13 @@ use crate::domain::delivery::{Delivery, DeliveryId, DeliveryRef, StagedSource};
 use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest, due_shard};
 use crate::domain::{ActivityEntry, Destination, DestinationId, TenantId};
 use crate::ports::{
-    ActivityLog, ActivityPage, AssumeRoleRequest, CheckHistory, CheckLock, CreateOutcome,
-    DeliveryPage, DeliveryQueue, DeliveryRecords, DestinationRepository, DueDeliveries,
-    DueDeliveryPage, DueIndex, DuePage, EventPublisher, FullObjectChecksum, IdempotencyRecord,
-    InMemorySource, NewRecord, ObjectBody, ObjectTarget, ObjectWriter, Outbox, OutboxPage, Page,
-    ProbeError, PublishError, QueueError, RateLimitedAction, RateLimiter, Recorded, RetryAfter,
-    RevalidationQueue, SessionCredentials, SideEffects, SourceError, StagedFiles, StoreError,
-    UploadedPart, WrittenObject,
+    ActivityLog, ActivityPage, ActivityRecorder, AssumeRoleRequest, CheckHistory, CheckLock,
+    CreateOutcome, DeliveryPage, DeliveryQueue, DeliveryRecords, DestinationRepository,
+    DueDeliveries, DueDeliveryPage, DueIndex, DuePage, EventPublisher, FullObjectChecksum,
+    IdempotencyRecord, InMemorySource, NewRecord, ObjectBody, ObjectTarget, ObjectWriter, Outbox,
+    OutboxPage, Page, ProbeError, PublishError, QueueError, RateLimitedAction, RateLimiter,
+    Recorded, RetryAfter, RevalidationQueue, SessionCredentials, SideEffects, SourceError,
+    StagedFiles, StoreError, UploadedPart, WrittenObject,
 };
 
 type Key = (TenantId, DestinationId);
@@ -369,6 +369,21 @@ impl DueIndex for InMemoryStore {
             items,
             next_cursor: None,
         })
+    }
+}
+
+impl ActivityRecorder for InMemoryStore {
+    async fn record_activity(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        entry: &ActivityEntry,
+    ) -> Result<(), StoreError> {
+        let mut state = self.open().await?;
+        state
+            .activity
+            .push(((tenant.clone(), id.clone()), entry.clone()));
+        Ok(())
     }
 }
 
@@ -825,6 +840,8 @@ fn credentials(call: &AssumeCall) -> SessionCredentials {
         access_key_id: format!("{}|{}", call.role_arn, call.session_name),
         secret_access_key: "scripted".into(),
         session_token: "scripted".into(),
+        // Fifteen minutes, as the AWS writer asks STS for.
+        expires_at: Some(time::OffsetDateTime::now_utc() + time::Duration::minutes(15)),
     }
 }
 

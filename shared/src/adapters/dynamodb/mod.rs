@@ -24,10 +24,10 @@ use crate::domain::delivery::{Delivery, DeliveryId, DeliveryRef, DeliveryStatus}
 use crate::domain::revalidation::{ConnectionEvent, ConnectionEventKind, RevalidationRequest};
 use crate::domain::{ActivityEntry, Destination, DestinationId, TenantId};
 use crate::ports::{
-    ActivityLog, ActivityPage, CheckHistory, CheckLock, CreateOutcome, DeliveryPage,
-    DeliveryRecords, DestinationRepository, DueDeliveries, DueDeliveryPage, DueIndex, DuePage,
-    IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page, RateLimitedAction, RateLimiter,
-    Recorded, RetryAfter, SideEffects, StoreError,
+    ActivityLog, ActivityPage, ActivityRecorder, CheckHistory, CheckLock, CreateOutcome,
+    DeliveryPage, DeliveryRecords, DestinationRepository, DueDeliveries, DueDeliveryPage, DueIndex,
+    DuePage, IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page, RateLimitedAction,
+    RateLimiter, Recorded, RetryAfter, SideEffects, StoreError,
 };
 use keys::{GSI1PK, GSI1SK, GSI2PK, GSI2SK, Item, PK, SK, n, s};
 
@@ -599,6 +599,24 @@ impl DueIndex for DynamoDbStore {
             }
         }
         Ok(DuePage { items, next_cursor })
+    }
+}
+
+impl ActivityRecorder for DynamoDbStore {
+    async fn record_activity(
+        &self,
+        tenant: &TenantId,
+        id: &DestinationId,
+        entry: &ActivityEntry,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(activity_item(tenant, id, entry)?))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
     }
 }
 

@@ -212,6 +212,7 @@ fn placeholder() -> SessionCredentials {
         access_key_id: String::new(),
         secret_access_key: String::new(),
         session_token: String::new(),
+        expires_at: None,
     }
 }
 

@@ -13,9 +13,11 @@ use crate::domain::delivery::{Delivery, NotWaiting, RetryPolicy, Written};
 use crate::domain::{Destination, PlatformIdentity};
 use crate::ports::{ObjectSource, ObjectWriter, ProbeError, ProbeFailure, SourceError};
 
+mod credentials;
 mod requests;
 mod worker;
 
+pub use credentials::{VendError, Vended, vend};
 pub use requests::{DeliveryReadError, RequestError, Requested, delivery, list, request};
 pub use worker::{DeliverOutcome, Deliverer, Skipped, SweepError, sweep};
 
