@@ -421,3 +421,129 @@ async fn vended_credentials_write_only_the_folder_with_the_owner_acl_in_both_mod
     let crossed = put_as(&s3, &other, "incoming/crossed.csv", true).await;
     assert!(crossed.unwrap_err().contains("AccessDenied"));
 }
+
+/// A staged file whose reader stops forever after `stop_after` bytes: the worker reading it
+/// never finishes, as if its Lambda had died mid-upload.
+struct Hanging {
+    bytes: bytes::Bytes,
+    stop_after: usize,
+}
+
+struct HangingSource {
+    rest: bytes::Bytes,
+    size: u64,
+    left_before_hang: usize,
+}
+
+impl shared::ports::StagedFiles for Hanging {
+    type Source = HangingSource;
+
+    async fn open(
+        &self,
+        _: &shared::domain::delivery::StagedSource,
+    ) -> Result<HangingSource, shared::ports::SourceError> {
+        Ok(HangingSource {
+            rest: self.bytes.clone(),
+            size: self.bytes.len() as u64,
+            left_before_hang: self.stop_after,
+        })
+    }
+}
+
+impl shared::ports::ObjectSource for HangingSource {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    async fn next_chunk(&mut self, max: usize) -> Result<bytes::Bytes, shared::ports::SourceError> {
+        if self.left_before_hang == 0 {
+            std::future::pending::<()>().await;
+        }
+        let take = max.min(self.left_before_hang).min(self.rest.len());
+        self.left_before_hang -= take;
+        Ok(self.rest.split_to(take))
+    }
+}
+
+/// The deliver function's own deliverer, reading staged files from `staged`.
+fn deliverer<'a, F: shared::ports::StagedFiles>(
+    worker: &'a deliver::Worker,
+    staged: &'a F,
+) -> shared::app::delivery::Deliverer<
+    'a,
+    shared::adapters::dynamodb::DynamoDbStore,
+    shared::adapters::aws_writer::AwsWriter,
+    F,
+> {
+    shared::app::delivery::Deliverer {
+        store: &worker.store,
+        writer: &worker.writer,
+        staged,
+        platform: &worker.platform,
+        stream: worker.stream,
+        retry: worker.retry,
+        lease: deliver::lease(worker.budget),
+        budget: worker.budget,
+    }
+}
+
+#[tokio::test]
+async fn a_worker_lost_between_parts_is_taken_over_and_leaves_no_upload_behind() {
+    use shared::app::delivery::DeliverOutcome;
+    use shared::domain::delivery::{DeliveryId, DeliveryRef};
+    // GIVEN a saved role-mode destination and a 17 MiB delivery asked for
+    let world = World::new().await;
+    let (id, bucket) = saved_role_destination(&world).await;
+    let account = world.customer_role_account();
+    let file = pattern(17 * 1024 * 1024);
+    world
+        .api()
+        .request_delivery(ask(&world, &id, "crash-1", "tenant-a/crash.bin"))
+        .await
+        .expect(202);
+    let reference = DeliveryRef {
+        tenant_id: shared::domain::TenantId::new(TENANT).unwrap(),
+        destination_id: shared::domain::DestinationId::new(&id).unwrap(),
+        delivery_id: DeliveryId::new("crash-1").unwrap(),
+    };
+    let worker = &world.services.deliver;
+    // WHEN its worker stops for good after the first part (its function died)
+    let hanging = Hanging {
+        bytes: file.clone(),
+        stop_after: 9 * 1024 * 1024,
+    };
+    let lost = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        Box::pin(deliverer(worker, &hanging).deliver(&reference, time::OffsetDateTime::now_utc())),
+    )
+    .await;
+    assert!(lost.is_err(), "the first attempt never ends");
+    // THEN its upload is open and recorded, and the delivery is held by the lost attempt
+    assert_eq!(uploads_left(account, &bucket).await, 1);
+    let held = delivery(&world, &id, "crash-1").await;
+    assert_eq!(held["status"], "delivering");
+    let staged = shared::testing::memory::InMemoryStaging::with("tenant-a/crash.bin", file.clone());
+    let early =
+        Box::pin(deliverer(worker, &staged).deliver(&reference, time::OffsetDateTime::now_utc()))
+            .await
+            .unwrap();
+    assert!(
+        matches!(early, DeliverOutcome::Skipped(_)),
+        "a live lease is not taken over: {early:?}"
+    );
+    // WHEN another worker comes after the lease has run out
+    let later = time::OffsetDateTime::now_utc() + deliver::lease(worker.budget);
+    let retried = Box::pin(deliverer(worker, &staged).deliver(&reference, later))
+        .await
+        .unwrap();
+    // THEN it aborts the lost upload, delivers the whole file, and nothing is left open
+    assert!(
+        matches!(retried, DeliverOutcome::Attempted(_)),
+        "{retried:?}"
+    );
+    let delivered = delivery(&world, &id, "crash-1").await;
+    assert_eq!(delivered["status"], "delivered", "{delivered}");
+    assert_eq!(delivered["attempts"], 2);
+    assert!(read_back(account, &bucket, delivered["key"].as_str().unwrap()).await == file);
+    assert_eq!(uploads_left(account, &bucket).await, 0);
+}

@@ -808,3 +808,90 @@ async fn deployed_the_page_signs_in_with_code_and_pkce_and_calls_the_api_with_th
     );
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_and_the_save_step_show_the_destinations_deliveries() {
+    // GIVEN a saved bucket-policy destination with a delivered file, then one whose staged file
+    // is missing (its attempt failed and waits for a retry)
+    let (world, base) = serve(|_| {}).await;
+    let (id, _, _) = crate::deliveries::saved_bucket_policy_destination(&world).await;
+    world
+        .platform
+        .account
+        .s3()
+        .put_object()
+        .bucket(&world.platform.staging_bucket)
+        .key("tenant-a/a.csv")
+        .body(Bytes::from_static(b"a,b").into())
+        .send()
+        .await
+        .unwrap();
+    for (delivery, key) in [("d-1", "tenant-a/a.csv"), ("d-2", "tenant-a/missing.csv")] {
+        world
+            .api()
+            .request_delivery(json!({
+                "tenantId": TENANT, "destinationId": id, "deliveryId": delivery,
+                "source": {"bucket": world.platform.staging_bucket, "key": key},
+                "name": "orders.csv"
+            }))
+            .await
+            .expect(202);
+        world.settle().await;
+    }
+    let delivered = world
+        .api()
+        .get(&format!("/destinations/{id}/deliveries/d-1"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(delivered["status"], "delivered");
+    let waiting = world
+        .api()
+        .get(&format!("/destinations/{id}/deliveries/d-2"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(waiting["status"], "failed");
+    // WHEN the tenant opens the page
+    let mut browser = Browser::start("deliveries", &base, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+    use_tenant(&browser).await;
+    // THEN the list shows the last delivery, and why it has not arrived yet
+    browser
+        .wait_until(
+            "the last delivery",
+            &format!("return document.querySelector(\"#list-rows tr[data-id='{id}'] .delivery\").textContent.length > 0"),
+        )
+        .await;
+    let last = row_text(&browser, &id, ".delivery").await;
+    assert!(
+        last.starts_with("Failed, will retry (Temporary AWS error), "),
+        "{last}"
+    );
+    // WHEN it opens the destination's Save step
+    browser
+        .click(&format!("#list-rows tr[data-id='{id}'] .edit"))
+        .await;
+    browser.wait_visible("#step-3").await;
+    browser.click("#steps button[data-step='4']").await;
+    browser.wait_visible("#deliveries-table-wrap").await;
+    // THEN its recent deliveries are listed newest first, with status, key and size
+    let rows = browser
+        .eval("return [...document.querySelectorAll('#delivery-rows tr')].map((tr) => [tr.dataset.id, tr.querySelector('.delivery-status').textContent, tr.querySelector('.key').textContent, tr.querySelector('.size').textContent])")
+        .await;
+    assert_eq!(
+        rows,
+        json!([
+            [
+                "d-2",
+                "Failed, will retry (Temporary AWS error)",
+                waiting["key"],
+                ""
+            ],
+            ["d-1", "Delivered", delivered["key"], "3 bytes"]
+        ])
+    );
+    browser.screenshot("recent-deliveries").await;
+    browser.assert_accessible("the recent deliveries").await;
+    browser.close().await;
+}

@@ -37,6 +37,14 @@ const DOCUMENT_TITLES = {
 
 const STATUS_NAMES = { verified: "Verified", failing: "Failing", draft: "Draft" };
 
+const DELIVERY_STATUS_NAMES = {
+  queued: "Queued",
+  delivering: "Delivering",
+  delivered: "Delivered",
+  failed: "Failed, will retry",
+  parked: "Failed, gave up",
+};
+
 const state = {
   config: null,
   tenant: null,
@@ -285,7 +293,10 @@ function showStep(step, focus) {
 async function showDestinationStep(step, focus) {
   if (step === 2) await renderGrantAccess();
   if (step === 3) renderConnect();
-  if (step === 4) renderSave();
+  if (step === 4) {
+    renderSave();
+    await renderDeliveries();
+  }
   showStep(step, focus);
 }
 
@@ -312,11 +323,94 @@ async function loadList(append = false) {
   const rows = $("list-rows");
   if (!append) rows.replaceChildren();
   for (const destination of page.items) rows.append(listRow(destination));
+  // Each saved destination's last delivery, filled in as it arrives.
+  for (const destination of page.items.filter((d) => d.active)) {
+    showLastDelivery(destination.id);
+  }
   state.nextCursor = page.nextCursor;
   const empty = rows.children.length === 0;
   $("list-empty").hidden = !empty;
   $("list-table-wrap").hidden = empty;
   $("list-more").hidden = !page.nextCursor;
+}
+
+function deliveryStatusText(delivery) {
+  const status = DELIVERY_STATUS_NAMES[delivery.status] || delivery.status;
+  const why = delivery.failureCategory
+    ? ` (${CATEGORY_NAMES[delivery.failureCategory] || delivery.failureCategory})`
+    : "";
+  return `${status}${why}`;
+}
+
+function deliverySummary(delivery) {
+  return `${deliveryStatusText(delivery)}, ${formatTime(delivery.requestedAt)}`;
+}
+
+async function recentDeliveries(id, limit) {
+  const { body } = await api("GET", destinationPath(id, `/deliveries?limit=${limit}`));
+  return body.items;
+}
+
+async function showLastDelivery(id) {
+  const cell = document.querySelector(`#list-rows tr[data-id="${CSS.escape(id)}"] .delivery`);
+  if (!cell) return;
+  try {
+    const [last] = await recentDeliveries(id, 1);
+    cell.textContent = last ? deliverySummary(last) : "None";
+  } catch {
+    cell.textContent = "Unavailable";
+  }
+}
+
+function formatSize(bytes) {
+  if (bytes === null || bytes === undefined) return "";
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let size = bytes;
+  let unit = 0;
+  while (size >= 1024 && unit < units.length - 1) {
+    size /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${size} bytes` : `${size.toFixed(1)} ${units[unit]}`;
+}
+
+async function renderDeliveries() {
+  const destination = state.destination;
+  const section = $("deliveries");
+  section.hidden = !destination.active;
+  if (!destination.active) return;
+  let items;
+  try {
+    items = await recentDeliveries(destination.id, 10);
+  } catch (error) {
+    showProblem(error, $("save-errors"));
+    return;
+  }
+  const rows = $("delivery-rows");
+  rows.replaceChildren();
+  for (const delivery of items) {
+    const row = document.createElement("tr");
+    row.dataset.id = delivery.deliveryId;
+    const cells = [
+      formatTime(delivery.requestedAt),
+      delivery.name,
+      deliveryStatusText(delivery),
+      delivery.key,
+      formatSize(delivery.bytes),
+    ];
+    const labels = ["Requested", "File", "Status", "Object key", "Size"];
+    cells.forEach((text, index) => {
+      const cell = document.createElement(index === 0 ? "th" : "td");
+      if (index === 0) cell.scope = "row";
+      cell.dataset.label = labels[index];
+      cell.className = ["requested", "file", "delivery-status", "key", "size"][index];
+      cell.textContent = text;
+      row.append(cell);
+    });
+    rows.append(row);
+  }
+  $("deliveries-empty").hidden = items.length > 0;
+  $("deliveries-table-wrap").hidden = items.length === 0;
 }
 
 function formatTime(at) {
