@@ -321,6 +321,7 @@ async fn session_write(
                 bytes: "x".into(),
                 content_type: "text/plain",
                 checksum: None,
+                only_if_absent: false,
             },
         )
         .await

@@ -65,6 +65,110 @@ async fn another_tenant_cannot_write_into_a_bucket_that_trusts_the_first_tenants
 }
 
 #[tokio::test]
+async fn a_bucket_policy_that_grants_more_than_one_destinations_session_is_refused_for_every_tenant()
+ {
+    // GIVEN a bucket whose policy lets the platform's whole account put objects (the hole: any
+    // tenant naming this bucket would have its data written there)
+    let world = World::new().await;
+    let victim = Account::create(emulator()).await;
+    let bucket = unique("broad");
+    victim.create_bucket(&bucket).await;
+    let broad = |principal: serde_json::Value| {
+        dev_support::platform::customer_document(
+            &json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "TooBroad",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": principal},
+                    "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:AbortMultipartUpload"],
+                    "Resource": format!("arn:aws:s3:::{bucket}/*")
+                }]
+            })
+            .to_string(),
+        )
+    };
+    victim
+        .put_bucket_policy(
+            &bucket,
+            &broad(json!(format!(
+                "arn:aws:iam::{}:root",
+                world.platform.account.id
+            ))),
+        )
+        .await;
+    let create = |tenant: &str| {
+        request("POST", "/destinations")
+            .tenant(tenant)
+            .json(json!({"name": "Raw", "bucket": bucket, "folder": "incoming", "authMode": "bucketPolicy", "bucketOwnerAccountId": victim.id}))
+    };
+    let test = |tenant: &'static str, id: String| {
+        request("POST", &format!("/destinations/{id}/test")).tenant(tenant)
+    };
+    // WHEN tenant A, and then tenant B, test a destination naming it
+    for tenant in ["tenant-a", "tenant-b"] {
+        let id = world.api().send(create(tenant)).await.expect(201).json()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let tested = world
+            .api()
+            .send(test(tenant, id.clone()))
+            .await
+            .expect(200)
+            .json();
+        // THEN each is refused with its own category and the one statement that names its session
+        assert_eq!(
+            verdict(&tested),
+            ("write".into(), "bucketPolicyGrantsOthers".into()),
+            "{tenant}: {tested}"
+        );
+        let failure = support::api::failure(&tested);
+        assert!(
+            failure["fixDocument"]["Principal"]["AWS"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("/destination-{}", id.replace('-', ""))),
+            "{failure}"
+        );
+    }
+    // WHEN the policy grants everyone instead THEN it is refused too
+    victim.put_bucket_policy(&bucket, &broad(json!("*"))).await;
+    let id = world
+        .api()
+        .send(create("tenant-a"))
+        .await
+        .expect(201)
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tested = world
+        .api()
+        .send(test("tenant-a", id.clone()))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(verdict(&tested).1, "bucketPolicyGrantsOthers");
+    // WHEN it is replaced by the destination's own statement THEN the same destination passes
+    victim
+        .put_bucket_policy(
+            &bucket,
+            &dev_support::platform::customer_document(
+                &world.api().document(&id, "bucketPolicy").await,
+            ),
+        )
+        .await;
+    let tested = world
+        .api()
+        .send(test("tenant-a", id))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(verdict(&tested), ("passed".into(), String::new()));
+}
+
+#[tokio::test]
 async fn a_role_that_accepts_any_external_id_is_refused_for_its_own_tenant_and_any_other() {
     // GIVEN tenant A's role trusting the connector with StringLike sts:ExternalId "*"
     let world = World::new().await;
@@ -205,6 +309,7 @@ async fn the_platforms_own_account_is_never_a_destination() {
                 bytes: "x".into(),
                 content_type: "text/plain",
                 checksum: None,
+                only_if_absent: false,
             },
         )
         .await;

@@ -40,12 +40,25 @@ fn credentials() -> aws_sdk_sts::types::Credentials {
         .unwrap()
 }
 
-/// STS grants the writer's session only under this destination's name and session policy; S3
+/// STS grants the writer's session under this destination's name and session policy (and the
+/// bucket-policy guard's decoy, under another `destination-…` name with the same policy); S3
 /// answers from `s3_rules` in order.
 fn object_writer(destination: &Destination, s3_rules: &[Rule]) -> AwsWriter {
     let session = shared::domain::session_name(destination.id())
         .as_str()
         .to_owned();
+    let own = session.clone();
+    let decoy = mock!(aws_sdk_sts::Client::assume_role)
+        .match_requests(move |input| {
+            input
+                .role_session_name()
+                .is_some_and(|name| name.starts_with("destination-") && name != own)
+        })
+        .then_output(|| {
+            aws_sdk_sts::operation::assume_role::AssumeRoleOutput::builder()
+                .credentials(credentials())
+                .build()
+        });
     let writer = mock!(aws_sdk_sts::Client::assume_role)
         .match_requests(move |input| {
             let policy: serde_json::Value =
@@ -77,7 +90,11 @@ fn object_writer(destination: &Destination, s3_rules: &[Rule]) -> AwsWriter {
             .region(aws_sdk_sts::config::Region::new("us-east-1"))
             .credentials_provider(base)
             .http_client(create_mock_http_client())
-            .interceptor(MockResponseInterceptor::new().with_rule(&writer))
+            .interceptor(
+                MockResponseInterceptor::new()
+                    .with_rule(&writer)
+                    .with_rule(&decoy),
+            )
             .build(),
     );
     AwsWriter::new(sts, s3)
@@ -125,6 +142,19 @@ fn permanent_redirect() -> Rule {
     })
 }
 
+/// The bucket-policy guard's probe, as S3 answers a session the bucket policy does not name.
+fn probe_denied() -> Rule {
+    mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|input| input.if_none_match() == Some("*"))
+        .then_http_response(|| {
+            answer(
+                403,
+                &[("content-type", "application/xml")],
+                s3_error("AccessDenied", "Access Denied"),
+            )
+        })
+}
+
 fn put_ok() -> Rule {
     mock!(aws_sdk_s3::Client::put_object)
         .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build())
@@ -146,7 +176,11 @@ async fn a_configured_region_that_is_wrong_is_reported_with_the_right_one() {
 #[tokio::test]
 async fn without_a_region_the_write_follows_the_redirect() {
     let d = destination(None, false);
-    let result = check(&object_writer(&d, &[permanent_redirect(), put_ok()]), &d).await;
+    let result = check(
+        &object_writer(&d, &[permanent_redirect(), put_ok(), probe_denied()]),
+        &d,
+    )
+    .await;
     assert!(result.passed, "{result:?}");
     assert_eq!(result.bucket_region.as_deref(), Some("eu-west-1"));
 }
@@ -165,8 +199,34 @@ async fn every_write_names_the_expected_owner_the_acl_and_the_key() {
         })
         .then_output(|| aws_sdk_s3::operation::put_object::PutObjectOutput::builder().build());
     // WHEN checked THEN it passes (an unmatched request would have no answer and fail)
-    let result = check(&object_writer(&d, &[strict]), &d).await;
+    let result = check(&object_writer(&d, &[strict, probe_denied()]), &d).await;
     assert!(result.passed, "{result:?}");
+}
+
+#[tokio::test]
+async fn a_decoy_session_refused_only_by_its_precondition_means_the_policy_grants_others() {
+    // GIVEN S3 that takes the test object, then answers the guard's conditional probe with 412
+    // (authorised, refused only because the object exists)
+    let d = destination(Some("eu-west-1"), false);
+    let precondition = mock!(aws_sdk_s3::Client::put_object)
+        .match_requests(|input| input.if_none_match() == Some("*"))
+        .then_http_response(|| {
+            answer(
+                412,
+                &[("content-type", "application/xml")],
+                s3_error(
+                    "PreconditionFailed",
+                    "At least one of the pre-conditions you specified did not hold",
+                ),
+            )
+        });
+    // WHEN checked
+    let result = check(&object_writer(&d, &[put_ok(), precondition]), &d).await;
+    // THEN the write stage refuses the bucket policy
+    assert_eq!(
+        failed_stage(&result),
+        (Stage::Write, FailureCategory::BucketPolicyGrantsOthers)
+    );
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ const CATEGORY_NAMES = {
   kmsKeyNotUsable: "KMS key not usable",
   unexpectedBucketOwner: "Bucket owned by another account",
   aclRejected: "ACL rejected",
+  bucketPolicyGrantsOthers: "Bucket policy grants more than this destination",
   transient: "Temporary AWS error",
   timedOut: "Timed out",
 };

@@ -152,6 +152,7 @@ fn classify(answer: &Answer<'_>) -> ProbeFailure {
     }
     match code {
         "NoSuchBucket" => ProbeFailure::NoSuchBucket,
+        "PreconditionFailed" => ProbeFailure::AlreadyExists,
         "AccessControlListNotSupported" => ProbeFailure::AclRejected,
         "InvalidArgument" if message.contains("acl") => ProbeFailure::AclRejected,
         // A KMS action (`kms:GenerateDataKey`) or key ARN (`arn:aws:kms:`) named in the message:
@@ -278,6 +279,7 @@ impl ObjectWriter for AwsWriter {
             .set_server_side_encryption(target.kms_key.map(|_| ServerSideEncryption::AwsKms))
             .set_ssekms_key_id(target.kms_key.map(|k| k.as_str().to_owned()))
             .set_checksum_crc64_nvme(body.checksum.map(FullObjectChecksum::to_base64))
+            .set_if_none_match(body.only_if_absent.then(|| "*".to_owned()))
             .send()
             .await
             .map_err(to_probe_error)?;

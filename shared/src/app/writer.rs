@@ -689,6 +689,7 @@ pub fn body(bytes: Bytes, content_type: &'static str) -> ObjectBody {
         bytes,
         content_type,
         checksum: Some(checksum),
+        only_if_absent: false,
     }
 }
 

@@ -48,12 +48,15 @@ pub enum FailureCategory {
     KmsKeyNotUsable,
     UnexpectedBucketOwner,
     AclRejected,
+    /// Bucket-policy mode: the bucket policy lets more than this destination's own session write
+    /// (the writer role, the platform's account, everyone), so another tenant could name it.
+    BucketPolicyGrantsOthers,
     Transient,
     TimedOut,
 }
 
 impl FailureCategory {
-    pub const ALL: [FailureCategory; 12] = [
+    pub const ALL: [FailureCategory; 13] = [
         FailureCategory::InvalidConfiguration,
         FailureCategory::RoleNotAssumable,
         FailureCategory::RoleAssumableWithoutExternalId,
@@ -64,6 +67,7 @@ impl FailureCategory {
         FailureCategory::KmsKeyNotUsable,
         FailureCategory::UnexpectedBucketOwner,
         FailureCategory::AclRejected,
+        FailureCategory::BucketPolicyGrantsOthers,
         FailureCategory::Transient,
         FailureCategory::TimedOut,
     ];

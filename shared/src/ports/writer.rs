@@ -50,6 +50,10 @@ pub struct ObjectBody {
     pub content_type: &'static str,
     /// Sent with the object for S3 to verify, when known.
     pub checksum: Option<FullObjectChecksum>,
+    /// Sent as `If-None-Match: *`: S3 authorises the request first, then refuses to replace an
+    /// object that exists (412). Put over an existing object, it probes who may write without
+    /// writing anything.
+    pub only_if_absent: bool,
 }
 
 /// What S3 answered for a written object.
@@ -96,6 +100,8 @@ pub enum ProbeFailure {
     KmsDenied,
     /// The bucket refused the ACL header.
     AclRejected,
+    /// The write was authorised and refused only because the object exists (`If-None-Match`).
+    AlreadyExists,
     /// Throttling or a 5xx: worth a retry.
     Throttled,
     Timeout,

@@ -766,6 +766,11 @@ pub struct ScriptedWriter {
     pub failing_part: Option<(u16, ProbeError)>,
     /// The most bytes held by parts in flight at once.
     pub peak_part_bytes: Arc<Mutex<(usize, usize)>>,
+    /// Whether the scripted bucket policy lets any session of the writer role put (as one naming
+    /// the role, the account or `*` would), or only each destination's own session.
+    pub bucket_policy_grants_any_writer_session: bool,
+    /// Puts with `If-None-Match: *` (the bucket-policy guard's probes), kept apart from `puts`.
+    pub conditional_puts: Arc<Mutex<Vec<PutCall>>>,
 }
 
 impl ScriptedWriter {
@@ -783,6 +788,8 @@ impl ScriptedWriter {
             uploads: Arc::default(),
             failing_part: None,
             peak_part_bytes: Arc::default(),
+            bucket_policy_grants_any_writer_session: false,
+            conditional_puts: Arc::default(),
         }
     }
 
@@ -871,8 +878,19 @@ impl ObjectWriter for ScriptedWriter {
     ) -> Result<WrittenObject, ProbeError> {
         tokio::time::sleep(self.latency).await;
         let call = put_call(&target, body.bytes.len());
-        lock(&self.puts).push(call.clone());
-        (self.put)(&call)?;
+        if body.only_if_absent {
+            lock(&self.conditional_puts).push(call.clone());
+            if !self.bucket_policy_grants_any_writer_session {
+                return Err(ProbeError::new(crate::ports::ProbeFailure::AccessDenied));
+            }
+            (self.put)(&call)?;
+            if lock(&self.objects).contains_key(target.key) {
+                return Err(ProbeError::new(crate::ports::ProbeFailure::AlreadyExists));
+            }
+        } else {
+            lock(&self.puts).push(call.clone());
+            (self.put)(&call)?;
+        }
         if let Some(checksum) = body.checksum {
             assert_eq!(
                 checksum,

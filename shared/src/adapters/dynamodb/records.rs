@@ -468,6 +468,8 @@ enum CategoryRecordV1 {
     UnexpectedBucketOwner,
     #[serde(rename = "aclRejected")]
     AclRejected,
+    #[serde(rename = "bucketPolicyGrantsOthers")]
+    BucketPolicyGrantsOthers,
     #[serde(rename = "transient")]
     Transient,
     #[serde(rename = "timedOut")]
@@ -491,6 +493,7 @@ impl From<FailureCategory> for CategoryRecordV1 {
             F::KmsKeyNotUsable => Self::KmsKeyNotUsable,
             F::UnexpectedBucketOwner => Self::UnexpectedBucketOwner,
             F::AclRejected => Self::AclRejected,
+            F::BucketPolicyGrantsOthers => Self::BucketPolicyGrantsOthers,
             F::Transient => Self::Transient,
             F::TimedOut => Self::TimedOut,
         }
@@ -511,6 +514,7 @@ impl From<CategoryRecordV1> for FailureCategory {
             R::KmsKeyNotUsable => Self::KmsKeyNotUsable,
             R::UnexpectedBucketOwner => Self::UnexpectedBucketOwner,
             R::AclRejected => Self::AclRejected,
+            R::BucketPolicyGrantsOthers => Self::BucketPolicyGrantsOthers,
             R::Transient => Self::Transient,
             R::TimedOut => Self::TimedOut,
         }

@@ -317,6 +317,23 @@ pub fn put_denied(denied: DeniedWrite<'_>, error: &ProbeError) -> StageFailure {
     f
 }
 
+/// Bucket-policy mode: a session of our writer that belongs to no destination could write too.
+pub fn bucket_policy_grants_others(statement: Option<Value>) -> StageFailure {
+    failure(
+        FailureCategory::BucketPolicyGrantsOthers,
+        "The bucket policy lets more than this destination's own writer session put objects here: a session of ours that belongs to no destination was allowed the same upload. Another customer of the platform could then name this bucket and have their data written into it, so we do not use it.".into(),
+    )
+    .causes(&[
+        "A statement names the platform's writer role itself (arn:…:role/…) instead of this destination's session (arn:…:sts::…:assumed-role/…/destination-…).",
+        "A statement names the platform's whole account (…:root or the account id) or every principal (\"*\").",
+        "A statement uses a wildcard in the session name (destination-*).",
+    ])
+    .fix(
+        "Grant only this destination's session: replace those statements with this one, then test again.",
+        statement,
+    )
+}
+
 pub fn s3_refused(error: &ProbeError) -> StageFailure {
     let code = error.evidence.code.as_deref().unwrap_or("an error");
     failure(
@@ -371,6 +388,7 @@ mod tests {
                 &error,
             ),
             s3_refused(&error),
+            bucket_policy_grants_others(Some(serde_json::json!({}))),
         ]
     }
 

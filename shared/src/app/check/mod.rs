@@ -17,7 +17,9 @@ use super::writer::{self, Deadline, PlanError, WritePlan, WriteTarget};
 use crate::domain::check::{CheckResult, Stage, StageFailure, StageResult, StageStatus};
 use crate::domain::{AuthMode, Destination, ExternalId, PartitionIdentity, PlatformIdentity};
 use crate::policy;
-use crate::ports::{AssumeRoleRequest, ObjectWriter, ProbeError, ProbeFailure, SessionCredentials};
+use crate::ports::{
+    AssumeRoleRequest, ObjectBody, ObjectWriter, ProbeError, ProbeFailure, SessionCredentials,
+};
 use diagnosis::DeniedWrite;
 
 /// Limits that keep a check well inside API Gateway's 29 seconds.
@@ -316,6 +318,14 @@ async fn locate_and_write<W: ObjectWriter>(
     match writer::put(check.writer, plan, session, &key, body, check.deadline).await {
         Ok(put) => {
             log.passed(Stage::LocateBucket, put.located_after);
+            if matches!(target.auth, AuthMode::BucketPolicy) {
+                let since = Instant::now();
+                if let Err(failure) = only_this_session_writes(check, plan, &put.region, &key).await
+                {
+                    let took = put.write_took + since.elapsed();
+                    return Err(log.failed(Stage::Write, took, failure));
+                }
+            }
             log.passed(Stage::Write, put.write_took);
             Ok(put.region)
         }
@@ -338,6 +348,73 @@ async fn locate_and_write<W: ObjectWriter>(
             Err(log.failed(Stage::Write, failed.attempt_took, failure))
         }
     }
+}
+
+/// Bucket-policy mode: proves the bucket policy grants this destination's session and no other.
+/// A decoy session of our writer (a `destination-…` name that belongs to no destination, with the
+/// same session policy) tries the same upload over the test object just written, with
+/// `If-None-Match: *`: S3 authorises it first, so a 412 means the decoy was allowed (and nothing
+/// was written), and AccessDenied means it was not. Anything else fails closed, like the External
+/// ID guard.
+async fn only_this_session_writes<W: ObjectWriter>(
+    check: &Check<'_, W>,
+    plan: &WritePlan<'_>,
+    region: &str,
+    key: &str,
+) -> Result<(), StageFailure> {
+    let decoy = crate::domain::session_name(&crate::domain::DestinationId::generate());
+    let request = AssumeRoleRequest {
+        session_name: &decoy,
+        ..plan.assume_request()
+    };
+    let session = check
+        .deadline
+        .call(check.writer.assume_role(request))
+        .await
+        .map_err(|e| {
+            if e.is_transient() {
+                diagnosis::transient(&e, "the bucket policy check")
+            } else {
+                diagnosis::writer_not_assumable(&e)
+            }
+        })?;
+    let probe = ObjectBody {
+        only_if_absent: true,
+        ..writer::body(bytes::Bytes::new(), "text/plain; charset=utf-8")
+    };
+    let answer = check
+        .deadline
+        .call(
+            check
+                .writer
+                .put_object(plan.object(&session, region, key), probe),
+        )
+        .await;
+    match answer {
+        Err(e) if e.failure == ProbeFailure::AccessDenied => Ok(()),
+        // Allowed: refused only because the object exists, or (had it vanished) written.
+        Err(e) if e.failure == ProbeFailure::AlreadyExists => Err(grants_others(check)),
+        Ok(_) => Err(grants_others(check)),
+        Err(e) if e.is_transient() => Err(diagnosis::transient(&e, "the bucket policy check")),
+        Err(e) => Err(diagnosis::s3_refused(&e)),
+    }
+}
+
+fn grants_others<W>(check: &Check<'_, W>) -> StageFailure {
+    let target = check.target;
+    let config = target.configuration;
+    let statement = check
+        .platform
+        .writer_session(config.partition(), target.id)
+        .and_then(|w| {
+            serde_json::to_value(policy::bucket_policy_statement(
+                target.id,
+                config,
+                w.as_str(),
+            ))
+            .ok()
+        });
+    diagnosis::bucket_policy_grants_others(statement)
 }
 
 fn write_failure<W>(check: &Check<'_, W>, plan: &WritePlan<'_>, e: &ProbeError) -> StageFailure {

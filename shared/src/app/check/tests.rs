@@ -243,8 +243,9 @@ async fn bucket_policy_mode_writes_as_this_destinations_writer_session() {
         stage(&result, Stage::ConfusedDeputyGuard),
         StageStatus::Skipped
     );
+    // (the second AssumeRole is the bucket-policy guard's decoy session, below)
     let calls = writer.assume_calls();
-    assert_eq!(calls.len(), 1);
+    assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].role_arn, WRITER);
     assert_eq!(calls[0].external_id, None);
     let session = format!(
@@ -265,6 +266,82 @@ async fn bucket_policy_mode_writes_as_this_destinations_writer_session() {
         writer.put_calls()[0].expected_bucket_owner.as_deref(),
         Some(CUSTOMER_ACCOUNT)
     );
+}
+
+#[tokio::test]
+async fn a_bucket_policy_that_lets_any_writer_session_put_is_refused_with_the_statement_to_use() {
+    // GIVEN a bucket-policy destination whose bucket lets every session of our writer put
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .folder("incoming")
+        .build();
+    let mut writer = ScriptedWriter::permissive();
+    writer.bucket_policy_grants_any_writer_session = true;
+    // WHEN it is tested
+    let result = check(&writer, &destination).await;
+    // THEN the write stage fails with its own category and the one statement to use
+    assert!(!result.passed);
+    assert_eq!(stage(&result, Stage::Write), StageStatus::Failed);
+    assert_eq!(
+        result.category,
+        Some(FailureCategory::BucketPolicyGrantsOthers)
+    );
+    let failure = result.first_failure().unwrap();
+    assert_eq!(
+        failure.fix_document.as_ref().unwrap()["Principal"]["AWS"],
+        writer_session(destination.id())
+    );
+    // AND the probe was a decoy session of the writer (a destination-… name of no destination,
+    // with the same session policy), putting only if absent over the test object
+    let calls = writer.assume_calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].role_arn, WRITER);
+    assert!(calls[1].session_name.starts_with("destination-"));
+    assert_ne!(calls[1].session_name, calls[0].session_name);
+    assert_eq!(calls[1].session_policy, calls[0].session_policy);
+    let probes = writer.conditional_puts.lock().unwrap().clone();
+    assert_eq!(probes.len(), 1);
+    assert_eq!(probes[0].key, writer.put_calls()[0].key);
+    assert!(
+        probes[0]
+            .session_access_key
+            .ends_with(&calls[1].session_name)
+    );
+}
+
+#[tokio::test]
+async fn the_bucket_policy_guard_fails_closed_when_its_probe_gets_no_answer() {
+    // GIVEN a bucket whose guard probe times out
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
+    let mut writer = ScriptedWriter::new(
+        |_| Ok(()),
+        |call| {
+            // The probe is the only empty upload.
+            if call.bytes == 0 {
+                Err(ProbeError::new(crate::ports::ProbeFailure::Timeout))
+            } else {
+                Ok(())
+            }
+        },
+    );
+    writer.bucket_policy_grants_any_writer_session = true;
+    // WHEN it is tested
+    let result = check(&writer, &destination).await;
+    // THEN the test does not pass
+    assert!(!result.passed);
+    assert_eq!(result.category, Some(FailureCategory::TimedOut));
+}
+
+#[tokio::test]
+async fn role_mode_runs_no_bucket_policy_probe() {
+    let destination = DestinationBuilder::new(AuthModeKind::IamRole)
+        .role_arn("arn:aws:iam::222222222222:role/r")
+        .build();
+    let external_id = destination.external_id().unwrap().expose().to_owned();
+    let mut writer = ScriptedWriter::strict_role(external_id);
+    writer.bucket_policy_grants_any_writer_session = true;
+    let result = check(&writer, &destination).await;
+    assert!(result.passed, "{result:?}");
+    assert!(writer.conditional_puts.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
