@@ -437,3 +437,19 @@ async fn an_exporter_gets_a_short_session_of_the_destinations_writer_and_it_is_r
     assert_eq!(not_saved.problem(), "not-saved");
     assert_eq!(world.writer.assume_calls().len(), calls);
 }
+
+#[tokio::test]
+async fn the_platform_names_the_staging_bucket_and_never_invites_trust_in_the_writer_role() {
+    let world = world();
+    let platform = world.api().get("/platform").await.expect(200).json();
+    assert_eq!(platform["stagingBucket"], STAGING_BUCKET);
+    let text = platform.to_string();
+    assert!(
+        !text.contains(shared::testing::WRITER),
+        "GET /platform publishes the writer role: {text}"
+    );
+    assert_eq!(
+        platform["platformPrincipals"][0]["writerSessionTemplate"],
+        "arn:aws:sts::111111111111:assumed-role/destinations-platform-writer/destination-{destinationId without hyphens}"
+    );
+}

@@ -1,6 +1,5 @@
 //! Request → use case → response for the destination routes. No SDK calls, no environment reads.
 
-use serde_json::json;
 use time::OffsetDateTime;
 
 use shared::app::Caller;
@@ -41,7 +40,7 @@ where
 {
     let route = resolve(&request.method, &request.path)?;
     if route == Route::GetPlatform {
-        return Ok(platform(&app.platform, &app.staging_bucket));
+        return Ok(crate::platform::facts(&app.platform, &app.staging_bucket));
     }
     let fallback = unknown_actor();
     let caller = caller(request, &fallback)?;
@@ -147,23 +146,6 @@ where
             next_cursor: page.next_cursor,
         },
     ))
-}
-
-fn platform(platform: &PlatformIdentity, staging_bucket: &BucketName) -> ApiResponse {
-    let list: Vec<_> = platform
-        .partitions()
-        .map(|(partition, identity)| {
-            json!({
-                "partition": partition,
-                "principalArn": identity.connector.as_str(),
-                "writerRoleArn": identity.writer_role.as_str(),
-            })
-        })
-        .collect();
-    ApiResponse::json(
-        200,
-        &json!({ "platformPrincipals": list, "stagingBucket": staging_bucket.as_str() }),
-    )
 }
 
 pub fn destination_response(status: u16, destination: &Destination) -> ApiResponse {

@@ -7,6 +7,7 @@
 
 mod deliveries;
 pub mod handler;
+mod platform;
 
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::config::{ConfigError, Settings};

@@ -106,11 +106,7 @@ pub fn merge_statement(
     if !replaced_existing {
         merged.push(our_value);
     }
-    let warnings = merged
-        .iter()
-        .enumerate()
-        .filter_map(|(index, statement)| deny_warning(index, statement, write))
-        .collect();
+    let warnings = warnings(&merged, our_sid, write);
 
     // Replacing the value in place keeps the customer's member order.
     policy.insert("Statement".into(), Value::Array(merged));
@@ -131,6 +127,21 @@ pub fn merge_statement(
     })
 }
 
+/// Denies that could block our writes, and Allows (other than ours) that let others write.
+fn warnings(merged: &[Value], our_sid: Option<&str>, write: &OurWrite<'_>) -> Vec<MergeWarning> {
+    merged
+        .iter()
+        .enumerate()
+        .filter_map(|(index, statement)| {
+            deny_warning(index, statement, write).or_else(|| {
+                (statement.get("Sid").and_then(Value::as_str) != our_sid)
+                    .then(|| broad_allow_warning(index, statement, write))
+                    .flatten()
+            })
+        })
+        .collect()
+}
+
 fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
@@ -142,20 +153,8 @@ fn json_kind(value: &Value) -> &'static str {
     }
 }
 
-/// A Deny that could apply to our PutObject: principal, action and resource all possibly matching.
-fn deny_warning(index: usize, statement: &Value, write: &OurWrite<'_>) -> Option<MergeWarning> {
-    if statement.get("Effect").and_then(Value::as_str) != Some("Deny") {
-        return None;
-    }
-    let sid = statement
-        .get("Sid")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let principal_hit = match (statement.get("Principal"), statement.get("NotPrincipal")) {
-        (Some(p), _) => principal_matches(p, write.principal),
-        (None, Some(np)) => !principal_matches(np, write.principal),
-        (None, None) => true,
-    };
+/// Whether a statement's actions and resources could cover our PutObject into the folder.
+fn covers_our_put(statement: &Value, write: &OurWrite<'_>) -> bool {
     let action_hit = match (statement.get("Action"), statement.get("NotAction")) {
         (Some(a), _) => strings(a)
             .iter()
@@ -173,9 +172,23 @@ fn deny_warning(index: usize, statement: &Value, write: &OurWrite<'_>) -> Option
         (None, Some(nr)) => !strings(nr).iter().any(|p| wildcard_match(p, &probe)),
         (None, None) => true,
     };
-    if !(principal_hit && action_hit && resource_hit) {
+    action_hit && resource_hit
+}
+
+/// A Deny that could apply to our PutObject: principal, action and resource all possibly matching.
+fn deny_warning(index: usize, statement: &Value, write: &OurWrite<'_>) -> Option<MergeWarning> {
+    if statement.get("Effect").and_then(Value::as_str) != Some("Deny") {
         return None;
     }
+    let principal_hit = match (statement.get("Principal"), statement.get("NotPrincipal")) {
+        (Some(p), _) => principal_matches(p, write.principal),
+        (None, Some(np)) => !principal_matches(np, write.principal),
+        (None, None) => true,
+    };
+    if !(principal_hit && covers_our_put(statement, write)) {
+        return None;
+    }
+    let sid = sid_of(statement);
     let conditional = statement.get("Condition").is_some();
     let message = if conditional {
         format!(
@@ -190,6 +203,66 @@ fn deny_warning(index: usize, statement: &Value, write: &OurWrite<'_>) -> Option
         statement_index: index,
         message,
     })
+}
+
+fn sid_of(statement: &Value) -> Option<String> {
+    statement
+        .get("Sid")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// An Allow that lets more than our one session put into the folder: everyone, the platform's
+/// account, the writer role itself, or a wildcard over its sessions. Any tenant naming this bucket
+/// would then have its data written here; Test Connection refuses such a policy.
+fn broad_allow_warning(
+    index: usize,
+    statement: &Value,
+    write: &OurWrite<'_>,
+) -> Option<MergeWarning> {
+    if statement.get("Effect").and_then(Value::as_str) != Some("Allow")
+        || !covers_our_put(statement, write)
+    {
+        return None;
+    }
+    let granted = match statement.get("Principal") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(principal) => principal.get("AWS").map(strings).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let broad = granted
+        .into_iter()
+        .find(|p| p != write.principal && grants_other_sessions(p, write.principal))?;
+    Some(MergeWarning {
+        sid: sid_of(statement),
+        statement_index: index,
+        message: format!(
+            "this Allow lets more than this destination's writer session put objects into the folder (it names {broad}): any customer of the platform who names this bucket could have data written here, so Test Connection refuses the bucket policy; remove it, or replace it with this destination's statement"
+        ),
+    })
+}
+
+/// Whether `granted` (a principal of an Allow) covers a session of our writer other than `ours`
+/// (`arn:<p>:sts::<account>:assumed-role/<role>/<session>`).
+fn grants_other_sessions(granted: &str, ours: &str) -> bool {
+    let parts: Vec<&str> = ours.split(':').collect();
+    let (partition, account) = (
+        parts.get(1).copied().unwrap_or_default(),
+        parts.get(4).copied().unwrap_or_default(),
+    );
+    let role = ours
+        .split('/')
+        .nth(1)
+        .map(|name| format!("arn:{partition}:iam::{account}:role/{name}"));
+    let another_session = ours
+        .rsplit_once('/')
+        .map(|(prefix, _)| format!("{prefix}/destination-00000000000000000000000000000000"))
+        .unwrap_or_default();
+    granted == "*"
+        || granted == account
+        || granted == format!("arn:{partition}:iam::{account}:root")
+        || Some(granted) == role.as_deref()
+        || wildcard_match(granted, &another_session)
 }
 
 fn strings(value: &Value) -> Vec<String> {

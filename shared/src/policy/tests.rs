@@ -3,7 +3,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::domain::*;
-use crate::testing::{CONNECTOR, DestinationBuilder, platform, writer_session};
+use crate::testing::{CONNECTOR, DestinationBuilder, WRITER, platform, writer_session};
 
 const ID: &str = "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e";
 
@@ -375,6 +375,43 @@ fn merge_warns_about_deny_statements_that_could_block_our_writes() {
             .message
             .contains("Bool aws:SecureTransport")
     );
+}
+
+#[test]
+fn merge_flags_allows_that_let_other_sessions_of_our_writer_put() {
+    // GIVEN a policy that grants our writes to everyone, the platform's account, the writer role
+    // and a wildcard over its sessions, besides harmless grants
+    let account = CONNECTOR.split(':').nth(4).unwrap();
+    let role = WRITER;
+    let existing = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::customer-bucket/*"},
+        {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "s3:Put*", "Resource": "arn:aws:s3:::customer-bucket/exports/*"},
+        {"Sid": "Role", "Effect": "Allow", "Principal": {"AWS": [role]}, "Action": "s3:*", "Resource": "*"},
+        {"Sid": "AnySession", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:sts::{account}:assumed-role/destinations-platform-writer/destination-*")}, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::customer-bucket/*"},
+        {"Sid": "ReadsOnly", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::customer-bucket/*"},
+        {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::customer-bucket/*"}
+    ]});
+    // WHEN our statement is merged in
+    let outcome = merge(&existing.to_string()).unwrap();
+    // THEN the four broad grants are flagged, and neither ours nor the harmless ones
+    let flagged: Vec<Option<&str>> = outcome.warnings.iter().map(|w| w.sid.as_deref()).collect();
+    assert_eq!(
+        flagged,
+        [
+            Some("Everyone"),
+            Some("Account"),
+            Some("Role"),
+            Some("AnySession")
+        ]
+    );
+    assert!(
+        outcome.warnings[0]
+            .message
+            .contains("Test Connection refuses")
+    );
+    // AND merging our statement alone flags nothing
+    let alone = merge(&json!({"Version": "2012-10-17", "Statement": []}).to_string()).unwrap();
+    assert!(alone.warnings.is_empty());
 }
 
 fn arb_statement() -> impl Strategy<Value = Value> {
