@@ -72,6 +72,15 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             .is_some_and(|v| v == "true")
     }
 
+    /// How the writer addresses S3 (emulators need path-style and their multipart action names).
+    #[cfg(feature = "aws-writer")]
+    pub fn s3_options(&self) -> crate::adapters::aws_writer::S3Options {
+        crate::adapters::aws_writer::S3Options {
+            force_path_style: self.s3_force_path_style(),
+            multipart_action_names: self.s3_multipart_action_names(),
+        }
+    }
+
     /// `PLATFORM_PRINCIPAL_ARNS` (the connector role per partition), `WRITER_ROLE_ARNS` and
     /// `PLATFORM_ACCOUNT_IDS` (default: the connectors' accounts).
     pub fn platform(&self) -> Result<PlatformIdentity, ConfigError> {

@@ -6,7 +6,7 @@
 pub mod handler;
 
 use shared::adapters::aws_staging::StagingBucket;
-use shared::adapters::aws_writer::{AwsWriter, S3Options};
+use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::adapters::sqs::SqsQueue;
 use shared::app::delivery::Deliverer;
@@ -62,15 +62,9 @@ pub async fn wire<F: Fn(&str) -> Option<String>>(
     aws: &aws_config::SdkConfig,
 ) -> Result<Worker, Error> {
     let platform = settings.platform()?;
-    let (connector, session) =
-        shared::aws::own_partition_identity(aws, &platform)?.connector_role();
-    let s3 = S3Options {
-        force_path_style: settings.s3_force_path_style(),
-        multipart_action_names: settings.s3_multipart_action_names(),
-    };
     Ok(Worker {
         store: DynamoDbStore::from_config(aws, settings.table_name()?, settings.rate_limits()?),
-        writer: AwsWriter::from_config(aws, &connector, &session, s3).await,
+        writer: AwsWriter::as_connector(aws, &platform, settings.s3_options()).await?,
         staged: StagingBucket::from_config(aws, settings.s3_force_path_style()),
         queue: SqsQueue::from_config(aws, settings.delivery_queue_url()?),
         staging_bucket: settings.staging_bucket()?,

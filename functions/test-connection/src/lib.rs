@@ -7,7 +7,7 @@
 
 pub mod handler;
 
-use shared::adapters::aws_writer::{AwsWriter, S3Options};
+use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::app::check::CheckSettings;
 use shared::config::Settings;
@@ -22,20 +22,9 @@ pub async fn wire<F: Fn(&str) -> Option<String>>(
     check: CheckSettings,
 ) -> Result<handler::App<DynamoDbStore, AwsWriter>, Error> {
     let platform = settings.platform()?;
-    let (connector, session) =
-        shared::aws::own_partition_identity(aws, &platform)?.connector_role();
     Ok(handler::App {
         store: DynamoDbStore::from_config(aws, settings.table_name()?, settings.rate_limits()?),
-        writer: AwsWriter::from_config(
-            aws,
-            &connector,
-            &session,
-            S3Options {
-                force_path_style: settings.s3_force_path_style(),
-                multipart_action_names: settings.s3_multipart_action_names(),
-            },
-        )
-        .await,
+        writer: AwsWriter::as_connector(aws, &platform, settings.s3_options()).await?,
         platform,
         settings: check,
     })

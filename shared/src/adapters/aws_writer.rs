@@ -82,6 +82,21 @@ impl AwsWriter {
         }
     }
 
+    /// The writer of a function that writes for destinations: the connector of the partition the
+    /// function runs in, under its fixed session name.
+    ///
+    /// # Errors
+    /// The platform has no connector in this function's partition.
+    pub async fn as_connector(
+        config: &SdkConfig,
+        platform: &crate::domain::PlatformIdentity,
+        options: S3Options,
+    ) -> Result<Self, crate::aws::PartitionNotServed> {
+        let (connector, session) =
+            crate::aws::own_partition_identity(config, platform)?.connector_role();
+        Ok(Self::from_config(config, &connector, &session, options).await)
+    }
+
     /// The session policy as sent: with the emulator's multipart action names when asked for.
     fn session_policy(&self, policy: Option<&str>) -> Option<String> {
         let policy = policy?;

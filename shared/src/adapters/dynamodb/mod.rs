@@ -269,6 +269,30 @@ impl DynamoDbStore {
         Ok((output.items.unwrap_or_default(), next_cursor))
     }
 
+    /// One page of one partition of the due index (GSI2): the entries due at or before `before`,
+    /// oldest first, from `cursor` (which must belong to that partition, checked by `parse_sort`).
+    async fn due_page<T>(
+        &self,
+        partition: &str,
+        before: OffsetDateTime,
+        limit: i32,
+        cursor: Option<&str>,
+        parse_sort: impl Fn(&str) -> Option<T>,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let start = cursor
+            .map(|c| cursor::decode_index(c, partition, parse_sort))
+            .transpose()?;
+        let query = self
+            .client
+            .query()
+            .index_name(keys::DUE_INDEX)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :before")
+            .expression_attribute_values(":pk", s(partition))
+            .expression_attribute_values(":before", s(keys::due_bound(before)))
+            .limit(limit);
+        self.page(query, start).await
+    }
+
     /// One item by its key, read consistently: every read here follows a write it must see.
     async fn read(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self
@@ -569,18 +593,9 @@ impl DueIndex for DynamoDbStore {
         cursor: Option<&str>,
     ) -> Result<DuePage, StoreError> {
         let partition = keys::due_partition(shard);
-        let start = cursor
-            .map(|c| cursor::decode_index(c, &partition, keys::parse_due))
-            .transpose()?;
-        let query = self
-            .client
-            .query()
-            .index_name(keys::DUE_INDEX)
-            .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :now")
-            .expression_attribute_values(":pk", s(&partition))
-            .expression_attribute_values(":now", s(keys::due_bound(now)))
-            .limit(500);
-        let (entries, next_cursor) = self.page(query, start).await?;
+        let (entries, next_cursor) = self
+            .due_page(&partition, now, 500, cursor, keys::parse_due)
+            .await?;
         let mut items = Vec::new();
         for item in entries {
             let version = item
@@ -667,19 +682,15 @@ impl Outbox for DynamoDbStore {
         before: OffsetDateTime,
         cursor: Option<&str>,
     ) -> Result<OutboxPage, StoreError> {
-        let partition = keys::outbox_partition();
-        let start = cursor
-            .map(|c| cursor::decode_index(c, partition, keys::parse_outbox_index))
-            .transpose()?;
-        let query = self
-            .client
-            .query()
-            .index_name(keys::DUE_INDEX)
-            .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :before")
-            .expression_attribute_values(":pk", s(partition))
-            .expression_attribute_values(":before", s(keys::due_bound(before)))
-            .limit(100);
-        let (entries, next_cursor) = self.page(query, start).await?;
+        let (entries, next_cursor) = self
+            .due_page(
+                keys::outbox_partition(),
+                before,
+                100,
+                cursor,
+                keys::parse_outbox_index,
+            )
+            .await?;
         let mut items = Vec::new();
         for entry in entries {
             let Some((tenant, event_id)) = keys::parse_outbox(&entry) else {
@@ -882,19 +893,15 @@ impl DueDeliveries for DynamoDbStore {
         now: OffsetDateTime,
         cursor: Option<&str>,
     ) -> Result<DueDeliveryPage, StoreError> {
-        let partition = keys::delivery_due_partition();
-        let start = cursor
-            .map(|c| cursor::decode_index(c, partition, keys::parse_delivery_due))
-            .transpose()?;
-        let query = self
-            .client
-            .query()
-            .index_name(keys::DUE_INDEX)
-            .key_condition_expression("GSI2PK = :pk AND GSI2SK <= :now")
-            .expression_attribute_values(":pk", s(partition))
-            .expression_attribute_values(":now", s(keys::due_bound(now)))
-            .limit(500);
-        let (entries, next_cursor) = self.page(query, start).await?;
+        let (entries, next_cursor) = self
+            .due_page(
+                keys::delivery_due_partition(),
+                now,
+                500,
+                cursor,
+                keys::parse_delivery_due,
+            )
+            .await?;
         let mut items = Vec::new();
         for entry in entries {
             match entry
