@@ -624,11 +624,11 @@ async fn activity_lists_every_change_newest_first_with_its_actor() {
     assert_eq!(
         entries,
         [
-            ("deleted", "dave"),
-            ("saved", "carol"),
-            ("tested", "bob"),
-            ("updated", "alice"),
-            ("created", "user-1"),
+            ("deleted", "user:dave"),
+            ("saved", "user:carol"),
+            ("tested", "user:bob"),
+            ("updated", "user:alice"),
+            ("created", "user:user-1"),
         ]
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
     );
@@ -813,4 +813,25 @@ async fn the_bucket_policy_merge_keeps_the_customers_statements() {
         .await
         .expect(409);
     assert_eq!(refused.problem(), "not-bucket-policy-mode");
+}
+
+#[tokio::test]
+async fn a_token_without_a_subject_is_named_as_such_and_never_as_a_user() {
+    // GIVEN a tenant's token that names no subject
+    let world = world();
+    let mut create = request("POST", "/destinations").json(bucket_policy_body());
+    create.actor = None;
+    // WHEN it creates a destination
+    let id = world.api().send(create).await.expect(201).json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // THEN the trail names a token without a subject, in its own namespace
+    let activity = world
+        .api()
+        .get(&format!("/destinations/{id}/activity"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(activity["items"][0]["actor"], "token:without-subject");
 }

@@ -20,7 +20,7 @@ pub fn request(method: &str, path: &str) -> ApiRequest {
         method: method.to_owned(),
         path: path.to_owned(),
         tenant: Some(TenantId::new(TENANT).expect("valid")),
-        actor: Some(Actor::new(ACTOR).expect("valid")),
+        actor: Some(Actor::user(ACTOR).expect("valid")),
         request_id: uuid::Uuid::new_v4().to_string(),
         ..ApiRequest::default()
     }
@@ -62,7 +62,7 @@ impl RequestExt for ApiRequest {
         self
     }
     fn actor(mut self, actor: &str) -> Self {
-        self.actor = Some(Actor::new(actor).expect("valid actor"));
+        self.actor = Some(Actor::user(actor).expect("valid actor"));
         self
     }
     fn anonymous(mut self) -> Self {

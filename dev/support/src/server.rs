@@ -79,8 +79,8 @@ async fn respond(
             })
             .or_else(|| header("x-tenant-id").and_then(|t| TenantId::new(&t).ok())),
         actor: header("x-actor")
-            .and_then(|a| Actor::new(&a).ok())
-            .or_else(|| Actor::new("local-user").ok()),
+            .and_then(|a| Actor::user(&a).ok())
+            .or_else(|| Actor::user("local-user").ok()),
         platform_caller: header("x-platform-caller"),
         headers,
         body,

@@ -156,7 +156,7 @@ fn read(record: &SqsMessage) -> Result<Message, String> {
             .get("SenderId")
             .map_or("unknown", String::as_str);
         let requested_by =
-            Actor::new(&format!("platform:queue:{sender}")).map_err(|e| format!("sender: {e}"))?;
+            Actor::platform(&format!("queue:{sender}")).map_err(|e| format!("sender: {e}"))?;
         dto::delivery_request(fields, requested_by)
             .map(Message::Request)
             .map_err(|problem| {

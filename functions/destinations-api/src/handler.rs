@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use shared::app::Caller;
 use shared::app::destinations::{self, Limits};
 use shared::domain::revalidation::RevalidationSettings;
-use shared::domain::{Actor, BucketName, Destination, DestinationId, PlatformIdentity};
+use shared::domain::{BucketName, Destination, DestinationId, PlatformIdentity};
 use shared::http::{
     ApiRequest, ApiResponse, DestinationView, PageView, Problem, Route, caller, dto, etag, finish,
     no_body, page_query, resolve,
@@ -19,11 +19,6 @@ pub struct App<S> {
     pub staging_bucket: BucketName,
     pub limits: Limits,
     pub settings: RevalidationSettings,
-}
-
-/// Who the audit trail names when a token carries no subject.
-fn unknown_actor() -> Actor {
-    Actor::new("unknown").expect("a valid constant")
 }
 
 pub async fn handle<S>(app: &App<S>, request: ApiRequest) -> ApiResponse
@@ -42,8 +37,7 @@ where
     if route == Route::GetPlatform {
         return Ok(crate::platform::facts(&app.platform, &app.staging_bucket));
     }
-    let fallback = unknown_actor();
-    let caller = caller(request, &fallback)?;
+    let caller = caller(request)?;
     let now = OffsetDateTime::now_utc();
     match route {
         Route::CreateDestination => create(app, request, caller, now).await,

@@ -27,8 +27,7 @@ async fn route<S: DestinationRepository + RateLimiter>(
     request: &ApiRequest,
 ) -> Result<ApiResponse, Problem> {
     let route = resolve(&request.method, &request.path)?;
-    let fallback = shared::domain::Actor::new("unknown").expect("a valid constant");
-    let caller = caller(request, &fallback)?;
+    let caller = caller(request)?;
     match route {
         Route::GetPolicies(id) => {
             let (destination, rendered) =

@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use shared::app::check::CheckSettings;
 use shared::app::testing::{self, Tester};
+use shared::domain::PlatformIdentity;
 use shared::domain::check::CheckResult;
-use shared::domain::{Actor, PlatformIdentity};
 use shared::http::{
     ApiRequest, ApiResponse, Problem, Route, caller, finish, no_body, page_query, resolve,
 };
@@ -49,8 +49,7 @@ where
     P: ObjectWriter,
 {
     let route = resolve(&request.method, &request.path)?;
-    let fallback = Actor::new("unknown").expect("a valid constant");
-    let caller = caller(request, &fallback)?;
+    let caller = caller(request)?;
     match route {
         Route::TestConnection(id) => {
             no_body(request, "Test Connection")?;

@@ -14,7 +14,9 @@ use super::delivery::DeliveryId;
 #[error("an actor is 1 to 256 printable characters")]
 pub struct ActorError;
 
-/// Who made a change: the JWT's subject (locally a header), or the service itself.
+/// Who made a change, in a namespace so that no kind can pass for another: `user:<token subject>`
+/// (locally a header), `service:<name>` for the service itself, `platform:<IAM caller>` for the
+/// platform's own exporters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Actor(String);
@@ -23,6 +25,21 @@ impl Actor {
     pub fn new(raw: &str) -> Result<Self, ActorError> {
         let ok = (1..=256).contains(&raw.chars().count()) && !raw.chars().any(char::is_control);
         ok.then(|| Self(raw.to_owned())).ok_or(ActorError)
+    }
+
+    /// A tenant's user, by the subject of their token.
+    pub fn user(subject: &str) -> Result<Self, ActorError> {
+        Self::new(&format!("user:{subject}"))
+    }
+
+    /// The platform's own AWS identity (an exporter), by its IAM caller ARN or queue sender id.
+    pub fn platform(caller: &str) -> Result<Self, ActorError> {
+        Self::new(&format!("platform:{caller}"))
+    }
+
+    /// A tenant's token that names no subject.
+    pub fn token_without_subject() -> Self {
+        Self("token:without-subject".to_owned())
     }
 
     /// Re-validation and other work the service does on its own.
@@ -128,6 +145,16 @@ mod tests {
     #[test]
     fn actors_are_bounded_printable_text() {
         assert!(Actor::new("auth0|abc").is_ok());
+        // Namespaced: a user whose subject looks like the service's is still a user.
+        assert_eq!(
+            Actor::user("service:revalidation").unwrap().as_str(),
+            "user:service:revalidation"
+        );
+        assert_ne!(Actor::user("revalidation").unwrap(), Actor::service());
+        assert!(
+            Actor::user(&"a".repeat(252)).is_err(),
+            "256 characters at most"
+        );
         assert!(Actor::new("").is_err());
         assert!(Actor::new("a\nb").is_err());
         assert!(Actor::new(&"a".repeat(257)).is_err());

@@ -19,7 +19,7 @@ pub fn from_lambda(request: Request, tenant_claim: &str) -> ApiRequest {
             let claim = |name: &str| claims.and_then(|c| c.get(name));
             (
                 claim(tenant_claim).and_then(|raw| TenantId::new(raw).ok()),
-                claim("sub").and_then(|raw| Actor::new(raw).ok()),
+                claim("sub").and_then(|raw| Actor::user(raw).ok()),
                 authorizer
                     .and_then(|a| a.iam.as_ref())
                     .and_then(|iam| iam.user_arn.clone())

@@ -42,13 +42,16 @@ pub fn finish(request: &ApiRequest, result: Result<ApiResponse, Problem>) -> Api
     response
 }
 
-/// The caller of an authenticated route: its tenant, and who acts (the tenant's service identity
-/// when the token names no subject).
-pub fn caller<'a>(request: &'a ApiRequest, fallback: &'a Actor) -> Result<Caller<'a>, Problem> {
+/// Who the audit trail names for a token without a subject.
+static WITHOUT_SUBJECT: std::sync::LazyLock<Actor> =
+    std::sync::LazyLock::new(Actor::token_without_subject);
+
+/// The caller of an authenticated route: its tenant, and who acts.
+pub fn caller(request: &ApiRequest) -> Result<Caller<'_>, Problem> {
     let tenant = request.tenant.as_ref().ok_or_else(Problem::unauthorized)?;
     Ok(Caller {
         tenant,
-        actor: request.actor.as_ref().unwrap_or(fallback),
+        actor: request.actor.as_ref().unwrap_or(&WITHOUT_SUBJECT),
     })
 }
 
@@ -58,6 +61,6 @@ pub fn platform_caller(request: &ApiRequest) -> Result<Actor, Problem> {
     request
         .platform_caller
         .as_deref()
-        .and_then(|arn| Actor::new(&format!("platform:{arn}")).ok())
+        .and_then(|arn| Actor::platform(arn).ok())
         .ok_or_else(Problem::unauthorized)
 }
