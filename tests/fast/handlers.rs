@@ -113,7 +113,7 @@ async fn a_bucket_policy_destination_needs_the_bucket_owners_account() {
 }
 
 #[tokio::test]
-async fn the_platforms_own_account_is_refused_for_buckets_and_roles() {
+async fn the_platforms_own_account_is_refused_for_buckets_roles_and_keys() {
     let world = world();
     let api = world.api();
     let mut body = bucket_policy_body();
@@ -131,6 +131,27 @@ async fn the_platforms_own_account_is_refused_for_buckets_and_roles() {
     );
     let reply = api.patch(id, json!({"roleArn": role})).await.expect(400);
     assert_eq!(reply.json()["errors"][0]["field"], "roleArn");
+    // A KMS key of the platform's account, at create and by PATCH.
+    let key = format!(
+        "arn:aws:kms:eu-west-1:{}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        shared::testing::PLATFORM_ACCOUNT
+    );
+    let mut body = role_body();
+    body["kmsKeyArn"] = json!(key);
+    let reply = api
+        .send(request("POST", "/destinations").json(body))
+        .await
+        .expect(400);
+    assert_eq!(reply.json()["errors"][0]["field"], "kmsKeyArn");
+    let reply = api.patch(id, json!({"kmsKeyArn": key})).await.expect(400);
+    assert_eq!(reply.json()["errors"][0]["field"], "kmsKeyArn");
+    // A key of the customer's own account is fine.
+    api.patch(
+        id,
+        json!({"kmsKeyArn": "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab"}),
+    )
+    .await
+    .expect(200);
 }
 
 #[tokio::test]

@@ -39,6 +39,7 @@ impl Default for Limits {
 pub enum PlatformAccountField {
     BucketOwnerAccountId,
     RoleArn,
+    KmsKeyArn,
 }
 
 impl PlatformAccountField {
@@ -46,6 +47,7 @@ impl PlatformAccountField {
         match self {
             PlatformAccountField::BucketOwnerAccountId => "bucketOwnerAccountId",
             PlatformAccountField::RoleArn => "roleArn",
+            PlatformAccountField::KmsKeyArn => "kmsKeyArn",
         }
     }
 }
@@ -107,6 +109,13 @@ pub async fn create<S: DestinationRepository, L: RateLimiter>(
             ));
         }
         _ => {}
+    }
+    if let Some(key) = &input.configuration.kms_key
+        && platform.is_platform_account(&key.account())
+    {
+        return Err(CreateError::PlatformAccount(
+            PlatformAccountField::KmsKeyArn,
+        ));
     }
     let destination =
         Destination::new_draft(DestinationId::generate(), caller.tenant.clone(), input, now)
@@ -242,6 +251,13 @@ pub async fn update<S: DestinationRepository>(
     {
         return Err(UpdateError::PlatformAccount(
             PlatformAccountField::BucketOwnerAccountId,
+        ));
+    }
+    if let Some(Some(key)) = &patch.kms_key
+        && platform.is_platform_account(&key.account())
+    {
+        return Err(UpdateError::PlatformAccount(
+            PlatformAccountField::KmsKeyArn,
         ));
     }
     let fields = patch_fields(&patch);

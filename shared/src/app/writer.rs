@@ -197,12 +197,16 @@ pub fn plan<'a>(
             account: owner.clone(),
         });
     }
-    if config
-        .kms_key
-        .as_ref()
-        .is_some_and(|k| k.partition() != partition)
-    {
-        return Err(PlanError::KeyInOtherPartition);
+    if let Some(key) = &config.kms_key {
+        if key.partition() != partition {
+            return Err(PlanError::KeyInOtherPartition);
+        }
+        if platform.is_platform_account(&key.account()) {
+            return Err(PlanError::PlatformAccount {
+                what: "KMS key",
+                account: key.account(),
+            });
+        }
     }
     let session_policy = policy::session_policy(config, target.expected_owner.as_ref());
     Ok(WritePlan {

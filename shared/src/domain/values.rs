@@ -232,6 +232,15 @@ impl KmsKeyArn {
     pub fn region(&self) -> &Region {
         &self.region
     }
+    /// The account that owns the key.
+    pub fn account(&self) -> AccountId {
+        // Validated at construction: the fifth field is an account id.
+        self.raw
+            .split(':')
+            .nth(4)
+            .and_then(|a| AccountId::new(a).ok())
+            .expect("a parsed key ARN names its account")
+    }
 }
 
 impl fmt::Display for KmsKeyArn {

@@ -232,6 +232,23 @@ async fn a_bucket_owned_by_the_platform_is_refused_without_calling_aws() {
 }
 
 #[tokio::test]
+async fn a_kms_key_of_the_platforms_account_fails_configuration_without_calling_aws() {
+    // GIVEN a destination stored before keys were checked, whose key is in our own account
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .kms_key(&format!(
+            "arn:aws:kms:us-east-1:{}:key/1234abcd",
+            crate::testing::PLATFORM_ACCOUNT
+        ))
+        .build();
+    let writer = ScriptedWriter::permissive();
+    // WHEN it is tested THEN nobody writes for it
+    let result = check(&writer, &destination).await;
+    assert_eq!(stage(&result, Stage::Configuration), StageStatus::Failed);
+    assert_eq!(result.category, Some(FailureCategory::InvalidConfiguration));
+    assert!(writer.assume_calls().is_empty());
+}
+
+#[tokio::test]
 async fn bucket_policy_mode_writes_as_this_destinations_writer_session() {
     let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy)
         .folder("incoming")
