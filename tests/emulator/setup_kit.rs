@@ -14,7 +14,13 @@ use dev_support::emulator::emulator;
 
 /// Runs `program` as the customer of `account` would, with its credentials and the emulator as
 /// AWS; returns stdout, panicking with stderr on failure.
-fn run_as(account: &Account, program: &str, args: &[&str], stdin: Option<&str>) -> String {
+/// Runs `program` as `account`, against the emulator, with `stdin`.
+fn spawn_as(
+    account: &Account,
+    program: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+) -> std::process::Output {
     use std::io::Write;
     let mut child = Command::new(program)
         .args(args)
@@ -38,7 +44,11 @@ fn run_as(account: &Account, program: &str, args: &[&str], stdin: Option<&str>) 
             .write_all(input.as_bytes())
             .unwrap();
     }
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn run_as(account: &Account, program: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let output = spawn_as(account, program, args, stdin);
     assert!(
         output.status.success(),
         "{program} {args:?} failed:\n{}{}",
@@ -296,135 +306,40 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
         ("passed".into(), String::new()),
         "{result}"
     );
-}
-
-#[tokio::test]
-async fn the_bucket_policy_stack_replaces_the_policy_and_passes() {
-    let world = World::new().await;
-    let customer = Account::create(emulator()).await;
-    let bucket = unique("stack");
-    customer.create_bucket(&bucket).await;
-    let created = world
-        .api()
-        .create(json!({"name": "Raw", "bucket": bucket, "authMode": "bucketPolicy", "bucketOwnerAccountId": customer.id}))
+    // WHEN someone adds a statement that lets everyone put, and the script runs again
+    let mut broad = policy.clone();
+    broad["Statement"].as_array_mut().unwrap().push(json!({"Sid": "Everyone", "Effect": "Allow",
+        "Principal": "*", "Action": "s3:PutObject", "Resource": format!("arn:aws:s3:::{bucket}/*")}));
+    customer
+        .put_bucket_policy(&bucket, &broad.to_string())
         .await;
-    let id = created["id"].as_str().unwrap().to_owned();
-    let cf = kit(&world, &id).await["cloudFormation"].clone();
-    let mut args = vec![
-        "cloudformation".to_owned(),
-        "create-stack".into(),
-        "--stack-name".into(),
-        cf["stackName"].as_str().unwrap().into(),
-        "--template-body".into(),
-        cf["template"].as_str().unwrap().into(),
-        "--parameters".into(),
-    ];
-    for parameter in cf["parameters"].as_array().unwrap() {
-        args.push(format!(
-            "ParameterKey={},ParameterValue={}",
-            parameter["name"].as_str().unwrap(),
-            parameter["value"].as_str().unwrap()
-        ));
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_as(&customer, "aws", &args, None);
-    let result = world.api().test(&id).await.expect(200).json();
-    assert_eq!(
-        verdict(&result),
-        ("passed".into(), String::new()),
-        "{result}"
-    );
-}
-
-#[tokio::test]
-async fn the_kit_function_publishes_the_templates_and_answers_cloudformation() {
-    // GIVEN the stack's kit bucket, emptied, and a stand-in for CloudFormation's pre-signed
-    // response URL
-    let world = World::new().await;
-    let bucket = world.platform.kit_bucket.clone();
-    for (key, _) in shared::kit::templates() {
-        world
-            .platform
-            .account
+    let refused = run_expecting_failure(&customer, &script);
+    // THEN it refuses, says why, and changes nothing
+    assert!(refused.contains("FORCE=1"), "{refused}");
+    let after: Value = serde_json::from_str(
+        customer
             .s3()
-            .delete_object()
+            .get_bucket_policy()
             .bucket(&bucket)
-            .key(&key)
             .send()
             .await
-            .unwrap();
-    }
-    let (answers, url) = response_url_server().await;
-    let s3 = publish_kit::wire(&world.platform.function("PublishKitFunction").config);
-    let s3 = aws_sdk_s3::Client::from_conf(s3.config().to_builder().force_path_style(true).build());
-    let event: publish_kit::handler::CustomResourceEvent = serde_json::from_value(json!({
-        "RequestType": "Create", "ResponseURL": url, "StackId": "stack", "RequestId": "r-1",
-        "LogicalResourceId": "SetupKit", "ResourceProperties": {"Bucket": bucket, "Version": "v2"}
-    }))
+            .unwrap()
+            .policy
+            .as_deref()
+            .unwrap(),
+    )
     .unwrap();
-    // WHEN the function handles the Create
-    let response = publish_kit::handler::handle(&s3, event).await.unwrap();
-    // THEN every template is in the bucket, and CloudFormation was told SUCCESS
-    assert_eq!(response.status, "SUCCESS", "{}", response.reason);
-    for (key, text) in shared::kit::templates() {
-        let object = world
-            .platform
-            .account
-            .s3()
-            .get_object()
-            .bucket(&bucket)
-            .key(&key)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            object.body.collect().await.unwrap().into_bytes(),
-            text.as_bytes()
-        );
-    }
-    let answered: Value = serde_json::from_slice(&answers.lock().unwrap()[0]).unwrap();
-    assert_eq!(answered["Status"], "SUCCESS");
-    assert_eq!(answered["RequestId"], "r-1");
+    assert_eq!(after, broad);
 }
 
-/// A local HTTP server that records every body PUT to it, and its URL.
-async fn response_url_server() -> (Arc<std::sync::Mutex<Vec<Vec<u8>>>>, String) {
-    use http_body_util::BodyExt;
-    let answers: Arc<std::sync::Mutex<Vec<Vec<u8>>>> = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/presigned?X-Amz-Signature=x",
-        listener.local_addr().unwrap()
+/// Runs `script` with bash as `account`; it must fail. Returns what it printed.
+fn run_expecting_failure(account: &Account, script: &str) -> String {
+    let output = spawn_as(account, "bash", &["-s"], Some(script));
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
     );
-    let recorded = answers.clone();
-    tokio::spawn(async move {
-        loop {
-            let (stream, _) = listener.accept().await.unwrap();
-            let recorded = recorded.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(
-                    move |request: hyper::Request<hyper::body::Incoming>| {
-                        let recorded = recorded.clone();
-                        async move {
-                            let body = request
-                                .into_body()
-                                .collect()
-                                .await
-                                .unwrap()
-                                .to_bytes()
-                                .to_vec();
-                            recorded.lock().unwrap().push(body);
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
-                                http_body_util::Full::new(bytes::Bytes::new()),
-                            ))
-                        }
-                    },
-                );
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (answers, url)
+    assert!(!output.status.success(), "the script succeeded:\n{printed}");
+    printed
 }

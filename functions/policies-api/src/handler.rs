@@ -6,6 +6,7 @@ use shared::http::{
     ApiRequest, ApiResponse, MergeView, PoliciesView, Problem, Route, caller, dto, finish, resolve,
 };
 use shared::kit::{ApiAccess, KitSettings};
+use shared::policy::MergeWarningKind;
 use shared::ports::{DestinationRepository, RateLimiter};
 
 pub struct App<S> {
@@ -56,7 +57,15 @@ async fn route<S: DestinationRepository + RateLimiter>(
             )
             .await?;
             if policy_only {
-                return Ok(ApiResponse::json(200, &outcome.policy));
+                // What the kit's script reads before it applies the policy: it refuses to apply
+                // one that lets others write unless told to.
+                let grants_others = outcome
+                    .warnings
+                    .iter()
+                    .filter(|w| w.kind == MergeWarningKind::GrantsOthers)
+                    .count();
+                return Ok(ApiResponse::json(200, &outcome.policy)
+                    .header("x-grants-others", grants_others.to_string()));
             }
             Ok(ApiResponse::json(200, &MergeView::from(outcome)))
         }

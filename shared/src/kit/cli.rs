@@ -77,18 +77,26 @@ fn bucket_policy_script(destination: &Destination, api: &ApiAccess) -> String {
         quote(&merge_url)
     );
     out += r#"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
 # The bucket's policy today (none yet is an empty one).
-if ! CURRENT=$(aws s3api get-bucket-policy --bucket "$BUCKET" --query Policy --output text 2>/tmp/get-bucket-policy.err); then
-  if grep -q NoSuchBucketPolicy /tmp/get-bucket-policy.err; then
+if ! CURRENT=$(aws s3api get-bucket-policy --bucket "$BUCKET" --query Policy --output text 2>"$WORK/get.err"); then
+  if grep -q NoSuchBucketPolicy "$WORK/get.err"; then
     CURRENT='{"Version":"2012-10-17","Statement":[]}'
   else
-    cat /tmp/get-bucket-policy.err >&2
+    cat "$WORK/get.err" >&2
     exit 1
   fi
 fi
 # The platform merges its statement in (replacing an older copy of it) and keeps every other one.
 MERGED=$(printf '{"existingPolicy":%s}' "$CURRENT" | curl -fsS -X POST "$MERGE_URL" \
-  -H "$AUTH" -H 'content-type: application/json' --data-binary @-)
+  -D "$WORK/headers" -H "$AUTH" -H 'content-type: application/json' --data-binary @-)
+# Statements that let more than this destination write make the platform refuse the bucket.
+GRANTS=$(tr 'A-Z' 'a-z' <"$WORK/headers" | sed -n 's/^x-grants-others: *\([0-9]*\).*/\1/p')
+if [ "${GRANTS:-0}" != 0 ] && [ "${FORCE:-}" != 1 ]; then
+  echo "The bucket policy of $BUCKET has $GRANTS statement(s) letting more than this destination put objects into its folder (everyone, the platform's account or its writer role). The platform refuses such a bucket: remove them (the setup page's merge step names them), or run again with FORCE=1 to apply the merge anyway. Nothing was changed." >&2
+  exit 1
+fi
 aws s3api put-bucket-policy --bucket "$BUCKET" --policy "$MERGED"
 echo "Bucket policy of $BUCKET updated."
 "#;

@@ -27,9 +27,21 @@ pub enum MergeError {
     TooLarge { size: usize, limit: usize },
 }
 
+/// What a flagged statement does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MergeWarningKind {
+    /// A Deny that could refuse our writes.
+    MayBlockOurWrites,
+    /// An Allow that lets more than this destination's session write (Test Connection refuses the
+    /// policy).
+    GrantsOthers,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MergeWarning {
+    pub kind: MergeWarningKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     pub statement_index: usize,
@@ -199,6 +211,7 @@ fn deny_warning(index: usize, statement: &Value, write: &OurWrite<'_>) -> Option
         "this Deny covers s3:PutObject on the destination folder for our principal without any condition: it overrides our Allow and every upload will be refused".to_owned()
     };
     Some(MergeWarning {
+        kind: MergeWarningKind::MayBlockOurWrites,
         sid,
         statement_index: index,
         message,
@@ -234,6 +247,7 @@ fn broad_allow_warning(
         .into_iter()
         .find(|p| p != write.principal && grants_other_sessions(p, write.principal))?;
     Some(MergeWarning {
+        kind: MergeWarningKind::GrantsOthers,
         sid: sid_of(statement),
         statement_index: index,
         message: format!(

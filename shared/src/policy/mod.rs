@@ -9,7 +9,9 @@ pub use document::{
     ConditionValue, Conditions, Effect, POLICY_VERSION, PolicyDocument, Principal, Statement,
     iam_size, to_pretty_json,
 };
-pub use merge::{MergeError, MergeOutcome, MergeWarning, OurWrite, merge_statement};
+pub use merge::{
+    MergeError, MergeOutcome, MergeWarning, MergeWarningKind, OurWrite, merge_statement,
+};
 pub use render::{
     BUCKET_OWNER_FULL_CONTROL, BUCKET_POLICY_LIMIT, KMS_ACTIONS, MANAGED_POLICY_LIMIT,
     PART_ACTIONS, PUT_ACTIONS, RenderError, RenderedPolicies, SESSION_POLICY_LIMIT, SID_PREFIX,

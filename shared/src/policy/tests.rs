@@ -366,6 +366,12 @@ fn merge_warns_about_deny_statements_that_could_block_our_writes() {
     let flagged: Vec<Option<&str>> = outcome.warnings.iter().map(|w| w.sid.as_deref()).collect();
     assert_eq!(flagged, [Some("DenyAllPuts"), Some("DenyInsecure")]);
     assert!(
+        outcome
+            .warnings
+            .iter()
+            .all(|w| w.kind == MergeWarningKind::MayBlockOurWrites)
+    );
+    assert!(
         outcome.warnings[0]
             .message
             .contains("without any condition")
@@ -408,6 +414,12 @@ fn merge_flags_allows_that_let_other_sessions_of_our_writer_put() {
         outcome.warnings[0]
             .message
             .contains("Test Connection refuses")
+    );
+    assert!(
+        outcome
+            .warnings
+            .iter()
+            .all(|w| w.kind == MergeWarningKind::GrantsOthers)
     );
     // AND merging our statement alone flags nothing
     let alone = merge(&json!({"Version": "2012-10-17", "Statement": []}).to_string()).unwrap();
