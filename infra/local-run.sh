@@ -44,4 +44,9 @@ done
 port_busy "$EMULATOR_PORT" || die "the AWS emulator did not listen on 127.0.0.1:$EMULATOR_PORT within 20 s"
 
 phase "setting up the platform in the emulator and serving"
-FAKECLOUD_ENDPOINT="http://127.0.0.1:$EMULATOR_PORT" PORT="$PORT" target/debug/local-run
+FAKECLOUD_ENDPOINT="http://127.0.0.1:$EMULATOR_PORT" PORT="$PORT" target/debug/local-run &
+SERVER_PID=$!
+# Ctrl-C reaches the whole process group: the server stops by itself, and its exit status (not a
+# blanket 0) is the script's, so a server that fails to stop cleanly is seen.
+trap 'wait "$SERVER_PID"; exit $?' INT TERM
+wait "$SERVER_PID"
