@@ -458,9 +458,20 @@ async fn a_role_denied_at_first_passes_once_it_exists() {
         tokio::time::sleep(std::time::Duration::from_millis(700)).await;
         account.create_role(&name, &trust, Some(&permissions)).await
     });
-    // THEN the test waited for it and passed
+    // THEN the test waited for it and passed: its AssumeRole was denied, retried, and took at
+    // least as long as the role took to appear
     let result = result.expect(200).json();
     assert_eq!(verdict(&result), passed(), "{result}");
+    let assumed = result["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == "assumeRole")
+        .unwrap();
+    assert!(
+        assumed["durationMs"].as_u64().unwrap() >= 600,
+        "the AssumeRole stage did not wait for the role: {assumed}"
+    );
 }
 
 #[tokio::test]
