@@ -467,7 +467,7 @@ async fn the_list_edits_re_tests_and_deletes_only_after_confirmation() {
     browser
         .wait_until(
             "the re-test",
-            &format!("return document.querySelector(\"#list-rows tr[data-id='{keep}'] .tested\").textContent.startsWith('Failed')"),
+            &format!("return document.querySelector(\"#list-rows tr[data-id='{keep}'] .tested\")?.textContent.startsWith('Failed') === true"),
         )
         .await;
     assert_eq!(
@@ -860,7 +860,7 @@ async fn the_list_and_the_save_step_show_the_destinations_deliveries() {
     browser
         .wait_until(
             "the last delivery",
-            &format!("return document.querySelector(\"#list-rows tr[data-id='{id}'] .delivery\").textContent.length > 0"),
+            &format!("return document.querySelector(\"#list-rows tr[data-id='{id}'] .delivery\")?.textContent.length > 0"),
         )
         .await;
     let last = row_text(&browser, &id, ".delivery").await;
