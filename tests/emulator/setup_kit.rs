@@ -67,6 +67,37 @@ async fn kit(world: &World, id: &str) -> Value {
         .json()
 }
 
+/// The bucket's lifecycle rules as `(ID, the rest of the rule as S3 returns it)`.
+fn lifecycle_rules(account: &Account, bucket: &str) -> Vec<(String, Value)> {
+    let output = run_as(
+        account,
+        "aws",
+        &[
+            "s3api",
+            "get-bucket-lifecycle-configuration",
+            "--bucket",
+            bucket,
+            "--query",
+            "Rules",
+            "--output",
+            "json",
+        ],
+        None,
+    );
+    let rules: Vec<Value> = serde_json::from_str(&output).unwrap();
+    rules
+        .into_iter()
+        .map(|mut rule| {
+            let id = rule.as_object_mut().unwrap().remove("ID").unwrap();
+            (id.as_str().unwrap().to_owned(), rule)
+        })
+        .collect()
+}
+
+fn our_incomplete_uploads_rule(folder: &str) -> Value {
+    json!({"Filter": {"Prefix": folder}, "Status": "Enabled", "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}})
+}
+
 /// The quick-create link's parameters, as the console reads them from the URL.
 fn link_parameters(url: &str) -> Vec<(String, String)> {
     let query = url.split_once('#').unwrap().1.split_once('?').unwrap().1;
@@ -171,6 +202,29 @@ async fn the_cli_script_run_twice_makes_a_role_that_passes() {
         .as_str()
         .unwrap()
         .to_owned();
+    // WHEN the customer runs it with SKIP_LIFECYCLE=1
+    run_as(
+        world.customer_role_account(),
+        "bash",
+        &["-s"],
+        Some(&format!("export SKIP_LIFECYCLE=1\n{script}")),
+    );
+    // THEN the bucket's lifecycle configuration is left alone
+    let untouched = spawn_as(
+        world.customer_role_account(),
+        "aws",
+        &[
+            "s3api",
+            "get-bucket-lifecycle-configuration",
+            "--bucket",
+            &bucket,
+        ],
+        None,
+    );
+    assert!(
+        String::from_utf8_lossy(&untouched.stderr).contains("NoSuchLifecycleConfiguration"),
+        "{untouched:?}"
+    );
     // WHEN the customer runs it twice (the second run changes nothing and fails on nothing)
     let first = run_as(
         world.customer_role_account(),
@@ -191,6 +245,14 @@ async fn the_cli_script_run_twice_makes_a_role_that_passes() {
         "{first}"
     );
     assert_eq!(second.trim().lines().last().unwrap(), role);
+    // AND the bucket, which had no lifecycle configuration, has the rule for incomplete uploads once
+    assert_eq!(
+        lifecycle_rules(world.customer_role_account(), &bucket),
+        [(
+            format!("DataPlatformDestination-{id}-IncompleteUploads"),
+            our_incomplete_uploads_rule("")
+        )]
+    );
     world
         .api()
         .patch(&id, json!({"roleArn": role}))
@@ -239,6 +301,25 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
     customer
         .put_bucket_policy(&bucket, &theirs.to_string())
         .await;
+    let their_rule =
+        json!({"Filter": {"Prefix": "logs/"}, "Status": "Enabled", "Expiration": {"Days": 30}});
+    let mut lifecycle = json!({"Rules": [their_rule]});
+    lifecycle["Rules"][0]["ID"] = json!("TheirExpiry");
+    run_as(
+        &customer,
+        "aws",
+        &[
+            "s3api",
+            "put-bucket-lifecycle-configuration",
+            "--bucket",
+            &bucket,
+            "--lifecycle-configuration",
+            &lifecycle.to_string(),
+            "--transition-default-minimum-object-size",
+            "varies_by_storage_class",
+        ],
+        None,
+    );
     let base = format!("http://{address}");
     let send = |method: &str, path: &str, body: Option<Value>| {
         let url = format!("{base}{path}");
@@ -297,6 +378,34 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
             &format!("DataPlatformDestination{}", id.replace('-', ""))
         ]
     );
+    // AND its lifecycle configuration holds their rule and ours (for incomplete uploads), once each
+    assert_eq!(
+        lifecycle_rules(&customer, &bucket),
+        [
+            ("TheirExpiry".to_owned(), their_rule),
+            (
+                format!("DataPlatformDestination-{id}-IncompleteUploads"),
+                our_incomplete_uploads_rule("in/")
+            )
+        ]
+    );
+    // AND the bucket's setting for transitions of small objects, which a put without it resets
+    let minimum = run_as(
+        &customer,
+        "aws",
+        &[
+            "s3api",
+            "get-bucket-lifecycle-configuration",
+            "--bucket",
+            &bucket,
+            "--query",
+            "TransitionDefaultMinimumObjectSize",
+            "--output",
+            "text",
+        ],
+        None,
+    );
+    assert_eq!(minimum.trim(), "varies_by_storage_class");
     // AND the destination passes
     let result = send("POST", &format!("/destinations/{id}/test"), None)
         .await

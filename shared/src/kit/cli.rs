@@ -4,6 +4,7 @@
 use crate::domain::{AuthMode, Destination};
 use crate::policy::RenderedPolicies;
 
+use super::lifecycle::{DAYS_AFTER_INITIATION, incomplete_uploads_rule, rule_id};
 use super::{ApiAccess, role_documents, suggested_role_name};
 
 /// A single-quoted shell word: safe for any value.
@@ -18,21 +19,28 @@ fn document(name: &str, json: &str) -> String {
 
 pub fn script(destination: &Destination, rendered: &RenderedPolicies, api: &ApiAccess) -> String {
     let header = format!(
-        "#!/usr/bin/env bash\n# Data platform destination {name:?} ({id}): {what}\n# Run it with your own AWS credentials (AWS CLI v2). Running it again changes nothing.\nset -euo pipefail\n\n",
+        "#!/usr/bin/env bash\n# Data platform destination {name:?} ({id}): {what}\n# Run it with your own AWS credentials (AWS CLI v2). Running it again changes nothing.\nset -euo pipefail\nWORK=$(mktemp -d)\ntrap 'rm -rf \"$WORK\"' EXIT\n\n",
         name = destination.name().as_str(),
         id = destination.id(),
         what = match destination.auth() {
             AuthMode::IamRole { .. } =>
-                "creates or updates the IAM role the platform assumes, and prints its ARN.",
+                "creates or updates the IAM role the platform assumes, adds a lifecycle rule for incomplete uploads to the bucket, and prints the role's ARN.",
             AuthMode::BucketPolicy =>
-                "adds the destination's statement to the bucket policy, keeping every statement already there.",
+                "adds the destination's statement to the bucket policy, keeping every statement already there, and a lifecycle rule for incomplete uploads.",
         }
     );
-    header
-        + &match destination.auth() {
-            AuthMode::IamRole { .. } => role_script(destination, rendered),
-            AuthMode::BucketPolicy => bucket_policy_script(destination, api),
+    match destination.auth() {
+        // The role's ARN stays the last line printed: that is what the customer pastes.
+        AuthMode::IamRole { .. } => {
+            header
+                + &role_script(destination, rendered)
+                + &lifecycle_script(destination)
+                + "aws iam get-role --role-name \"$ROLE_NAME\" --query Role.Arn --output text\n"
         }
+        AuthMode::BucketPolicy => {
+            header + &bucket_policy_script(destination, api) + &lifecycle_script(destination)
+        }
+    }
 }
 
 fn role_script(destination: &Destination, rendered: &RenderedPolicies) -> String {
@@ -52,7 +60,6 @@ else
 fi
 aws iam put-role-policy --role-name "$ROLE_NAME" --policy-name DataPlatformDestination \
   --policy-document "$PERMISSIONS_POLICY"
-aws iam get-role --role-name "$ROLE_NAME" --query Role.Arn --output text
 "#;
     out
 }
@@ -77,8 +84,6 @@ fn bucket_policy_script(destination: &Destination, api: &ApiAccess) -> String {
         quote(&merge_url)
     );
     out += r#"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
 # The bucket's policy today (none yet is an empty one).
 if ! CURRENT=$(aws s3api get-bucket-policy --bucket "$BUCKET" --query Policy --output text 2>"$WORK/get.err"); then
   if grep -q NoSuchBucketPolicy "$WORK/get.err"; then
@@ -100,5 +105,51 @@ fi
 aws s3api put-bucket-policy --bucket "$BUCKET" --policy "$MERGED"
 echo "Bucket policy of $BUCKET updated."
 "#;
+    out
+}
+
+/// Adds the destination's lifecycle rule to the bucket's lifecycle configuration, replacing an
+/// older copy of it and keeping every other rule and the bucket's default minimum object size for
+/// transitions (a configuration put without one resets it). The merge is a JMESPath query over
+/// the configuration S3 returns, so the script needs nothing but the AWS CLI.
+fn lifecycle_script(destination: &Destination) -> String {
+    let config = destination.configuration();
+    let rule = serde_json::to_string(&incomplete_uploads_rule(destination))
+        .expect("a lifecycle rule serialises");
+    // In a JMESPath literal only the backtick is special (a folder may hold one).
+    let literal = rule.replace('`', "\\`");
+    let query = format!(
+        "{{LifecycleConfiguration: {{Rules: [Rules[?ID!='{id}'], [`{literal}`]][]}}, TransitionDefaultMinimumObjectSize: TransitionDefaultMinimumObjectSize || 'all_storage_classes_128K'}}",
+        id = rule_id(destination)
+    );
+    // Never touch a bucket of another account than the one the customer named.
+    let owner = config
+        .bucket_owner
+        .as_ref()
+        .map(|owner| format!(" --expected-bucket-owner {}", quote(owner.as_str())))
+        .unwrap_or_default();
+    let mut out = format!(
+        "\n# Parts of uploads that never completed are removed after {DAYS_AFTER_INITIATION} days: the bucket's lifecycle\n# configuration gets the rule below (an older copy of it is replaced, every other rule kept).\n# SKIP_LIFECYCLE=1 leaves the bucket's lifecycle configuration alone.\nLIFECYCLE_BUCKET={}\nLIFECYCLE_QUERY={}\n",
+        quote(config.bucket.as_str()),
+        quote(&query)
+    );
+    out += &document("LIFECYCLE_RULE", &rule);
+    out += &format!(
+        r#"if [ "${{SKIP_LIFECYCLE:-}}" != 1 ]; then
+  if LIFECYCLE=$(aws s3api get-bucket-lifecycle-configuration --bucket "$LIFECYCLE_BUCKET"{owner} \
+      --output json --query "$LIFECYCLE_QUERY" 2>"$WORK/lifecycle.err"); then
+    :
+  elif grep -q NoSuchLifecycleConfiguration "$WORK/lifecycle.err"; then
+    LIFECYCLE=$(printf '{{"LifecycleConfiguration":{{"Rules":[%s]}}}}' "$LIFECYCLE_RULE")
+  else
+    cat "$WORK/lifecycle.err" >&2
+    echo "Could not read the lifecycle configuration of $LIFECYCLE_BUCKET. Run again with credentials of the bucket's account, or with SKIP_LIFECYCLE=1 and add the rule above yourself." >&2
+    exit 1
+  fi
+  aws s3api put-bucket-lifecycle-configuration --bucket "$LIFECYCLE_BUCKET"{owner} --cli-input-json "$LIFECYCLE"
+  echo "Lifecycle rule for incomplete uploads set on $LIFECYCLE_BUCKET." >&2
+fi
+"#
+    );
     out
 }

@@ -2,6 +2,7 @@
 //! and Terraform, each built from the same typed documents the policies endpoint renders.
 
 mod cli;
+pub mod lifecycle;
 mod terraform;
 
 use serde::Serialize;
@@ -73,6 +74,9 @@ pub struct SetupKit {
     pub aws_cli: String,
     /// The same resources as HCL.
     pub terraform: String,
+    /// The bucket lifecycle rule that removes parts of uploads that never completed (the CLI
+    /// script adds it; Terraform when asked to; by hand in the console's Lifecycle rules).
+    pub lifecycle_rule: lifecycle::LifecycleRule,
 }
 
 /// A name a customer recognises and CloudFormation accepts: letters, digits and hyphens.
@@ -216,6 +220,7 @@ pub fn setup_kit(
         cloud_formation: cloud_formation(destination, rendered, settings),
         aws_cli: cli::script(destination, rendered, &settings.api),
         terraform: terraform::configuration(destination, rendered),
+        lifecycle_rule: lifecycle::incomplete_uploads_rule(destination),
     }
 }
 

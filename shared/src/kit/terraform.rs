@@ -7,6 +7,7 @@ use hcl::{Block, Body, Identifier};
 use crate::domain::{AuthMode, Destination};
 use crate::policy::{RenderedPolicies, to_pretty_json};
 
+use super::lifecycle::incomplete_uploads_rule;
 use super::{role_documents, suggested_role_name};
 
 /// A JSON document as `<<-POLICY … POLICY`.
@@ -26,7 +27,7 @@ fn reference(kind: &str, name: &str, attribute: &str) -> Expression {
 }
 
 pub fn configuration(destination: &Destination, rendered: &RenderedPolicies) -> String {
-    let (comment, body) = match destination.auth() {
+    let (comment, mut body) = match destination.auth() {
         AuthMode::IamRole { .. } => (
             "The IAM role the data platform assumes, with your External ID, to write into one S3 folder.",
             role(destination, rendered),
@@ -36,6 +37,7 @@ pub fn configuration(destination: &Destination, rendered: &RenderedPolicies) -> 
             bucket_policy(destination, rendered),
         ),
     };
+    lifecycle(destination, &mut body);
     let text = hcl::to_string(&body).unwrap_or_default();
     format!(
         "# Data platform destination {:?} ({}).\n# {comment}\n\n{text}",
@@ -102,4 +104,60 @@ fn bucket_policy(destination: &Destination, rendered: &RenderedPolicies) -> Body
         );
     }
     body.build()
+}
+
+/// The lifecycle rule for incomplete uploads, behind a variable that is off by default:
+/// `aws_s3_bucket_lifecycle_configuration` owns a bucket's whole lifecycle configuration, so
+/// applying it where other rules exist would delete them.
+fn lifecycle(destination: &Destination, body: &mut Body) {
+    let rule = incomplete_uploads_rule(destination);
+    let condition = Expression::Conditional(Box::new(hcl::expr::Conditional::new(
+        Expression::Traversal(Box::new(
+            Traversal::builder(Variable::new("var").expect("a valid identifier"))
+                .attr("manage_bucket_lifecycle")
+                .build(),
+        )),
+        1,
+        0,
+    )));
+    let mut resource = Block::builder("resource")
+        .add_label("aws_s3_bucket_lifecycle_configuration")
+        .add_label("destination")
+        .add_attribute(("count", condition))
+        .add_attribute(("bucket", destination.configuration().bucket.as_str()));
+    if let Some(owner) = &destination.configuration().bucket_owner {
+        resource = resource.add_attribute(("expected_bucket_owner", owner.as_str()));
+    }
+    let resource = resource.add_block(
+        Block::builder("rule")
+            .add_attribute(("id", rule.id))
+            .add_attribute(("status", rule.status))
+            .add_block(
+                Block::builder("filter")
+                    .add_attribute(("prefix", rule.filter.prefix))
+                    .build(),
+            )
+            .add_block(
+                Block::builder("abort_incomplete_multipart_upload")
+                    .add_attribute((
+                        "days_after_initiation",
+                        rule.abort_incomplete_multipart_upload.days_after_initiation,
+                    ))
+                    .build(),
+            )
+            .build(),
+    );
+    let variable = Block::builder("variable")
+        .add_label("manage_bucket_lifecycle")
+        .add_attribute((
+            "description",
+            "Adds a lifecycle rule removing the parts of uploads that never completed, after a week. Set it only if nothing else manages this bucket's lifecycle rules: this resource owns them all, and applying it deletes any rule already there (the setup kit's CLI script adds the rule and keeps the others).",
+        ))
+        .add_attribute(("type", Expression::Variable(Variable::new("bool").expect("a valid identifier"))))
+        .add_attribute(("default", false))
+        .build();
+    let mut blocks = std::mem::take(body).into_iter().collect::<Vec<_>>();
+    blocks.push(variable.into());
+    blocks.push(resource.build().into());
+    *body = Body::from(blocks);
 }

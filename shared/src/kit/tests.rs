@@ -258,3 +258,69 @@ fn the_templates_are_published_under_their_version() {
     );
     assert!(BUCKET_POLICY_TEMPLATE.contains("REPLACES THE BUCKET'S WHOLE POLICY"));
 }
+
+#[test]
+fn the_lifecycle_rule_removes_the_folders_incomplete_uploads_after_a_week() {
+    // GIVEN a destination writing under platform/exports/
+    let destination = role_destination();
+    // WHEN its kit is rendered
+    let kit = kit_of(&destination);
+    // THEN the rule, as S3's API spells it, names the destination and covers only its folder
+    assert_eq!(
+        serde_json::to_value(&kit.lifecycle_rule).unwrap(),
+        serde_json::json!({
+            "ID": format!("DataPlatformDestination-{}-IncompleteUploads", destination.id()),
+            "Filter": {"Prefix": "platform/exports/"},
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}
+        })
+    );
+}
+
+#[test]
+fn the_terraform_lifecycle_rule_is_applied_only_when_asked() {
+    // GIVEN a destination whose bucket owner is named
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .bucket("acme-exports")
+        .folder("f")
+        .owner("222222222222")
+        .build();
+    // WHEN its Terraform is rendered
+    let terraform = kit_of(&destination).terraform;
+    let body: hcl::Body = hcl::from_str(&terraform).unwrap();
+    // THEN the lifecycle resource exists behind a variable that is off by default (it would
+    // replace the bucket's other rules), for that owner's bucket only
+    let block = |kind: &str, label: &str| {
+        body.blocks()
+            .find(|b| b.identifier() == kind && b.labels().iter().any(|l| l.as_str() == label))
+            .unwrap_or_else(|| panic!("no {kind} {label} in\n{terraform}"))
+            .clone()
+    };
+    let variable = block("variable", "manage_bucket_lifecycle");
+    let default = variable.body().attributes().find(|a| a.key() == "default");
+    assert_eq!(default.unwrap().expr(), &hcl::Expression::Bool(false));
+    assert!(
+        terraform.contains("count = var.manage_bucket_lifecycle ? 1 : 0"),
+        "{terraform}"
+    );
+    assert!(
+        terraform.contains("expected_bucket_owner = \"222222222222\""),
+        "{terraform}"
+    );
+    let resource = block("resource", "aws_s3_bucket_lifecycle_configuration");
+    let rule = resource
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "rule")
+        .unwrap();
+    let text = hcl::to_string(rule.body()).unwrap();
+    assert!(
+        text.contains(&format!(
+            "id = \"DataPlatformDestination-{}-IncompleteUploads\"",
+            destination.id()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("prefix = \"f/\""), "{text}");
+    assert!(text.contains("days_after_initiation = 7"), "{text}");
+}
