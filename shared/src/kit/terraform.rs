@@ -156,8 +156,6 @@ fn lifecycle(destination: &Destination, body: &mut Body) {
         .add_attribute(("type", Expression::Variable(Variable::new("bool").expect("a valid identifier"))))
         .add_attribute(("default", false))
         .build();
-    let mut blocks = std::mem::take(body).into_iter().collect::<Vec<_>>();
-    blocks.push(variable.into());
-    blocks.push(resource.build().into());
-    *body = Body::from(blocks);
+    body.0.push(variable.into());
+    body.0.push(resource.build().into());
 }
