@@ -10,7 +10,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 . infra/tools.sh
 
-FUNCTIONS=(destinations-api policies-api test-connection revalidate-scheduler revalidate-worker
+FUNCTIONS=(destinations-api policies-api test-connection revalidate-scheduler revalidate-worker deliver deliveries-api
   revalidate-on-change publish-events publish-kit setup-page bench-hello)
 packages=()
 for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done

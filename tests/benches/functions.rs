@@ -22,14 +22,17 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use counting_proxy::CountingProxy;
+use dev_support::accounts::unique;
 use dev_support::events::{EVENT_DESTINATION_ID, raw, sqs_batch};
 use dev_support::platform::{EmulatedPlatform, Options};
 use dev_support::services::{Services, WORKER, quick_check_settings};
 use runtime_stub::{RuntimeStub, Signal};
 use shared::adapters::dynamodb::DynamoDbStore;
+use shared::app::writer::StreamSettings;
+use shared::domain::delivery::{DeliveryId, DeliveryStatus};
 use shared::domain::revalidation::RevalidationRequest;
 use shared::domain::{Activity, ActivityEntry, Actor, AuthModeKind, DestinationId, TenantId};
-use shared::ports::{DestinationRepository, NewRecord};
+use shared::ports::{DeliveryRecords, DestinationRepository, NewRecord};
 use shared::testing::DestinationBuilder;
 use support::api::TENANT;
 use support::world::World;
@@ -45,6 +48,8 @@ const ROUNDS: usize = 20;
 const WARM_PER_ROUND: usize = 5;
 const WARM_INVOCATIONS: usize = 1000;
 const HELLO: &str = "bench-hello";
+/// The staged file the cold-start and warm rows deliver (1 KiB).
+const SMALL_STAGED_KEY: &str = "tenant-a/bench/small.bin";
 
 /// What a function is fed: a sample event (re-aimed at the benchmark's destination), or one
 /// made fresh for each invocation so that the work is never a no-op.
@@ -55,6 +60,11 @@ enum Feed {
     WorkerMessage,
     /// The sample stream record of an outbox entry, with the entry put back first.
     PendingEvent,
+    /// A whole delivery request of the staged small file under a new delivery id, on the delivery
+    /// queue (the previous one is checked to have been delivered first).
+    DeliveryMessage,
+    /// `POST /internal/deliveries` of the staged small file under a new delivery id.
+    DeliveryRequest,
 }
 
 /// What counts as done for each function (an answer that is not this stops the run).
@@ -124,6 +134,18 @@ const FUNCTIONS: &[Function] = &[
         done: Done::NoFailedItems,
     },
     Function {
+        binary: "deliver",
+        logical_id: "DeliverFunction",
+        feed: Feed::DeliveryMessage,
+        done: Done::NoFailedItems,
+    },
+    Function {
+        binary: "deliveries-api",
+        logical_id: "DeliveriesApiFunction",
+        feed: Feed::DeliveryRequest,
+        done: Done::Http2xx,
+    },
+    Function {
         binary: "setup-page",
         logical_id: "SetupPageFunction",
         feed: Feed::Sample("setup-page-get.json"),
@@ -158,6 +180,10 @@ fn verdict(met: bool) -> &'static str {
 struct Bench {
     world: World,
     destination: String,
+    /// The saved destination's bucket (the customer's, in the role account).
+    bucket: String,
+    /// The last delivery the deliver function was sent, to check before the next.
+    last_delivery: std::sync::Mutex<Option<String>>,
     proxy: CountingProxy,
     /// Each function's environment, as the template sets it, with its own credentials.
     env: BTreeMap<&'static str, Vec<(String, String)>>,
@@ -252,9 +278,22 @@ impl Bench {
             env.insert(function.binary, vars);
         }
         env.insert(HELLO, vec![]);
+        world
+            .platform
+            .account
+            .s3()
+            .put_object()
+            .bucket(&world.platform.staging_bucket)
+            .key(SMALL_STAGED_KEY)
+            .body(aws_sdk_s3::primitives::ByteStream::from(vec![b'x'; 1024]))
+            .send()
+            .await
+            .expect("staging the small file");
         Bench {
             world,
             destination,
+            bucket,
+            last_delivery: std::sync::Mutex::new(None),
             proxy,
             env,
         }
@@ -330,9 +369,65 @@ impl Bench {
                     .unwrap();
                 raw("publish-events-stream.json")
             }
+            Feed::DeliveryMessage => {
+                let previous = self.last_delivery.lock().unwrap().take();
+                if let Some(previous) = previous {
+                    self.assert_delivered(&previous, 1024).await;
+                }
+                let id = unique("bench");
+                *self.last_delivery.lock().unwrap() = Some(id.clone());
+                delivery_message(&self.delivery_request(&id, SMALL_STAGED_KEY)).to_string()
+            }
+            Feed::DeliveryRequest => {
+                let body = self.delivery_request(&unique("bench"), SMALL_STAGED_KEY);
+                let mut event: Value =
+                    serde_json::from_str(&raw("deliveries-request.json")).unwrap();
+                event["body"] = json!(body.to_string());
+                event.to_string()
+            }
         }
         .into_bytes()
     }
+
+    /// What an exporter asks for: `key` of the staging bucket delivered under `delivery_id`.
+    fn delivery_request(&self, delivery_id: &str, key: &str) -> Value {
+        json!({
+            "tenantId": TENANT, "destinationId": self.destination, "deliveryId": delivery_id,
+            "source": {"bucket": self.world.platform.staging_bucket, "key": key},
+            "name": "bench.bin"
+        })
+    }
+
+    /// Panics unless `delivery_id` was delivered whole; returns its object key.
+    async fn assert_delivered(&self, delivery_id: &str, bytes: u64) -> String {
+        let delivery = self
+            .world
+            .store()
+            .delivery(
+                &self.tenant(),
+                &self.id(),
+                &DeliveryId::new(delivery_id).unwrap(),
+            )
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("delivery {delivery_id} was never stored"));
+        assert_eq!(delivery.status, DeliveryStatus::Delivered, "{delivery:?}");
+        assert_eq!(
+            delivery.written.as_ref().map(|w| w.bytes),
+            Some(bytes),
+            "{delivery:?}"
+        );
+        delivery.key
+    }
+}
+
+/// The delivery queue's sample batch, holding one message: `request`.
+fn delivery_message(request: &Value) -> Value {
+    let mut event: Value = serde_json::from_str(&raw("deliver-sqs-batch.json")).unwrap();
+    let mut record = event["Records"][0].clone();
+    record["body"] = json!(request.to_string());
+    event["Records"] = json!([record]);
+    event
 }
 
 fn check_done(name: &str, done: Done, ok: bool, body: &[u8]) {
@@ -394,14 +489,18 @@ impl Running {
 
     /// Sends one event; returns how long the answer took, once it is checked to be `done`.
     fn invoke(&self, event: &[u8], done: Done) -> Duration {
+        self.invoke_within(event, done, Duration::from_secs(60))
+    }
+
+    fn invoke_within(&self, event: &[u8], done: Done, limit: Duration) -> Duration {
         let sent = Instant::now();
         self.stub.send(event.to_vec());
-        match self.stub.wait(Duration::from_secs(60)) {
+        match self.stub.wait(limit) {
             Some(Signal::Answered { at, ok, body }) => {
                 check_done(self.name, done, ok, &body);
                 at - sent
             }
-            _ => panic!("{} did not answer an event within 60 s", self.name),
+            _ => panic!("{} did not answer an event within {limit:?}", self.name),
         }
     }
 
@@ -573,6 +672,8 @@ async fn warm_section(bench: &Bench, report: &mut String) {
             Feed::Sample(file) => file.to_owned(),
             Feed::WorkerMessage => "re-tests the destination (SQS message of its version)".into(),
             Feed::PendingEvent => "publishes one pending outbox event".into(),
+            Feed::DeliveryMessage => "delivers a 1 KiB staged file (queue message)".into(),
+            Feed::DeliveryRequest => "accepts and queues a delivery request".into(),
         };
         writeln!(
             report,
@@ -871,6 +972,200 @@ async fn throughput_section(report: &mut String, fresh_machine: &str) {
     }
 }
 
+const MIB: u64 = 1 << 20;
+
+/// The file of the throughput and memory rows (the goal is for 1 GiB).
+fn delivery_bytes() -> u64 {
+    if quick() { 64 * MIB } else { 1024 * MIB }
+}
+const DELIVERY_ROUNDS: usize = 3;
+/// The file of the part-size rows, and the `(part MiB, parts in flight)` tried on it: each within
+/// the 64 MB memory goal, `(in flight + 1) × part` being what a multipart upload holds.
+fn sweep_bytes() -> u64 {
+    if quick() { 32 * MIB } else { 256 * MIB }
+}
+const SWEEP: &[(u64, usize)] = &[(5, 8), (8, 2), (8, 4), (8, 6), (16, 2), (16, 3)];
+const SWEEP_ROUNDS: usize = 2;
+
+/// A local file of `bytes` pseudo-random bytes (xorshift: nothing compresses or dedups it).
+fn random_file(bytes: u64) -> PathBuf {
+    use std::io::Write;
+    let path = root().join(format!("target/bench-delivery-{}.bin", bytes / MIB));
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes) {
+        return path;
+    }
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut chunk = vec![0u8; MIB as usize];
+    for _ in 0..bytes / MIB {
+        for word in chunk.chunks_exact_mut(8) {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            word.copy_from_slice(&state.to_le_bytes());
+        }
+        file.write_all(&chunk).unwrap();
+    }
+    file.flush().unwrap();
+    path
+}
+
+impl Bench {
+    /// Puts `path` into the staging bucket as the exporter would; returns its key.
+    async fn stage(&self, path: &Path) -> String {
+        let key = format!(
+            "{TENANT}/bench/{}",
+            path.file_name().unwrap().to_string_lossy()
+        );
+        self.world
+            .platform
+            .account
+            .s3()
+            .put_object()
+            .bucket(&self.world.platform.staging_bucket)
+            .key(&key)
+            .body(
+                aws_sdk_s3::primitives::ByteStream::from_path(path)
+                    .await
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .expect("staging the file");
+        key
+    }
+
+    /// Removes a delivered object (the emulator keeps objects in memory).
+    async fn remove(&self, key: &str) {
+        self.world
+            .customer_role_account()
+            .s3()
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .expect("removing a delivered object");
+    }
+}
+
+/// `aws s3 cp` of `path` into the destination's bucket with the customer's own credentials, from
+/// exec to exit.
+fn aws_s3_cp(bench: &Bench, path: &Path, key: &str) -> Duration {
+    let account = bench.world.customer_role_account();
+    let started = Instant::now();
+    let status = Command::new(root().join("target/tools/venv/bin/aws"))
+        .args(["s3", "cp", "--only-show-errors"])
+        .arg(path)
+        .arg(format!("s3://{}/{key}", bench.bucket))
+        .env("AWS_ACCESS_KEY_ID", &account.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &account.secret_access_key)
+        .env("AWS_DEFAULT_REGION", dev_support::accounts::REGION)
+        .env("AWS_ENDPOINT_URL", &bench.world.platform.endpoint)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .status()
+        .expect("the AWS CLI (infra/bench.sh installs it)");
+    let took = started.elapsed();
+    assert!(status.success(), "aws s3 cp failed");
+    took
+}
+
+fn mib_per_s(bytes: u64, took: Duration) -> f64 {
+    bytes as f64 / MIB as f64 / took.as_secs_f64()
+}
+
+async fn delivery_section(bench: &Bench, report: &mut String) {
+    let bytes = delivery_bytes();
+    let file = random_file(bytes);
+    let staged = bench.stage(&file).await;
+    // Straight to the emulator, as `aws s3 cp` goes: not through the counting proxy.
+    let mut env = bench.env["deliver"].clone();
+    for (name, value) in &mut env {
+        if name == "AWS_ENDPOINT_URL" {
+            value.clone_from(&bench.world.platform.endpoint);
+        }
+    }
+    let (mut ours, mut theirs, mut rss) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..if quick() { 1 } else { DELIVERY_ROUNDS } {
+        let id = unique("large");
+        let event = delivery_message(&bench.delivery_request(&id, &staged)).to_string();
+        let (running, init) = Running::start("deliver", &env);
+        let took = running.invoke_within(
+            event.as_bytes(),
+            Done::NoFailedItems,
+            Duration::from_secs(900),
+        );
+        rss.push(running.peak_rss_kb() as f64 / 1024.0);
+        drop(running);
+        let key = bench.assert_delivered(&id, bytes).await;
+        bench.remove(&key).await;
+        ours.push(mib_per_s(bytes, init + took));
+        let key = format!("bench/cp-{id}.bin");
+        theirs.push(mib_per_s(bytes, aws_s3_cp(bench, &file, &key)));
+        bench.remove(&key).await;
+    }
+    let (ours, theirs, rss) = (median(&ours), median(&theirs), percentile(&rss, 1.0));
+    let stream = StreamSettings::default();
+    writeln!(report, "## Delivery ({} MiB file, {DELIVERY_ROUNDS} alternating runs)\n\nThe deliver binary through the runtime stub, from exec to its answer, for a queue message asking for the staged file: it assumes the customer's role, reads the file from the staging bucket and writes it into the destination as a multipart upload ({} MiB parts, {} in flight, full-object CRC-64/NVME), then stores the record (checked: delivered, every byte). Beside it `aws s3 cp` of the same file from the local disk into the same bucket, with the customer's own credentials (AWS CLI defaults: 8 MiB parts, 10 requests in flight), from exec to exit. Both against the same emulator, which shares the machine's 2 cores; the delivery also reads the file, which `aws s3 cp` does not.\n\n| | MiB/s (median) | ratio (goal ≥ 1.0×) | peak RSS MB (goal ≤ 64) |\n|---|---|---|---|\n| deliver | {ours:.0} | {:.2}× {} | {rss:.1} {} |\n| aws s3 cp | {theirs:.0} | baseline | |\n", bytes / MIB, stream.part_size / MIB, stream.concurrency, ours / theirs, verdict(ours / theirs >= 1.0), verdict(rss <= 64.0)).unwrap();
+
+    // Part size and parts in flight, in process: the function's own wiring with each setting.
+    let sweep = sweep_bytes();
+    let staged = bench.stage(&random_file(sweep)).await;
+    let identity = bench
+        .world
+        .platform
+        .function(dev_support::services::DELIVER);
+    let mut worker = deliver::wire(&identity.settings(), &identity.config)
+        .await
+        .expect("the deliver function's wiring");
+    writeln!(report, "Part size and parts in flight, chosen here: the same delivery of a {} MiB file through the function's handler and wiring, in this process, {SWEEP_ROUNDS} runs each (median). Memory held is at most (in flight + 1) × part.\n\n| part MiB | in flight | memory bound MiB | MiB/s | |\n|---|---|---|---|---|", sweep / MIB).unwrap();
+    let mut rows = Vec::new();
+    for &(part, in_flight) in if quick() { &SWEEP[..2] } else { SWEEP } {
+        worker.stream = StreamSettings {
+            part_size: part * MIB,
+            concurrency: in_flight,
+            ..StreamSettings::default()
+        };
+        let mut rates = Vec::new();
+        for _ in 0..SWEEP_ROUNDS {
+            let id = unique("sweep");
+            let event =
+                serde_json::from_value(delivery_message(&bench.delivery_request(&id, &staged)))
+                    .unwrap();
+            let started = Instant::now();
+            let response = deliver::handler::deliver_messages(
+                &worker.deliverer(),
+                &worker.staging_bucket,
+                event,
+            )
+            .await;
+            let took = started.elapsed();
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "the delivery failed"
+            );
+            let key = bench.assert_delivered(&id, sweep).await;
+            bench.remove(&key).await;
+            rates.push(mib_per_s(sweep, took));
+        }
+        rows.push((part, in_flight, median(&rates)));
+    }
+    let best = rows.iter().map(|r| r.2).fold(0.0, f64::max);
+    for (part, in_flight, rate) in rows {
+        let chosen = part * MIB == stream.part_size && in_flight == stream.concurrency;
+        writeln!(
+            report,
+            "| {part} | {in_flight} | {} | {rate:.0} | {}{:.0}% of the best |",
+            (in_flight as u64 + 1) * part,
+            if chosen { "**deployed**: " } else { "" },
+            rate / best * 100.0
+        )
+        .unwrap();
+    }
+    writeln!(report).unwrap();
+}
+
 /// Written after every section, so an interrupted run still leaves what it measured, followed by
 /// the fresh-machine section, which infra/fresh-machine.sh measures and this keeps.
 fn save(report: &str, fresh_machine: &str) {
@@ -884,34 +1179,85 @@ fn save(report: &str, fresh_machine: &str) {
     .expect("writing BENCHMARKS.md");
 }
 
+/// The sections, by the start of their heading, in the file's order.
+const SECTIONS: [(&str, &str); 6] = [
+    ("cold", "## Cold start"),
+    ("size", "## Size"),
+    ("warm", "## Warm invocations"),
+    ("rendering", "## Policy rendering"),
+    ("delivery", "## Delivery"),
+    ("throughput", "## Re-validation throughput"),
+];
+
+/// `BENCH_SECTIONS=cold,warm,…` measures only those sections (names in [`SECTIONS`]); the others
+/// stay as BENCHMARKS.md has them.
+fn measured(section: &str) -> bool {
+    std::env::var("BENCH_SECTIONS")
+        .map(|list| list.split(',').any(|s| s.trim() == section))
+        .unwrap_or(true)
+}
+
+/// The section under `heading` in `text`, up to the next one.
+fn section_of(text: &str, heading: &str) -> Option<String> {
+    let at = text.find(&format!("\n{heading}"))? + 1;
+    let end = text[at + 1..]
+        .find("\n## ")
+        .map_or(text.len(), |i| at + 1 + i + 1);
+    Some(text[at..end].to_owned())
+}
+
+/// When and from which commit a section was measured, under it.
+fn stamp(report: &mut String) {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root())
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    let commit = git(&["rev-parse", "--short", "HEAD"]);
+    let changed = git(&["status", "--porcelain", "--", ".", ":!BENCHMARKS.md"]);
+    writeln!(
+        report,
+        "_Measured {} at commit {commit}{}._\n",
+        time::OffsetDateTime::now_utc().date(),
+        if changed.is_empty() {
+            ""
+        } else {
+            " with uncommitted changes"
+        }
+    )
+    .unwrap();
+}
+
 #[tokio::main]
 async fn main() {
-    let fresh_machine = std::fs::read_to_string(root().join("BENCHMARKS.md"))
-        .ok()
-        .and_then(|text| {
-            text.find("## A fresh machine")
-                .map(|at| text[at..].to_owned())
-        })
-        .unwrap_or_default();
+    let previous = std::fs::read_to_string(root().join("BENCHMARKS.md")).unwrap_or_default();
+    let fresh_machine = section_of(&previous, "## A fresh machine").unwrap_or_default();
     // infra/bench.sh says which build of the emulator it runs.
     let emulator_build = std::env::var("BENCH_EMULATOR_BUILD")
         .map(|build| format!(" built with {build}"))
         .unwrap_or_default();
     let mut report = format!(
-        "# Benchmarks\n\nWritten by `infra/bench.sh` (tests/benches/functions.rs) on a 2-core machine, against fakecloud 0.51.0{emulator_build} on loopback. Every number sits beside its baseline from the same run.\n\n",
+        "# Benchmarks\n\nWritten by `infra/bench.sh` (tests/benches/functions.rs) on a 2-core machine, against fakecloud 0.51.0{emulator_build} on loopback. Every number sits beside its baseline from the same run. A section may be measured on its own (`BENCH_SECTIONS=cold,size,warm,rendering,delivery,throughput`); each says under it when and at which commit it was measured (one without that line is from an earlier full run).\n\n",
     );
     let bench = Box::pin(Bench::set_up()).await;
-    if std::env::var_os("BENCH_THROUGHPUT_ONLY").is_none() {
-        cold_start_section(&bench, &mut report).await;
-        save(&report, &fresh_machine);
-        size_section(&mut report);
-        save(&report, &fresh_machine);
-        warm_section(&bench, &mut report).await;
-        save(&report, &fresh_machine);
-        rendering_section(&mut report);
+    for (name, heading) in SECTIONS {
+        if !measured(name) {
+            report.push_str(&section_of(&previous, heading).unwrap_or_default());
+            continue;
+        }
+        match name {
+            "cold" => cold_start_section(&bench, &mut report).await,
+            "size" => size_section(&mut report),
+            "warm" => warm_section(&bench, &mut report).await,
+            "rendering" => rendering_section(&mut report),
+            "delivery" => delivery_section(&bench, &mut report).await,
+            _ => throughput_section(&mut report, &fresh_machine).await,
+        }
+        stamp(&mut report);
         save(&report, &fresh_machine);
     }
-    throughput_section(&mut report, &fresh_machine).await;
-    save(&report, &fresh_machine);
     println!("{report}{fresh_machine}");
 }
