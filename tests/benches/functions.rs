@@ -653,7 +653,7 @@ fn size_section(report: &mut String) {
 }
 
 async fn warm_section(bench: &Bench, report: &mut String) {
-    writeln!(report, "## Warm invocations against the emulator ({WARM_INVOCATIONS} per function, through the runtime stub, logs at INFO)\n\nEach invocation is checked to have done its work before the next (2xx, a passed test, a queued check, a stored re-test, a published event); the AWS calls are those of one invocation, counted at a proxy in front of the emulator.\n\n| function (what each invocation does) | p50 ms | p99 ms | peak RSS MB (goal ≤ 32) | AWS calls per invocation |\n|---|---|---|---|---|").unwrap();
+    writeln!(report, "## Warm invocations against the emulator ({WARM_INVOCATIONS} per function, through the runtime stub, logs at INFO)\n\nEach invocation is checked to have done its work before the next (2xx, a passed test, a queued check, a stored re-test, a published event); the AWS calls are those of one invocation, counted at a proxy in front of the emulator. The emulator keeps what every invocation leaves behind (stream records, queued messages, stored deliveries); the p50 of the first and of the last 100 invocations shows which rows slow down as it fills.\n\n| function (what each invocation does) | p50 ms | p99 ms | p50 first 100 → last 100 | peak RSS MB (goal ≤ 32) | AWS calls per invocation |\n|---|---|---|---|---|---|").unwrap();
     for function in FUNCTIONS {
         let mut last = 0;
         let (running, _) = Running::start(function.binary, &bench.env[function.binary]);
@@ -675,12 +675,15 @@ async fn warm_section(bench: &Bench, report: &mut String) {
             Feed::DeliveryMessage => "delivers a 1 KiB staged file (queue message)".into(),
             Feed::DeliveryRequest => "accepts and queues a delivery request".into(),
         };
+        let window = latencies.len().min(100);
         writeln!(
             report,
-            "| {} ({what}) | {:.2} | {:.2} | {rss:.1} {} | {} |",
+            "| {} ({what}) | {:.2} | {:.2} | {:.2} → {:.2} | {rss:.1} {} | {} |",
             function.binary,
             percentile(&latencies, 0.5),
             percentile(&latencies, 0.99),
+            percentile(&latencies[..window], 0.5),
+            percentile(&latencies[latencies.len() - window..], 0.5),
             verdict(rss <= 32.0),
             calls.join(", ")
         )
@@ -1259,5 +1262,7 @@ async fn main() {
         stamp(&mut report);
         save(&report, &fresh_machine);
     }
+    // Sections kept as they were after the last measured one are saved too.
+    save(&report, &fresh_machine);
     println!("{report}{fresh_machine}");
 }
