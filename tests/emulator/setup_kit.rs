@@ -347,9 +347,31 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
         .as_str()
         .unwrap()
         .to_owned();
-    // WHEN the customer runs the script, twice
+    // WHEN the customer runs the script where nobody can answer its question
+    let unconfirmed = run_expecting_failure(&customer, &script, &[]);
+    // THEN it showed our statement, asked, applied nothing and said how to apply it
+    assert!(
+        unconfirmed.contains(&format!("\"arn:aws:s3:::{bucket}/in/*\"")),
+        "{unconfirmed}"
+    );
+    assert!(unconfirmed.contains("--yes"), "{unconfirmed}");
+    let untouched: Value = serde_json::from_str(
+        customer
+            .s3()
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .as_deref()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(untouched, theirs);
+    // WHEN the customer runs it with --yes, twice
     for _ in 0..2 {
-        run_as(&customer, "bash", &["-s"], Some(&script));
+        run_as(&customer, "bash", &["-s", "--", "--yes"], Some(&script));
     }
     // THEN the bucket policy holds their statement and ours, once each
     let policy: Value = serde_json::from_str(
@@ -422,9 +444,9 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
     customer
         .put_bucket_policy(&bucket, &broad.to_string())
         .await;
-    let refused = run_expecting_failure(&customer, &script);
+    let refused = run_expecting_failure(&customer, &script, &["--yes"]);
     // THEN it refuses, says why, and changes nothing
-    assert!(refused.contains("FORCE=1"), "{refused}");
+    assert!(refused.contains("--force"), "{refused}");
     let after: Value = serde_json::from_str(
         customer
             .s3()
@@ -441,9 +463,10 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
     assert_eq!(after, broad);
 }
 
-/// Runs `script` with bash as `account`; it must fail. Returns what it printed.
-fn run_expecting_failure(account: &Account, script: &str) -> String {
-    let output = spawn_as(account, "bash", &["-s"], Some(script));
+/// Runs `script` with bash as `account`, with `options`; it must fail. Returns what it printed.
+fn run_expecting_failure(account: &Account, script: &str, options: &[&str]) -> String {
+    let args: Vec<&str> = ["-s", "--"].iter().chain(options).copied().collect();
+    let output = spawn_as(account, "bash", &args, Some(script));
     let printed = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -451,4 +474,191 @@ fn run_expecting_failure(account: &Account, script: &str) -> String {
     );
     assert!(!output.status.success(), "the script succeeded:\n{printed}");
     printed
+}
+
+#[tokio::test]
+async fn the_role_script_does_not_take_over_a_role_it_did_not_make() {
+    // GIVEN a role destination and, in the customer's account, an unrelated role that already
+    // has the name the kit suggests
+    let world = World::new().await;
+    let bucket = world.role_account_bucket().await;
+    let created = world
+        .api()
+        .create(json!({"name": "Lake", "bucket": bucket, "authMode": "iamRole"}))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let script = kit(&world, &id).await["awsCli"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let customer = world.customer_role_account();
+    let role_name = format!("DataPlatformDestination-{}", &id[..8]);
+    let theirs = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+        "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    run_as(
+        customer,
+        "aws",
+        &[
+            "iam",
+            "create-role",
+            "--role-name",
+            &role_name,
+            "--assume-role-policy-document",
+            &theirs.to_string(),
+        ],
+        None,
+    );
+    let trust = || {
+        let printed = run_as(
+            customer,
+            "aws",
+            &[
+                "iam",
+                "get-role",
+                "--role-name",
+                &role_name,
+                "--query",
+                "Role.AssumeRolePolicyDocument",
+                "--output",
+                "json",
+            ],
+            None,
+        );
+        serde_json::from_str::<Value>(&printed).unwrap()
+    };
+    // WHEN the customer runs the kit's script
+    let refused =
+        run_expecting_failure(customer, &format!("export SKIP_LIFECYCLE=1\n{script}"), &[]);
+    // THEN it refuses, says why and how to go on, and the role still trusts only its own service
+    assert!(
+        refused.contains("does not trust the data platform"),
+        "{refused}"
+    );
+    assert!(refused.contains("--force"), "{refused}");
+    assert_eq!(trust(), theirs);
+    // WHEN the customer insists with --force
+    let printed = run_as(
+        customer,
+        "bash",
+        &["-s", "--", "--force"],
+        Some(&format!("export SKIP_LIFECYCLE=1\n{script}")),
+    );
+    // THEN the role is taken over: it trusts the connector with the External ID, and passes
+    assert!(
+        trust().to_string().contains("sts:ExternalId"),
+        "{}",
+        trust()
+    );
+    let role = printed.trim().lines().last().unwrap().to_owned();
+    world
+        .api()
+        .patch(&id, json!({"roleArn": role}))
+        .await
+        .expect(200);
+    let result = world.api().test(&id).await.expect(200).json();
+    assert_eq!(
+        verdict(&result),
+        ("passed".into(), String::new()),
+        "{result}"
+    );
+}
+
+/// A stand-in for CloudFormation's pre-signed response URL: answers one PUT and hands back its
+/// body.
+async fn response_url() -> (String, tokio::sync::oneshot::Receiver<Value>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/response?signed=yes",
+        listener.local_addr().unwrap()
+    );
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut received = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut buffer).await.unwrap();
+            received.extend_from_slice(&buffer[..read]);
+            let text = String::from_utf8_lossy(&received).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= length {
+                    assert!(head.starts_with("PUT /response?signed=yes "), "{head}");
+                    stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let _ = sender.send(serde_json::from_str(body).unwrap());
+                    return;
+                }
+            }
+            if read == 0 {
+                return;
+            }
+        }
+    });
+    (url, receiver)
+}
+
+#[tokio::test]
+async fn the_sample_custom_resource_events_publish_the_kit_and_keep_it_on_delete() {
+    // GIVEN an empty kit bucket, and the sample Create event aimed at it and at a response URL
+    let account = Account::create(emulator()).await;
+    let bucket = unique("kit");
+    account.create_bucket(&bucket).await;
+    let s3 = account.s3();
+    let event = |request_type: &str, url: &str| {
+        let mut raw: Value = dev_support::events::parse("publish-kit-create.json");
+        raw["RequestType"] = json!(request_type);
+        raw["ResponseURL"] = json!(url);
+        raw["ResourceProperties"]["Bucket"] = json!(bucket);
+        if request_type == "Delete" {
+            raw["PhysicalResourceId"] = json!(format!("setup-kit-v2-{bucket}"));
+        }
+        serde_json::from_value::<publish_kit::handler::CustomResourceEvent>(raw).unwrap()
+    };
+    let keys = || async {
+        let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+        let mut keys: Vec<String> = listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect();
+        keys.sort();
+        keys
+    };
+    // WHEN CloudFormation creates the resource
+    let (url, answer) = response_url().await;
+    publish_kit::handler::handle(&s3, event("Create", &url))
+        .await
+        .unwrap();
+    // THEN every template of this version is in the bucket, and CloudFormation heard SUCCESS
+    let answer = answer.await.unwrap();
+    assert_eq!(answer["Status"], "SUCCESS", "{answer}");
+    assert_eq!(answer["LogicalResourceId"], "SetupKit");
+    let expected: Vec<String> = {
+        let mut keys: Vec<String> = shared::kit::templates()
+            .iter()
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.sort();
+        keys
+    };
+    assert_eq!(keys().await, expected);
+    // WHEN the stack deletes it
+    let (url, answer) = response_url().await;
+    publish_kit::handler::handle(&s3, event("Delete", &url))
+        .await
+        .unwrap();
+    // THEN the templates stay (links already handed out keep working)
+    assert_eq!(answer.await.unwrap()["Status"], "SUCCESS");
+    assert_eq!(keys().await, expected);
 }

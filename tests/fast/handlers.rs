@@ -856,3 +856,34 @@ async fn a_token_without_a_subject_is_named_as_such_and_never_as_a_user() {
         .json();
     assert_eq!(activity["items"][0]["actor"], "token:without-subject");
 }
+
+#[tokio::test]
+async fn the_deployed_kit_script_reaches_the_api_over_https_whatever_the_request_said() {
+    // GIVEN a bucket-policy destination
+    let world = world();
+    let api = world.api();
+    let id = api.create(bucket_policy_body()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // WHEN its kit is asked for with a plain-http forwarded scheme
+    let kit = api
+        .send(
+            request("GET", &format!("/destinations/{id}/setup-kit"))
+                .header("host", "api.example.com")
+                .header("x-forwarded-proto", "http"),
+        )
+        .await
+        .expect(200)
+        .json();
+    // THEN the script sends the customer's token to the API over https only
+    let script = kit["awsCli"].as_str().unwrap();
+    let merge_url = script
+        .lines()
+        .find_map(|line| line.strip_prefix("MERGE_URL="))
+        .unwrap();
+    assert_eq!(
+        merge_url,
+        format!("'https://api.example.com/destinations/{id}/bucket-policy/merge?output=policy'")
+    );
+}

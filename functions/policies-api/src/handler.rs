@@ -28,7 +28,7 @@ async fn route<S: DestinationRepository + RateLimiter>(
     request: &ApiRequest,
 ) -> Result<ApiResponse, Problem> {
     let route = resolve(&request.method, &request.path)?;
-    let caller = caller(request)?;
+    let caller = caller(request, &route)?;
     match route {
         Route::GetPolicies(id) => {
             let (destination, rendered) =
@@ -82,18 +82,21 @@ fn kit_settings(
     request: &ApiRequest,
     tenant: &shared::domain::TenantId,
 ) -> KitSettings {
-    let scheme = request.header("x-forwarded-proto").unwrap_or("http");
     let host = request.header("host").unwrap_or("localhost");
-    let base_url = format!("{scheme}://{host}");
     KitSettings {
         templates_url: kit.templates_url.clone(),
         api: if kit.tenant_header {
+            // The local run, on this machine: plain http.
             ApiAccess::TenantHeader {
-                base_url,
+                base_url: format!("http://{host}"),
                 tenant: tenant.as_str().to_owned(),
             }
         } else {
-            ApiAccess::Bearer { base_url }
+            // Deployed, the script sends the customer's token: https whatever the request said
+            // (API Gateway serves nothing else).
+            ApiAccess::Bearer {
+                base_url: format!("https://{host}"),
+            }
         },
     }
 }

@@ -7,6 +7,18 @@ use crate::policy::RenderedPolicies;
 use super::lifecycle::{DAYS_AFTER_INITIATION, incomplete_uploads_rule, rule_id};
 use super::{ApiAccess, role_documents, suggested_role_name};
 
+/// The script's options, read the same way by bash 3.2 (macOS) and later.
+const OPTIONS: &str = r#"YES="${YES:-}"
+FORCE="${FORCE:-}"
+for option in "$@"; do
+  case "$option" in
+    --yes) YES=1 ;;
+    --force) FORCE=1 ;;
+    *) echo "Unknown option $option (this script knows --yes and --force)." >&2; exit 2 ;;
+  esac
+done
+"#;
+
 /// A single-quoted shell word: safe for any value.
 fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
@@ -19,7 +31,7 @@ fn document(name: &str, json: &str) -> String {
 
 pub fn script(destination: &Destination, rendered: &RenderedPolicies, api: &ApiAccess) -> String {
     let header = format!(
-        "#!/usr/bin/env bash\n# Data platform destination {name:?} ({id}): {what}\n# Run it with your own AWS credentials (AWS CLI v2). Running it again changes nothing.\nset -euo pipefail\nWORK=$(mktemp -d)\ntrap 'rm -rf \"$WORK\"' EXIT\n\n",
+        "#!/usr/bin/env bash\n# Data platform destination {name:?} ({id}): {what}\n# Run it with your own AWS credentials (AWS CLI v2). Running it again changes nothing.\n# Options: --yes applies a bucket policy without asking; --force (or FORCE=1) goes ahead where\n# the script would refuse.\nset -euo pipefail\n{OPTIONS}WORK=$(mktemp -d)\ntrap 'rm -rf \"$WORK\"' EXIT\n\n",
         name = destination.name().as_str(),
         id = destination.id(),
         what = match destination.auth() {
@@ -38,7 +50,9 @@ pub fn script(destination: &Destination, rendered: &RenderedPolicies, api: &ApiA
                 + "aws iam get-role --role-name \"$ROLE_NAME\" --query Role.Arn --output text\n"
         }
         AuthMode::BucketPolicy => {
-            header + &bucket_policy_script(destination, api) + &lifecycle_script(destination)
+            header
+                + &bucket_policy_script(destination, rendered, api)
+                + &lifecycle_script(destination)
         }
     }
 }
@@ -49,11 +63,22 @@ fn role_script(destination: &Destination, rendered: &RenderedPolicies) -> String
         "ROLE_NAME=\"${{ROLE_NAME:-{}}}\"\n",
         suggested_role_name(destination)
     );
+    out += &format!("CONNECTOR={}\n", quote(&rendered.platform_principal));
     out += &document("TRUST_POLICY", &trust);
     out += &document("PERMISSIONS_POLICY", &permissions);
     out += r#"
-if aws iam get-role --role-name "$ROLE_NAME" >/dev/null 2>&1; then
+if aws iam get-role --role-name "$ROLE_NAME" --query Role.AssumeRolePolicyDocument \
+    --output json >"$WORK/trust.json" 2>"$WORK/get-role.err"; then
+  # A role that does not trust the platform's connector already is not one this kit made:
+  # replacing its trust policy would take it over from whatever uses it.
+  if ! grep -qF "\"$CONNECTOR\"" "$WORK/trust.json" && [ "$FORCE" != 1 ]; then
+    echo "The role $ROLE_NAME exists and does not trust the data platform ($CONNECTOR), so this kit did not make it: updating it would replace its trust policy and its permissions for this destination. Run again with ROLE_NAME=<another name>, or with --force to take it over. Nothing was changed." >&2
+    exit 1
+  fi
   aws iam update-assume-role-policy --role-name "$ROLE_NAME" --policy-document "$TRUST_POLICY"
+elif ! grep -q NoSuchEntity "$WORK/get-role.err"; then
+  cat "$WORK/get-role.err" >&2
+  exit 1
 else
   aws iam create-role --role-name "$ROLE_NAME" --assume-role-policy-document "$TRUST_POLICY" \
     --description "Lets the data platform write to one S3 folder, with your External ID." >/dev/null
@@ -64,14 +89,24 @@ aws iam put-role-policy --role-name "$ROLE_NAME" --policy-name DataPlatformDesti
     out
 }
 
-fn bucket_policy_script(destination: &Destination, api: &ApiAccess) -> String {
+fn bucket_policy_script(
+    destination: &Destination,
+    rendered: &RenderedPolicies,
+    api: &ApiAccess,
+) -> String {
     let config = destination.configuration();
+    let statement = rendered
+        .bucket_policy_statement
+        .as_ref()
+        .map(|statement| serde_json::to_string_pretty(statement).expect("a statement serialises"))
+        .unwrap_or_default();
     let (base_url, auth) = match api {
         ApiAccess::Bearer { base_url } => (
             base_url,
             ": \"${DESTINATIONS_API_TOKEN:?export DESTINATIONS_API_TOKEN=<your API token> first}\"\nAUTH=\"authorization: Bearer $DESTINATIONS_API_TOKEN\"\n".to_owned(),
         ),
-        ApiAccess::TenantHeader { base_url, tenant } => (base_url, format!("AUTH={}\n", quote(&format!("x-tenant-id: {tenant}")))),
+        // Plain http only to the local run, on this machine.
+        ApiAccess::TenantHeader { base_url, tenant } => (base_url, format!("# The local run's API (plain http, on this machine only).\nAUTH={}\n", quote(&format!("x-tenant-id: {tenant}")))),
     };
     let merge_url = format!(
         "{}/destinations/{}/bucket-policy/merge?output=policy",
@@ -83,6 +118,7 @@ fn bucket_policy_script(destination: &Destination, api: &ApiAccess) -> String {
         quote(config.bucket.as_str()),
         quote(&merge_url)
     );
+    out += &document("STATEMENT", &statement);
     out += r#"
 # The bucket's policy today (none yet is an empty one).
 if ! CURRENT=$(aws s3api get-bucket-policy --bucket "$BUCKET" --query Policy --output text 2>"$WORK/get.err"); then
@@ -98,9 +134,25 @@ MERGED=$(printf '{"existingPolicy":%s}' "$CURRENT" | curl -fsS -X POST "$MERGE_U
   -D "$WORK/headers" -H "$AUTH" -H 'content-type: application/json' --data-binary @-)
 # Statements that let more than this destination write make the platform refuse the bucket.
 GRANTS=$(tr 'A-Z' 'a-z' <"$WORK/headers" | sed -n 's/^x-grants-others: *\([0-9]*\).*/\1/p')
-if [ "${GRANTS:-0}" != 0 ] && [ "${FORCE:-}" != 1 ]; then
-  echo "The bucket policy of $BUCKET has $GRANTS statement(s) letting more than this destination put objects into its folder (everyone, the platform's account or its writer role). The platform refuses such a bucket: remove them (the setup page's merge step names them), or run again with FORCE=1 to apply the merge anyway. Nothing was changed." >&2
+if [ "${GRANTS:-0}" != 0 ] && [ "$FORCE" != 1 ]; then
+  echo "The bucket policy of $BUCKET has $GRANTS statement(s) letting more than this destination put objects into its folder (everyone, the platform's account or its writer role). The platform refuses such a bucket: remove them (the setup page's merge step names them), or run again with --force (or FORCE=1) to apply the merge anyway. Nothing was changed." >&2
   exit 1
+fi
+# The change, shown before it is made: our statement added (an older copy of it replaced), every
+# other statement kept as it is.
+echo "The bucket policy of $BUCKET gets this statement; every other statement in it stays:"
+printf '%s\n' "$STATEMENT"
+if [ "$YES" != 1 ]; then
+  ANSWER=""
+  # Asked on the terminal (the script itself may come on standard input); no terminal, no yes.
+  if { exec 3</dev/tty; } 2>/dev/null; then
+    read -r -p "Apply it? [y/N] " ANSWER <&3 || true
+    exec 3<&-
+  fi
+  case "$ANSWER" in
+    y|Y|yes|YES) ;;
+    *) echo "Nothing was changed (answer y to apply it, or run with --yes)." >&2; exit 1 ;;
+  esac
 fi
 aws s3api put-bucket-policy --bucket "$BUCKET" --policy "$MERGED"
 echo "Bucket policy of $BUCKET updated."

@@ -324,3 +324,110 @@ fn the_terraform_lifecycle_rule_is_applied_only_when_asked() {
     assert!(text.contains("prefix = \"f/\""), "{text}");
     assert!(text.contains("days_after_initiation = 7"), "{text}");
 }
+
+/// Both scripts, as a customer downloads them from the deployed API.
+fn both_scripts() -> Vec<String> {
+    let bucket = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .bucket("acme-raw")
+        .owner("222222222222")
+        .build();
+    vec![kit_of(&role_destination()).aws_cli, kit_of(&bucket).aws_cli]
+}
+
+/// Runs `script` with bash and `args`, with stand-ins for the AWS CLI and curl that only record
+/// that they were called (and fail). Returns the output and whether either was called.
+fn run_with_stubs(script: &str, args: &[&str]) -> (std::process::Output, bool) {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("kit-stubs-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let called = dir.join("called");
+    for tool in ["aws", "curl"] {
+        let path = dir.join(tool);
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho {tool} >> '{}'\nexit 97\n",
+                called.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!(
+        "{}:{}",
+        dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = std::process::Command::new("bash")
+        .arg("-s")
+        .arg("--")
+        .args(args)
+        .env("PATH", path)
+        .env("DESTINATIONS_API_TOKEN", "a-token")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("bash is installed");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(script.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let was_called = called.exists();
+    let _ = std::fs::remove_dir_all(&dir);
+    (output, was_called)
+}
+
+#[test]
+fn the_scripts_parse_and_refuse_an_unknown_option_before_touching_anything() {
+    for script in both_scripts() {
+        let syntax = std::process::Command::new("bash")
+            .args(["-n", "-c", &script])
+            .output()
+            .unwrap();
+        assert!(syntax.status.success(), "{syntax:?}");
+        // An unknown option stops the script before it calls AWS or the API.
+        let (refused, called) = run_with_stubs(&script, &["--yse"]);
+        assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+        assert!(
+            String::from_utf8_lossy(&refused.stderr).contains("Unknown option --yse"),
+            "{refused:?}"
+        );
+        assert!(!called, "an AWS call after an unknown option");
+        // Known options pass the parser, and the script goes on to call AWS.
+        let (known, called) = run_with_stubs(&script, &["--yes", "--force"]);
+        assert!(!known.status.success(), "{known:?}");
+        assert!(called, "{known:?}");
+    }
+}
+
+#[test]
+fn the_scripts_use_nothing_newer_than_macos_bash_3_2() {
+    // Constructs bash 3.2 (macOS's /bin/bash) does not have.
+    let newer = [
+        "declare -A",
+        "local -A",
+        "mapfile",
+        "readarray",
+        ",,}",
+        "^^}",
+        "|&",
+        "&>>",
+        "coproc",
+        "globstar",
+        "${!",
+        ";&",
+        ";;&",
+        "wait -n",
+        "printf -v",
+    ];
+    for script in both_scripts() {
+        for construct in newer {
+            assert!(!script.contains(construct), "{construct} in:\n{script}");
+        }
+    }
+}
