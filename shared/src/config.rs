@@ -54,10 +54,19 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
         self.required("TABLE_NAME")
     }
 
-    /// The JWT claim that carries the tenant id.
-    pub fn tenant_claim(&self) -> String {
-        self.get("TENANT_CLAIM")
-            .unwrap_or_else(|| "tenant_id".to_owned())
+    /// The JWT claims that carry the tenant id (`TENANT_CLAIM`) and the write permission
+    /// (`WRITE_CLAIM_VALUE` among the values of `WRITE_CLAIM`).
+    pub fn token_claims(&self) -> crate::http::TokenClaims {
+        let defaults = crate::http::TokenClaims::default();
+        crate::http::TokenClaims {
+            tenant: self.get("TENANT_CLAIM").unwrap_or(defaults.tenant),
+            write: crate::http::WritePermission {
+                claim: self.get("WRITE_CLAIM").unwrap_or(defaults.write.claim),
+                value: self
+                    .get("WRITE_CLAIM_VALUE")
+                    .unwrap_or(defaults.write.value),
+            },
+        }
     }
 
     /// Path-style S3 addressing for every bucket (local emulators need it; AWS does not).
@@ -235,7 +244,7 @@ mod tests {
             empty.table_name(),
             Err(ConfigError::Missing { name: "TABLE_NAME" })
         );
-        assert_eq!(empty.tenant_claim(), "tenant_id");
+        assert_eq!(empty.token_claims(), crate::http::TokenClaims::default());
         let bad = settings(&[
             ("WORKER_CONCURRENCY", "many"),
             ("REVALIDATE_INTERVAL", "1d"),
@@ -254,6 +263,25 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn the_claims_are_named_by_three_variables() {
+        let configured = settings(&[
+            ("TENANT_CLAIM", "custom:tenant"),
+            ("WRITE_CLAIM", "cognito:groups"),
+            ("WRITE_CLAIM_VALUE", "destinations-writers"),
+        ]);
+        assert_eq!(
+            configured.token_claims(),
+            crate::http::TokenClaims {
+                tenant: "custom:tenant".into(),
+                write: crate::http::WritePermission {
+                    claim: "cognito:groups".into(),
+                    value: "destinations-writers".into(),
+                },
+            }
+        );
     }
 
     #[test]

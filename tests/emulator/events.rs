@@ -187,3 +187,65 @@ async fn a_redelivered_transition_produces_no_second_event() {
     // THEN nothing more arrives
     assert_eq!(failed_events(&world.dispatcher.observed_events().await), 0);
 }
+
+#[tokio::test]
+async fn a_save_that_moves_deliveries_raises_configuration_changed_with_who_and_where() {
+    use support::api::{RequestExt, request};
+    let world = World::new().await;
+    // GIVEN a saved bucket-policy destination writing to bucket A of the customer
+    let customer = Account::create(emulator()).await;
+    let (first, second) = (unique("moved-from"), unique("moved-to"));
+    customer.create_bucket(&first).await;
+    customer.create_bucket(&second).await;
+    let created = world
+        .api()
+        .create(json!({"name": "Raw", "bucket": first, "authMode": "bucketPolicy", "bucketOwnerAccountId": customer.id}))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    customer
+        .put_bucket_policy(&first, &world.api().document(&id, "bucketPolicy").await)
+        .await;
+    world.api().test(&id).await.expect(200);
+    world.api().save(&id).await.expect(200);
+    world.settle().await;
+    let changed = |events: &[Value]| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|e| e["detail-type"] == "Destination Configuration Changed")
+            .cloned()
+            .collect()
+    };
+    // (the first Save moved no deliveries)
+    assert_eq!(
+        changed(&world.dispatcher.observed_events().await),
+        Vec::<Value>::new()
+    );
+    // WHEN another user of the tenant points it at bucket B, tests and saves
+    world
+        .api()
+        .patch(&id, json!({"bucket": second}))
+        .await
+        .expect(200);
+    customer
+        .put_bucket_policy(&second, &world.api().document(&id, "bucketPolicy").await)
+        .await;
+    world.api().test(&id).await.expect(200);
+    world
+        .api()
+        .send(request("POST", &format!("/destinations/{id}/save")).actor("admin-2"))
+        .await
+        .expect(200);
+    world.settle().await;
+    // THEN exactly one Destination Configuration Changed reaches the bus, naming both buckets,
+    // the pinned owner and who saved
+    let events = changed(&world.dispatcher.observed_events().await);
+    assert_eq!(events.len(), 1, "{events:?}");
+    let detail = &events[0]["detail"];
+    assert_eq!(detail["destinationId"], id);
+    assert_eq!(detail["tenantId"], support::api::TENANT);
+    assert_eq!(detail["changedBy"], "user:admin-2");
+    assert_eq!(detail["before"]["bucket"], first);
+    assert_eq!(detail["after"]["bucket"], second);
+    assert_eq!(detail["after"]["bucketOwner"], customer.id);
+    assert_eq!(events[0]["source"], "destinations");
+}

@@ -18,9 +18,10 @@ use sha2::{Digest, Sha256};
 
 use dev_support::accounts::{Account, unique};
 use dev_support::emulator::emulator;
-use dev_support::services::{Services, quick_check_settings};
+use dev_support::services::{BearerTokens, Services, quick_check_settings};
 use setup_page::page::{Oidc, Page, SignIn};
 use shared::domain::TenantId;
+use shared::http::Access;
 use support::api::TENANT;
 use support::browser::Browser;
 use support::world::World;
@@ -606,17 +607,40 @@ async fn a_destination_can_be_created_with_the_keyboard_alone() {
     browser.close().await;
 }
 
-/// An OpenID Connect issuer for one sign-in: `/authorize` redirects back with a code for the
-/// challenge it was given; `/token` trades the code only for the verifier that hashes to it.
+/// An OpenID Connect issuer: `/authorize` redirects back with a code for the challenge it was
+/// given (or, asked with `prompt=none` before anyone signed in, with `login_required`); `/token`
+/// trades the code only for the verifier that hashes to it, for an ID token that carries the
+/// nonce of the sign-in (unless told to replay another's) and that the local server then
+/// accepts for tenant-a, as a writer or a reader (the JWT authorizer's part).
 #[derive(Default)]
 struct Issuer {
     challenge: Option<String>,
-    exchanged: bool,
+    nonce: Option<String>,
+    exchanged: usize,
+    /// Whether a user signed in here, so a silent sign-in can succeed.
+    session: bool,
+    silent_answers: Vec<&'static str>,
     refused: Vec<String>,
+    /// The next ID token carries another sign-in's nonce (a replayed token).
+    replay: bool,
+    reader: bool,
+}
+
+/// An ID token as the page sees it: only its claims matter here (API Gateway checks signatures).
+fn id_token(claims: &Value) -> String {
+    let part = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string().as_bytes())
+    };
+    format!(
+        "{}.{}.signature",
+        part(&json!({"alg": "RS256"})),
+        part(claims)
+    )
 }
 
 async fn issuer_answer(
     issuer: Arc<Mutex<Issuer>>,
+    tokens: BearerTokens,
     page: String,
     request: Request<hyper::body::Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -639,6 +663,13 @@ async fn issuer_answer(
             .body(Full::new(Bytes::from(body)))
             .unwrap()
     };
+    let redirect = |location: String| {
+        Response::builder()
+            .status(302)
+            .header("location", location)
+            .body(Full::new(Bytes::new()))
+            .unwrap()
+    };
     match parts.uri.path() {
         "/authorize" => {
             let expected = [
@@ -647,25 +678,31 @@ async fn issuer_answer(
                 ("code_challenge_method", "S256"),
                 ("scope", "openid"),
             ];
-            let redirect = format!("{page}/");
+            let back = format!("{page}/");
+            let state = query.get("state").cloned().unwrap_or_default();
             if expected
                 .iter()
                 .any(|(k, v)| query.get(*k).map(String::as_str) != Some(*v))
-                || query.get("redirect_uri") != Some(&redirect)
+                || query.get("redirect_uri") != Some(&back)
+                || query.get("nonce").is_none_or(|n| n.len() < 43)
             {
                 issuer.refused.push(format!("authorize {query:?}"));
                 return Ok(respond(400, "{}".into()));
             }
+            let silent = query.get("prompt").map(String::as_str) == Some("none");
+            if silent && !issuer.session {
+                issuer.silent_answers.push("login_required");
+                return Ok(redirect(format!(
+                    "{back}?error=login_required&state={state}"
+                )));
+            }
+            if silent {
+                issuer.silent_answers.push("code");
+            }
+            issuer.session = true;
             issuer.challenge = query.get("code_challenge").cloned();
-            let location = format!(
-                "{redirect}?code=the-code&state={}",
-                query.get("state").cloned().unwrap_or_default()
-            );
-            Ok(Response::builder()
-                .status(302)
-                .header("location", location)
-                .body(Full::new(Bytes::new()))
-                .unwrap())
+            issuer.nonce = query.get("nonce").cloned();
+            Ok(redirect(format!("{back}?code=the-code&state={state}")))
         }
         "/token" => {
             let form: BTreeMap<String, String> =
@@ -685,21 +722,37 @@ async fn issuer_answer(
                 issuer.refused.push(format!("token {form:?}"));
                 return Ok(respond(400, r#"{"error":"invalid_grant"}"#.into()));
             }
-            issuer.exchanged = true;
+            issuer.exchanged += 1;
+            let nonce = if issuer.replay {
+                "a-nonce-of-another-sign-in".to_owned()
+            } else {
+                issuer.nonce.clone().unwrap_or_default()
+            };
+            let token =
+                id_token(&json!({"sub": format!("user-{}", issuer.exchanged), "nonce": nonce}));
+            let access = if issuer.reader {
+                Access::Read
+            } else {
+                Access::Write
+            };
+            tokens
+                .lock()
+                .unwrap()
+                .insert(token.clone(), (TenantId::new(TENANT).unwrap(), access));
             Ok(respond(
                 200,
-                json!({"id_token": "token-of-tenant-a", "access_token": "access", "token_type": "Bearer", "expires_in": 3600}).to_string(),
+                json!({"id_token": token, "access_token": "access", "token_type": "Bearer", "expires_in": 3600}).to_string(),
             ))
         }
         _ => Ok(respond(404, "{}".into())),
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn deployed_the_page_signs_in_with_code_and_pkce_and_calls_the_api_with_the_token() {
-    // GIVEN an issuer, and the page configured as the stack configures it, with the token the
-    // issuer hands out standing for tenant-a (the JWT authorizer's part)
+/// The page as deployed: configured for the issuer, which answers on its own port. Returns the
+/// world, the page's origin and the issuer.
+async fn deployed_page() -> (World, String, Arc<Mutex<Issuer>>) {
     let issuer = Arc::new(Mutex::new(Issuer::default()));
+    let tokens = BearerTokens::default();
     let issuer_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer_url = format!("http://{}", issuer_listener.local_addr().unwrap());
     let page_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -707,14 +760,15 @@ async fn deployed_the_page_signs_in_with_code_and_pkce_and_calls_the_api_with_th
     drop(page_listener);
     let page_origin = format!("http://127.0.0.1:{page_port}");
     {
-        let (issuer, page_origin) = (issuer.clone(), page_origin.clone());
+        let (issuer, tokens, page_origin) = (issuer.clone(), tokens.clone(), page_origin.clone());
         tokio::spawn(async move {
             loop {
                 let (stream, _) = issuer_listener.accept().await.unwrap();
-                let (issuer, page_origin) = (issuer.clone(), page_origin.clone());
+                let (issuer, tokens, page_origin) =
+                    (issuer.clone(), tokens.clone(), page_origin.clone());
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |r| {
-                        issuer_answer(issuer.clone(), page_origin.clone(), r)
+                        issuer_answer(issuer.clone(), tokens.clone(), page_origin.clone(), r)
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
@@ -731,9 +785,7 @@ async fn deployed_the_page_signs_in_with_code_and_pkce_and_calls_the_api_with_th
         token_endpoint: format!("{issuer_url}/token"),
         scope: "openid".into(),
     }));
-    services
-        .bearer_tokens
-        .insert("token-of-tenant-a".into(), TenantId::new(TENANT).unwrap());
+    services.bearer_tokens = tokens;
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", page_port))
         .await
         .unwrap();
@@ -742,39 +794,40 @@ async fn deployed_the_page_signs_in_with_code_and_pkce_and_calls_the_api_with_th
         Arc::new(services),
         std::future::pending(),
     ));
+    (world, page_origin, issuer)
+}
+
+async fn is_displayed(browser: &Browser, css: &str) -> bool {
+    browser.find(css).await.is_displayed().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deployed_the_page_signs_in_with_code_pkce_and_nonce_and_keeps_the_token_in_memory() {
+    // GIVEN the deployed page, its issuer, and a destination of tenant-a
+    let (world, page_origin, issuer) = deployed_page().await;
     world
         .api()
         .create(json!({"name": "Signed-in only", "bucket": "signed-bucket", "authMode": "iamRole"}))
         .await;
     let mut browser = Browser::start("sign-in", &page_origin, DESKTOP.0, DESKTOP.1).await;
+    // WHEN it is opened with no session at the issuer
     browser.open("/").await;
-    // THEN before signing in there is only the button: no tenant field, no list
+    // THEN it tried a silent sign-in, was told to ask, and shows only the button
     browser.wait_visible("#sign-in").await;
-    assert!(
-        !browser
-            .find("#tenant-form")
-            .await
-            .is_displayed()
-            .await
-            .unwrap()
-    );
-    assert!(
-        !browser
-            .find("#list-view")
-            .await
-            .is_displayed()
-            .await
-            .unwrap()
-    );
+    assert_eq!(issuer.lock().unwrap().silent_answers, ["login_required"]);
+    assert!(!is_displayed(&browser, "#tenant-form").await);
+    assert!(!is_displayed(&browser, "#list-view").await);
+    assert!(!is_displayed(&browser, "#page-error").await);
     browser.assert_accessible("signed out").await;
 
     // WHEN the customer signs in
     browser.click("#sign-in").await;
-    // THEN the issuer traded the code for the matching verifier, and the list is the tenant's
+    // THEN the issuer traded the code for the matching verifier, the ID token carried the
+    // sign-in's nonce, and the list is the tenant's
     browser.wait_visible("#list-rows tr").await;
     {
         let issuer = issuer.lock().unwrap();
-        assert!(issuer.exchanged, "refused: {:?}", issuer.refused);
+        assert_eq!(issuer.exchanged, 1, "refused: {:?}", issuer.refused);
         assert!(issuer.refused.is_empty(), "{:?}", issuer.refused);
     }
     assert_eq!(browser.text("#list-rows tr .name").await, "Signed-in only");
@@ -785,27 +838,113 @@ async fn deployed_the_page_signs_in_with_code_and_pkce_and_calls_the_api_with_th
         "the code is not left in the address: {url}"
     );
     browser.wait_visible("#signed-in").await;
+    // AND the token is nowhere but in the page's memory
+    let stored = browser
+        .eval("return JSON.stringify([Object.keys(sessionStorage), Object.keys(localStorage), document.cookie])")
+        .await;
+    assert_eq!(stored, json!(r#"[[],[],""]"#), "{stored}");
     browser.screenshot("signed-in").await;
     browser.assert_accessible("signed in").await;
 
-    // WHEN the customer signs out
-    browser.click("#sign-out").await;
-    // THEN the token is gone and the list with it
-    browser.wait_visible("#sign-in").await;
-    assert!(
-        !browser
-            .find("#list-view")
-            .await
-            .is_displayed()
-            .await
-            .unwrap()
-    );
+    // WHEN the page is loaded again
+    browser.open("/").await;
+    // THEN the issuer's session signs it in again without a click
+    browser.wait_visible("#list-rows tr").await;
     assert_eq!(
-        browser
-            .eval("return sessionStorage.getItem('oidc.token')")
-            .await,
-        Value::Null
+        issuer.lock().unwrap().silent_answers,
+        ["login_required", "code"]
     );
+    assert_eq!(issuer.lock().unwrap().exchanged, 2);
+
+    // WHEN the customer signs out, and loads the page again
+    browser.click("#sign-out").await;
+    browser.wait_visible("#sign-in").await;
+    assert!(!is_displayed(&browser, "#list-view").await);
+    browser.open("/").await;
+    // THEN signed out stays signed out: no silent sign-in
+    browser.wait_visible("#sign-in").await;
+    assert_eq!(issuer.lock().unwrap().silent_answers.len(), 2);
+    assert_eq!(issuer.lock().unwrap().exchanged, 2);
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_id_token_is_refused_and_a_reader_is_offered_nothing_to_change() {
+    // GIVEN the deployed page and a destination of tenant-a
+    let (world, page_origin, issuer) = deployed_page().await;
+    let created = world
+        .api()
+        .create(json!({"name": "Read me", "bucket": "read-bucket", "authMode": "iamRole"}))
+        .await;
+    let mut browser = Browser::start("sign-in-reader", &page_origin, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+    browser.wait_visible("#sign-in").await;
+    // WHEN the issuer's answer carries an ID token issued for another sign-in
+    issuer.lock().unwrap().replay = true;
+    browser.click("#sign-in").await;
+    // THEN the page refuses it and stays signed out
+    browser.wait_visible("#page-error").await;
+    assert!(
+        browser
+            .text("#page-error")
+            .await
+            .contains("not issued for this sign-in"),
+        "{}",
+        browser.text("#page-error").await
+    );
+    assert!(is_displayed(&browser, "#sign-in").await);
+    assert!(!is_displayed(&browser, "#list-view").await);
+    assert_eq!(issuer.lock().unwrap().exchanged, 1);
+
+    // WHEN a user whose token lacks the write permission signs in
+    {
+        let mut issuer = issuer.lock().unwrap();
+        issuer.replay = false;
+        issuer.reader = true;
+    }
+    browser.click("#sign-in").await;
+    browser.wait_visible("#list-rows tr").await;
+    // THEN they see the list, told why they cannot change it, and offered only to view
+    browser.wait_visible("#read-only-note").await;
+    for hidden in [
+        "#new-destination",
+        "#list-rows tr .retest",
+        "#list-rows tr .delete",
+    ] {
+        assert!(
+            !is_displayed(&browser, hidden).await,
+            "{hidden} is offered to a reader"
+        );
+    }
+    assert_eq!(browser.text("#list-rows tr .edit").await, "View");
+    browser.screenshot("reader-list").await;
+    browser.assert_accessible("reader list").await;
+    // AND a destination's steps show its documents and latest state, with nothing to submit
+    browser.click("#list-rows tr .edit").await;
+    browser.wait_visible("#step-2 .doc").await;
+    browser.click("#steps button[data-step='3']").await;
+    browser.wait_visible("#step-3").await;
+    for hidden in ["#connect-form", "#test-connection"] {
+        assert!(
+            !is_displayed(&browser, hidden).await,
+            "{hidden} is offered to a reader"
+        );
+    }
+    browser.click("#steps button[data-step='4']").await;
+    browser.wait_visible("#step-4").await;
+    assert!(!is_displayed(&browser, "#save").await);
+    browser.assert_accessible("reader steps").await;
+    // AND the destination was never changed
+    let stored = world
+        .api()
+        .get(&format!(
+            "/destinations/{}",
+            created["id"].as_str().unwrap()
+        ))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(stored["version"], created["version"]);
     browser.close().await;
 }
 

@@ -254,3 +254,43 @@ async fn every_http_sample_event_gets_a_documented_answer() {
     }
     assert!(seen >= 17, "only {seen} HTTP sample events");
 }
+
+#[test]
+fn what_customers_trust_keeps_its_name_and_outlives_the_stack() {
+    // Customers' trust and bucket policies name the connector and the writer by ARN, which IAM
+    // stores as the role's unique id: a renamed or recreated role silently breaks all of them.
+    let template = template();
+    for (role, parameter) in [
+        ("ConnectorRole", "ConnectorRoleName"),
+        ("WriterRole", "WriterRoleName"),
+    ] {
+        let resource = dev_support::template::resource(&template, role);
+        assert_eq!(
+            resource["Properties"]["RoleName"],
+            serde_json::json!({ "Ref": parameter }),
+            "{role}"
+        );
+        assert!(
+            template["Parameters"][parameter]["Default"].is_string(),
+            "{parameter} has a stable default"
+        );
+    }
+    // Those roles, the kit's templates (links already handed out) and the table survive a stack
+    // deletion or a replacement.
+    for retained in [
+        "ConnectorRole",
+        "WriterRole",
+        "SetupKitBucket",
+        "DestinationsTable",
+    ] {
+        let resource = dev_support::template::resource(&template, retained);
+        assert_eq!(resource["DeletionPolicy"], "Retain", "{retained}");
+        assert_eq!(resource["UpdateReplacePolicy"], "Retain", "{retained}");
+    }
+    // The kit bucket keeps every version of a template.
+    assert_eq!(
+        dev_support::template::resource(&template, "SetupKitBucket")["Properties"]["VersioningConfiguration"]
+            ["Status"],
+        "Enabled"
+    );
+}

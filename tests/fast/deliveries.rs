@@ -203,7 +203,7 @@ async fn the_internal_sample_event_reads_its_caller_from_the_iam_authorizer_only
     tenant_event["headers"]["x-platform-caller"] = json!("arn:aws:iam::1:role/forged");
     let parsed = shared::http::lambda::from_lambda(
         lambda_http::request::from_str(&tenant_event.to_string()).unwrap(),
-        dev_support::events::TENANT_CLAIM,
+        &dev_support::events::token_claims(),
     );
     assert_eq!(parsed.platform_caller, None);
 }

@@ -6,4 +6,5 @@ mod contract;
 mod deliveries;
 mod handlers;
 mod layout;
+mod permissions;
 mod revalidation;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use shared::domain::{Actor, TenantId};
-use shared::http::{ApiRequest, ApiResponse, Function, resolve};
+use shared::http::{Access, ApiRequest, ApiResponse, Function, resolve};
 use shared::ports::{
     ActivityLog, CheckHistory, CheckLock, DeliveryQueue, DeliveryRecords, DestinationRepository,
     ObjectWriter, RateLimiter,
@@ -14,13 +14,14 @@ pub const ACTOR: &str = "user-1";
 /// The exporter identity that signs internal requests in the tests.
 pub const EXPORTER: &str = "arn:aws:sts::111111111111:assumed-role/exporter/export-run-1";
 
-/// A request of tenant `tenant-a`, acting as `user-1`.
+/// A request of tenant `tenant-a`, acting as `user-1` with the write permission.
 pub fn request(method: &str, path: &str) -> ApiRequest {
     ApiRequest {
         method: method.to_owned(),
         path: path.to_owned(),
         tenant: Some(TenantId::new(TENANT).expect("valid")),
         actor: Some(Actor::user(ACTOR).expect("valid")),
+        access: Access::Write,
         request_id: uuid::Uuid::new_v4().to_string(),
         ..ApiRequest::default()
     }
@@ -34,6 +35,8 @@ pub trait RequestExt {
     fn tenant(self, tenant: &str) -> Self;
     fn actor(self, actor: &str) -> Self;
     fn anonymous(self) -> Self;
+    /// A token of the tenant without the write permission.
+    fn reader(self) -> Self;
     /// Signed by the platform's exporter (the IAM authorizer's caller), with no tenant token.
     fn platform(self) -> Self;
 }
@@ -67,6 +70,10 @@ impl RequestExt for ApiRequest {
     }
     fn anonymous(mut self) -> Self {
         self.tenant = None;
+        self
+    }
+    fn reader(mut self) -> Self {
+        self.access = Access::Read;
         self
     }
     fn platform(mut self) -> Self {

@@ -110,12 +110,15 @@ impl Browser {
     pub async fn wait_until(&self, what: &str, script: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
-            if self.client.execute(script, vec![]).await.unwrap() == Value::Bool(true) {
+            // A page on its way to the issuer and back has no script context for a moment:
+            // that is "not yet" too.
+            let answer = self.client.execute(script, vec![]).await;
+            if matches!(answer, Ok(Value::Bool(true))) {
                 return;
             }
             if Instant::now() > deadline {
                 panic!(
-                    "timed out waiting for {what}; the page shows:\n{}",
+                    "timed out waiting for {what} (last answer {answer:?}); the page shows:\n{}",
                     self.visible_text().await
                 );
             }

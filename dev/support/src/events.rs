@@ -5,8 +5,11 @@ use shared::domain::revalidation::RevalidationRequest;
 use shared::http::ApiRequest;
 use shared::http::lambda::from_lambda;
 
-/// The JWT claim the sample events carry the tenant in (the template's default).
-pub const TENANT_CLAIM: &str = "tenant_id";
+/// The claims the sample events carry the tenant (`tenant_id`) and the write permission
+/// (`destinations:write` in `scope`) in: the template's defaults.
+pub fn token_claims() -> shared::http::TokenClaims {
+    shared::http::TokenClaims::default()
+}
 /// The destination id the sample events' paths name.
 pub const EVENT_DESTINATION_ID: &str = "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e";
 /// The tenant the sample events' claims name.
@@ -24,7 +27,7 @@ pub fn lambda_request(name: &str) -> lambda_http::Request {
 
 /// The neutral request a handler sees for this event.
 pub fn api_request(name: &str) -> ApiRequest {
-    from_lambda(lambda_request(name), TENANT_CLAIM)
+    from_lambda(lambda_request(name), &token_claims())
 }
 
 /// The sample event `name`, re-aimed at destination `id`.
@@ -155,7 +158,10 @@ pub fn generated() -> Vec<(&'static str, String)> {
         destination_name: saved.name().as_str().to_owned(),
         category: Some(shared::domain::check::FailureCategory::PutAccessDenied),
         delivery_id: None,
-        first_failure_at: NOW,
+        first_failure_at: Some(NOW),
+        changed_by: None,
+        before: None,
+        after: None,
         occurred_at: NOW,
     };
     let outbox = serde_json::json!({"Records": [

@@ -1,8 +1,9 @@
 //! The HTTP API on a local port, as API Gateway serves it deployed: each request goes to the
 //! function that serves its route (unknown routes to the `$default` one), and the setup page at
-//! `/`. The tenant comes from an `X-Tenant-Id` header (or a bearer token the test configured) and
-//! the actor from `X-Actor`, standing in for the authorizer's claims; on the internal routes,
-//! `X-Platform-Caller` stands in for the IAM authorizer's caller ARN.
+//! `/`. The tenant comes from an `X-Tenant-Id` header (or a bearer token the test configured), the
+//! actor from `X-Actor` and the token's scopes from `X-Scope` (without it, the local user may
+//! write), standing in for the authorizer's claims; on the internal routes, `X-Platform-Caller`
+//! stands in for the IAM authorizer's caller ARN.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -13,7 +14,9 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use shared::domain::{Actor, TenantId};
-use shared::http::{ApiRequest, ApiResponse, Function, MAX_BODY_BYTES, Problem, resolve};
+use shared::http::{
+    Access, ApiRequest, ApiResponse, Function, MAX_BODY_BYTES, Problem, WritePermission, resolve,
+};
 use tokio::net::TcpListener;
 
 use crate::services::Services;
@@ -66,22 +69,27 @@ async fn respond(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
+    let bearer = header("authorization").and_then(|value| {
+        let tokens = services.bearer_tokens.lock().ok()?;
+        tokens.get(value.strip_prefix("Bearer ")?).cloned()
+    });
+    let access = match (&bearer, header("x-scope")) {
+        (Some((_, access)), _) => *access,
+        (None, Some(scope)) => WritePermission::default().access(Some(scope.as_str())),
+        (None, None) => Access::Write,
+    };
     let request = ApiRequest {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(parse_query).unwrap_or_default(),
-        tenant: header("authorization")
-            .and_then(|value| {
-                services
-                    .bearer_tokens
-                    .get(value.strip_prefix("Bearer ")?)
-                    .cloned()
-            })
+        tenant: bearer
+            .map(|(tenant, _)| tenant)
             .or_else(|| header("x-tenant-id").and_then(|t| TenantId::new(&t).ok())),
         actor: header("x-actor")
             .and_then(|a| Actor::user(&a).ok())
             .or_else(|| Actor::user("local-user").ok()),
         platform_caller: header("x-platform-caller"),
+        access,
         headers,
         body,
         request_id: uuid::Uuid::new_v4().to_string(),

@@ -41,10 +41,18 @@ pub struct Services {
     pub publisher: (DynamoDbStore, EventBridgePublisher),
     /// The setup page; the local run signs in with a tenant typed on the page.
     pub page: setup_page::page::Page,
-    /// Bearer tokens the local server accepts, each for one tenant: a stand-in for the deployed
-    /// JWT authorizer, for the page's sign-in tests. Empty: only `X-Tenant-Id` identifies.
-    pub bearer_tokens: std::collections::BTreeMap<String, shared::domain::TenantId>,
+    /// Bearer tokens the local server accepts: a stand-in for the deployed JWT authorizer, for the
+    /// page's sign-in tests (their issuer adds each token it hands out). Empty: only
+    /// `X-Tenant-Id` identifies.
+    pub bearer_tokens: BearerTokens,
 }
+
+/// Each accepted bearer token's tenant and what it may do.
+pub type BearerTokens = std::sync::Arc<
+    std::sync::Mutex<
+        std::collections::BTreeMap<String, (shared::domain::TenantId, shared::http::Access)>,
+    >,
+>;
 
 impl Services {
     pub async fn wire(platform: &EmulatedPlatform, check: CheckSettings) -> Services {

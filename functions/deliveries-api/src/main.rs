@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     // Every call is small: the probe timeouts bound each, as in Test Connection.
     let aws = shared::aws::sdk_config(Some(shared::aws::probe_timeouts())).await?;
     let app = deliveries_api::wire(&settings, &aws).await?;
-    shared::http::lambda::serve(&settings.tenant_claim(), |request| {
+    shared::http::lambda::serve(&settings.token_claims(), |request| {
         deliveries_api::handler::handle(&app, request)
     })
     .await

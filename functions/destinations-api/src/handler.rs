@@ -7,8 +7,8 @@ use shared::app::destinations::{self, Limits};
 use shared::domain::revalidation::RevalidationSettings;
 use shared::domain::{BucketName, Destination, DestinationId, PlatformIdentity};
 use shared::http::{
-    ApiRequest, ApiResponse, DestinationView, PageView, Problem, Route, caller, dto, etag, finish,
-    no_body, page_query, resolve,
+    Access, ApiRequest, ApiResponse, CallerView, DestinationView, PageView, Problem, Route, caller,
+    dto, etag, finish, no_body, page_query, resolve,
 };
 use shared::ports::{ActivityLog, DeliveryRecords, DestinationRepository, RateLimiter};
 
@@ -37,9 +37,18 @@ where
     if route == Route::GetPlatform {
         return Ok(crate::platform::facts(&app.platform, &app.staging_bucket));
     }
-    let caller = caller(request)?;
+    let caller = caller(request, &route)?;
     let now = OffsetDateTime::now_utc();
     match route {
+        Route::GetCaller => Ok(ApiResponse::json(
+            200,
+            &CallerView {
+                tenant_id: caller.tenant.as_str(),
+                actor: caller.actor.as_str(),
+                can_write: request.access == Access::Write,
+            },
+        )
+        .header("cache-control", "no-store")),
         Route::CreateDestination => create(app, request, caller, now).await,
         Route::ListDestinations => list(app, request, caller.tenant).await,
         Route::GetDestination(id) => {

@@ -8,7 +8,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = Settings::from_process();
     let aws = shared::aws::sdk_config(None).await?;
     let app = policies_api::wire(&settings, &aws)?;
-    shared::http::lambda::serve(&settings.tenant_claim(), |request| {
+    shared::http::lambda::serve(&settings.token_claims(), |request| {
         policies_api::handler::handle(&app, request)
     })
     .await

@@ -54,6 +54,8 @@ const state = {
   etag: null,
   createKey: null,
   nextCursor: null,
+  // From GET /me: whether the sign-in may change anything (null: not asked yet).
+  canWrite: null,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -241,7 +243,19 @@ async function render({ focus = false } = {}) {
     $("wizard").hidden = true;
     return;
   }
+  if (state.canWrite === null) {
+    try {
+      await loadCaller();
+    } catch (error) {
+      pageError(error);
+      return;
+    }
+  }
   const current = route();
+  if (current.step === 1 && !state.canWrite) {
+    navigate("");
+    return;
+  }
   if (current.view === "list") {
     $("wizard").hidden = true;
     $("list-view").hidden = false;
@@ -266,6 +280,14 @@ async function render({ focus = false } = {}) {
   } catch (error) {
     pageError(error);
   }
+}
+
+// Who the sign-in is and whether it may write: a reader is offered nothing the API would refuse.
+async function loadCaller() {
+  const { body } = await api("GET", "/me");
+  state.canWrite = body.canWrite === true;
+  document.body.classList.toggle("read-only", !state.canWrite);
+  $("read-only-note").hidden = state.canWrite;
 }
 
 function pageError(error) {
@@ -442,7 +464,8 @@ function listRow(destination) {
     : "Never";
   row.querySelector(".failure").textContent = lastFailure(destination);
   const edit = row.querySelector(".edit");
-  edit.setAttribute("aria-label", `Edit ${destination.name}`);
+  edit.textContent = state.canWrite ? "Edit" : "View";
+  edit.setAttribute("aria-label", `${edit.textContent} ${destination.name}`);
   edit.addEventListener("click", () => {
     state.destination = null;
     navigate(`destination/${destination.id}/${destination.authMode === "iamRole" && !destination.roleArn ? 2 : 3}`);
@@ -818,12 +841,8 @@ function showIdentity() {
 }
 
 function tokenSubject(token) {
-  try {
-    const payload = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
-    return payload.email || payload["cognito:username"] || payload.sub || "you";
-  } catch {
-    return "you";
-  }
+  const claims = tokenClaims(token);
+  return claims.email || claims["cognito:username"] || claims.sub || "you";
 }
 
 function base64Url(bytes) {
@@ -838,40 +857,72 @@ function redirectUri() {
   return `${window.location.origin}/`;
 }
 
-async function signIn() {
+// Redirects to the issuer. `silent` asks it not to show anything (`prompt=none`): after a reload,
+// a session at the issuer signs the page in again without a click, since the token lives only
+// in this page's memory.
+async function signIn({ silent = false } = {}) {
   const oidc = state.config.signIn;
   const verifier = randomString();
   const challenge = base64Url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
   const signInState = randomString();
+  const nonce = randomString();
+  // Only what the round trip needs, and only until it is back.
   sessionStorage.setItem("oidc.verifier", verifier);
   sessionStorage.setItem("oidc.state", signInState);
+  sessionStorage.setItem("oidc.nonce", nonce);
   sessionStorage.setItem("oidc.return", window.location.hash);
+  if (silent) sessionStorage.setItem("oidc.silent", "true");
+  else {
+    sessionStorage.removeItem("oidc.silent");
+    sessionStorage.removeItem("oidc.signed-out");
+  }
   const url = new URL(oidc.authorizationEndpoint);
-  url.search = new URLSearchParams({
+  const params = {
     response_type: "code",
     client_id: oidc.clientId,
     redirect_uri: redirectUri(),
     scope: oidc.scope,
     state: signInState,
+    nonce,
     code_challenge: challenge,
     code_challenge_method: "S256",
-  }).toString();
+  };
+  if (silent) params.prompt = "none";
+  url.search = new URLSearchParams(params).toString();
   window.location.assign(url.toString());
 }
 
-// Back from the issuer with ?code=…&state=…: trade the code and the verifier for tokens.
+// The claims of a JWT, unverified: API Gateway verifies the signature; the page only needs to
+// know whether the token was issued for its own sign-in (the nonce) and whom to greet.
+function tokenClaims(token) {
+  try {
+    return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  } catch {
+    return {};
+  }
+}
+
+// Answers a silent sign-in may get when the issuer has no session: the user signs in by hand.
+const SIGNED_OUT_AT_ISSUER = ["login_required", "interaction_required", "consent_required", "account_selection_required"];
+
+// Back from the issuer with ?code=…&state=… (or ?error=…): trade the code and the verifier for
+// tokens, and keep the ID token only if it carries this sign-in's nonce. Returns whether the
+// address was an answer from the issuer.
 async function finishSignIn() {
   const params = new URLSearchParams(window.location.search);
-  if (!params.has("code") && !params.has("error")) return;
+  if (!params.has("code") && !params.has("error")) return false;
   const expected = sessionStorage.getItem("oidc.state");
   const verifier = sessionStorage.getItem("oidc.verifier");
+  const nonce = sessionStorage.getItem("oidc.nonce");
+  const silent = sessionStorage.getItem("oidc.silent") === "true";
   const returnTo = sessionStorage.getItem("oidc.return") || "";
-  sessionStorage.removeItem("oidc.state");
-  sessionStorage.removeItem("oidc.verifier");
-  sessionStorage.removeItem("oidc.return");
+  for (const key of ["oidc.state", "oidc.verifier", "oidc.nonce", "oidc.silent", "oidc.return"]) sessionStorage.removeItem(key);
   window.history.replaceState(null, "", `/${returnTo}`);
-  if (params.has("error")) throw new ApiError(0, { detail: `Sign-in failed: ${params.get("error_description") || params.get("error")}.` });
-  if (!expected || params.get("state") !== expected || !verifier) {
+  if (params.has("error")) {
+    if (silent && SIGNED_OUT_AT_ISSUER.includes(params.get("error"))) return true;
+    throw new ApiError(0, { detail: `Sign-in failed: ${params.get("error_description") || params.get("error")}.` });
+  }
+  if (!expected || params.get("state") !== expected || !verifier || !nonce) {
     throw new ApiError(0, { detail: "Sign-in failed: the answer did not match this page's request. Sign in again." });
   }
   const oidc = state.config.signIn;
@@ -889,15 +940,19 @@ async function finishSignIn() {
   });
   const tokens = await response.json().catch(() => ({}));
   // The ID token carries the tenant claim and names this client as its audience.
-  const token = tokens.id_token || tokens.access_token;
-  if (!response.ok || !token) throw new ApiError(0, { detail: "Sign-in failed: the issuer did not return a token." });
+  const token = tokens.id_token;
+  if (!response.ok || !token) throw new ApiError(0, { detail: "Sign-in failed: the issuer did not return an ID token." });
+  // A token issued for another sign-in (replayed, or injected into this one) is never used.
+  if (tokenClaims(token).nonce !== nonce) {
+    throw new ApiError(0, { detail: "Sign-in failed: the ID token was not issued for this sign-in. Sign in again." });
+  }
   state.token = token;
-  sessionStorage.setItem("oidc.token", token);
+  return true;
 }
 
 function forgetToken() {
   state.token = null;
-  sessionStorage.removeItem("oidc.token");
+  state.canWrite = null;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -911,6 +966,7 @@ function wire() {
       return;
     }
     state.tenant = $("tenant").value.trim();
+    state.canWrite = null;
     localStorage.setItem("tenant", state.tenant);
     announce(`Using tenant ${state.tenant}.`);
     state.destination = null;
@@ -918,6 +974,8 @@ function wire() {
   });
   $("sign-in").addEventListener("click", () => signIn().catch(pageError));
   $("sign-out").addEventListener("click", () => {
+    // Signed out stays signed out in this tab: no silent sign-in on the next load.
+    sessionStorage.setItem("oidc.signed-out", "true");
     forgetToken();
     showIdentity();
     render();
@@ -950,16 +1008,25 @@ async function start() {
   wire();
   state.config = await (await fetch("/setup/config.json", { cache: "no-store" })).json();
   if (state.config.signIn.kind === "tenantHeader") state.tenant = localStorage.getItem("tenant");
+  let signInError = null;
   if (state.config.signIn.kind === "oidc") {
-    state.token = sessionStorage.getItem("oidc.token");
+    // The token is kept in memory only; no earlier version's copy stays behind either.
+    sessionStorage.removeItem("oidc.token");
+    let answered = true;
     try {
-      await finishSignIn();
+      answered = await finishSignIn();
     } catch (error) {
-      pageError(error);
+      signInError = error;
+    }
+    if (!answered && sessionStorage.getItem("oidc.signed-out") !== "true") {
+      await signIn({ silent: true });
+      return;
     }
   }
   showIdentity();
   await render();
+  // After render, which clears the page's error box: a failed sign-in must stay on screen.
+  if (signInError) pageError(signInError);
   document.body.dataset.ready = "true";
 }
 

@@ -7,7 +7,8 @@ use shared::config::Settings;
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let page = setup_page::wire(&Settings::from_process())?;
-    shared::http::lambda::serve("", |request| {
+    // The page's routes are public: no claim is read.
+    shared::http::lambda::serve(&shared::http::TokenClaims::default(), |request| {
         let response = setup_page::handler::handle(&page, &request);
         async move { response }
     })

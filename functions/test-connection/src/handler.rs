@@ -49,7 +49,7 @@ where
     P: ObjectWriter,
 {
     let route = resolve(&request.method, &request.path)?;
-    let caller = caller(request)?;
+    let caller = caller(request, &route)?;
     match route {
         Route::TestConnection(id) => {
             no_body(request, "Test Connection")?;

@@ -10,7 +10,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     let settings = Settings::from_process();
     let aws = shared::aws::sdk_config(Some(shared::aws::probe_timeouts())).await?;
     let app = test_connection::wire(&settings, &aws, CheckSettings::default()).await?;
-    shared::http::lambda::serve(&settings.tenant_claim(), |request| {
+    shared::http::lambda::serve(&settings.token_claims(), |request| {
         test_connection::handler::handle(&app, request)
     })
     .await

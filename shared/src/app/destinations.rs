@@ -306,8 +306,16 @@ pub async fn save<S: DestinationRepository>(
     now: OffsetDateTime,
 ) -> Result<Destination, ModifyError<SaveError>> {
     modify(store, caller, id, Precondition::None, now, |destination| {
-        destination.save(settings, now)?;
-        Ok(Change::recorded(Activity::Saved))
+        let moved = destination.save(settings, now)?;
+        Ok(Change {
+            activity: Some(Activity::Saved),
+            // A saved destination's deliveries now go elsewhere, or another role writes them:
+            // the tenant's other users (and their alerting) learn who did it.
+            events: moved
+                .map(|change| destination.configuration_changed(change, caller.actor, now))
+                .into_iter()
+                .collect(),
+        })
     })
     .await
 }

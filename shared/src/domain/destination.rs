@@ -5,9 +5,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use time::OffsetDateTime;
 
+use super::actor::Actor;
 use super::check::{CheckResult, FailureCategory};
 use super::revalidation::{
-    ConnectionEvent, ConnectionEventKind, RevalidationSettings, RevalidationState,
+    ConnectionEvent, ConnectionEventKind, DeliveryTarget, RevalidationSettings, RevalidationState,
 };
 use super::{
     AccountId, BucketName, Description, DestinationId, DestinationName, ExternalId,
@@ -102,6 +103,26 @@ pub struct ActiveConfiguration {
     pub pinned_owner: Option<AccountId>,
     #[serde(with = "time::serde::rfc3339")]
     pub saved_at: OffsetDateTime,
+}
+
+impl ActiveConfiguration {
+    /// Where the deliveries of this configuration go, and who writes them.
+    pub fn target(&self) -> DeliveryTarget {
+        DeliveryTarget {
+            bucket: self.configuration.bucket.clone(),
+            folder: self.configuration.folder.clone(),
+            bucket_owner: self.pinned_owner.clone(),
+            role_arn: self.configuration.role_arn.clone(),
+            kms_key_arn: self.configuration.kms_key.clone(),
+        }
+    }
+}
+
+/// A Save that moved a saved destination's deliveries: the target before and after.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetChange {
+    pub before: DeliveryTarget,
+    pub after: DeliveryTarget,
 }
 
 /// Everything a caller may choose when creating a destination; the id and External ID are ours.
@@ -486,12 +507,14 @@ impl Destination {
     }
 
     /// The guide's "Save": the configuration under edit becomes the active one, only if its latest
-    /// test passed. The bucket owner that test saw is pinned from now on.
+    /// test passed. The bucket owner that test saw is pinned from now on. Returns the change of
+    /// delivery target when a saved destination's deliveries now go elsewhere or are written by
+    /// another role (see [`Destination::configuration_changed`]).
     pub fn save(
         &mut self,
         settings: &RevalidationSettings,
         now: OffsetDateTime,
-    ) -> Result<(), SaveError> {
+    ) -> Result<Option<TargetChange>, SaveError> {
         let test = self.latest_test.as_ref().ok_or(SaveError::NeverTested)?;
         if test.config_version != self.config_version {
             return Err(SaveError::ConfigurationChangedSinceTest);
@@ -506,7 +529,8 @@ impl Destination {
         {
             return Err(SaveError::NothingToSave);
         }
-        self.active = Some(ActiveConfiguration {
+        let before = self.active.as_ref().map(ActiveConfiguration::target);
+        let active = ActiveConfiguration {
             configuration: self.configuration.clone(),
             config_version: self.config_version,
             pinned_owner: test
@@ -514,14 +538,42 @@ impl Destination {
                 .clone()
                 .or_else(|| self.configuration.expected_owner()),
             saved_at: now,
-        });
+        };
+        let after = active.target();
+        self.active = Some(active);
         self.status = Status::Verified;
         self.revalidation = RevalidationState {
             next_check_at: Some(now + settings.interval),
             ..RevalidationState::default()
         };
         self.changed(now);
-        Ok(())
+        Ok(before
+            .filter(|before| *before != after)
+            .map(|before| TargetChange { before, after }))
+    }
+
+    /// `Destination Configuration Changed`, for the change a Save made: one per Save (the id
+    /// names the version), through the outbox with the Save itself.
+    pub fn configuration_changed(
+        &self,
+        change: TargetChange,
+        changed_by: &Actor,
+        now: OffsetDateTime,
+    ) -> ConnectionEvent {
+        ConnectionEvent {
+            event_id: format!("{}/{}", self.id, self.version),
+            kind: ConnectionEventKind::ConfigurationChanged,
+            tenant_id: self.tenant.clone(),
+            destination_id: self.id.clone(),
+            destination_name: self.name.as_str().to_owned(),
+            category: None,
+            delivery_id: None,
+            first_failure_at: None,
+            changed_by: Some(changed_by.clone()),
+            before: Some(change.before),
+            after: Some(change.after),
+            occurred_at: now,
+        }
     }
 
     /// Drops the pending changes: the configuration under edit returns to the active one.
@@ -602,7 +654,10 @@ impl Destination {
                 destination_name: self.name.as_str().to_owned(),
                 category,
                 delivery_id: None,
-                first_failure_at: first_failure_at.unwrap_or(now),
+                first_failure_at: Some(first_failure_at.unwrap_or(now)),
+                changed_by: None,
+                before: None,
+                after: None,
                 occurred_at: now,
             }),
         )

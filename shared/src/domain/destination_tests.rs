@@ -34,7 +34,8 @@ fn a_draft_saves_only_after_a_passing_test_of_its_current_configuration() {
     );
     // GIVEN a passing test of the current configuration THEN saved, verified, due after an interval
     assert!(d.record_test(result(2, None), NOW));
-    d.save(&settings, NOW).unwrap();
+    // (a first Save moves no deliveries: no change to announce)
+    assert_eq!(d.save(&settings, NOW), Ok(None));
     assert_eq!(d.status(), Status::Verified);
     assert_eq!(
         d.active().unwrap().configuration.bucket.as_str(),
@@ -83,6 +84,50 @@ fn editing_a_saved_destination_leaves_deliveries_on_the_active_configuration() {
         d.active().unwrap().configuration.bucket.as_str(),
         "new-bucket"
     );
+}
+
+#[test]
+fn a_save_that_moves_deliveries_says_from_where_to_where_and_who_did_it() {
+    let settings = RevalidationSettings::default();
+    // GIVEN a saved destination
+    let mut d = saved();
+    let before = d.active().unwrap().target();
+    // WHEN a new bucket is tested and saved
+    d.apply(move_to("new-bucket"), NOW).unwrap();
+    d.record_test(result(d.config_version(), None), NOW);
+    let change = d.save(&settings, NOW).unwrap().expect("the bucket changed");
+    // THEN the change names both targets
+    assert_eq!(change.before, before);
+    assert_eq!(change.after.bucket.as_str(), "new-bucket");
+    assert_eq!(change.after.folder, before.folder);
+    // AND its event carries them, the actor and this version, and no failure fields
+    let actor = Actor::user("admin-1").unwrap();
+    let event = d.configuration_changed(change, &actor, NOW);
+    assert_eq!(event.kind, ConnectionEventKind::ConfigurationChanged);
+    assert_eq!(event.detail_type(), "Destination Configuration Changed");
+    assert_eq!(event.event_id, format!("{}/{}", d.id(), d.version()));
+    let detail = serde_json::to_value(&event).unwrap();
+    assert_eq!(detail["changedBy"], "user:admin-1");
+    assert_eq!(detail["before"]["bucket"], before.bucket.as_str());
+    assert_eq!(detail["after"]["bucket"], "new-bucket");
+    assert!(detail.get("category").is_none(), "{detail}");
+    assert!(detail.get("firstFailureAt").is_none(), "{detail}");
+}
+
+#[test]
+fn a_save_that_only_corrects_the_region_moves_nothing() {
+    let settings = RevalidationSettings::default();
+    let mut d = saved();
+    d.apply(
+        DestinationPatch {
+            region: Some(Some(Region::new("eu-central-1").unwrap())),
+            ..Default::default()
+        },
+        NOW,
+    )
+    .unwrap();
+    d.record_test(result(d.config_version(), None), NOW);
+    assert_eq!(d.save(&settings, NOW), Ok(None));
 }
 
 #[test]
@@ -219,7 +264,7 @@ fn recovery_raises_a_restored_event_with_the_first_failure_time() {
         .unwrap()
         .unwrap();
     assert_eq!(event.kind, ConnectionEventKind::Restored);
-    assert_eq!(event.first_failure_at, NOW);
+    assert_eq!(event.first_failure_at, Some(NOW));
     assert_eq!(event.category, Some(FailureCategory::RoleNotAssumable));
     assert_eq!(d.status(), Status::Verified);
     assert_eq!(

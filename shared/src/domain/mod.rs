@@ -2,6 +2,7 @@
 //! vocabulary, the audit trail and the platform's identity. No I/O.
 
 mod activity;
+mod actor;
 mod bucket;
 pub mod check;
 pub mod delivery;
@@ -17,12 +18,13 @@ pub mod revalidation;
 mod role_arn;
 mod values;
 
-pub use activity::{Activity, ActivityEntry, Actor, ActorError};
+pub use activity::{Activity, ActivityEntry};
+pub use actor::{Actor, ActorError};
 pub use bucket::{BucketName, BucketNameError};
 pub use destination::{
     ActiveConfiguration, AuthMode, AuthModeKind, Configuration, Destination, DestinationParts,
     DestinationPatch, NewDestination, NothingToDiscard, PatchError, PatchOutcome, SaveError,
-    StaleCheck, Status,
+    StaleCheck, Status, TargetChange,
 };
 pub use external_id::{ExternalId, ExternalIdError};
 pub use folder::{Folder, FolderError, MAX_FOLDER_BYTES};

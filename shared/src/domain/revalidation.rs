@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::actor::Actor;
 use super::check::{CheckResult, FailureCategory};
 use super::delivery::DeliveryId;
-use super::{DestinationId, TenantId};
+use super::{AccountId, BucketName, DestinationId, Folder, KmsKeyArn, RoleArn, TenantId};
 
 /// EventBridge `source` of every event this service puts.
 pub const EVENT_SOURCE: &str = "destinations";
@@ -14,6 +15,8 @@ pub const FAILED_DETAIL_TYPE: &str = "Destination Connection Failed";
 pub const RESTORED_DETAIL_TYPE: &str = "Destination Connection Restored";
 /// A delivery was parked: every attempt failed.
 pub const DELIVERY_FAILED_DETAIL_TYPE: &str = "Delivery Failed";
+/// A Save changed where deliveries go or who writes them.
+pub const CONFIGURATION_CHANGED_DETAIL_TYPE: &str = "Destination Configuration Changed";
 /// Detail-type of the on-demand request: `{"tenantId": "...", "destinationId": "..."?}`.
 pub const REVALIDATE_DETAIL_TYPE: &str = "Revalidate Destinations";
 
@@ -64,13 +67,15 @@ pub enum ConnectionEventKind {
     Failed,
     Restored,
     DeliveryFailed,
+    ConfigurationChanged,
 }
 
 impl ConnectionEventKind {
-    pub const ALL: [ConnectionEventKind; 3] = [
+    pub const ALL: [ConnectionEventKind; 4] = [
         ConnectionEventKind::Failed,
         ConnectionEventKind::Restored,
         ConnectionEventKind::DeliveryFailed,
+        ConnectionEventKind::ConfigurationChanged,
     ];
 
     pub fn detail_type(self) -> &'static str {
@@ -78,6 +83,7 @@ impl ConnectionEventKind {
             ConnectionEventKind::Failed => FAILED_DETAIL_TYPE,
             ConnectionEventKind::Restored => RESTORED_DETAIL_TYPE,
             ConnectionEventKind::DeliveryFailed => DELIVERY_FAILED_DETAIL_TYPE,
+            ConnectionEventKind::ConfigurationChanged => CONFIGURATION_CHANGED_DETAIL_TYPE,
         }
     }
 
@@ -88,8 +94,22 @@ impl ConnectionEventKind {
     }
 }
 
-/// A status transition of a saved destination (or a parked delivery), and the `detail` of the
-/// event that announces it.
+/// Where a saved destination's deliveries go and who writes them: what a `Destination
+/// Configuration Changed` event shows before and after. The region is left out: correcting it
+/// moves no data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeliveryTarget {
+    pub bucket: BucketName,
+    pub folder: Folder,
+    /// The owner every write is pinned to (`ExpectedBucketOwner`).
+    pub bucket_owner: Option<AccountId>,
+    pub role_arn: Option<RoleArn>,
+    pub kms_key_arn: Option<KmsKeyArn>,
+}
+
+/// A status transition of a saved destination, a parked delivery or a changed delivery target,
+/// and the `detail` of the event that announces it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionEvent {
@@ -101,14 +121,28 @@ pub struct ConnectionEvent {
     pub tenant_id: TenantId,
     pub destination_id: DestinationId,
     pub destination_name: String,
-    /// The failure category (for a restore: the one it recovered from).
+    /// The failure category (for a restore: the one it recovered from; none for a change).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub category: Option<FailureCategory>,
     /// Only in `Delivery Failed`: the delivery that was parked.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub delivery_id: Option<DeliveryId>,
-    /// For a delivery: when it was asked for.
-    #[serde(with = "time::serde::rfc3339")]
-    pub first_failure_at: OffsetDateTime,
+    /// For a delivery: when it was asked for. None for a configuration change.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub first_failure_at: Option<OffsetDateTime>,
+    /// Only in `Destination Configuration Changed`: who saved the change.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub changed_by: Option<Actor>,
+    /// Only in `Destination Configuration Changed`: the target before the Save.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub before: Option<DeliveryTarget>,
+    /// Only in `Destination Configuration Changed`: the target deliveries use from now on.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub after: Option<DeliveryTarget>,
     #[serde(with = "time::serde::rfc3339")]
     pub occurred_at: OffsetDateTime,
 }
@@ -165,7 +199,10 @@ mod tests {
             destination_name: "Lake".into(),
             category: Some(FailureCategory::BucketNotFound),
             delivery_id: None,
-            first_failure_at: OffsetDateTime::UNIX_EPOCH,
+            first_failure_at: Some(OffsetDateTime::UNIX_EPOCH),
+            changed_by: None,
+            before: None,
+            after: None,
             occurred_at: OffsetDateTime::UNIX_EPOCH,
         };
         let detail = serde_json::to_value(&event).unwrap();

@@ -20,7 +20,18 @@ pub struct ApiRequest {
     /// The platform's own AWS identity that signed the request (the `AWS_IAM` authorizer's caller
     /// ARN; locally a header). Only internal routes read it, and they read no tenant claim.
     pub platform_caller: Option<String>,
+    /// What the token lets its holder do within the tenant; without the write permission,
+    /// nothing (the fail-closed default).
+    pub access: Access,
     pub request_id: String,
+}
+
+/// What a tenant's token lets its holder do: readers see everything and change nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Access {
+    #[default]
+    Read,
+    Write,
 }
 
 impl ApiRequest {

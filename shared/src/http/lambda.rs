@@ -3,23 +3,28 @@
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 
-use super::api::{ApiRequest, ApiResponse};
+use super::api::{Access, ApiRequest, ApiResponse};
+use super::claims::TokenClaims;
 use crate::domain::{Actor, TenantId};
 
-/// Builds the neutral request. The tenant is read from the JWT authorizer's claim `tenant_claim`
-/// and nowhere else: not from a header, the path or the body. The actor is the token's subject.
-/// The platform caller is the IAM authorizer's caller ARN, and nothing else.
-pub fn from_lambda(request: Request, tenant_claim: &str) -> ApiRequest {
-    let (tenant, actor, platform_caller, request_id) = match request.request_context_ref() {
+/// Builds the neutral request. The tenant and the write permission are read from the JWT
+/// authorizer's claims (named by `claims`) and nowhere else: not from a header, the path or the
+/// body. The actor is the token's subject. The platform caller is the IAM authorizer's caller
+/// ARN, and nothing else.
+pub fn from_lambda(request: Request, claims: &TokenClaims) -> ApiRequest {
+    let (tenant, actor, access, platform_caller, request_id) = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => {
             let authorizer = context.authorizer.as_ref();
-            let claims = authorizer
+            let token = authorizer
                 .and_then(|a| a.jwt.as_ref())
                 .map(|jwt| &jwt.claims);
-            let claim = |name: &str| claims.and_then(|c| c.get(name));
+            let claim = |name: &str| token.and_then(|c| c.get(name));
             (
-                claim(tenant_claim).and_then(|raw| TenantId::new(raw).ok()),
+                claim(&claims.tenant).and_then(|raw| TenantId::new(raw).ok()),
                 claim("sub").and_then(|raw| Actor::user(raw).ok()),
+                claims
+                    .write
+                    .access(claim(&claims.write.claim).map(String::as_str)),
                 authorizer
                     .and_then(|a| a.iam.as_ref())
                     .and_then(|iam| iam.user_arn.clone())
@@ -27,7 +32,7 @@ pub fn from_lambda(request: Request, tenant_claim: &str) -> ApiRequest {
                 context.request_id.clone().unwrap_or_default(),
             )
         }
-        _ => (None, None, None, String::new()),
+        _ => (None, None, Access::Read, None, String::new()),
     };
     let query = request
         .query_string_parameters_ref()
@@ -59,6 +64,7 @@ pub fn from_lambda(request: Request, tenant_claim: &str) -> ApiRequest {
         tenant,
         actor,
         platform_caller,
+        access,
         request_id,
     }
 }
@@ -81,14 +87,14 @@ pub fn to_lambda(response: ApiResponse) -> Response<Body> {
 
 /// Serves API Gateway events with `handler` until the runtime stops. `main` builds the handler's
 /// dependencies once, before calling this.
-pub async fn serve<F, Fut>(tenant_claim: &str, handler: F) -> Result<(), lambda_http::Error>
+pub async fn serve<F, Fut>(claims: &TokenClaims, handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(ApiRequest) -> Fut + Sync,
     Fut: std::future::Future<Output = ApiResponse> + Send,
 {
     let handler = &handler;
     lambda_http::run(lambda_http::service_fn(move |event: Request| async move {
-        let request = from_lambda(event, tenant_claim);
+        let request = from_lambda(event, claims);
         let span = tracing::info_span!("request", request_id = %request.request_id);
         // Boxed: a handler's state machine can be large, and the runtime polls it on the main
         // thread's stack.

@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 
 mod api;
+mod claims;
 pub mod dto;
 mod input;
 #[cfg(feature = "http")]
@@ -15,13 +16,14 @@ mod problems;
 mod router;
 mod views;
 
-pub use api::{ApiRequest, ApiResponse};
+pub use api::{Access, ApiRequest, ApiResponse};
+pub use claims::{TokenClaims, WritePermission};
 pub use input::{Fields, MAX_BODY_BYTES, json_object, no_body, page_query};
 pub use problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
 pub use router::{Authorization, Function, ROUTES, Route, resolve, route_template};
 pub use views::{
-    ActiveView, ConfigurationView, CredentialsView, DeliveryView, DestinationView, MergeView,
-    PageView, PoliciesView, etag,
+    ActiveView, CallerView, ConfigurationView, CredentialsView, DeliveryView, DestinationView,
+    MergeView, PageView, PoliciesView, etag,
 };
 
 use crate::app::Caller;
@@ -46,9 +48,13 @@ pub fn finish(request: &ApiRequest, result: Result<ApiResponse, Problem>) -> Api
 static WITHOUT_SUBJECT: std::sync::LazyLock<Actor> =
     std::sync::LazyLock::new(Actor::token_without_subject);
 
-/// The caller of an authenticated route: its tenant, and who acts.
-pub fn caller(request: &ApiRequest) -> Result<Caller<'_>, Problem> {
+/// The caller of an authenticated route: its tenant, and who acts. A route that changes
+/// something needs the token's write permission; a reader sees everything and changes nothing.
+pub fn caller<'r>(request: &'r ApiRequest, route: &Route) -> Result<Caller<'r>, Problem> {
     let tenant = request.tenant.as_ref().ok_or_else(Problem::unauthorized)?;
+    if route.changes_state() && request.access != Access::Write {
+        return Err(Problem::read_only());
+    }
     Ok(Caller {
         tenant,
         actor: request.actor.as_ref().unwrap_or(&WITHOUT_SUBJECT),

@@ -31,6 +31,7 @@ pub enum ProblemType {
     InvalidIfMatch,
     InvalidIdempotencyKey,
     Unauthenticated,
+    ReadOnly,
     NotFound,
     MethodNotAllowed,
     AlreadyExists,
@@ -55,13 +56,14 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 27] = [
+    pub const ALL: [ProblemType; 28] = [
         ProblemType::Validation,
         ProblemType::MalformedJson,
         ProblemType::InvalidCursor,
         ProblemType::InvalidIfMatch,
         ProblemType::InvalidIdempotencyKey,
         ProblemType::Unauthenticated,
+        ProblemType::ReadOnly,
         ProblemType::NotFound,
         ProblemType::MethodNotAllowed,
         ProblemType::AlreadyExists,
@@ -95,6 +97,7 @@ impl ProblemType {
             InvalidIfMatch => ("invalid-if-match", 400, "Bad request"),
             InvalidIdempotencyKey => ("invalid-idempotency-key", 400, "Bad request"),
             Unauthenticated => ("unauthenticated", 401, "Unauthenticated"),
+            ReadOnly => ("read-only", 403, "Forbidden"),
             NotFound => ("not-found", 404, "Not found"),
             MethodNotAllowed => ("method-not-allowed", 405, "Method not allowed"),
             AlreadyExists => ("already-exists", 409, "Conflict"),
@@ -181,6 +184,15 @@ impl Problem {
         Self::of(
             ProblemType::Unauthenticated,
             "The request carries no tenant identity.",
+        )
+    }
+
+    /// A token of the tenant without the write permission, on a route that changes something.
+    pub fn read_only() -> Self {
+        Self::of(
+            ProblemType::ReadOnly,
+            "Your sign-in lets you see this tenant's destinations but not change, test or save \
+             them: ask your administrator for the write permission.",
         )
     }
 

@@ -9,6 +9,8 @@ use super::problem::Problem;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     GetPlatform,
+    /// The signed-in caller: their tenant, who they are, and whether they may change anything.
+    GetCaller,
     CreateDestination,
     ListDestinations,
     GetDestination(DestinationId),
@@ -60,6 +62,7 @@ impl Function {
 /// `(method, path template, function)`: the whole HTTP surface.
 pub const ROUTES: &[(&str, &str, Function)] = &[
     ("GET", "/platform", Function::DestinationsApi),
+    ("GET", "/me", Function::DestinationsApi),
     ("POST", "/destinations", Function::DestinationsApi),
     ("GET", "/destinations", Function::DestinationsApi),
     ("GET", "/destinations/{id}", Function::DestinationsApi),
@@ -116,6 +119,35 @@ impl Route {
     }
 }
 
+impl Route {
+    /// Whether the route changes anything (or, like Test Connection and the merge, acts for the
+    /// tenant): a tenant's token needs the write permission for it. Listed route by route, so a
+    /// new route must be placed on one side.
+    pub fn changes_state(&self) -> bool {
+        match self {
+            Route::CreateDestination
+            | Route::UpdateDestination(_)
+            | Route::DeleteDestination(_)
+            | Route::SaveDestination(_)
+            | Route::DiscardChanges(_)
+            | Route::MergeBucketPolicy(_)
+            | Route::TestConnection(_)
+            | Route::RequestDelivery
+            | Route::VendCredentials(_) => true,
+            Route::GetPlatform
+            | Route::GetCaller
+            | Route::ListDestinations
+            | Route::GetDestination(_)
+            | Route::ListActivity(_)
+            | Route::GetPolicies(_)
+            | Route::GetSetupKit(_)
+            | Route::ListConnectionTests(_)
+            | Route::ListDeliveries(_)
+            | Route::GetDelivery(..) => false,
+        }
+    }
+}
+
 fn template_matches(template: &str, path: &str) -> bool {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let parts: Vec<&str> = template.split('/').skip(1).collect();
@@ -164,6 +196,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, Problem> {
     };
     Ok(match (method, *template) {
         ("GET", "/platform") => Route::GetPlatform,
+        ("GET", "/me") => Route::GetCaller,
         ("POST", "/destinations") => Route::CreateDestination,
         ("GET", "/destinations") => Route::ListDestinations,
         ("GET", "/destinations/{id}") => Route::GetDestination(id()?),
@@ -244,6 +277,21 @@ mod tests {
             assert_eq!(
                 function.authorization() == Authorization::Platform,
                 template.starts_with("/internal/"),
+                "{method} {template}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_route_but_a_read_changes_state() {
+        for (method, template, _) in ROUTES {
+            let path = template
+                .replace("{id}", ID)
+                .replace("{deliveryId}", "export-1");
+            let route = resolve(method, &path).unwrap();
+            assert_eq!(
+                route.changes_state(),
+                *method != "GET",
                 "{method} {template}"
             );
         }

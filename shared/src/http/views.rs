@@ -296,6 +296,18 @@ impl<'a> From<&'a Delivery> for DeliveryView<'a> {
     }
 }
 
+/// The signed-in caller (`GET /me`): what the page needs to show only what they may do.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CallerView<'a> {
+    pub tenant_id: &'a str,
+    /// As the activity trail names them.
+    pub actor: &'a str,
+    /// Whether the token carries the write permission: without it, every route that changes,
+    /// tests or saves answers 403 `read-only`.
+    pub can_write: bool,
+}
+
 /// A vended session and how to write with it. The only response that carries credentials: built
 /// for this route alone, sent with `Cache-Control: no-store`, never logged.
 #[derive(Serialize)]

@@ -184,7 +184,10 @@ fn parked_event(
             .unwrap_or_default(),
         category: Some(category),
         delivery_id: Some(delivery.id.clone()),
-        first_failure_at: delivery.requested_at,
+        first_failure_at: Some(delivery.requested_at),
+        changed_by: None,
+        before: None,
+        after: None,
         occurred_at: now,
     }
 }

@@ -1,0 +1,203 @@
+//! Roles within a tenant: a token without the write permission reads everything and changes
+//! nothing, on every route openapi.yaml lists.
+
+use serde_json::{Value, json};
+use shared::http::{Access, TokenClaims, WritePermission};
+use shared::testing::memory::{InMemoryStore, ScriptedWriter};
+use support::api::{RequestExt, request};
+use support::memory::MemoryWorld;
+
+fn world() -> MemoryWorld {
+    MemoryWorld::new(InMemoryStore::new(), ScriptedWriter::permissive())
+}
+
+fn draft_body() -> Value {
+    json!({"name": "Lake", "bucket": "acme-exports", "folder": "platform", "authMode": "iamRole"})
+}
+
+/// Every `(method, path template)` openapi.yaml documents for tenants (not `/internal`).
+fn tenant_routes() -> Vec<(String, String)> {
+    let mut routes = Vec::new();
+    for (path, item) in support::contract::openapi()["paths"].as_object().unwrap() {
+        if path.starts_with("/internal/") {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            if ["get", "post", "patch", "delete", "put"].contains(&method.as_str()) {
+                routes.push((method.to_ascii_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes
+}
+
+/// A body a writer could send on the route (what it contains does not matter to a reader).
+fn body_for(method: &str, template: &str) -> Option<Value> {
+    match (method, template) {
+        ("POST", "/destinations") => Some(draft_body()),
+        ("PATCH", _) => Some(json!({"name": "Renamed"})),
+        ("POST", "/destinations/{id}/bucket-policy/merge") => Some(json!({"currentPolicy": null})),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn a_reader_is_refused_every_change_and_changes_nothing() {
+    let world = world();
+    let api = world.api();
+    let routes = tenant_routes();
+    let mutating: Vec<_> = routes.iter().filter(|(m, _)| m != "GET").collect();
+    // openapi.yaml lists every mutating tenant route of the code's table.
+    let in_code = shared::http::ROUTES
+        .iter()
+        .filter(|(m, _, f)| *m != "GET" && f.authorization() == shared::http::Authorization::Tenant)
+        .count();
+    assert_eq!(mutating.len(), in_code, "{mutating:?}");
+    for (method, template) in mutating {
+        // GIVEN a destination of the tenant
+        let id = api.create(draft_body()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = template
+            .replace("{id}", &id)
+            .replace("{deliveryId}", "export-1");
+        let before = api.get(&format!("/destinations/{id}")).await.expect(200);
+        let calls_before = world.writer.assume_calls().len();
+        let listed_before = api.get("/destinations").await.expect(200).json()["items"]
+            .as_array()
+            .unwrap()
+            .len();
+        let send = |reader: bool| {
+            let mut r = request(method, &path);
+            if let Some(body) = body_for(method, template) {
+                r = r.json(body);
+            }
+            if reader { r.reader() } else { r }
+        };
+        // WHEN a reader of the same tenant sends the change
+        let refused = api.send(send(true)).await;
+        // THEN it is refused as read-only, and nothing was stored or tried
+        assert_eq!(refused.status(), 403, "{method} {template}");
+        assert_eq!(refused.problem(), "read-only", "{method} {template}");
+        let after = api.get(&format!("/destinations/{id}")).await.expect(200);
+        assert_eq!(
+            after.header("etag"),
+            before.header("etag"),
+            "{method} {template}"
+        );
+        assert_eq!(
+            api.get("/destinations").await.expect(200).json()["items"]
+                .as_array()
+                .unwrap()
+                .len(),
+            listed_before,
+            "{method} {template}"
+        );
+        let activity = api
+            .get(&format!("/destinations/{id}/activity"))
+            .await
+            .expect(200)
+            .json();
+        assert_eq!(
+            activity["items"].as_array().unwrap().len(),
+            1,
+            "{method} {template}"
+        );
+        assert_eq!(
+            world.writer.assume_calls().len(),
+            calls_before,
+            "{method} {template}"
+        );
+        // AND the same request with the write permission is not refused for it
+        let allowed = api.send(send(false)).await;
+        assert!(
+            ![401, 403].contains(&allowed.status()),
+            "{method} {template}: {}",
+            allowed.response.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_reader_sees_everything_a_writer_sees() {
+    let world = world();
+    let api = world.api();
+    let id = api.create(draft_body()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (method, template) in tenant_routes().iter().filter(|(m, _)| m == "GET") {
+        let path = template
+            .replace("{id}", &id)
+            .replace("{deliveryId}", "export-1");
+        let as_reader = api.send(request(method, &path).reader()).await;
+        let as_writer = api.send(request(method, &path)).await;
+        assert_eq!(as_reader.status(), as_writer.status(), "{template}");
+        assert_ne!(as_reader.status(), 403, "{template}");
+    }
+}
+
+#[tokio::test]
+async fn get_me_says_what_the_token_may_do() {
+    let world = world();
+    let api = world.api();
+    let writer = api.get("/me").await.expect(200);
+    assert_eq!(
+        writer.json(),
+        json!({"tenantId": "tenant-a", "actor": "user:user-1", "canWrite": true})
+    );
+    assert_eq!(writer.header("cache-control"), Some("no-store"));
+    let reader = api.send(request("GET", "/me").reader()).await.expect(200);
+    assert_eq!(reader.json()["canWrite"], false);
+}
+
+/// The sample Save event with its claims replaced.
+fn save_event_with(claims: Value) -> lambda_http::Request {
+    let mut event: Value =
+        serde_json::from_str(&dev_support::events::raw("destinations-save.json")).unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"] = claims;
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+#[test]
+fn the_write_permission_comes_from_the_configured_claim_only() {
+    use shared::http::lambda::from_lambda;
+    let defaults = TokenClaims::default();
+    // GIVEN the template's defaults: `destinations:write` in `scope`
+    let scoped = save_event_with(
+        json!({"sub": "u", "tenant_id": "tenant-a", "scope": "openid destinations:write"}),
+    );
+    assert_eq!(from_lambda(scoped, &defaults).access, Access::Write);
+    // A token without it, or with it in another claim, or only in a header, is a reader.
+    let unscoped = save_event_with(json!({"sub": "u", "tenant_id": "tenant-a", "scope": "openid"}));
+    assert_eq!(from_lambda(unscoped, &defaults).access, Access::Read);
+    let elsewhere = save_event_with(
+        json!({"sub": "u", "tenant_id": "tenant-a", "roles": "destinations:write"}),
+    );
+    assert_eq!(from_lambda(elsewhere, &defaults).access, Access::Read);
+    let mut event: Value =
+        serde_json::from_str(&dev_support::events::raw("destinations-save.json")).unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"] =
+        json!({"sub": "u", "tenant_id": "tenant-a"});
+    event["headers"]["scope"] = json!("destinations:write");
+    event["headers"]["x-scope"] = json!("destinations:write");
+    let header_only = lambda_http::request::from_str(&event.to_string()).unwrap();
+    assert_eq!(from_lambda(header_only, &defaults).access, Access::Read);
+    // GIVEN a stack configured with a group claim (Cognito's, flattened by API Gateway)
+    let groups = TokenClaims {
+        write: WritePermission {
+            claim: "cognito:groups".into(),
+            value: "destinations-writers".into(),
+        },
+        ..TokenClaims::default()
+    };
+    let member = save_event_with(
+        json!({"sub": "u", "tenant_id": "tenant-a", "cognito:groups": "[admins destinations-writers]"}),
+    );
+    assert_eq!(from_lambda(member, &groups).access, Access::Write);
+    let scoped_only = save_event_with(
+        json!({"sub": "u", "tenant_id": "tenant-a", "scope": "destinations:write"}),
+    );
+    assert_eq!(from_lambda(scoped_only, &groups).access, Access::Read);
+}
