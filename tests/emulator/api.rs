@@ -334,3 +334,82 @@ async fn the_test_lock_is_held_while_a_test_runs_and_expires_after_a_crash() {
     );
     api.test(&id).await.expect(200);
 }
+
+#[tokio::test]
+async fn in_dynamodb_another_tenants_destination_does_not_exist_on_any_route() {
+    // GIVEN tenant A's saved-or-not destination in the real table, with its key and idempotency
+    let world = World::new().await;
+    let api = world.api();
+    let created = api
+        .send(
+            request("POST", "/destinations")
+                .header("idempotency-key", "isolation-1")
+                .json(bucket_policy("Private")),
+        )
+        .await
+        .expect(201)
+        .json();
+    let id = created["id"].as_str().unwrap().to_owned();
+    // WHEN tenant B tries every tenant route of the table on A's destination
+    let mut tried = 0;
+    for (method, template, function) in shared::http::ROUTES {
+        if function.authorization() != shared::http::Authorization::Tenant
+            || !template.contains("{id}")
+        {
+            continue;
+        }
+        let path = template
+            .replace("{id}", &id)
+            .replace("{deliveryId}", "export-1");
+        let mut attempt = request(method, &path).tenant("tenant-b");
+        if *method == "PATCH" {
+            attempt = attempt.json(json!({"name": "stolen", "bucket": "tenant-b-bucket"}));
+        }
+        if template.ends_with("/merge") {
+            attempt =
+                attempt.json(json!({"existingPolicy": {"Version": "2012-10-17", "Statement": []}}));
+        }
+        // THEN each answer is 404, as for a destination that does not exist
+        let reply = api.send(attempt).await;
+        assert_eq!(
+            reply.status(),
+            404,
+            "{method} {template}: {}",
+            reply.response.body
+        );
+        assert_eq!(reply.problem(), "not-found", "{method} {template}");
+        tried += 1;
+    }
+    assert!(tried >= 12, "only {tried} routes");
+    // AND A's destination is as it was, with only its own history
+    let after = api
+        .get(&format!("/destinations/{id}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(after, created);
+    let activity = api
+        .get(&format!("/destinations/{id}/activity"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(activity["items"].as_array().unwrap().len(), 1);
+    // AND B's list is empty, and B's use of A's idempotency key creates B's own destination
+    let listed = api
+        .send(request("GET", "/destinations").tenant("tenant-b"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(listed["items"], json!([]));
+    let own = api
+        .send(
+            request("POST", "/destinations")
+                .tenant("tenant-b")
+                .header("idempotency-key", "isolation-1")
+                .json(bucket_policy("Private")),
+        )
+        .await
+        .expect(201);
+    assert_eq!(own.header("idempotent-replayed"), None);
+    assert_ne!(own.json()["id"], created["id"]);
+}

@@ -167,11 +167,15 @@ async fn a_worker_that_dies_after_its_write_still_gets_its_event_out_once() {
         .send()
         .await
         .unwrap();
+    let after_check = world.api().get(&format!("/destinations/{id}")).await.json();
     // WHEN the message comes back and the stream runs
-    world.settle().await;
-    // THEN the redelivered check was skipped (the version moved on) and one event arrived
+    let pumped = world.settle().await;
+    // THEN the redelivered message was handled, its check skipped (the version moved on: a check
+    // that ran would have stored another result, a new version), and one event arrived
+    assert!(pumped.messages >= 1, "{pumped:?}");
     let destination = world.api().get(&format!("/destinations/{id}")).await.json();
     assert_eq!(destination["status"], "failing");
+    assert_eq!(destination["version"], after_check["version"]);
     assert_eq!(failed_events(&world.dispatcher.observed_events().await), 1);
 }
 
@@ -248,4 +252,52 @@ async fn a_save_that_moves_deliveries_raises_configuration_changed_with_who_and_
     assert_eq!(detail["after"]["bucket"], second);
     assert_eq!(detail["after"]["bucketOwner"], customer.id);
     assert_eq!(events[0]["source"], "destinations");
+}
+
+#[tokio::test]
+async fn a_publisher_that_dies_between_sending_and_clearing_sends_the_same_event_id_again() {
+    use shared::ports::{EventPublisher, Outbox};
+    let mut world = World::new().await;
+    broken_and_queued(&world).await;
+    // GIVEN the break is found while the bus is down, so its event waits in the outbox
+    world.services.publisher.1 = publisher(&world, false);
+    for _ in 0..3 {
+        world.dispatcher.pump(&world.services).await;
+    }
+    assert_eq!(outbox_entries(&world).await, 1);
+    // WHEN a publisher sends it and dies before clearing the entry
+    let (outbox, _) = &world.services.publisher;
+    let waiting = outbox
+        .backlog(time::OffsetDateTime::now_utc(), None)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(waiting.len(), 1);
+    publisher(&world, true).publish(&waiting[0]).await.unwrap();
+    assert_eq!(outbox_entries(&world).await, 1, "not cleared");
+    // AND the sweep finds it still waiting
+    let published = shared::app::events::sweep(
+        outbox,
+        &publisher(&world, true),
+        time::OffsetDateTime::now_utc(),
+    )
+    .await
+    .unwrap();
+    // THEN it is published once more, with the same eventId (so a consumer can drop the
+    // duplicate), and the outbox is empty
+    assert_eq!(published, 1);
+    let events: Vec<Value> = world
+        .dispatcher
+        .observed_events()
+        .await
+        .into_iter()
+        .filter(|e| e["detail-type"] == "Destination Connection Failed")
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(
+        events[0]["detail"]["eventId"],
+        events[1]["detail"]["eventId"]
+    );
+    assert_eq!(events[0]["detail"]["eventId"], waiting[0].event_id);
+    assert_eq!(outbox_entries(&world).await, 0);
 }

@@ -339,6 +339,30 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
             .unwrap()
         }
     };
+    // (the local server: a caller that sends its scopes without the write permission is a reader)
+    let as_reader = |method: &str, path: &str| {
+        let url = format!("{base}{path}");
+        let method = method.to_owned();
+        async move {
+            dev_support::http::send(
+                &method,
+                &url,
+                &[
+                    ("x-tenant-id", support::api::TENANT),
+                    ("x-scope", "openid"),
+                    ("content-type", "application/json"),
+                ],
+                Some(b"{}".to_vec()),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let refused = as_reader("POST", "/destinations").await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.json()["type"], "/problems/read-only");
+    assert_eq!(as_reader("GET", "/me").await.json()["canWrite"], false);
+    assert_eq!(send("GET", "/me", None).await.json()["canWrite"], true);
     let created = send("POST", "/destinations", Some(json!({"name": "Raw", "bucket": bucket, "folder": "in", "authMode": "bucketPolicy", "bucketOwnerAccountId": customer.id}))).await.json();
     let id = created["id"].as_str().unwrap().to_owned();
     let script = send("GET", &format!("/destinations/{id}/setup-kit"), None)

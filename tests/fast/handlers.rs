@@ -887,3 +887,162 @@ async fn the_deployed_kit_script_reaches_the_api_over_https_whatever_the_request
         format!("'https://api.example.com/destinations/{id}/bucket-policy/merge?output=policy'")
     );
 }
+
+#[tokio::test]
+async fn creating_is_rate_limited_per_tenant_and_a_refused_create_stores_nothing() {
+    // GIVEN a limit of 3 creates per tenant per minute
+    let world = MemoryWorld::new(
+        InMemoryStore::with_rate_limit(3),
+        ScriptedWriter::permissive(),
+    );
+    let api = world.api();
+    // WHEN tenant A creates 5 in a burst
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let mut body = bucket_policy_body();
+        body["name"] = json!(format!("D{n}"));
+        let reply = api.send(request("POST", "/destinations").json(body)).await;
+        if reply.status() == 429 {
+            assert_eq!(reply.problem(), "rate-limited");
+            assert!(reply.header("retry-after").is_some());
+        }
+        statuses.push(reply.status());
+    }
+    // THEN 3 were created and 2 refused, and only 3 exist
+    assert_eq!(statuses, [201, 201, 201, 429, 429]);
+    let listed = api.get("/destinations").await.expect(200).json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 3);
+    // AND tenant B still creates
+    api.send(
+        request("POST", "/destinations")
+            .tenant("tenant-b")
+            .json(bucket_policy_body()),
+    )
+    .await
+    .expect(201);
+}
+
+#[tokio::test]
+async fn merging_is_rate_limited_per_tenant() {
+    // GIVEN a limit of 3 merges per tenant per minute, and a bucket-policy destination
+    let world = MemoryWorld::new(
+        InMemoryStore::with_rate_limit(3),
+        ScriptedWriter::permissive(),
+    );
+    let api = world.api();
+    let id = api.create(bucket_policy_body()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let merge = || {
+        request("POST", &format!("/destinations/{id}/bucket-policy/merge"))
+            .json(json!({"existingPolicy": {"Version": "2012-10-17", "Statement": []}}))
+    };
+    // WHEN tenant A merges 5 times in a burst
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(api.send(merge()).await.status());
+    }
+    // THEN the first 3 are answered and the rest are 429 rate-limited
+    assert_eq!(statuses, [200, 200, 200, 429, 429]);
+    assert_eq!(api.send(merge()).await.problem(), "rate-limited");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_belongs_to_its_tenant() {
+    // GIVEN tenant A created a destination with an idempotency key
+    let world = world();
+    let api = world.api();
+    let first = api
+        .send(
+            request("POST", "/destinations")
+                .header("idempotency-key", "shared-key-1")
+                .json(bucket_policy_body()),
+        )
+        .await
+        .expect(201)
+        .json();
+    // WHEN tenant B sends the same key, with the same body and with another one
+    let same = api
+        .send(
+            request("POST", "/destinations")
+                .tenant("tenant-b")
+                .header("idempotency-key", "shared-key-1")
+                .json(bucket_policy_body()),
+        )
+        .await;
+    let mut other_body = bucket_policy_body();
+    other_body["name"] = json!("Other");
+    let other = api
+        .send(
+            request("POST", "/destinations")
+                .tenant("tenant-b")
+                .header("idempotency-key", "shared-key-2")
+                .json(other_body.clone()),
+        )
+        .await
+        .expect(201);
+    let reused_by_b = api
+        .send(
+            request("POST", "/destinations")
+                .tenant("tenant-b")
+                .header("idempotency-key", "shared-key-1")
+                .json(other_body),
+        )
+        .await;
+    // THEN B got a destination of its own, never A's answer, and B's own reuse rule applies
+    let same = same.expect(201);
+    assert_eq!(same.header("idempotent-replayed"), None);
+    assert_ne!(same.json()["id"], first["id"]);
+    assert_ne!(other.json()["id"], first["id"]);
+    assert_eq!(reused_by_b.status(), 422, "{}", reused_by_b.response.body);
+    // AND A's key still replays A's destination to A
+    let replay = api
+        .send(
+            request("POST", "/destinations")
+                .header("idempotency-key", "shared-key-1")
+                .json(bucket_policy_body()),
+        )
+        .await
+        .expect(201);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.json()["id"], first["id"]);
+}
+
+#[tokio::test]
+async fn a_test_overtaken_by_a_change_is_kept_in_the_history_only() {
+    // GIVEN a bucket-policy draft whose AWS calls take 150 ms each
+    let mut writer = ScriptedWriter::permissive();
+    writer.latency = std::time::Duration::from_millis(150);
+    let world = MemoryWorld::new(InMemoryStore::new(), writer);
+    let api = world.api();
+    let id = api.create(bucket_policy_body()).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // WHEN its bucket is changed while Test Connection runs
+    let (tested, patched) = tokio::join!(api.test(&id), async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        api.patch(&id, json!({"bucket": "acme-raw-new"})).await
+    });
+    patched.expect(200);
+    // THEN the test passed but says it is not current
+    let result = tested.expect(200).json();
+    assert_eq!(result["passed"], true, "{result}");
+    assert_eq!(result["current"], false, "{result}");
+    // AND it is not the destination's latest test, so Save refuses, but the history has it
+    let destination = api
+        .get(&format!("/destinations/{id}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(destination["bucket"], "acme-raw-new");
+    assert_eq!(destination["latestTest"], Value::Null, "{destination}");
+    assert_eq!(api.save(&id).await.expect(409).problem(), "not-verified");
+    let history = api
+        .get(&format!("/destinations/{id}/tests"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(history["items"].as_array().unwrap().len(), 1, "{history}");
+}

@@ -1,5 +1,6 @@
-//! Roles within a tenant: a token without the write permission reads everything and changes
-//! nothing, on every route openapi.yaml lists.
+//! Who the caller is, and what they may do: identity comes from the authorizer only (never a
+//! header), and a token without the write permission reads everything and changes nothing, on
+//! every route openapi.yaml lists.
 
 use serde_json::{Value, json};
 use shared::http::{Access, TokenClaims, WritePermission};
@@ -36,7 +37,9 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
     match (method, template) {
         ("POST", "/destinations") => Some(draft_body()),
         ("PATCH", _) => Some(json!({"name": "Renamed"})),
-        ("POST", "/destinations/{id}/bucket-policy/merge") => Some(json!({"currentPolicy": null})),
+        ("POST", "/destinations/{id}/bucket-policy/merge") => {
+            Some(json!({"existingPolicy": {"Version": "2012-10-17", "Statement": []}}))
+        }
         _ => None,
     }
 }
@@ -200,4 +203,80 @@ fn the_write_permission_comes_from_the_configured_claim_only() {
         json!({"sub": "u", "tenant_id": "tenant-a", "scope": "destinations:write"}),
     );
     assert_eq!(from_lambda(scoped_only, &groups).access, Access::Read);
+}
+
+#[test]
+fn in_the_deployed_path_no_header_sets_the_tenant_the_actor_or_the_permission() {
+    use shared::http::lambda::from_lambda;
+    // GIVEN a reader's token of tenant-a, and headers that claim everything else
+    let mut event: Value =
+        serde_json::from_str(&dev_support::events::raw("destinations-save.json")).unwrap();
+    event["requestContext"]["authorizer"]["jwt"]["claims"] =
+        json!({"sub": "user-42", "tenant_id": "tenant-a", "scope": "openid"});
+    for (name, value) in [
+        ("x-tenant-id", "tenant-b"),
+        ("x-actor", "admin"),
+        ("x-scope", "destinations:write"),
+        (
+            "x-platform-caller",
+            "arn:aws:iam::111111111111:role/exporter",
+        ),
+        ("tenant_id", "tenant-b"),
+    ] {
+        event["headers"][name] = json!(value);
+    }
+    // WHEN API Gateway hands it to a function
+    let request = from_lambda(
+        lambda_http::request::from_str(&event.to_string()).unwrap(),
+        &TokenClaims::default(),
+    );
+    // THEN only the authorizer's claims count
+    assert_eq!(
+        request.tenant.as_ref().map(|t| t.as_str()),
+        Some("tenant-a")
+    );
+    assert_eq!(
+        request.actor.as_ref().map(|a| a.as_str()),
+        Some("user:user-42")
+    );
+    assert_eq!(request.access, Access::Read);
+    assert_eq!(request.platform_caller, None);
+    // AND without an authorizer, headers make nobody anybody
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let anonymous = from_lambda(
+        lambda_http::request::from_str(&event.to_string()).unwrap(),
+        &TokenClaims::default(),
+    );
+    assert_eq!(anonymous.tenant, None);
+    assert_eq!(anonymous.actor, None);
+    assert_eq!(anonymous.access, Access::Read);
+}
+
+#[test]
+fn a_response_reaches_api_gateway_as_the_handler_made_it() {
+    use lambda_http::Body;
+    use shared::http::ApiResponse;
+    use shared::http::lambda::to_lambda;
+    // GIVEN a created destination's answer and an empty one
+    let created = ApiResponse::json(201, &json!({"id": "d-1"}))
+        .header("etag", "\"1\"")
+        .header("location", "/destinations/d-1");
+    // WHEN converted for API Gateway
+    let converted = to_lambda(created);
+    // THEN status, every header and the body are as made
+    assert_eq!(converted.status(), 201);
+    let header = |name: &str| converted.headers()[name].to_str().unwrap().to_owned();
+    assert_eq!(header("content-type"), "application/json");
+    assert_eq!(header("etag"), "\"1\"");
+    assert_eq!(header("location"), "/destinations/d-1");
+    match converted.body() {
+        Body::Text(text) => assert_eq!(text, r#"{"id":"d-1"}"#),
+        other => panic!("{other:?}"),
+    }
+    let empty = to_lambda(ApiResponse::no_content());
+    assert_eq!(empty.status(), 204);
+    assert!(matches!(empty.body(), Body::Empty));
 }

@@ -20,8 +20,9 @@ pub struct MemoryWorld {
     pub delivery_queue: RecordingDeliveryQueue,
 }
 
-/// The staging bucket of the fast tier's platform.
-pub const STAGING_BUCKET: &str = "platform-staging";
+/// The staging bucket of the fast tier's platform: the one the sample events name, so they are
+/// requests that succeed.
+pub const STAGING_BUCKET: &str = "destinations-stagingbucket-example";
 
 pub fn check_settings() -> CheckSettings {
     CheckSettings {

@@ -198,6 +198,44 @@ fn the_terraform_parses_and_holds_the_rendered_documents() {
                 assert!(kit.terraform.contains("REPLACES THE BUCKET'S WHOLE POLICY"));
             }
         }
+        says_only_what_it_must(&destination, &documents);
+    }
+}
+
+/// What the kit's documents must say, stated without the renderer: in role mode only our
+/// connector, only with this destination's External ID, only into its folder; in bucket-policy
+/// mode only this destination's writer session.
+fn says_only_what_it_must(
+    destination: &Destination,
+    documents: &std::collections::BTreeMap<String, Value>,
+) {
+    match destination.auth() {
+        AuthMode::IamRole { .. } => {
+            let trust = &documents["aws_iam_role.destination.assume_role_policy"]["Statement"][0];
+            assert_eq!(trust["Principal"]["AWS"], crate::testing::CONNECTOR);
+            assert_eq!(
+                trust["Condition"]["StringEquals"]["sts:ExternalId"],
+                destination.external_id().unwrap().expose()
+            );
+            let permissions = documents["aws_iam_role_policy.destination.policy"].to_string();
+            assert!(
+                permissions.contains("\"arn:aws:s3:::acme-exports/platform/exports/*\""),
+                "{permissions}"
+            );
+        }
+        AuthMode::BucketPolicy => {
+            let grant = documents["aws_s3_bucket_policy.destination.policy"]["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|s| s["Effect"] == "Allow")
+                .unwrap()
+                .clone();
+            assert_eq!(
+                grant["Principal"]["AWS"],
+                crate::testing::writer_session(destination.id())
+            );
+        }
     }
 }
 

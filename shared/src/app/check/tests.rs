@@ -163,6 +163,42 @@ async fn a_role_that_accepts_any_external_id_is_refused() {
     assert!(writer.put_calls().is_empty());
 }
 
+/// A role that trusts only its External ID, whose guard probes (the calls without it, or with
+/// a wrong one) get `failure` instead of an answer, while the real AssumeRole succeeds.
+fn guard_probes_fail_with(destination: &Destination, failure: ProbeFailure) -> ScriptedWriter {
+    let external_id = destination.external_id().unwrap().expose().to_owned();
+    ScriptedWriter::new(
+        move |call: &AssumeCall| match &call.external_id {
+            Some(id) if *id == external_id => Ok(()),
+            _ => Err(ProbeError::new(failure.clone())),
+        },
+        |_| Ok(()),
+    )
+}
+
+#[tokio::test]
+async fn the_external_id_guard_fails_closed_when_its_probes_are_throttled_or_time_out() {
+    for (failure, category) in [
+        (ProbeFailure::Throttled, FailureCategory::Transient),
+        (ProbeFailure::Timeout, FailureCategory::TimedOut),
+    ] {
+        // GIVEN a role whose real AssumeRole succeeds, but the guard's probes get no answer
+        let destination = role_destination();
+        let writer = guard_probes_fail_with(&destination, failure.clone());
+        // WHEN it is tested
+        let result = check(&writer, &destination).await;
+        // THEN it does not pass: an unanswered probe proves nothing, and nothing is written
+        assert!(!result.passed, "{failure:?}: {result:?}");
+        assert_eq!(result.category, Some(category), "{failure:?}");
+        assert_eq!(
+            stage(&result, Stage::ConfusedDeputyGuard),
+            StageStatus::Failed,
+            "{failure:?}"
+        );
+        assert!(writer.put_calls().is_empty(), "{failure:?}: written");
+    }
+}
+
 #[tokio::test]
 async fn a_new_loose_role_cannot_slip_through_while_iam_propagates() {
     // GIVEN a role that is invisible for its first calls, then trusts anyone (no condition)
