@@ -189,19 +189,23 @@ async fn the_quick_create_link_makes_a_role_that_passes() {
     );
 }
 
-#[tokio::test]
-async fn the_cli_script_run_twice_makes_a_role_that_passes() {
-    let world = World::new().await;
+/// A role destination writing into a new bucket of the role account, and its kit's CLI script:
+/// `(bucket, destination id, script)`.
+async fn role_destination_and_its_script(world: &World) -> (String, String, String) {
     let bucket = world.role_account_bucket().await;
     let created = world
         .api()
         .create(json!({"name": "Lake", "bucket": bucket, "authMode": "iamRole"}))
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
-    let script = kit(&world, &id).await["awsCli"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let script = kit(world, &id).await["awsCli"].as_str().unwrap().to_owned();
+    (bucket, id, script)
+}
+
+#[tokio::test]
+async fn the_cli_script_run_twice_makes_a_role_that_passes() {
+    let world = World::new().await;
+    let (bucket, id, script) = role_destination_and_its_script(&world).await;
     // WHEN the customer runs it with SKIP_LIFECYCLE=1
     run_as(
         world.customer_role_account(),
@@ -339,7 +343,7 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
             .unwrap()
         }
     };
-    // (the local server: a caller that sends its scopes without the write permission is a reader)
+    // (the local server: a caller that sends its groups without the write permission is a reader)
     let as_reader = |method: &str, path: &str| {
         let url = format!("{base}{path}");
         let method = method.to_owned();
@@ -349,7 +353,7 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
                 &url,
                 &[
                     ("x-tenant-id", support::api::TENANT),
-                    ("x-scope", "openid"),
+                    ("x-groups", "[analysts]"),
                     ("content-type", "application/json"),
                 ],
                 Some(b"{}".to_vec()),
@@ -505,20 +509,13 @@ async fn the_role_script_does_not_take_over_a_role_it_did_not_make() {
     // GIVEN a role destination and, in the customer's account, an unrelated role that already
     // has the name the kit suggests
     let world = World::new().await;
-    let bucket = world.role_account_bucket().await;
-    let created = world
-        .api()
-        .create(json!({"name": "Lake", "bucket": bucket, "authMode": "iamRole"}))
-        .await;
-    let id = created["id"].as_str().unwrap().to_owned();
-    let script = kit(&world, &id).await["awsCli"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, id, script) = role_destination_and_its_script(&world).await;
     let customer = world.customer_role_account();
     let role_name = format!("DataPlatformDestination-{}", &id[..8]);
-    let theirs = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
-        "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
+    // (it even names our connector, in a Deny: that is no trust)
+    let theirs = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"},
+        {"Effect": "Deny", "Principal": {"AWS": world.platform.connector_principal}, "Action": "sts:AssumeRole"}]});
     run_as(
         customer,
         "aws",

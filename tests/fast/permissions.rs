@@ -167,42 +167,51 @@ fn save_event_with(claims: Value) -> lambda_http::Request {
 fn the_write_permission_comes_from_the_configured_claim_only() {
     use shared::http::lambda::from_lambda;
     let defaults = TokenClaims::default();
-    // GIVEN the template's defaults: `destinations:write` in `scope`
-    let scoped = save_event_with(
-        json!({"sub": "u", "tenant_id": "tenant-a", "scope": "openid destinations:write"}),
+    // GIVEN the template's defaults: the group `destinations-writers` in `cognito:groups`, as
+    // API Gateway flattens a list claim
+    let member = save_event_with(
+        json!({"sub": "u", "tenant_id": "tenant-a", "cognito:groups": "[admins destinations-writers]"}),
     );
-    assert_eq!(from_lambda(scoped, &defaults).access, Access::Write);
-    // A token without it, or with it in another claim, or only in a header, is a reader.
-    let unscoped = save_event_with(json!({"sub": "u", "tenant_id": "tenant-a", "scope": "openid"}));
-    assert_eq!(from_lambda(unscoped, &defaults).access, Access::Read);
-    let elsewhere = save_event_with(
-        json!({"sub": "u", "tenant_id": "tenant-a", "roles": "destinations:write"}),
-    );
-    assert_eq!(from_lambda(elsewhere, &defaults).access, Access::Read);
+    assert_eq!(from_lambda(member, &defaults).access, Access::Write);
+    // A token without it, with it only as a scope (which a public client may ask for), in
+    // another claim, or only in a header, is a reader.
+    for claims in [
+        json!({"sub": "u", "tenant_id": "tenant-a", "cognito:groups": "[analysts]"}),
+        json!({"sub": "u", "tenant_id": "tenant-a", "scope": "openid destinations-writers"}),
+        json!({"sub": "u", "tenant_id": "tenant-a", "roles": "destinations-writers"}),
+        json!({"sub": "u", "tenant_id": "tenant-a"}),
+    ] {
+        let reader = save_event_with(claims.clone());
+        assert_eq!(
+            from_lambda(reader, &defaults).access,
+            Access::Read,
+            "{claims}"
+        );
+    }
     let mut event: Value =
         serde_json::from_str(&dev_support::events::raw("destinations-save.json")).unwrap();
     event["requestContext"]["authorizer"]["jwt"]["claims"] =
         json!({"sub": "u", "tenant_id": "tenant-a"});
-    event["headers"]["scope"] = json!("destinations:write");
-    event["headers"]["x-scope"] = json!("destinations:write");
+    event["headers"]["groups"] = json!("destinations-writers");
+    event["headers"]["x-groups"] = json!("destinations-writers");
     let header_only = lambda_http::request::from_str(&event.to_string()).unwrap();
     assert_eq!(from_lambda(header_only, &defaults).access, Access::Read);
-    // GIVEN a stack configured with a group claim (Cognito's, flattened by API Gateway)
-    let groups = TokenClaims {
+    // GIVEN a stack configured with a scope instead (for its own confidential clients)
+    let scoped = TokenClaims {
         write: WritePermission {
-            claim: "cognito:groups".into(),
-            value: "destinations-writers".into(),
+            claim: "scope".into(),
+            value: "destinations:write".into(),
         },
         ..TokenClaims::default()
     };
-    let member = save_event_with(
-        json!({"sub": "u", "tenant_id": "tenant-a", "cognito:groups": "[admins destinations-writers]"}),
+    let with_scope = save_event_with(
+        json!({"sub": "u", "tenant_id": "tenant-a", "scope": "openid destinations:write"}),
     );
-    assert_eq!(from_lambda(member, &groups).access, Access::Write);
-    let scoped_only = save_event_with(
-        json!({"sub": "u", "tenant_id": "tenant-a", "scope": "destinations:write"}),
+    assert_eq!(from_lambda(with_scope, &scoped).access, Access::Write);
+    let group_only = save_event_with(
+        json!({"sub": "u", "tenant_id": "tenant-a", "cognito:groups": "[destinations-writers]"}),
     );
-    assert_eq!(from_lambda(scoped_only, &groups).access, Access::Read);
+    assert_eq!(from_lambda(group_only, &scoped).access, Access::Read);
 }
 
 #[test]
@@ -212,11 +221,12 @@ fn in_the_deployed_path_no_header_sets_the_tenant_the_actor_or_the_permission() 
     let mut event: Value =
         serde_json::from_str(&dev_support::events::raw("destinations-save.json")).unwrap();
     event["requestContext"]["authorizer"]["jwt"]["claims"] =
-        json!({"sub": "user-42", "tenant_id": "tenant-a", "scope": "openid"});
+        json!({"sub": "user-42", "tenant_id": "tenant-a", "cognito:groups": "[analysts]"});
     for (name, value) in [
         ("x-tenant-id", "tenant-b"),
         ("x-actor", "admin"),
-        ("x-scope", "destinations:write"),
+        ("x-groups", "[destinations-writers]"),
+        ("groups", "[destinations-writers]"),
         (
             "x-platform-caller",
             "arn:aws:iam::111111111111:role/exporter",

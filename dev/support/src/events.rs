@@ -6,7 +6,7 @@ use shared::http::ApiRequest;
 use shared::http::lambda::from_lambda;
 
 /// The claims the sample events carry the tenant (`tenant_id`) and the write permission
-/// (`destinations:write` in `scope`) in: the template's defaults.
+/// (`destinations-writers` in `cognito:groups`) in: the template's defaults.
 pub fn token_claims() -> shared::http::TokenClaims {
     shared::http::TokenClaims::default()
 }

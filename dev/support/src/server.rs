@@ -1,7 +1,7 @@
 //! The HTTP API on a local port, as API Gateway serves it deployed: each request goes to the
 //! function that serves its route (unknown routes to the `$default` one), and the setup page at
 //! `/`. The tenant comes from an `X-Tenant-Id` header (or a bearer token the test configured), the
-//! actor from `X-Actor` and the token's scopes from `X-Scope` (without it, the local user may
+//! actor from `X-Actor` and the token's groups from `X-Groups` (without it, the local user may
 //! write), standing in for the authorizer's claims; on the internal routes, `X-Platform-Caller`
 //! stands in for the IAM authorizer's caller ARN.
 
@@ -73,9 +73,9 @@ async fn respond(
         let tokens = services.bearer_tokens.lock().ok()?;
         tokens.get(value.strip_prefix("Bearer ")?).cloned()
     });
-    let access = match (&bearer, header("x-scope")) {
+    let access = match (&bearer, header("x-groups")) {
         (Some((_, access)), _) => *access,
-        (None, Some(scope)) => WritePermission::default().access(Some(scope.as_str())),
+        (None, Some(groups)) => WritePermission::default().access(Some(groups.as_str())),
         (None, None) => Access::Write,
     };
     let request = ApiRequest {

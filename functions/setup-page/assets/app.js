@@ -902,9 +902,6 @@ function tokenClaims(token) {
   }
 }
 
-// Answers a silent sign-in may get when the issuer has no session: the user signs in by hand.
-const SIGNED_OUT_AT_ISSUER = ["login_required", "interaction_required", "consent_required", "account_selection_required"];
-
 // Back from the issuer with ?code=…&state=… (or ?error=…): trade the code and the verifier for
 // tokens, and keep the ID token only if it carries this sign-in's nonce. Returns whether the
 // address was an answer from the issuer.
@@ -919,7 +916,9 @@ async function finishSignIn() {
   for (const key of ["oidc.state", "oidc.verifier", "oidc.nonce", "oidc.silent", "oidc.return"]) sessionStorage.removeItem(key);
   window.history.replaceState(null, "", `/${returnTo}`);
   if (params.has("error")) {
-    if (silent && SIGNED_OUT_AT_ISSUER.includes(params.get("error"))) return true;
+    // A silent attempt that the issuer cannot answer without the user (no session there, or no
+    // support for prompt=none) just leaves the page signed out, with its button.
+    if (silent) return true;
     throw new ApiError(0, { detail: `Sign-in failed: ${params.get("error_description") || params.get("error")}.` });
   }
   if (!expected || params.get("state") !== expected || !verifier || !nonce) {
@@ -953,6 +952,8 @@ async function finishSignIn() {
 function forgetToken() {
   state.token = null;
   state.canWrite = null;
+  document.body.classList.remove("read-only");
+  $("read-only-note").hidden = true;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -110,7 +110,7 @@ fn a_save_that_moves_deliveries_says_from_where_to_where_and_who_did_it() {
     assert_eq!(detail["changedBy"], "user:admin-1");
     assert_eq!(detail["before"]["bucket"], before.bucket.as_str());
     assert_eq!(detail["after"]["bucket"], "new-bucket");
-    assert!(detail.get("category").is_none(), "{detail}");
+    assert!(detail["category"].is_null(), "{detail}");
     assert!(detail.get("firstFailureAt").is_none(), "{detail}");
 }
 

@@ -121,8 +121,8 @@ pub struct ConnectionEvent {
     pub tenant_id: TenantId,
     pub destination_id: DestinationId,
     pub destination_name: String,
-    /// The failure category (for a restore: the one it recovered from; none for a change).
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    /// The failure category (for a restore: the one it recovered from; null for a change). Always
+    /// present, as consumers of the first events have it.
     pub category: Option<FailureCategory>,
     /// Only in `Delivery Failed`: the delivery that was parked.
     #[serde(skip_serializing_if = "Option::is_none", default)]

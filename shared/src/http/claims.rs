@@ -28,11 +28,13 @@ impl Default for TokenClaims {
 }
 
 impl Default for WritePermission {
-    /// OAuth's own mechanism: a scope.
+    /// A group the identity provider's administrator puts users in, carried by the ID tokens the
+    /// setup page sends (Cognito's `cognito:groups`). Not a scope: the page is a public client,
+    /// and a scope is what a client asks for, not what a user was given.
     fn default() -> Self {
         Self {
-            claim: "scope".to_owned(),
-            value: "destinations:write".to_owned(),
+            claim: "cognito:groups".to_owned(),
+            value: "destinations-writers".to_owned(),
         }
     }
 }
@@ -63,7 +65,11 @@ mod tests {
     use super::*;
 
     fn access(raw: &str) -> Access {
-        WritePermission::default().access(Some(raw))
+        WritePermission {
+            claim: "scope".into(),
+            value: "destinations:write".into(),
+        }
+        .access(Some(raw))
     }
 
     #[test]
@@ -75,6 +81,7 @@ mod tests {
         assert_eq!(access("xdestinations:write"), Access::Read);
         assert_eq!(access(""), Access::Read);
         assert_eq!(WritePermission::default().access(None), Access::Read);
+        assert_eq!(WritePermission::default().access(Some("")), Access::Read);
     }
 
     #[test]

@@ -50,9 +50,7 @@ pub fn script(destination: &Destination, rendered: &RenderedPolicies, api: &ApiA
                 + "aws iam get-role --role-name \"$ROLE_NAME\" --query Role.Arn --output text\n"
         }
         AuthMode::BucketPolicy => {
-            header
-                + &bucket_policy_script(destination, rendered, api)
-                + &lifecycle_script(destination)
+            header + &bucket_policy_script(destination, api) + &lifecycle_script(destination)
         }
     }
 }
@@ -67,10 +65,12 @@ fn role_script(destination: &Destination, rendered: &RenderedPolicies) -> String
     out += &document("TRUST_POLICY", &trust);
     out += &document("PERMISSIONS_POLICY", &permissions);
     out += r#"
-if aws iam get-role --role-name "$ROLE_NAME" --query Role.AssumeRolePolicyDocument \
-    --output json >"$WORK/trust.json" 2>"$WORK/get-role.err"; then
-  # A role that does not trust the platform's connector already is not one this kit made:
-  # replacing its trust policy would take it over from whatever uses it.
+if aws iam get-role --role-name "$ROLE_NAME" --output json \
+    --query "Role.AssumeRolePolicyDocument.Statement[?Effect=='Allow'].Principal.AWS" \
+    >"$WORK/trust.json" 2>"$WORK/get-role.err"; then
+  # A role whose trust policy does not already allow the platform's connector is not one this
+  # kit made: replacing its trust policy would take it over from whatever uses it. (Only the
+  # Allow statements' AWS principals count: a Deny naming the connector is no trust.)
   if ! grep -qF "\"$CONNECTOR\"" "$WORK/trust.json" && [ "$FORCE" != 1 ]; then
     echo "The role $ROLE_NAME exists and does not trust the data platform ($CONNECTOR), so this kit did not make it: updating it would replace its trust policy and its permissions for this destination. Run again with ROLE_NAME=<another name>, or with --force to take it over. Nothing was changed." >&2
     exit 1
@@ -89,17 +89,8 @@ aws iam put-role-policy --role-name "$ROLE_NAME" --policy-name DataPlatformDesti
     out
 }
 
-fn bucket_policy_script(
-    destination: &Destination,
-    rendered: &RenderedPolicies,
-    api: &ApiAccess,
-) -> String {
+fn bucket_policy_script(destination: &Destination, api: &ApiAccess) -> String {
     let config = destination.configuration();
-    let statement = rendered
-        .bucket_policy_statement
-        .as_ref()
-        .map(|statement| serde_json::to_string_pretty(statement).expect("a statement serialises"))
-        .unwrap_or_default();
     let (base_url, auth) = match api {
         ApiAccess::Bearer { base_url } => (
             base_url,
@@ -118,7 +109,6 @@ fn bucket_policy_script(
         quote(config.bucket.as_str()),
         quote(&merge_url)
     );
-    out += &document("STATEMENT", &statement);
     out += r#"
 # The bucket's policy today (none yet is an empty one).
 if ! CURRENT=$(aws s3api get-bucket-policy --bucket "$BUCKET" --query Policy --output text 2>"$WORK/get.err"); then
@@ -138,10 +128,10 @@ if [ "${GRANTS:-0}" != 0 ] && [ "$FORCE" != 1 ]; then
   echo "The bucket policy of $BUCKET has $GRANTS statement(s) letting more than this destination put objects into its folder (everyone, the platform's account or its writer role). The platform refuses such a bucket: remove them (the setup page's merge step names them), or run again with --force (or FORCE=1) to apply the merge anyway. Nothing was changed." >&2
   exit 1
 fi
-# The change, shown before it is made: our statement added (an older copy of it replaced), every
-# other statement kept as it is.
-echo "The bucket policy of $BUCKET gets this statement; every other statement in it stays:"
-printf '%s\n' "$STATEMENT"
+# The change, shown before it is made: exactly the policy that will be applied (ours added or an
+# older copy of it replaced, every other statement kept as it is).
+echo "The bucket policy of $BUCKET becomes:"
+printf '%s\n' "$MERGED"
 if [ "$YES" != 1 ]; then
   ANSWER=""
   # Asked on the terminal (the script itself may come on standard input); no terminal, no yes.
