@@ -668,49 +668,6 @@ async fn activity_lists_every_change_newest_first_with_its_actor() {
 }
 
 #[tokio::test]
-async fn test_connection_is_rate_limited_per_tenant() {
-    // GIVEN a limit of 3 tests per tenant per minute
-    let world = MemoryWorld::new(
-        InMemoryStore::with_rate_limit(3),
-        ScriptedWriter::permissive(),
-    );
-    let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other = api
-        .send(
-            request("POST", "/destinations")
-                .tenant("tenant-b")
-                .json(bucket_policy_body()),
-        )
-        .await
-        .expect(201)
-        .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    // WHEN tenant A runs a burst of 6
-    let mut statuses = Vec::new();
-    for _ in 0..6 {
-        let reply = api.test(&id).await;
-        if reply.status() == 429 {
-            assert_eq!(reply.problem(), "rate-limited");
-            let wait: u64 = reply.header("retry-after").unwrap().parse().unwrap();
-            assert!((1..=60).contains(&wait));
-        }
-        statuses.push(reply.status());
-    }
-    // THEN the first 3 ran and the rest got 429, while tenant B is unaffected
-    assert_eq!(statuses, [200, 200, 200, 429, 429, 429]);
-    let b = api
-        .send(request("POST", &format!("/destinations/{other}/test")).tenant("tenant-b"))
-        .await;
-    assert_eq!(b.status(), 200);
-}
-
-#[tokio::test]
 async fn creating_past_the_tenants_cap_is_refused_until_one_is_deleted() {
     let world = MemoryWorld::with_limits(
         InMemoryStore::new(),
@@ -888,64 +845,81 @@ async fn the_deployed_kit_script_reaches_the_api_over_https_whatever_the_request
     );
 }
 
-#[tokio::test]
-async fn creating_is_rate_limited_per_tenant_and_a_refused_create_stores_nothing() {
-    // GIVEN a limit of 3 creates per tenant per minute
-    let world = MemoryWorld::new(
-        InMemoryStore::with_rate_limit(3),
-        ScriptedWriter::permissive(),
-    );
-    let api = world.api();
-    // WHEN tenant A creates 5 in a burst
-    let mut statuses = Vec::new();
-    for n in 0..5 {
-        let mut body = bucket_policy_body();
-        body["name"] = json!(format!("D{n}"));
-        let reply = api.send(request("POST", "/destinations").json(body)).await;
-        if reply.status() == 429 {
-            assert_eq!(reply.problem(), "rate-limited");
-            assert!(reply.header("retry-after").is_some());
-        }
-        statuses.push(reply.status());
-    }
-    // THEN 3 were created and 2 refused, and only 3 exist
-    assert_eq!(statuses, [201, 201, 201, 429, 429]);
-    let listed = api.get("/destinations").await.expect(200).json();
-    assert_eq!(listed["items"].as_array().unwrap().len(), 3);
-    // AND tenant B still creates
-    api.send(
-        request("POST", "/destinations")
-            .tenant("tenant-b")
-            .json(bucket_policy_body()),
-    )
-    .await
-    .expect(201);
+/// The actions limited per tenant and minute.
+#[derive(Clone, Copy, Debug)]
+enum Limited {
+    Create,
+    Merge,
+    Test,
 }
 
 #[tokio::test]
-async fn merging_is_rate_limited_per_tenant() {
-    // GIVEN a limit of 3 merges per tenant per minute, and a bucket-policy destination
-    let world = MemoryWorld::new(
-        InMemoryStore::with_rate_limit(3),
-        ScriptedWriter::permissive(),
-    );
-    let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let merge = || {
-        request("POST", &format!("/destinations/{id}/bucket-policy/merge"))
-            .json(json!({"existingPolicy": {"Version": "2012-10-17", "Statement": []}}))
-    };
-    // WHEN tenant A merges 5 times in a burst
-    let mut statuses = Vec::new();
-    for _ in 0..5 {
-        statuses.push(api.send(merge()).await.status());
+async fn creates_merges_and_tests_are_rate_limited_per_tenant() {
+    for limited in [Limited::Create, Limited::Merge, Limited::Test] {
+        // GIVEN a limit of 3 per tenant per minute, and a bucket-policy destination of each tenant
+        let world = MemoryWorld::new(
+            InMemoryStore::with_rate_limit(3),
+            ScriptedWriter::permissive(),
+        );
+        let api = world.api();
+        let id = api.create(bucket_policy_body()).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let other = api
+            .send(
+                request("POST", "/destinations")
+                    .tenant("tenant-b")
+                    .json(bucket_policy_body()),
+            )
+            .await
+            .expect(201)
+            .json()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let send = |tenant: &str, id: &str| {
+            let attempt = match limited {
+                Limited::Create => request("POST", "/destinations").json(bucket_policy_body()),
+                Limited::Merge => {
+                    request("POST", &format!("/destinations/{id}/bucket-policy/merge"))
+                        .json(json!({"existingPolicy": {"Version": "2012-10-17", "Statement": []}}))
+                }
+                Limited::Test => request("POST", &format!("/destinations/{id}/test")),
+            };
+            api.send(attempt.tenant(tenant))
+        };
+        // WHEN tenant A sends a burst (the create above already used one of its creates)
+        let allowed = if let Limited::Create = limited { 2 } else { 3 };
+        let mut statuses = Vec::new();
+        for _ in 0..allowed + 2 {
+            let reply = send("tenant-a", &id).await;
+            if reply.status() == 429 {
+                assert_eq!(reply.problem(), "rate-limited", "{limited:?}");
+                let wait: u64 = reply.header("retry-after").unwrap().parse().unwrap();
+                assert!((1..=60).contains(&wait), "{limited:?}");
+            }
+            statuses.push(reply.status());
+        }
+        // THEN the first ones are served and the rest refused with 429
+        let ok = if let Limited::Create = limited {
+            201
+        } else {
+            200
+        };
+        let mut expected = vec![ok; allowed];
+        expected.extend([429, 429]);
+        assert_eq!(statuses, expected, "{limited:?}");
+        // AND a refused create stored nothing, and tenant B is unaffected
+        let listed = api.get("/destinations").await.expect(200).json();
+        let mine = if let Limited::Create = limited { 3 } else { 1 };
+        assert_eq!(
+            listed["items"].as_array().unwrap().len(),
+            mine,
+            "{limited:?}"
+        );
+        assert_eq!(send("tenant-b", &other).await.status(), ok, "{limited:?}");
     }
-    // THEN the first 3 are answered and the rest are 429 rate-limited
-    assert_eq!(statuses, [200, 200, 200, 429, 429]);
-    assert_eq!(api.send(merge()).await.problem(), "rate-limited");
 }
 
 #[tokio::test]
