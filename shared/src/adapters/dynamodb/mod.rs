@@ -169,7 +169,7 @@ pub fn outbox_item(event: &ConnectionEvent) -> Result<Item, StoreError> {
     let mut item = Item::new();
     item.insert(
         "event".into(),
-        AttributeValue::M(serde_dynamo::to_item(event).map_err(corrupt)?),
+        AttributeValue::M(records::event_to_map(event)?),
     );
     item.insert("detail_type".into(), s(event.detail_type()));
     item.extend(keys::outbox(&event.tenant_id, &event.event_id));
@@ -185,13 +185,12 @@ pub fn read_outbox_event(item: &Item) -> Result<ConnectionEvent, StoreError> {
         .get("event")
         .and_then(|v| v.as_m().ok())
         .ok_or_else(|| corrupt(std::io::Error::other("outbox item without an event")))?;
-    let mut event: ConnectionEvent = serde_dynamo::from_item(event.clone()).map_err(corrupt)?;
-    event.kind = item
+    let kind = item
         .get("detail_type")
         .and_then(|v| v.as_s().ok())
         .and_then(|t| ConnectionEventKind::from_detail_type(t))
         .ok_or_else(|| corrupt(std::io::Error::other("outbox item of an unknown kind")))?;
-    Ok(event)
+    records::event_from_map(event.clone(), kind)
 }
 
 fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {

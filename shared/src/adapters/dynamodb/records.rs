@@ -15,7 +15,9 @@ use crate::domain::check::{
     CheckResult, FailureCategory, Stage, StageFailure, StageResult, StageStatus,
 };
 use crate::domain::delivery::{Delivery, DeliveryStatus, ObjectName, StagedSource, Written};
-use crate::domain::revalidation::RevalidationState;
+use crate::domain::revalidation::{
+    ConnectionEvent, ConnectionEventKind, DeliveryTarget, RevalidationState,
+};
 use crate::domain::{
     ActiveConfiguration, AuthMode, Configuration, Destination, DestinationParts, KeyTemplate,
     Status,
@@ -144,6 +146,126 @@ pub fn delivery_from_item(item: Item) -> Result<Delivery, StoreError> {
             Delivery::try_from(record)
         }
         other => Err(invalid(RECORD_VERSION, format!("unknown version {other}"))),
+    }
+}
+
+/// The map an outbox event is stored as (under the item's `event`), in the current version.
+pub fn event_to_map(event: &ConnectionEvent) -> Result<Item, StoreError> {
+    let mut map: Item = serde_dynamo::to_item(EventRecordV1::from(event)).map_err(corrupt)?;
+    map.insert(RECORD_VERSION.into(), n(CURRENT));
+    Ok(map)
+}
+
+/// An outbox event from its stored map of any version; its kind is stored beside it, as the
+/// event's detail-type.
+pub fn event_from_map(map: Item, kind: ConnectionEventKind) -> Result<ConnectionEvent, StoreError> {
+    match version_of(&map)? {
+        1 => {
+            let record: EventRecordV1 = serde_dynamo::from_item(map).map_err(corrupt)?;
+            record.into_event(kind)
+        }
+        other => Err(invalid(RECORD_VERSION, format!("unknown version {other}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Outbox events, version 1 (November 2026; the configuration-change fields added in December
+// are optional, so the first items read as they are).
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventRecordV1 {
+    event_id: String,
+    tenant_id: String,
+    destination_id: String,
+    destination_name: String,
+    /// Always written (null when there is none), as the first events had it.
+    #[serde(default)]
+    category: Option<CategoryRecordV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    delivery_id: Option<String>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    first_failure_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    changed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before: Option<TargetRecordV1>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<TargetRecordV1>,
+    #[serde(with = "time::serde::rfc3339")]
+    occurred_at: OffsetDateTime,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TargetRecordV1 {
+    bucket: String,
+    folder: String,
+    #[serde(default)]
+    bucket_owner: Option<String>,
+    #[serde(default)]
+    role_arn: Option<String>,
+    #[serde(default)]
+    kms_key_arn: Option<String>,
+}
+
+impl From<&ConnectionEvent> for EventRecordV1 {
+    fn from(event: &ConnectionEvent) -> Self {
+        let target = |t: &DeliveryTarget| TargetRecordV1 {
+            bucket: t.bucket.as_str().to_owned(),
+            folder: t.folder.as_str().to_owned(),
+            bucket_owner: t.bucket_owner.as_ref().map(|o| o.as_str().to_owned()),
+            role_arn: t.role_arn.as_ref().map(|r| r.as_str().to_owned()),
+            kms_key_arn: t.kms_key_arn.as_ref().map(|k| k.as_str().to_owned()),
+        };
+        Self {
+            event_id: event.event_id.clone(),
+            tenant_id: event.tenant_id.as_str().to_owned(),
+            destination_id: event.destination_id.as_str().to_owned(),
+            destination_name: event.destination_name.clone(),
+            category: event.category.map(Into::into),
+            delivery_id: event.delivery_id.as_ref().map(|d| d.as_str().to_owned()),
+            first_failure_at: event.first_failure_at,
+            changed_by: event.changed_by.as_ref().map(|a| a.as_str().to_owned()),
+            before: event.before.as_ref().map(target),
+            after: event.after.as_ref().map(target),
+            occurred_at: event.occurred_at,
+        }
+    }
+}
+
+impl TargetRecordV1 {
+    fn into_target(self) -> Result<DeliveryTarget, StoreError> {
+        Ok(DeliveryTarget {
+            bucket: parse("bucket", self.bucket)?,
+            folder: parse("folder", self.folder)?,
+            bucket_owner: parse_opt("bucketOwner", self.bucket_owner)?,
+            role_arn: parse_opt("roleArn", self.role_arn)?,
+            kms_key_arn: parse_opt("kmsKeyArn", self.kms_key_arn)?,
+        })
+    }
+}
+
+impl EventRecordV1 {
+    fn into_event(self, kind: ConnectionEventKind) -> Result<ConnectionEvent, StoreError> {
+        Ok(ConnectionEvent {
+            event_id: self.event_id,
+            kind,
+            tenant_id: parse("tenantId", self.tenant_id)?,
+            destination_id: parse("destinationId", self.destination_id)?,
+            destination_name: self.destination_name,
+            category: self.category.map(Into::into),
+            delivery_id: parse_opt("deliveryId", self.delivery_id)?,
+            first_failure_at: self.first_failure_at,
+            changed_by: parse_opt("changedBy", self.changed_by)?,
+            before: self.before.map(TargetRecordV1::into_target).transpose()?,
+            after: self.after.map(TargetRecordV1::into_target).transpose()?,
+            occurred_at: self.occurred_at,
+        })
     }
 }
 

@@ -201,3 +201,62 @@ fn every_golden_delivery_reads_and_writes_back_the_very_same_item() {
         "a delivered delivery leaves the due index"
     );
 }
+
+/// An outbox item as the table held it before its event was a record of its own (no
+/// `record_version`), taken unchanged from the sample stream event of that time.
+const GOLDEN_OUTBOX_FAILED: &str =
+    include_str!("golden/outbox-v1-destination-connection-failed.json");
+
+#[test]
+fn an_outbox_item_written_before_event_records_still_reads() {
+    // GIVEN the stored item of a Destination Connection Failed event WHEN read
+    let event = crate::adapters::dynamodb::read_outbox_event(&item(GOLDEN_OUTBOX_FAILED)).unwrap();
+    // THEN it is that event, whole
+    assert_eq!(event.kind, ConnectionEventKind::Failed);
+    assert_eq!(event.event_id, "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e/5");
+    assert_eq!(event.tenant_id.as_str(), "tenant-a");
+    assert_eq!(event.destination_name, "Lake");
+    assert_eq!(event.category, Some(FailureCategory::PutAccessDenied));
+    assert!(event.first_failure_at.is_some());
+    assert_eq!(event.changed_by, None);
+}
+
+#[test]
+fn a_configuration_change_round_trips_through_its_record() {
+    use crate::domain::revalidation::DeliveryTarget;
+    // GIVEN a Destination Configuration Changed event with every field set
+    let target = |bucket: &str| DeliveryTarget {
+        bucket: crate::domain::BucketName::new(bucket).unwrap(),
+        folder: crate::domain::Folder::new("exports/").unwrap(),
+        bucket_owner: Some(crate::domain::AccountId::new("222222222222").unwrap()),
+        role_arn: Some(crate::domain::RoleArn::new("arn:aws:iam::222222222222:role/w").unwrap()),
+        kms_key_arn: None,
+    };
+    let event = ConnectionEvent {
+        event_id: "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e/9".into(),
+        kind: ConnectionEventKind::ConfigurationChanged,
+        tenant_id: crate::domain::TenantId::new("tenant-a").unwrap(),
+        destination_id: crate::domain::DestinationId::new("0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e")
+            .unwrap(),
+        destination_name: "Lake".into(),
+        category: None,
+        delivery_id: None,
+        first_failure_at: None,
+        changed_by: Some(crate::domain::Actor::user("admin-2").unwrap()),
+        before: Some(target("acme-old")),
+        after: Some(target("acme-new")),
+        occurred_at: crate::testing::NOW,
+    };
+    // WHEN stored and read back
+    let stored = crate::adapters::dynamodb::outbox_item(&event).unwrap();
+    let read = crate::adapters::dynamodb::read_outbox_event(&stored).unwrap();
+    // THEN it is the same event, and its map names its record version and keeps `category`
+    assert_eq!(read, event);
+    let map = as_json(stored)["event"]["M"].clone();
+    assert_eq!(map["record_version"], serde_json::json!({"N": "1"}));
+    assert_eq!(map["category"], serde_json::json!({"NULL": true}));
+    assert_eq!(
+        map["after"]["M"]["bucket"],
+        serde_json::json!({"S": "acme-new"})
+    );
+}
