@@ -155,7 +155,7 @@ fn activity_item(
     id: &DestinationId,
     entry: &ActivityEntry,
 ) -> Result<Item, StoreError> {
-    let mut item: Item = serde_dynamo::to_item(entry).map_err(corrupt)?;
+    let mut item = records::activity_to_item(entry)?;
     item.extend(keys::activity(tenant, id, entry.at, entry.version));
     item.insert(
         "expires_at".into(),
@@ -657,7 +657,7 @@ impl ActivityLog for DynamoDbStore {
         let (items, next_cursor) = self.page(query, start).await?;
         let items = items
             .into_iter()
-            .map(|item| serde_dynamo::from_item(item).map_err(corrupt))
+            .map(records::activity_from_item)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ActivityPage { items, next_cursor })
     }

@@ -19,8 +19,8 @@ use crate::domain::revalidation::{
     ConnectionEvent, ConnectionEventKind, DeliveryTarget, RevalidationState,
 };
 use crate::domain::{
-    ActiveConfiguration, AuthMode, Configuration, Destination, DestinationParts, KeyTemplate,
-    Status,
+    ActiveConfiguration, Activity, ActivityEntry, AuthMode, Configuration, Destination,
+    DestinationParts, KeyTemplate, Status,
 };
 use crate::ports::{IdempotencyRecord, StoreError};
 
@@ -149,6 +149,24 @@ pub fn delivery_from_item(item: Item) -> Result<Delivery, StoreError> {
     }
 }
 
+/// The item an activity entry is stored as (without its keys and expiry), in the current version.
+pub fn activity_to_item(entry: &ActivityEntry) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(ActivityRecordV1::from(entry)).map_err(corrupt)?;
+    item.insert(RECORD_VERSION.into(), n(CURRENT));
+    Ok(item)
+}
+
+/// An activity entry from an item of any stored version.
+pub fn activity_from_item(item: Item) -> Result<ActivityEntry, StoreError> {
+    match version_of(&item)? {
+        1 => {
+            let record: ActivityRecordV1 = serde_dynamo::from_item(item).map_err(corrupt)?;
+            record.try_into()
+        }
+        other => Err(invalid(RECORD_VERSION, format!("unknown version {other}"))),
+    }
+}
+
 /// The map an outbox event is stored as (under the item's `event`), in the current version.
 pub fn event_to_map(event: &ConnectionEvent) -> Result<Item, StoreError> {
     let mut map: Item = serde_dynamo::to_item(EventRecordV1::from(event)).map_err(corrupt)?;
@@ -165,6 +183,113 @@ pub fn event_from_map(map: Item, kind: ConnectionEventKind) -> Result<Connection
             record.into_event(kind)
         }
         other => Err(invalid(RECORD_VERSION, format!("unknown version {other}"))),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activity entries, version 1 (November 2026; later actions were added as new variants).
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivityRecordV1 {
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+    actor: String,
+    #[serde(flatten)]
+    action: ActionRecordV1,
+    version: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+enum ActionRecordV1 {
+    Created,
+    Updated {
+        fields: Vec<String>,
+    },
+    Saved,
+    Discarded,
+    Deleted,
+    Tested {
+        passed: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<CategoryRecordV1>,
+    },
+    #[serde(rename_all = "camelCase")]
+    DeliveryRequested {
+        delivery_id: String,
+    },
+    CredentialsVended,
+    StatusChanged {
+        from: StatusRecordV1,
+        to: StatusRecordV1,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        category: Option<CategoryRecordV1>,
+    },
+}
+
+impl From<&ActivityEntry> for ActivityRecordV1 {
+    fn from(entry: &ActivityEntry) -> Self {
+        let action = match &entry.activity {
+            Activity::Created => ActionRecordV1::Created,
+            Activity::Updated { fields } => ActionRecordV1::Updated {
+                fields: fields.clone(),
+            },
+            Activity::Saved => ActionRecordV1::Saved,
+            Activity::Discarded => ActionRecordV1::Discarded,
+            Activity::Deleted => ActionRecordV1::Deleted,
+            Activity::Tested { passed, category } => ActionRecordV1::Tested {
+                passed: *passed,
+                category: category.map(Into::into),
+            },
+            Activity::DeliveryRequested { delivery_id } => ActionRecordV1::DeliveryRequested {
+                delivery_id: delivery_id.as_str().to_owned(),
+            },
+            Activity::CredentialsVended => ActionRecordV1::CredentialsVended,
+            Activity::StatusChanged { from, to, category } => ActionRecordV1::StatusChanged {
+                from: (*from).into(),
+                to: (*to).into(),
+                category: category.map(Into::into),
+            },
+        };
+        Self {
+            at: entry.at,
+            actor: entry.actor.as_str().to_owned(),
+            action,
+            version: entry.version,
+        }
+    }
+}
+
+impl TryFrom<ActivityRecordV1> for ActivityEntry {
+    type Error = StoreError;
+    fn try_from(record: ActivityRecordV1) -> Result<Self, StoreError> {
+        let activity = match record.action {
+            ActionRecordV1::Created => Activity::Created,
+            ActionRecordV1::Updated { fields } => Activity::Updated { fields },
+            ActionRecordV1::Saved => Activity::Saved,
+            ActionRecordV1::Discarded => Activity::Discarded,
+            ActionRecordV1::Deleted => Activity::Deleted,
+            ActionRecordV1::Tested { passed, category } => Activity::Tested {
+                passed,
+                category: category.map(Into::into),
+            },
+            ActionRecordV1::DeliveryRequested { delivery_id } => Activity::DeliveryRequested {
+                delivery_id: parse("deliveryId", delivery_id)?,
+            },
+            ActionRecordV1::CredentialsVended => Activity::CredentialsVended,
+            ActionRecordV1::StatusChanged { from, to, category } => Activity::StatusChanged {
+                from: from.into(),
+                to: to.into(),
+                category: category.map(Into::into),
+            },
+        };
+        Ok(ActivityEntry {
+            at: record.at,
+            actor: parse("actor", record.actor)?,
+            activity,
+            version: record.version,
+        })
     }
 }
 
@@ -474,7 +599,7 @@ struct ActiveRecordV1 {
     saved_at: OffsetDateTime,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone, Copy)]
 enum StatusRecordV1 {
     #[serde(rename = "draft")]
     Draft,
@@ -482,6 +607,26 @@ enum StatusRecordV1 {
     Verified,
     #[serde(rename = "failing")]
     Failing,
+}
+
+impl From<Status> for StatusRecordV1 {
+    fn from(value: Status) -> Self {
+        match value {
+            Status::Draft => StatusRecordV1::Draft,
+            Status::Verified => StatusRecordV1::Verified,
+            Status::Failing => StatusRecordV1::Failing,
+        }
+    }
+}
+
+impl From<StatusRecordV1> for Status {
+    fn from(value: StatusRecordV1) -> Self {
+        match value {
+            StatusRecordV1::Draft => Status::Draft,
+            StatusRecordV1::Verified => Status::Verified,
+            StatusRecordV1::Failing => Status::Failing,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -809,11 +954,7 @@ impl From<&DestinationParts> for DestinationRecordV1 {
                 pinned_owner: a.pinned_owner.as_ref().map(|o| o.as_str().to_owned()),
                 saved_at: a.saved_at,
             }),
-            status: match value.status {
-                Status::Draft => StatusRecordV1::Draft,
-                Status::Verified => StatusRecordV1::Verified,
-                Status::Failing => StatusRecordV1::Failing,
-            },
+            status: value.status.into(),
             version: value.version,
             created_at: value.created_at,
             updated_at: value.updated_at,
@@ -860,11 +1001,7 @@ impl TryFrom<DestinationRecordV1> for DestinationParts {
                     })
                 })
                 .transpose()?,
-            status: match value.status {
-                StatusRecordV1::Draft => Status::Draft,
-                StatusRecordV1::Verified => Status::Verified,
-                StatusRecordV1::Failing => Status::Failing,
-            },
+            status: value.status.into(),
             version: value.version,
             created_at: value.created_at,
             updated_at: value.updated_at,

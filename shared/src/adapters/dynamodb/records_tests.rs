@@ -260,3 +260,63 @@ fn a_configuration_change_round_trips_through_its_record() {
         serde_json::json!({"S": "acme-new"})
     );
 }
+
+/// An activity item as the table held it before entries were records of their own, written by
+/// that code (its keys and expiry included).
+const GOLDEN_ACTIVITY: &str = include_str!("golden/activity-v1-status-changed.json");
+
+#[test]
+fn an_activity_item_written_before_activity_records_still_reads() {
+    let entry = activity_from_item(item(GOLDEN_ACTIVITY)).unwrap();
+    assert_eq!(entry.actor.as_str(), "service:revalidation");
+    assert_eq!(entry.version, 7);
+    assert_eq!(
+        entry.activity,
+        crate::domain::Activity::StatusChanged {
+            from: Status::Verified,
+            to: Status::Failing,
+            category: Some(FailureCategory::PutAccessDenied),
+        }
+    );
+}
+
+#[test]
+fn every_activity_round_trips_through_its_record() {
+    use crate::domain::delivery::DeliveryId;
+    use crate::domain::{Activity, ActivityEntry, Actor};
+    for activity in [
+        Activity::Created,
+        Activity::Updated {
+            fields: vec!["bucket".into(), "folder".into()],
+        },
+        Activity::Saved,
+        Activity::Discarded,
+        Activity::Deleted,
+        Activity::Tested {
+            passed: false,
+            category: Some(FailureCategory::BucketNotFound),
+        },
+        Activity::DeliveryRequested {
+            delivery_id: DeliveryId::new("export-1").unwrap(),
+        },
+        Activity::CredentialsVended,
+        Activity::StatusChanged {
+            from: Status::Failing,
+            to: Status::Verified,
+            category: None,
+        },
+    ] {
+        let entry = ActivityEntry {
+            at: crate::testing::NOW,
+            actor: Actor::user("user-42").unwrap(),
+            activity,
+            version: 3,
+        };
+        let stored = activity_to_item(&entry).unwrap();
+        assert_eq!(
+            as_json(stored.clone())[RECORD_VERSION],
+            serde_json::json!({"N": "1"})
+        );
+        assert_eq!(activity_from_item(stored).unwrap(), entry);
+    }
+}
