@@ -280,3 +280,43 @@ async fn the_scheduler_reads_the_due_index_past_its_first_page() {
         .clone();
     assert_eq!(waiting, "501");
 }
+
+#[tokio::test]
+async fn a_check_message_that_can_never_be_handled_ends_in_the_dead_letter_queue() {
+    // GIVEN an unreadable message on the re-validation queue, whose redrive policy comes from
+    // template.yaml
+    let world = World::new().await;
+    let template = dev_support::template::template();
+    let max_receives = dev_support::template::resource(&template, "RevalidationQueue")["Properties"]
+        ["RedrivePolicy"]["maxReceiveCount"]
+        .as_u64()
+        .unwrap() as usize;
+    let sqs = world.platform.account.sqs();
+    sqs.send_message()
+        .queue_url(&world.platform.queue_url)
+        .message_body("not a re-validation request")
+        .send()
+        .await
+        .unwrap();
+    // WHEN the worker fails it as often as it is handed over
+    let mut handed = 0;
+    for _ in 0..max_receives * 2 {
+        handed += world.dispatcher.pump_queue(&world.services).await;
+    }
+    // THEN it was tried exactly the template's number of times and waits, unchanged, in the
+    // dead-letter queue
+    assert_eq!(handed, max_receives);
+    let parked = sqs
+        .receive_message()
+        .queue_url(&world.platform.dead_letter_queue_url)
+        .send()
+        .await
+        .unwrap()
+        .messages
+        .unwrap_or_default();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(
+        parked[0].body.as_deref(),
+        Some("not a re-validation request")
+    );
+}

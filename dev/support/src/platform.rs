@@ -139,9 +139,16 @@ impl EmulatedPlatform {
         let table_stream_arn = described.latest_stream_arn.clone();
         let sqs = account.sqs();
         let dead_letter = create_queue(&sqs, &names.dead_letter_queue, None).await;
-        let redrive =
-            json!({"deadLetterTargetArn": dead_letter.1, "maxReceiveCount": "5"}).to_string();
-        let queue = create_queue(&sqs, &names.queue, Some(redrive)).await;
+        let queue = create_queue(
+            &sqs,
+            &names.queue,
+            Some(redrive_policy(
+                &template,
+                "RevalidationQueue",
+                &dead_letter.1,
+            )),
+        )
+        .await;
         let failed = create_queue(&sqs, &names.failed_invocations_queue, None).await;
         let delivery_dead_letter =
             create_queue(&sqs, &names.delivery_dead_letter_queue, None).await;
