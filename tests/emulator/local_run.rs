@@ -41,7 +41,8 @@ async fn the_local_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c() {
         .env("PORT", port.to_string())
         .env("EMULATOR_PORT", emulator_port.to_string())
         .env("LOCAL_RUN_DIR", &state)
-        .env("REVALIDATE_INTERVAL", "0")
+        // Re-validation on, quickly: the README promises its events in the local run's output.
+        .env("REVALIDATE_INTERVAL", "2s")
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file)
@@ -106,6 +107,59 @@ async fn the_local_run_serves_the_readme_walkthrough_and_stops_on_ctrl_c() {
         String::from_utf8_lossy(&page.body).contains("<title>S3 destinations</title>"),
         "not the setup page"
     );
+    // WHEN, after Save, the role's policy is deleted (as the README suggests)
+    let id = dev_support::http::send(
+        "GET",
+        &format!("{api}/destinations"),
+        &[("x-tenant-id", "acme")],
+        None,
+    )
+    .await
+    .unwrap()
+    .json()["items"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let as_admin = |script: &str| {
+        let ran = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", script])
+            .current_dir(&root)
+            .env("API", &api)
+            .env("ID", &id)
+            .env("LOCAL_RUN_DIR", &state)
+            .output()
+            .unwrap();
+        assert!(
+            ran.status.success(),
+            "{script}:\n{}{}",
+            String::from_utf8_lossy(&ran.stdout),
+            String::from_utf8_lossy(&ran.stderr)
+        );
+    };
+    let admin =
+        r#"source "$LOCAL_RUN_DIR/admin.env"; export PATH="$PWD/target/tools/venv/bin:$PATH"; "#;
+    as_admin(&format!(
+        "{admin}aws iam delete-role-policy --role-name DataPlatformDestination-${{ID:0:8}} --policy-name DataPlatformDestination"
+    ));
+    // THEN the local run prints the failure by itself, from re-validation
+    let printed_within = |what: &str| {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let output = std::fs::read_to_string(&log).unwrap();
+            if output.contains(what) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no {what:?} in:\n{output}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    printed_within("event: Destination Connection Failed");
+    // WHEN the policy is put back (the kit's script, run again)
+    as_admin(&format!(
+        "{admin}curl -sf $API/destinations/$ID/setup-kit -H 'X-Tenant-Id: acme' | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"awsCli\"])' | SKIP_LIFECYCLE=1 bash -s >/dev/null"
+    ));
+    // THEN it prints the recovery
+    printed_within("event: Destination Connection Restored");
     // WHEN Ctrl-C reaches the local run
     // SAFETY: signalling a process group this test created.
     unsafe {
