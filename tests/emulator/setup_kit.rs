@@ -383,38 +383,14 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
         "{unconfirmed}"
     );
     assert!(unconfirmed.contains("--yes"), "{unconfirmed}");
-    let untouched: Value = serde_json::from_str(
-        customer
-            .s3()
-            .get_bucket_policy()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap()
-            .policy
-            .as_deref()
-            .unwrap(),
-    )
-    .unwrap();
+    let untouched: Value = bucket_policy(&customer, &bucket).await;
     assert_eq!(untouched, theirs);
     // WHEN the customer runs it with --yes, twice
     for _ in 0..2 {
         run_as(&customer, "bash", &["-s", "--", "--yes"], Some(&script));
     }
     // THEN the bucket policy holds their statement and ours, once each
-    let policy: Value = serde_json::from_str(
-        customer
-            .s3()
-            .get_bucket_policy()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap()
-            .policy
-            .as_deref()
-            .unwrap(),
-    )
-    .unwrap();
+    let policy: Value = bucket_policy(&customer, &bucket).await;
     let sids: Vec<&str> = policy["Statement"]
         .as_array()
         .unwrap()
@@ -475,20 +451,22 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
     let refused = run_expecting_failure(&customer, &script, &["--yes"]);
     // THEN it refuses, says why, and changes nothing
     assert!(refused.contains("--force"), "{refused}");
-    let after: Value = serde_json::from_str(
-        customer
-            .s3()
-            .get_bucket_policy()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap()
-            .policy
-            .as_deref()
-            .unwrap(),
-    )
-    .unwrap();
+    let after: Value = bucket_policy(&customer, &bucket).await;
     assert_eq!(after, broad);
+}
+
+/// The bucket's policy as S3 returns it.
+async fn bucket_policy(account: &Account, bucket: &str) -> Value {
+    let policy = account
+        .s3()
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap();
+    serde_json::from_str(&policy).unwrap()
 }
 
 /// Runs `script` with bash as `account`, with `options`; it must fail. Returns what it printed.
