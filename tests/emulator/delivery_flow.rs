@@ -290,16 +290,12 @@ async fn a_queued_request_that_can_never_be_accepted_ends_in_the_dead_letter_que
     }
     // THEN it was tried that many times and now waits in the dead-letter queue, unchanged
     assert_eq!(handed, 5);
-    let parked = sqs
-        .receive_message()
-        .queue_url(&world.platform.delivery_dead_letter_queue_url)
-        .send()
-        .await
-        .unwrap()
-        .messages
-        .unwrap_or_default();
-    assert_eq!(parked.len(), 1);
-    assert_eq!(parked[0].body.as_deref(), Some(body.as_str()));
+    assert_eq!(
+        world
+            .message_bodies(&world.platform.delivery_dead_letter_queue_url)
+            .await,
+        [body]
+    );
 }
 
 /// Vends credentials for `id` as the exporter, and an S3 client that uses them.

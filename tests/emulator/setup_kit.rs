@@ -176,17 +176,7 @@ async fn the_quick_create_link_makes_a_role_that_passes() {
         .unwrap()
         .to_owned();
     // THEN the role it made passes Test Connection
-    world
-        .api()
-        .patch(&id, json!({"roleArn": role}))
-        .await
-        .expect(200);
-    let result = world.api().test(&id).await.expect(200).json();
-    assert_eq!(
-        verdict(&result),
-        ("passed".into(), String::new()),
-        "{result}"
-    );
+    assert_role_passes(&world, &id, &role).await;
 }
 
 /// A role destination writing into a new bucket of the role account, and its kit's CLI script:
@@ -257,17 +247,7 @@ async fn the_cli_script_run_twice_makes_a_role_that_passes() {
             our_incomplete_uploads_rule("")
         )]
     );
-    world
-        .api()
-        .patch(&id, json!({"roleArn": role}))
-        .await
-        .expect(200);
-    let result = world.api().test(&id).await.expect(200).json();
-    assert_eq!(
-        verdict(&result),
-        ("passed".into(), String::new()),
-        "{result}"
-    );
+    assert_role_passes(&world, &id, &role).await;
 }
 
 // Multi-threaded: the customer's script blocks this test while the API it calls serves it.
@@ -455,6 +435,21 @@ async fn the_bucket_policy_script_keeps_the_customers_statements_and_passes() {
     assert_eq!(after, broad);
 }
 
+/// `role` set on destination `id` passes Test Connection.
+async fn assert_role_passes(world: &World, id: &str, role: &str) {
+    world
+        .api()
+        .patch(id, json!({"roleArn": role}))
+        .await
+        .expect(200);
+    let result = world.api().test(id).await.expect(200).json();
+    assert_eq!(
+        verdict(&result),
+        ("passed".into(), String::new()),
+        "{result}"
+    );
+}
+
 /// The bucket's policy as S3 returns it.
 async fn bucket_policy(account: &Account, bucket: &str) -> Value {
     let policy = account
@@ -549,17 +544,7 @@ async fn the_role_script_does_not_take_over_a_role_it_did_not_make() {
         trust()
     );
     let role = printed.trim().lines().last().unwrap().to_owned();
-    world
-        .api()
-        .patch(&id, json!({"roleArn": role}))
-        .await
-        .expect(200);
-    let result = world.api().test(&id).await.expect(200).json();
-    assert_eq!(
-        verdict(&result),
-        ("passed".into(), String::new()),
-        "{result}"
-    );
+    assert_role_passes(&world, &id, &role).await;
 }
 
 /// A stand-in for CloudFormation's pre-signed response URL: answers one PUT and hands back its

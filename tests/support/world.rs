@@ -75,6 +75,24 @@ impl World {
         self.dispatcher.settle(&self.services).await
     }
 
+    /// The bodies of the messages waiting in `queue_url` (a dead-letter queue, say).
+    pub async fn message_bodies(&self, queue_url: &str) -> Vec<String> {
+        self.platform
+            .account
+            .sqs()
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| m.body)
+            .collect()
+    }
+
     /// A bucket in the role account (role mode) with a unique name.
     pub async fn role_account_bucket(&self) -> String {
         let bucket = unique("dest");
