@@ -394,3 +394,99 @@ fn what_customers_trust_keeps_its_name_and_outlives_the_stack() {
         "Enabled"
     );
 }
+
+/// The connector's and writer's policies resolved as one stack would, with `organization` set
+/// (or not) and one additional platform account.
+fn fenced_policies(organization: &str) -> Vec<(&'static str, Vec<Value>)> {
+    let template = template();
+    let mut stack = dev_support::platform::base_stack(&template, "111111111111", "fence");
+    stack
+        .set(
+            "AdditionalPlatformAccountIds",
+            serde_json::json!(["222222222222"]),
+        )
+        .set("PlatformOrganizationId", organization)
+        .evaluate_conditions(&template);
+    ["ConnectorRole", "WriterRole"]
+        .into_iter()
+        .map(|role| {
+            let statements = dev_support::template::role_policies(&template, role)
+                .into_iter()
+                .flat_map(|(_, document)| {
+                    stack.resolve(&document)["Statement"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                })
+                .collect();
+            (role, statements)
+        })
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(one) => vec![one.clone()],
+        Value::Array(many) => many
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether a Deny statement of `statements` covers `action` under `key` = every one of `values`.
+fn denied(statements: &[Value], action: &str, key: &str, values: &[&str]) -> bool {
+    statements.iter().any(|s| {
+        let condition = &s["Condition"]["StringEquals"][key];
+        let named: Vec<&str> = match condition {
+            Value::String(one) => vec![one.as_str()],
+            Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        s["Effect"] == "Deny"
+            && actions(s).iter().any(|a| a == action)
+            && values.iter().all(|v| named.contains(v))
+    })
+}
+
+#[test]
+fn the_platforms_identities_are_fenced_out_of_its_accounts_and_organization() {
+    // GIVEN the stack deployed with an organization id and one more platform account
+    for (role, statements) in fenced_policies("o-abcdefghij") {
+        // THEN every action either role is allowed, and the KMS actions a key needs, are denied
+        // in the platform's accounts and in every account of its organization
+        let mut allowed: BTreeSet<String> = statements
+            .iter()
+            .filter(|s| s["Effect"] == "Allow")
+            .flat_map(actions)
+            .collect();
+        allowed.extend(["kms:GenerateDataKey".to_owned(), "kms:Decrypt".to_owned()]);
+        assert!(allowed.len() >= 3, "{role}: {allowed:?}");
+        for action in &allowed {
+            assert!(
+                denied(
+                    &statements,
+                    action,
+                    "aws:ResourceAccount",
+                    &["111111111111", "222222222222"]
+                ),
+                "{role} may {action} in the platform's own accounts"
+            );
+            assert!(
+                denied(&statements, action, "aws:ResourceOrgID", &["o-abcdefghij"]),
+                "{role} may {action} in the platform's organization"
+            );
+        }
+    }
+    // AND without an organization id no statement names one (an empty value would match nothing
+    // on AWS, but a policy should not carry a dead condition)
+    for (role, statements) in fenced_policies("") {
+        assert!(
+            !serde_json::to_string(&statements)
+                .unwrap()
+                .contains("aws:ResourceOrgID"),
+            "{role}"
+        );
+    }
+}

@@ -378,7 +378,7 @@ impl Names {
 }
 
 /// Pseudo parameters, and every parameter at its default.
-fn base_stack(template: &Value, account: &str, suffix: &str) -> Stack {
+pub fn base_stack(template: &Value, account: &str, suffix: &str) -> Stack {
     let mut stack = Stack::default();
     stack
         .set("AWS::Partition", "aws")
