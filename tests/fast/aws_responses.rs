@@ -290,3 +290,105 @@ async fn throttling_is_transient() {
         (Stage::Write, FailureCategory::Transient)
     );
 }
+
+/// S3's answer when KMS refused the data key, as AWS words it.
+fn kms_refusal(status: u16, code: &'static str, message: &'static str) -> Rule {
+    mock!(aws_sdk_s3::Client::put_object).then_http_response(move || {
+        answer(
+            status,
+            &[("content-type", "application/xml")],
+            s3_error(code, message),
+        )
+    })
+}
+
+#[tokio::test]
+async fn each_kms_refusal_aws_words_names_the_missing_grant() {
+    // GIVEN a bucket-policy destination with a key, and each answer AWS gives when S3 cannot use it
+    let d = destination(Some("eu-west-1"), true);
+    let cases: [(u16, &'static str, &'static str, &str, bool); 5] = [
+        (
+            403,
+            "AccessDenied",
+            "User: arn:aws:sts::111111111111:assumed-role/w/s is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:eu-west-1:222222222222:key/x because no resource-based policy allows the kms:GenerateDataKey action",
+            "key's policy",
+            true,
+        ),
+        (
+            403,
+            "AccessDenied",
+            "User: arn:aws:sts::111111111111:assumed-role/w/s is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:eu-west-1:222222222222:key/x with an explicit deny in a resource-based policy",
+            "explicit Deny",
+            false,
+        ),
+        (
+            400,
+            "KMS.DisabledException",
+            "arn:aws:kms:eu-west-1:222222222222:key/x is disabled.",
+            "disabled",
+            false,
+        ),
+        (
+            400,
+            "KMS.KMSInvalidStateException",
+            "arn:aws:kms:eu-west-1:222222222222:key/x is pending deletion.",
+            "scheduled for deletion",
+            false,
+        ),
+        (
+            400,
+            "KMS.NotFoundException",
+            "Invalid keyId arn:aws:kms:eu-west-1:222222222222:key/x",
+            "no such key",
+            false,
+        ),
+    ];
+    for (status, code, message, phrase, with_statement) in cases {
+        // WHEN the test upload gets that answer
+        let result = check(
+            &object_writer(&d, &[kms_refusal(status, code, message)]),
+            &d,
+        )
+        .await;
+        // THEN it is a KMS failure that names the grant (or state) at fault, with the key
+        // policy's statement where one fixes it, and echoes nothing of AWS's message
+        assert_eq!(
+            failed_stage(&result),
+            (Stage::Write, FailureCategory::KmsKeyNotUsable),
+            "{code}"
+        );
+        let failure = result.first_failure().unwrap();
+        assert!(failure.explanation.contains(phrase), "{code}: {failure:?}");
+        assert_eq!(failure.fix_document.is_some(), with_statement, "{code}");
+        assert_eq!(failure.aws_error_code.as_deref(), Some(code));
+        assert!(
+            !serde_json::to_string(failure)
+                .unwrap()
+                .contains("222222222222:key/x")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_kms_encrypted_bucket_with_no_key_configured_is_told_so() {
+    // GIVEN a destination that names no key, writing into a bucket encrypted by default with one
+    let d = destination(Some("eu-west-1"), false);
+    let denied = kms_refusal(
+        403,
+        "AccessDenied",
+        "User: arn:aws:sts::111111111111:assumed-role/w/s is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:eu-west-1:222222222222:key/x because no resource-based policy allows the kms:GenerateDataKey action",
+    );
+    // WHEN tested
+    let result = check(&object_writer(&d, &[denied]), &d).await;
+    // THEN the failure says the bucket uses a key the destination does not name
+    assert_eq!(
+        failed_stage(&result),
+        (Stage::Write, FailureCategory::KmsKeyNotUsable)
+    );
+    let failure = result.first_failure().unwrap();
+    assert!(
+        failure.explanation.contains("names no KMS key"),
+        "{failure:?}"
+    );
+    assert!(failure.fix.contains("kmsKeyArn"));
+}

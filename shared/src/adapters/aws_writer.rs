@@ -19,8 +19,8 @@ use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::domain::{RoleArn, RoleSessionName};
 use crate::ports::{
-    AssumeRoleRequest, AwsEvidence, FullObjectChecksum, ObjectBody, ObjectTarget, ObjectWriter,
-    ProbeError, ProbeFailure, SessionCredentials, UploadedPart, WrittenObject,
+    AssumeRoleRequest, AwsEvidence, FullObjectChecksum, KmsRefusal, ObjectBody, ObjectTarget,
+    ObjectWriter, ProbeError, ProbeFailure, SessionCredentials, UploadedPart, WrittenObject,
 };
 
 /// A session serves one check or one delivery's writes, so the shortest duration STS allows.
@@ -176,7 +176,7 @@ fn classify(answer: &Answer<'_>) -> ProbeFailure {
             || message.contains("kms:")
             || message.contains("key management service") =>
         {
-            ProbeFailure::KmsDenied
+            ProbeFailure::KmsDenied(kms_refusal(c, &message))
         }
         // S3 answers a wrong ExpectedBucketOwner with AccessDenied; the message names the owner.
         "AccessDenied" | "AccessDeniedException" if message.contains("bucket owner") => {
@@ -188,6 +188,23 @@ fn classify(answer: &Answer<'_>) -> ProbeFailure {
         _ if answer.status >= 500 || answer.status == 429 => ProbeFailure::Throttled,
         _ if answer.status == 403 => ProbeFailure::AccessDenied,
         _ => ProbeFailure::Other,
+    }
+}
+
+/// Which grant was missing, from the code S3 passes on from KMS or IAM's access-denied wording
+/// (`message` is lowercase).
+fn kms_refusal(code: &str, message: &str) -> KmsRefusal {
+    match code {
+        "KMS.DisabledException" | "KMS.KMSInvalidStateException" => KmsRefusal::KeyNotEnabled,
+        "KMS.NotFoundException" => KmsRefusal::KeyNotFound,
+        _ if message.contains("explicit deny") => KmsRefusal::ExplicitDeny,
+        _ if message.contains("no resource-based policy allows") => KmsRefusal::KeyPolicy,
+        _ if message.contains("no identity-based policy allows")
+            || message.contains("no session policy allows") =>
+        {
+            KmsRefusal::IdentityPolicy
+        }
+        _ => KmsRefusal::Unspecified,
     }
 }
 
@@ -493,7 +510,15 @@ mod tests {
         assert_eq!(answer(Some("PermanentRedirect"), "", 301, None), Other);
         assert_eq!(
             answer(Some("KMS.DisabledException"), "", 400, None),
-            KmsDenied
+            KmsDenied(KmsRefusal::KeyNotEnabled)
+        );
+        assert_eq!(
+            answer(Some("KMS.KMSInvalidStateException"), "", 400, None),
+            KmsDenied(KmsRefusal::KeyNotEnabled)
+        );
+        assert_eq!(
+            answer(Some("KMS.NotFoundException"), "Invalid keyId", 400, None),
+            KmsDenied(KmsRefusal::KeyNotFound)
         );
         assert_eq!(
             answer(
@@ -502,7 +527,33 @@ mod tests {
                 403,
                 None
             ),
-            KmsDenied
+            KmsDenied(KmsRefusal::Unspecified)
+        );
+        let denied = |why: &str| {
+            answer(
+                Some("AccessDenied"),
+                &format!(
+                    "User: arn:aws:sts::111122223333:assumed-role/r/destination-1 is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:111122223333:key/k {why}"
+                ),
+                403,
+                None,
+            )
+        };
+        assert_eq!(
+            denied("because no resource-based policy allows the kms:GenerateDataKey action"),
+            KmsDenied(KmsRefusal::KeyPolicy)
+        );
+        assert_eq!(
+            denied("because no identity-based policy allows the kms:GenerateDataKey action"),
+            KmsDenied(KmsRefusal::IdentityPolicy)
+        );
+        assert_eq!(
+            denied("because no session policy allows the kms:GenerateDataKey action"),
+            KmsDenied(KmsRefusal::IdentityPolicy)
+        );
+        assert_eq!(
+            denied("with an explicit deny in a resource-based policy"),
+            KmsDenied(KmsRefusal::ExplicitDeny)
         );
         assert_eq!(
             answer(
@@ -521,7 +572,7 @@ mod tests {
                 403,
                 None
             ),
-            KmsDenied
+            KmsDenied(KmsRefusal::Unspecified)
         );
         assert_eq!(
             answer(Some("AccessControlListNotSupported"), "", 400, None),

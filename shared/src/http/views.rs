@@ -199,7 +199,7 @@ impl<'a> PoliciesView<'a> {
             ),
             document(
                 "keyPolicyStatement",
-                "Add this statement to the KMS key's policy so this destination's writer identity can encrypt objects with the key through S3.",
+                "Add this statement to the KMS key's policy so the identity that writes (this destination's writer session, or your role) can encrypt objects with the key through S3. A key in another account than that identity needs it; a key in the role's own account needs it only when its policy does not let IAM policies grant it.",
                 rendered.key_policy_statement.as_ref().map(|d| d as &dyn ErasedDocument),
             ),
         ]

@@ -47,10 +47,14 @@ pub fn script(destination: &Destination, rendered: &RenderedPolicies, api: &ApiA
             header
                 + &role_script(destination, rendered)
                 + &lifecycle_script(destination)
+                + &key_policy_section(destination, rendered)
                 + "aws iam get-role --role-name \"$ROLE_NAME\" --query Role.Arn --output text\n"
         }
         AuthMode::BucketPolicy => {
-            header + &bucket_policy_script(destination, api) + &lifecycle_script(destination)
+            header
+                + &bucket_policy_script(destination, api)
+                + &lifecycle_script(destination)
+                + &key_policy_section(destination, rendered)
         }
     }
 }
@@ -147,6 +151,38 @@ fi
 aws s3api put-bucket-policy --bucket "$BUCKET" --policy "$MERGED"
 echo "Bucket policy of $BUCKET updated."
 "#;
+    out
+}
+
+/// A KMS key's policy is printed, not applied: it holds the key owner's other grants, and a wrong
+/// write to it can lock everyone out of the key. Printed on standard error, so that the role's
+/// ARN stays the last line of standard output.
+fn key_policy_section(destination: &Destination, rendered: &RenderedPolicies) -> String {
+    let Some(key) = &destination.configuration().kms_key else {
+        return String::new();
+    };
+    let mut out = format!(
+        "
+KMS_KEY={}
+",
+        quote(key.as_str())
+    );
+    match &rendered.key_policy_statement {
+        Some(statement) => {
+            out += &document(
+                "KEY_POLICY_STATEMENT",
+                &crate::policy::to_pretty_json(statement),
+            );
+            out += r#"echo "Objects are encrypted with the KMS key $KMS_KEY. Unless its key policy already grants it, add this statement to the key policy (KMS console: Customer managed keys, the key, Key policy, Edit), in the key's account:" >&2
+printf '%s\n' "$KEY_POLICY_STATEMENT" >&2
+"#;
+        }
+        // Role mode before the role's ARN is known: the statement names the role.
+        None => {
+            out += r#"echo "Objects are encrypted with the KMS key $KMS_KEY. If the key is in another account than this role, its key policy must grant the role: once you have pasted the role's ARN, the destination's documents (the setup page's step 2) show the statement to add." >&2
+"#;
+        }
+    }
     out
 }
 

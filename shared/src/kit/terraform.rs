@@ -48,7 +48,7 @@ pub fn configuration(destination: &Destination, rendered: &RenderedPolicies) -> 
 
 fn role(destination: &Destination, rendered: &RenderedPolicies) -> Body {
     let (trust, permissions) = role_documents(rendered);
-    Body::builder()
+    let body = Body::builder()
         .add_block(
             Block::builder("resource")
                 .add_label("aws_iam_role")
@@ -76,8 +76,23 @@ fn role(destination: &Destination, rendered: &RenderedPolicies) -> Body {
                 .add_attribute(("description", "Paste this into the destination's Role ARN."))
                 .add_attribute(("value", reference("aws_iam_role", "destination", "arn")))
                 .build(),
-        )
-        .build()
+        );
+    key_policy_output(body, rendered).build()
+}
+
+/// The statement a KMS key's policy needs, as an output: Terraform must not own a key policy that
+/// other statements live in.
+fn key_policy_output(body: hcl::BodyBuilder, rendered: &RenderedPolicies) -> hcl::BodyBuilder {
+    match &rendered.key_policy_statement {
+        Some(statement) => body.add_block(
+            Block::builder("output")
+                .add_label("key_policy_statement")
+                .add_attribute(("description", "Add this statement to the KMS key's policy."))
+                .add_attribute(("value", heredoc(&to_pretty_json(statement))))
+                .build(),
+        ),
+        None => body,
+    }
 }
 
 fn bucket_policy(destination: &Destination, rendered: &RenderedPolicies) -> Body {
@@ -94,15 +109,7 @@ fn bucket_policy(destination: &Destination, rendered: &RenderedPolicies) -> Body
             .add_attribute(("policy", heredoc(&policy)))
             .build(),
     );
-    if let Some(statement) = &rendered.key_policy_statement {
-        body = body.add_block(
-            Block::builder("output")
-                .add_label("key_policy_statement")
-                .add_attribute(("description", "Add this statement to the KMS key's policy."))
-                .add_attribute(("value", heredoc(&to_pretty_json(statement))))
-                .build(),
-        );
-    }
+    body = key_policy_output(body, rendered);
     body.build()
 }
 

@@ -368,8 +368,66 @@ fn both_scripts() -> Vec<String> {
     let bucket = DestinationBuilder::new(AuthModeKind::BucketPolicy)
         .bucket("acme-raw")
         .owner("222222222222")
+        .kms_key("arn:aws:kms:us-east-1:222222222222:key/k")
         .build();
-    vec![kit_of(&role_destination()).aws_cli, kit_of(&bucket).aws_cli]
+    vec![
+        kit_of(&role_destination()).aws_cli,
+        kit_of(&role_destination_with_arn()).aws_cli,
+        kit_of(&bucket).aws_cli,
+    ]
+}
+
+const ROLE_ARN: &str = "arn:aws:iam::333333333333:role/DataPlatformDestination-lake";
+
+fn role_destination_with_arn() -> Destination {
+    DestinationBuilder::new(AuthModeKind::IamRole)
+        .bucket("acme-exports")
+        .region("eu-west-1")
+        .role_arn(ROLE_ARN)
+        .kms_key("arn:aws:kms:eu-west-1:222222222222:key/k-1")
+        .build()
+}
+
+#[test]
+fn a_key_in_another_account_gets_its_statement_from_every_kit_output_that_can_carry_it() {
+    // GIVEN a role-mode destination whose role is known and whose key is in another account
+    let destination = role_destination_with_arn();
+    let rendered = render(&destination, &platform()).unwrap();
+    let kit = setup_kit(&destination, &rendered, &settings());
+    // THEN the rendered key-policy statement grants that role the key through S3
+    let statement = rendered.key_policy_statement.as_ref().unwrap();
+    let value = serde_json::to_value(statement).unwrap();
+    assert_eq!(value["Principal"]["AWS"], ROLE_ARN);
+    assert_eq!(
+        value["Condition"]["StringEquals"]["kms:ViaService"],
+        "s3.eu-west-1.amazonaws.com"
+    );
+    // AND the CLI script prints it (a key policy is never rewritten by the kit), Terraform outputs
+    // it, and the role's ARN stays the script's last line
+    let pretty = crate::policy::to_pretty_json(statement);
+    assert!(kit.aws_cli.contains(&pretty), "{}", kit.aws_cli);
+    assert!(
+        kit.aws_cli
+            .contains("printf '%s\\n' \"$KEY_POLICY_STATEMENT\" >&2")
+    );
+    assert!(!kit.aws_cli.contains("put-key-policy"));
+    assert!(
+        kit.aws_cli
+            .trim_end()
+            .ends_with("--query Role.Arn --output text")
+    );
+    assert!(
+        kit.terraform.contains("output \"key_policy_statement\""),
+        "{}",
+        kit.terraform
+    );
+    // AND before the role's ARN is known the script says where the statement will appear
+    let early = kit_of(&role_destination()).aws_cli;
+    assert!(
+        early.contains("once you have pasted the role's ARN"),
+        "{early}"
+    );
+    assert!(!early.contains("KEY_POLICY_STATEMENT"));
 }
 
 /// Runs `script` with bash and `args`, with stand-ins for the AWS CLI and curl that only record

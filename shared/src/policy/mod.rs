@@ -15,9 +15,9 @@ pub use merge::{
 pub use render::{
     BUCKET_OWNER_FULL_CONTROL, BUCKET_POLICY_LIMIT, KMS_ACTIONS, MANAGED_POLICY_LIMIT,
     PART_ACTIONS, PUT_ACTIONS, RenderError, RenderedPolicies, SESSION_POLICY_LIMIT, SID_PREFIX,
-    TRUST_POLICY_LIMIT, WRITE_ACTIONS, bucket_policy_statement, object_resource,
-    permissions_policy, render, session_policy, single_put_session_policy, statement_sid,
-    trust_policy,
+    TRUST_POLICY_LIMIT, WRITE_ACTIONS, bucket_policy_statement, key_policy_statement,
+    object_resource, permissions_policy, render, session_policy, single_put_session_policy,
+    statement_sid, trust_policy,
 };
 
 #[cfg(test)]

@@ -60,8 +60,11 @@ pub struct RenderedPolicies {
     pub bucket_policy: Option<PolicyDocument>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_policy_statement: Option<Statement>,
-    /// Bucket-policy mode with SSE-KMS: the statement the key policy needs (cross-account keys are
-    /// authorised by the key policy, not by ours).
+    /// With SSE-KMS, the statement the key policy needs: a key in another account than the writing
+    /// identity is authorised by its key policy, whatever the identity's own policies say. Names
+    /// this destination's writer session (bucket-policy mode) or the customer's role (role mode,
+    /// once its ARN is set); a key in the role's own account needs it only when its key policy
+    /// does not let IAM policies grant it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_policy_statement: Option<Statement>,
 }
@@ -221,16 +224,17 @@ pub fn bucket_policy_statement(
         .with_principal(writer_session)
 }
 
-fn key_policy_statement(
+/// What the destination's key policy must grant `principal` (the identity that writes).
+pub fn key_policy_statement(
     id: &DestinationId,
     configuration: &Configuration,
-    writer_session: &str,
+    principal: &str,
 ) -> Option<Statement> {
     let key = configuration.kms_key.as_ref()?;
     // In a key policy "*" would also mean this key; naming it keeps the statement explicit.
     let statement = Statement::allow(&KMS_ACTIONS, vec![key.as_str().to_owned()])
         .with_sid(format!("{}Kms", statement_sid(id)))
-        .with_principal(writer_session);
+        .with_principal(principal);
     Some(kms_conditions(configuration, statement))
 }
 
@@ -255,7 +259,9 @@ pub fn render(
                 trust_policy: Some(trust),
                 bucket_policy: None,
                 bucket_policy_statement: None,
-                key_policy_statement: None,
+                key_policy_statement: configuration.role_arn.as_ref().and_then(|role| {
+                    key_policy_statement(destination.id(), configuration, role.as_str())
+                }),
             })
         }
         AuthMode::BucketPolicy => {

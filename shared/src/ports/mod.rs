@@ -15,6 +15,6 @@ pub use store::{
     RateLimiter, Recorded, RetryAfter, SideEffects, StoreError,
 };
 pub use writer::{
-    AssumeRoleRequest, AwsEvidence, FullObjectChecksum, ObjectBody, ObjectTarget, ObjectWriter,
-    ProbeError, ProbeFailure, SessionCredentials, UploadedPart, WrittenObject,
+    AssumeRoleRequest, AwsEvidence, FullObjectChecksum, KmsRefusal, ObjectBody, ObjectTarget,
+    ObjectWriter, ProbeError, ProbeFailure, SessionCredentials, UploadedPart, WrittenObject,
 };

@@ -96,8 +96,8 @@ pub enum ProbeFailure {
     WrongRegion {
         actual: String,
     },
-    /// S3 could not use the KMS key.
-    KmsDenied,
+    /// S3 could not use a KMS key, for the reason AWS gave.
+    KmsDenied(KmsRefusal),
     /// The bucket refused the ACL header.
     AclRejected,
     /// The write was authorised and refused only because the object exists (`If-None-Match`).
@@ -109,6 +109,24 @@ pub enum ProbeFailure {
     Unreachable,
     /// Anything else AWS refused; the evidence carries its code.
     Other,
+}
+
+/// Which grant S3 found missing when it asked KMS for the object's data key. AWS names it in the
+/// message (`… because no resource-based policy allows …`) or the code (`KMS.DisabledException`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KmsRefusal {
+    /// The key policy allows the writing identity nothing (its conditions included).
+    KeyPolicy,
+    /// The writing identity's own policies (the role's, or the session's) allow no use of the key.
+    IdentityPolicy,
+    /// An explicit Deny: the key policy, a permissions boundary or an SCP.
+    ExplicitDeny,
+    /// The key is disabled or pending deletion.
+    KeyNotEnabled,
+    /// There is no such key in the bucket's region.
+    KeyNotFound,
+    /// AWS did not say which.
+    Unspecified,
 }
 
 /// What AWS said, safe to show a customer: codes and ids, never messages (which can name other

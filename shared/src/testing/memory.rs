@@ -813,6 +813,15 @@ impl ScriptedWriter {
         )
     }
 
+    /// The same sessions, with writes answered by `put`.
+    pub fn with_puts(
+        mut self,
+        put: impl Fn(&PutCall) -> Result<(), ProbeError> + Send + Sync + 'static,
+    ) -> Self {
+        self.put = Arc::new(put);
+        self
+    }
+
     pub fn assume_calls(&self) -> Vec<AssumeCall> {
         self.assumed
             .lock()

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::domain::check::{FailureCategory, StageFailure};
 use crate::domain::{AccountId, AuthModeKind, BucketName, Partition};
-use crate::ports::{AwsEvidence, ProbeError};
+use crate::ports::{AwsEvidence, KmsRefusal, ProbeError};
 
 fn failure(category: FailureCategory, explanation: String) -> StageFailure {
     StageFailure {
@@ -222,18 +222,84 @@ pub fn wrong_region(actual: &str, configured: &str, error: &ProbeError) -> Stage
 
 // ---- Write ----
 
-pub fn kms_not_usable(error: &ProbeError) -> StageFailure {
-    failure(
-        FailureCategory::KmsKeyNotUsable,
-        "S3 could not encrypt the object with the destination's KMS key.".into(),
-    )
-    .evidence(&error.evidence)
-    .causes(&[
-        "The key policy does not allow the writing identity kms:GenerateDataKey and kms:Decrypt.",
-        "The key is disabled, pending deletion, or in another region than the bucket.",
-        "A key-policy condition (for example on the encryption context) does not match.",
-    ])
-    .fix("Grant kms:GenerateDataKey and kms:Decrypt on the key through S3, and check that it is enabled.", None)
+/// What S3's refusal to use a KMS key means for this destination.
+pub struct KmsDenial {
+    pub refusal: KmsRefusal,
+    pub auth: AuthModeKind,
+    /// Whether the destination names a key at all.
+    pub has_kms_key: bool,
+    /// The statement the key policy needs (for the writer session, or the role).
+    pub key_policy_statement: Option<Value>,
+    /// Role mode: the role's permissions policy, which grants the key through S3.
+    pub permissions_policy: Option<Value>,
+}
+
+/// S3 could not encrypt the test upload: which grant AWS found missing, and the document to fix it.
+pub fn kms_not_usable(denial: KmsDenial, error: &ProbeError) -> StageFailure {
+    let kms = |explanation: &str| {
+        failure(FailureCategory::KmsKeyNotUsable, explanation.to_owned()).evidence(&error.evidence)
+    };
+    if !denial.has_kms_key {
+        return kms("The bucket encrypts new objects with a KMS key by default (SSE-KMS), and this destination names no KMS key, so nothing grants us the use of that key.")
+            .causes(&[
+                "The bucket's default encryption is SSE-KMS with a customer managed key.",
+                "The destination was created without its kmsKeyArn.",
+            ])
+            .fix("Set the destination's kmsKeyArn to the key of the bucket's default encryption (S3 console: the bucket, Properties, Default encryption), then apply the documents again: they then grant that key.", None);
+    }
+    let identity = match denial.auth {
+        AuthModeKind::IamRole => "your role",
+        AuthModeKind::BucketPolicy => "this destination's writer session",
+    };
+    match denial.refusal {
+        KmsRefusal::KeyPolicy => kms(&format!("The KMS key's policy does not let {identity} use the key."))
+            .causes(&[
+                "The key policy has no statement for the identity that writes (a key in another account is granted by its key policy alone).",
+                "The key policy's statement has a kms:ViaService or encryption-context condition that does not match S3 writing to this bucket.",
+                "The key policy does not let IAM policies grant the key (no statement for the key's account).",
+            ])
+            .fix("Add this statement to the key policy (KMS console: Customer managed keys, the key, Key policy, Edit).", denial.key_policy_statement),
+        KmsRefusal::IdentityPolicy => match denial.auth {
+            AuthModeKind::IamRole => kms("Your role's permissions policy does not allow it to use the KMS key.")
+                .causes(&[
+                    "The permissions policy lacks kms:GenerateDataKey and kms:Decrypt on this key.",
+                    "Its kms:ViaService or encryption-context condition names another region, bucket or folder.",
+                    "The policy names another key than the destination's kmsKeyArn.",
+                ])
+                .fix("Attach this permissions policy to the role (it grants the key through S3, for this bucket only).", denial.permissions_policy),
+            AuthModeKind::BucketPolicy => kms("The platform may use a customer's KMS key only through S3 in the key's own region, and this upload did not qualify.")
+                .causes(&[
+                    "The key is in another region than the bucket (S3 can only use a key of the bucket's region).",
+                    "The destination's kmsKeyArn is not the key S3 used.",
+                ])
+                .fix("Use a KMS key in the bucket's region and set it as the destination's kmsKeyArn.", None),
+        },
+        KmsRefusal::ExplicitDeny => kms(&format!("An explicit Deny stops {identity} from using the KMS key."))
+            .causes(&[
+                "A Deny statement in the key policy.",
+                "A service control policy (SCP) or permissions boundary that denies KMS.",
+                "A Deny in the role's own policies.",
+            ])
+            .fix("Remove or narrow the Deny so that it does not apply to this identity writing through S3.", None),
+        KmsRefusal::KeyNotEnabled => kms("The KMS key is disabled or scheduled for deletion, so S3 cannot encrypt with it.")
+            .causes(&["Someone disabled the key.", "The key is pending deletion."])
+            .fix("Enable the key (KMS console: the key, Key actions, Enable), or cancel its scheduled deletion.", None),
+        KmsRefusal::KeyNotFound => kms("KMS has no such key where S3 looked for it.")
+            .causes(&[
+                "The key ARN has a typo.",
+                "The key is in another region than the bucket.",
+                "The key was deleted.",
+            ])
+            .fix("Check the destination's kmsKeyArn, and use a key in the bucket's region.", None),
+        KmsRefusal::Unspecified => kms("S3 could not encrypt the object with the destination's KMS key.")
+            .causes(&[
+                "The key policy does not allow the writing identity kms:GenerateDataKey and kms:Decrypt.",
+                "The role's permissions policy does not allow the key (role mode).",
+                "The key is disabled, pending deletion, or in another region than the bucket.",
+                "A kms:ViaService or encryption-context condition does not match.",
+            ])
+            .fix("Grant the key through its key policy with this statement, and check that it is enabled and in the bucket's region.", denial.key_policy_statement),
+    }
 }
 
 pub fn acl_rejected(error: &ProbeError) -> StageFailure {
@@ -373,7 +439,16 @@ mod tests {
             transient(&timeout, "x"),
             bucket_not_found(&bucket, Partition::Aws, &error),
             wrong_region("eu-west-1", "us-east-1", &error),
-            kms_not_usable(&error),
+            kms_not_usable(
+                KmsDenial {
+                    refusal: KmsRefusal::KeyPolicy,
+                    auth: AuthModeKind::IamRole,
+                    has_kms_key: true,
+                    key_policy_statement: Some(doc.clone()),
+                    permissions_policy: None,
+                },
+                &error,
+            ),
             acl_rejected(&error),
             owner_mismatch(&bucket, &owner, &error),
             put_denied(

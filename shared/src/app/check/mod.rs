@@ -18,7 +18,8 @@ use crate::domain::check::{CheckResult, Stage, StageFailure, StageResult, StageS
 use crate::domain::{AuthMode, Destination, ExternalId, PartitionIdentity, PlatformIdentity};
 use crate::policy;
 use crate::ports::{
-    AssumeRoleRequest, ObjectBody, ObjectWriter, ProbeError, ProbeFailure, SessionCredentials,
+    AssumeRoleRequest, KmsRefusal, ObjectBody, ObjectWriter, ProbeError, ProbeFailure,
+    SessionCredentials,
 };
 use diagnosis::DeniedWrite;
 
@@ -422,13 +423,13 @@ fn write_failure<W>(check: &Check<'_, W>, plan: &WritePlan<'_>, e: &ProbeError) 
     let config = target.configuration;
     match &e.failure {
         _ if e.is_transient() => diagnosis::transient(e, "the test upload"),
-        ProbeFailure::KmsDenied if config.kms_key.is_some() => diagnosis::kms_not_usable(e),
+        ProbeFailure::KmsDenied(refusal) => kms_failure(check, *refusal, e),
         ProbeFailure::AclRejected => diagnosis::acl_rejected(e),
         ProbeFailure::OwnerMismatch => match &target.expected_owner {
             Some(owner) => diagnosis::owner_mismatch(&config.bucket, owner, e),
             None => diagnosis::s3_refused(e),
         },
-        ProbeFailure::AccessDenied | ProbeFailure::KmsDenied => {
+        ProbeFailure::AccessDenied => {
             let writer = check.platform.writer_session(config.partition(), target.id);
             let fix_document = match target.auth {
                 AuthMode::IamRole { .. } => {
@@ -456,6 +457,35 @@ fn write_failure<W>(check: &Check<'_, W>, plan: &WritePlan<'_>, e: &ProbeError) 
         }
         _ => diagnosis::s3_refused(e),
     }
+}
+
+fn kms_failure<W>(check: &Check<'_, W>, refusal: KmsRefusal, e: &ProbeError) -> StageFailure {
+    let target = check.target;
+    let config = target.configuration;
+    // The identity S3 asked KMS for: the role (role mode) or this destination's writer session.
+    let principal = match target.auth {
+        AuthMode::IamRole { .. } => config.role_arn.as_ref().map(|r| r.as_str().to_owned()),
+        AuthMode::BucketPolicy => check
+            .platform
+            .writer_session(config.partition(), target.id)
+            .map(|w| w.as_str().to_owned()),
+    };
+    let key_policy_statement = principal
+        .and_then(|p| policy::key_policy_statement(target.id, config, &p))
+        .and_then(|s| serde_json::to_value(s).ok());
+    let permissions_policy = matches!(target.auth, AuthMode::IamRole { .. })
+        .then(|| serde_json::to_value(policy::permissions_policy(config)).ok())
+        .flatten();
+    diagnosis::kms_not_usable(
+        diagnosis::KmsDenial {
+            refusal,
+            auth: target.auth.kind(),
+            has_kms_key: config.kms_key.is_some(),
+            key_policy_statement,
+            permissions_policy,
+        },
+        e,
+    )
 }
 
 fn millis(duration: Duration) -> u64 {

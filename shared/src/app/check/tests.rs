@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::*;
 use crate::domain::check::{FailureCategory, StageStatus};
 use crate::domain::{AuthModeKind, Destination};
-use crate::ports::ProbeFailure;
+use crate::ports::{KmsRefusal, ProbeFailure};
 use crate::testing::memory::{AssumeCall, ScriptedWriter};
 use crate::testing::{CUSTOMER_ACCOUNT, DestinationBuilder, WRITER, platform, writer_session};
 
@@ -494,4 +494,127 @@ async fn a_denied_assume_role_lists_every_cause_and_the_trust_fix() {
         failure.fix_document.as_ref().unwrap()["Statement"][0]["Principal"]["AWS"],
         crate::testing::CONNECTOR
     );
+}
+
+const KEY: &str = "arn:aws:kms:us-east-1:333333333333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+
+/// A strict role (or the writer) whose writes S3 refuses for `refusal`.
+fn kms_refused(destination: &Destination, refusal: KmsRefusal) -> ScriptedWriter {
+    let writer = match destination.external_id() {
+        Some(_) => strict(destination),
+        None => ScriptedWriter::permissive(),
+    };
+    writer.with_puts(move |_| Err(ProbeError::new(ProbeFailure::KmsDenied(refusal))))
+}
+
+#[tokio::test]
+async fn a_key_policy_that_grants_nothing_is_named_with_the_statement_for_the_role() {
+    // GIVEN a role-mode destination whose key (in a third account) grants the role nothing
+    let destination = DestinationBuilder::new(AuthModeKind::IamRole)
+        .role_arn(ROLE)
+        .kms_key(KEY)
+        .build();
+    // WHEN S3 reports that no resource-based policy allows the key
+    let result = check(
+        &kms_refused(&destination, KmsRefusal::KeyPolicy),
+        &destination,
+    )
+    .await;
+    // THEN the failure names the key policy and carries the statement it needs, for the role
+    assert_eq!(result.category, Some(FailureCategory::KmsKeyNotUsable));
+    let failure = result.first_failure().unwrap();
+    assert!(failure.explanation.contains("key's policy"), "{failure:?}");
+    let statement = failure.fix_document.as_ref().unwrap();
+    assert_eq!(statement["Principal"]["AWS"], ROLE);
+    assert_eq!(statement["Resource"], serde_json::json!([KEY]));
+    assert_eq!(
+        statement["Action"],
+        serde_json::json!(["kms:GenerateDataKey", "kms:Decrypt"])
+    );
+}
+
+#[tokio::test]
+async fn a_role_policy_without_the_key_is_named_with_the_permissions_policy() {
+    let destination = DestinationBuilder::new(AuthModeKind::IamRole)
+        .role_arn(ROLE)
+        .kms_key(KEY)
+        .build();
+    let result = check(
+        &kms_refused(&destination, KmsRefusal::IdentityPolicy),
+        &destination,
+    )
+    .await;
+    let failure = result.first_failure().unwrap();
+    assert!(
+        failure.explanation.contains("permissions policy"),
+        "{failure:?}"
+    );
+    let policy = failure.fix_document.as_ref().unwrap();
+    assert!(
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["Resource"] == serde_json::json!([KEY])),
+        "{policy}"
+    );
+}
+
+#[tokio::test]
+async fn a_bucket_policy_destinations_key_statement_names_its_writer_session() {
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .kms_key(KEY)
+        .build();
+    let result = check(
+        &kms_refused(&destination, KmsRefusal::KeyPolicy),
+        &destination,
+    )
+    .await;
+    let failure = result.first_failure().unwrap();
+    assert_eq!(
+        failure.fix_document.as_ref().unwrap()["Principal"]["AWS"],
+        writer_session(destination.id())
+    );
+}
+
+#[tokio::test]
+async fn a_kms_encrypted_bucket_with_no_key_configured_is_told_so() {
+    // GIVEN a destination with no KMS key, and a bucket whose default encryption uses one
+    let destination = role_destination();
+    // WHEN S3 refuses the key (whatever the reason)
+    for refusal in [KmsRefusal::Unspecified, KmsRefusal::KeyPolicy] {
+        let result = check(&kms_refused(&destination, refusal), &destination).await;
+        // THEN it is a KMS failure that says no key is configured, not a bare access denied
+        assert_eq!(result.category, Some(FailureCategory::KmsKeyNotUsable));
+        let failure = result.first_failure().unwrap();
+        assert!(
+            failure.explanation.contains("names no KMS key"),
+            "{failure:?}"
+        );
+        assert!(failure.fix.contains("kmsKeyArn"), "{failure:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_kms_refusal_names_its_own_cause_and_fix() {
+    let destination = DestinationBuilder::new(AuthModeKind::IamRole)
+        .role_arn(ROLE)
+        .kms_key(KEY)
+        .build();
+    let mut explanations = std::collections::BTreeSet::new();
+    for (refusal, phrase) in [
+        (KmsRefusal::KeyPolicy, "Key policy"),
+        (KmsRefusal::IdentityPolicy, "permissions policy"),
+        (KmsRefusal::ExplicitDeny, "Deny"),
+        (KmsRefusal::KeyNotEnabled, "Enable the key"),
+        (KmsRefusal::KeyNotFound, "region"),
+        (KmsRefusal::Unspecified, "key policy"),
+    ] {
+        let result = check(&kms_refused(&destination, refusal), &destination).await;
+        let failure = result.first_failure().unwrap();
+        assert!(failure.fix.contains(phrase), "{refusal:?}: {failure:?}");
+        assert!(!failure.possible_causes.is_empty(), "{refusal:?}");
+        explanations.insert(failure.explanation.clone());
+    }
+    assert_eq!(explanations.len(), 6, "each refusal explains itself");
 }

@@ -207,7 +207,7 @@ fn category_of(error: &DeliveryWriteError) -> FailureCategory {
                 ProbeFailure::OwnerMismatch => FailureCategory::UnexpectedBucketOwner,
                 ProbeFailure::NoSuchBucket => FailureCategory::BucketNotFound,
                 ProbeFailure::WrongRegion { .. } => FailureCategory::WrongRegion,
-                ProbeFailure::KmsDenied => FailureCategory::KmsKeyNotUsable,
+                ProbeFailure::KmsDenied(_) => FailureCategory::KmsKeyNotUsable,
                 ProbeFailure::AclRejected => FailureCategory::AclRejected,
                 other => transient(other),
             }
