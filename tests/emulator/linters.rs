@@ -176,13 +176,13 @@ fn resolved_kit(destination: &Destination) -> Value {
     use dev_support::template::{Stack, parse};
     let rendered = policy::render(destination, &platform()).unwrap();
     let settings = shared::kit::KitSettings {
-        templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v2/".into(),
+        templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v3/".into(),
         api: shared::kit::ApiAccess::Bearer {
             base_url: "https://api.example.com".into(),
         },
     };
-    let kit = shared::kit::setup_kit(destination, &rendered, &settings);
-    let template = parse(kit.cloud_formation.template);
+    let kit = shared::kit::setup_kit(destination, &rendered, &platform(), &settings);
+    let template = parse(&kit.cloud_formation.template);
     let mut stack = Stack::default();
     stack
         .set("AWS::Partition", "aws")

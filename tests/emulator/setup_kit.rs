@@ -605,7 +605,7 @@ async fn the_sample_custom_resource_events_publish_the_kit_and_keep_it_on_delete
         raw["ResponseURL"] = json!(url);
         raw["ResourceProperties"]["Bucket"] = json!(bucket);
         if request_type == "Delete" {
-            raw["PhysicalResourceId"] = json!(format!("setup-kit-v2-{bucket}"));
+            raw["PhysicalResourceId"] = json!(format!("setup-kit-v3-{bucket}"));
         }
         serde_json::from_value::<publish_kit::handler::CustomResourceEvent>(raw).unwrap()
     };
@@ -628,15 +628,33 @@ async fn the_sample_custom_resource_events_publish_the_kit_and_keep_it_on_delete
     let answer = answer.await.unwrap();
     assert_eq!(answer["Status"], "SUCCESS", "{answer}");
     assert_eq!(answer["LogicalResourceId"], "SetupKit");
+    // (published for the principals the event names, which the role template alone accepts)
+    let deployment = shared::domain::PlatformIdentity::parse(
+        "arn:aws:iam::123456789012:role/destinations-platform-connector",
+        "arn:aws:iam::123456789012:role/destinations-platform-writer",
+        None,
+    )
+    .unwrap();
+    let published = shared::kit::templates(&deployment);
     let expected: Vec<String> = {
-        let mut keys: Vec<String> = shared::kit::templates()
-            .iter()
-            .map(|(k, _)| k.clone())
-            .collect();
+        let mut keys: Vec<String> = published.iter().map(|(k, _)| k.clone()).collect();
         keys.sort();
         keys
     };
     assert_eq!(keys().await, expected);
+    let role = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&published[0].0)
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert_eq!(String::from_utf8_lossy(&role), published[0].1);
     // WHEN the stack deletes it
     let (url, answer) = response_url().await;
     publish_kit::handler::handle(&s3, event("Delete", &url))
@@ -645,4 +663,116 @@ async fn the_sample_custom_resource_events_publish_the_kit_and_keep_it_on_delete
     // THEN the templates stay (links already handed out keep working)
     assert_eq!(answer.await.unwrap()["Status"], "SUCCESS");
     assert_eq!(keys().await, expected);
+}
+
+#[tokio::test]
+async fn a_create_without_the_principals_to_accept_publishes_nothing_and_fails() {
+    // GIVEN the sample Create event without the deployment's principals
+    let account = Account::create(emulator()).await;
+    let bucket = unique("kit");
+    account.create_bucket(&bucket).await;
+    let s3 = account.s3();
+    let (url, answer) = response_url().await;
+    let mut raw: Value = dev_support::events::parse("publish-kit-create.json");
+    raw["ResponseURL"] = json!(url);
+    raw["ResourceProperties"]["Bucket"] = json!(bucket);
+    raw["ResourceProperties"]
+        .as_object_mut()
+        .unwrap()
+        .remove("PlatformPrincipalArns");
+    let event = serde_json::from_value(raw).unwrap();
+    // WHEN CloudFormation creates the resource
+    publish_kit::handler::handle(&s3, event).await.unwrap();
+    // THEN it hears FAILED with the reason, and no template accepting any principal was published
+    let answer = answer.await.unwrap();
+    assert_eq!(answer["Status"], "FAILED", "{answer}");
+    assert!(
+        answer["Reason"].as_str().unwrap().contains("principals"),
+        "{answer}"
+    );
+    let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    assert!(listed.contents().is_empty());
+}
+
+#[tokio::test]
+async fn only_the_publisher_writes_or_removes_the_kits_templates() {
+    // GIVEN the platform, its kit published by the publisher function
+    let world = World::new().await;
+    let platform = &world.platform;
+    let key = format!("setup-kit/{}/role.yaml", shared::kit::KIT_VERSION);
+    let before = dev_support::http::send(
+        "GET",
+        &format!("{}role.yaml", platform.kit_templates_url),
+        &[],
+        None,
+    )
+    .await
+    .unwrap()
+    .text();
+    // WHEN the account's administrator, or another of the platform's functions, overwrites or
+    // deletes a template
+    let others = [
+        ("the administrator", platform.account.s3()),
+        (
+            "the API function",
+            dev_support::accounts::s3_client(&platform.function("DestinationsApiFunction").config),
+        ),
+    ];
+    for (who, s3) in &others {
+        let put = s3
+            .put_object()
+            .bucket(&platform.kit_bucket)
+            .key(&key)
+            .body(b"Resources: {}".to_vec().into())
+            .send()
+            .await;
+        let delete = s3
+            .delete_object()
+            .bucket(&platform.kit_bucket)
+            .key(&key)
+            .send()
+            .await;
+        // THEN both are denied
+        for (what, code) in [
+            (
+                "put",
+                put.err()
+                    .and_then(|e| e.into_service_error().meta().code().map(str::to_owned)),
+            ),
+            (
+                "delete",
+                delete
+                    .err()
+                    .and_then(|e| e.into_service_error().meta().code().map(str::to_owned)),
+            ),
+        ] {
+            assert!(
+                matches!(
+                    code.as_deref(),
+                    Some("AccessDenied" | "AccessDeniedException")
+                ),
+                "{who} could {what} a template: {code:?}"
+            );
+        }
+    }
+    // AND the template customers read is unchanged, and the publisher can still publish
+    let after = dev_support::http::send(
+        "GET",
+        &format!("{}role.yaml", platform.kit_templates_url),
+        &[],
+        None,
+    )
+    .await
+    .unwrap()
+    .text();
+    assert_eq!(after, before);
+    let publisher =
+        dev_support::accounts::s3_client(&platform.function("PublishKitFunction").config);
+    publish_kit::handler::publish(
+        &publisher,
+        &platform.kit_bucket,
+        &platform.platform_identity(),
+    )
+    .await
+    .unwrap();
 }

@@ -490,3 +490,29 @@ fn the_platforms_identities_are_fenced_out_of_its_accounts_and_organization() {
         );
     }
 }
+
+#[test]
+fn the_template_publishes_and_links_the_kit_version_the_code_renders() {
+    // A kit version the code renders but the stack neither publishes nor links would hand out
+    // links to templates that do not exist.
+    let template = template();
+    let version = shared::kit::KIT_VERSION;
+    assert_eq!(
+        dev_support::template::resource(&template, "SetupKit")["Properties"]["Version"],
+        version
+    );
+    let mut stack = dev_support::platform::base_stack(&template, "111111111111", "kit");
+    stack.set("SetupKitBucket", "kit-bucket");
+    let url = stack.resolve(
+        &dev_support::template::resource(&template, "PoliciesApiFunction")["Properties"]
+            ["Environment"]["Variables"]["SETUP_KIT_TEMPLATES_URL"],
+    );
+    assert!(
+        url.as_str()
+            .unwrap()
+            .ends_with(&format!("/setup-kit/{version}/")),
+        "{url}"
+    );
+    let output = stack.resolve(&template["Outputs"]["SetupKitTemplatesUrl"]["Value"]);
+    assert_eq!(output, url);
+}

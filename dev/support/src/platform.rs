@@ -231,14 +231,15 @@ impl EmulatedPlatform {
             .set("DestinationEventBus.Arn", bus_arn.as_str());
 
         let kit_bucket = format!("setup-kit-{suffix}");
-        let kit_templates_url = publish_kit(
-            &account,
-            &template,
-            &mut stack,
-            &kit_bucket,
-            &emulator.endpoint,
-        )
-        .await;
+        account.create_bucket(&kit_bucket).await;
+        stack
+            .set("SetupKitBucket", kit_bucket.as_str())
+            .set("SetupKitBucket.Arn", format!("arn:aws:s3:::{kit_bucket}"));
+        let kit_templates_url = format!(
+            "{}/{kit_bucket}/setup-kit/{}/",
+            emulator.endpoint,
+            shared::kit::KIT_VERSION
+        );
 
         let connector_name = param(&stack, "ConnectorRoleName");
         let writer_name = param(&stack, "WriterRoleName");
@@ -294,7 +295,7 @@ impl EmulatedPlatform {
             create_template_role(&account, &template, &stack, &concessions, logical_id, name).await;
         }
 
-        EmulatedPlatform {
+        let platform = EmulatedPlatform {
             endpoint: emulator.endpoint.clone(),
             platform_account_ids: concessions.platform_account_ids.clone(),
             connector_principal: concessions.connector_principal.clone(),
@@ -315,7 +316,29 @@ impl EmulatedPlatform {
             functions,
             template,
             account,
-        }
+        };
+        platform.publish_kit(&stack).await;
+        platform
+    }
+
+    /// The kit bucket's policy from the template (concession 5 applied), and this kit version's
+    /// templates published into it by the publisher function, the only identity it lets write.
+    async fn publish_kit(&self, stack: &Stack) {
+        let mut policy = stack.resolve(
+            &template::resource(&self.template, "SetupKitBucketPolicy")["Properties"]
+                ["PolicyDocument"],
+        );
+        policy["Statement"]
+            .as_array_mut()
+            .expect("statements")
+            .retain(|s| s["Condition"]["Bool"]["aws:SecureTransport"].is_null());
+        self.account
+            .put_bucket_policy(&self.kit_bucket, &policy.to_string())
+            .await;
+        let publisher = crate::accounts::s3_client(&self.function("PublishKitFunction").config);
+        publish_kit::handler::publish(&publisher, &self.kit_bucket, &self.platform_identity())
+            .await
+            .expect("the setup kit's templates are published");
     }
 
     /// Sets `name` for every function whose template environment has it.
@@ -397,6 +420,7 @@ pub fn base_stack(template: &Value, account: &str, suffix: &str) -> Stack {
         };
         stack.values.insert(name.clone(), default);
     }
+    stack.evaluate_conditions(template);
     stack
 }
 
@@ -474,36 +498,6 @@ fn function_env(template: &Value, stack: &Stack, id: &str) -> BTreeMap<String, S
         }
     }
     env
-}
-
-/// The kit bucket with the template's public-read policy (concession 5 applied), and this kit
-/// version's templates in it; returns the URL they are read from.
-async fn publish_kit(
-    account: &Account,
-    template: &Value,
-    stack: &mut Stack,
-    bucket: &str,
-    endpoint: &str,
-) -> String {
-    account.create_bucket(bucket).await;
-    stack
-        .set("SetupKitBucket", bucket)
-        .set("SetupKitBucket.Arn", format!("arn:aws:s3:::{bucket}"));
-    let mut policy = stack.resolve(
-        &template::resource(template, "SetupKitBucketPolicy")["Properties"]["PolicyDocument"],
-    );
-    policy["Statement"]
-        .as_array_mut()
-        .expect("statements")
-        .retain(|s| s["Condition"]["Bool"]["aws:SecureTransport"].is_null());
-    account.put_bucket_policy(bucket, &policy.to_string()).await;
-    publish_kit::handler::publish(&account.s3(), bucket)
-        .await
-        .expect("the setup kit's templates are published");
-    format!(
-        "{endpoint}/{bucket}/setup-kit/{}/",
-        shared::kit::KIT_VERSION
-    )
 }
 
 async fn create_template_role(
@@ -681,7 +675,7 @@ mod tests {
 
     fn concessions() -> Concessions {
         Concessions {
-            kit_templates_url: "http://127.0.0.1:4566/kit/setup-kit/v2/".into(),
+            kit_templates_url: "http://127.0.0.1:4566/kit/setup-kit/v3/".into(),
             connector_role_arn: "arn:aws:iam::111111111111:role/c".into(),
             connector_principal: "arn:aws:sts::111111111111:assumed-role/c/s".into(),
             own_account: "111111111111".into(),

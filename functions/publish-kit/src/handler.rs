@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use shared::domain::PlatformIdentity;
 
 /// What CloudFormation sends a custom resource.
 #[derive(Debug, Clone, Deserialize)]
@@ -47,10 +48,14 @@ impl From<PublishKitError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Publishes every template of this kit version into `bucket` (the `Bucket` resource property;
-/// the local run and the tests publish into the emulator with it too).
-pub async fn publish(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String> {
-    for (key, text) in shared::kit::templates() {
+/// Publishes every template of this kit version, as `deployment` publishes it, into `bucket` (the
+/// `Bucket` resource property; the local run and the tests publish into the emulator with it too).
+pub async fn publish(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    deployment: &PlatformIdentity,
+) -> Result<(), String> {
+    for (key, text) in shared::kit::templates(deployment) {
         s3.put_object()
             .bucket(bucket)
             .key(&key)
@@ -68,6 +73,18 @@ pub async fn publish(s3: &aws_sdk_s3::Client, bucket: &str) -> Result<(), String
     Ok(())
 }
 
+/// The principals the published templates accept: the `PlatformPrincipalArns` and
+/// `WriterRoleArns` resource properties, read as the functions read the same values.
+fn deployment(properties: &Value) -> Result<PlatformIdentity, String> {
+    let property = |name: &str| properties[name].as_str().unwrap_or_default().to_owned();
+    PlatformIdentity::parse(
+        &property("PlatformPrincipalArns"),
+        &property("WriterRoleArns"),
+        None,
+    )
+    .map_err(|e| format!("the resource properties name no usable principals: {e}"))
+}
+
 /// Handles one event and answers CloudFormation. Templates stay on Delete: links already handed
 /// to customers keep working (the bucket is retained too).
 pub async fn handle(
@@ -82,7 +99,10 @@ pub async fn handle(
         "Create" | "Update" if bucket.is_empty() => {
             Err("the Bucket property is missing".to_owned())
         }
-        "Create" | "Update" => publish(s3, &bucket).await,
+        "Create" | "Update" => match deployment(&event.resource_properties) {
+            Ok(deployment) => publish(s3, &bucket, &deployment).await,
+            Err(reason) => Err(reason),
+        },
         _ => Ok(()),
     };
     if let Err(reason) = &outcome {

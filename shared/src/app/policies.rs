@@ -98,5 +98,10 @@ pub async fn setup_kit<S: DestinationRepository>(
     id: &DestinationId,
 ) -> Result<crate::kit::SetupKit, PoliciesError> {
     let (destination, rendered) = rendered(store, platform, tenant, id).await?;
-    Ok(crate::kit::setup_kit(&destination, &rendered, settings))
+    Ok(crate::kit::setup_kit(
+        &destination,
+        &rendered,
+        platform,
+        settings,
+    ))
 }

@@ -7,22 +7,107 @@ mod terraform;
 
 use serde::Serialize;
 
-use crate::domain::{AuthMode, Destination, Partition};
+use crate::domain::{
+    AuthMode, Destination, Partition, PlatformIdentity, PrincipalArn, RoleArn, RoleSessionName,
+};
 use crate::policy::{RenderedPolicies, statement_sid};
 
-/// The version of the static templates under `infra/customer-kit/`; a change to them is a new
-/// version, published beside the old ones, so links already handed out keep working.
-pub const KIT_VERSION: &str = "v2";
+/// The version of the templates under `infra/customer-kit/`; a change to them is a new version,
+/// published beside the old ones, so links already handed out keep working.
+pub const KIT_VERSION: &str = "v3";
 pub const ROLE_TEMPLATE: &str = include_str!("../../../infra/customer-kit/role.yaml");
 pub const BUCKET_POLICY_TEMPLATE: &str =
     include_str!("../../../infra/customer-kit/bucket-policy.yaml");
 
-/// Every template of this version, as `(object key, text)` where the kit bucket serves them.
-pub fn templates() -> [(String, &'static str); 2] {
+/// Every template of this version as `deployment` publishes it, as `(object key, text)` where the
+/// kit bucket serves them. The templates take the principal to trust as a parameter (the
+/// quick-create link fills it in); as published, that parameter accepts only this deployment's
+/// own principals, so a link that names anyone else's cannot create a stack from our URL.
+pub fn templates(deployment: &PlatformIdentity) -> [(String, String); 2] {
+    let connectors: Vec<&str> = deployment
+        .partitions()
+        .map(|(_, identity)| identity.connector.as_str())
+        .collect();
+    let sessions: Vec<String> = deployment
+        .partitions()
+        .map(|(_, identity)| escape_pattern(&writer_session_prefix(&identity.writer_role)))
+        .collect();
+    let role = constrain(
+        ROLE_TEMPLATE,
+        "ConnectorPrincipalArn",
+        &format!(
+            "AllowedValues: {}",
+            serde_json::to_string(&connectors).expect("strings serialise")
+        ),
+    );
+    let bucket = constrain(
+        BUCKET_POLICY_TEMPLATE,
+        "WriterSessionArn",
+        &format!(
+            "AllowedPattern: {}",
+            serde_json::to_string(&format!(
+                "^({})destination-[0-9a-f]{{32}}$",
+                sessions.join("|")
+            ))
+            .expect("strings serialise")
+        ),
+    );
     [
-        (template_key("role.yaml"), ROLE_TEMPLATE),
-        (template_key("bucket-policy.yaml"), BUCKET_POLICY_TEMPLATE),
+        (template_key("role.yaml"), role),
+        (template_key("bucket-policy.yaml"), bucket),
     ]
+}
+
+/// `arn:<partition>:sts::<account>:assumed-role/<writer>/`: what every writer session's ARN starts
+/// with (a session ARN drops the role's path).
+fn writer_session_prefix(writer: &RoleArn) -> String {
+    let session = RoleSessionName::new("destination-00000000000000000000000000000000")
+        .expect("a valid session name");
+    let arn = PrincipalArn::session_of(writer, &session);
+    let (prefix, _) = arn
+        .as_str()
+        .rsplit_once('/')
+        .expect("a session ARN ends with its name");
+    format!("{prefix}/")
+}
+
+/// Every character that is not a letter or digit, escaped: the pattern matches the ARN literally.
+fn escape_pattern(literal: &str) -> String {
+    literal
+        .chars()
+        .flat_map(|c| {
+            let escaped = (!c.is_ascii_alphanumeric()).then_some('\\');
+            escaped.into_iter().chain([c])
+        })
+        .collect()
+}
+
+/// `template` with `parameter`'s `AllowedPattern` line replaced by `constraint`. The constraint's
+/// values are JSON, which YAML reads as flow scalars; `JSON` quoting is what keeps any character
+/// of an ARN from being read as YAML syntax.
+fn constrain(template: &str, parameter: &str, constraint: &str) -> String {
+    let header = format!("  {parameter}:");
+    let mut in_parameter = false;
+    let mut replaced = false;
+    let lines: Vec<String> = template
+        .lines()
+        .map(|line| {
+            if line == header {
+                in_parameter = true;
+            } else if in_parameter && !line.starts_with("    ") {
+                in_parameter = false;
+            } else if in_parameter && line.trim_start().starts_with("AllowedPattern:") {
+                replaced = true;
+                return format!("    {constraint}");
+            }
+            line.to_owned()
+        })
+        .collect();
+    assert!(
+        replaced,
+        "the template has no AllowedPattern for {parameter}"
+    );
+    lines.join("\n") + "\n"
 }
 
 fn template_key(file: &str) -> String {
@@ -56,7 +141,8 @@ pub struct CloudFormation {
     pub quick_create_url: String,
     pub stack_name: String,
     pub parameters: Vec<Parameter>,
-    pub template: &'static str,
+    /// The template as published at `template_url`.
+    pub template: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,11 +256,13 @@ fn parameters(destination: &Destination, rendered: &RenderedPolicies) -> Vec<Par
 fn cloud_formation(
     destination: &Destination,
     rendered: &RenderedPolicies,
+    deployment: &PlatformIdentity,
     settings: &KitSettings,
 ) -> CloudFormation {
-    let (file, template) = match destination.auth() {
-        AuthMode::IamRole { .. } => ("role.yaml", ROLE_TEMPLATE),
-        AuthMode::BucketPolicy => ("bucket-policy.yaml", BUCKET_POLICY_TEMPLATE),
+    let [role, bucket_policy] = templates(deployment);
+    let (file, (_, template)) = match destination.auth() {
+        AuthMode::IamRole { .. } => ("role.yaml", role),
+        AuthMode::BucketPolicy => ("bucket-policy.yaml", bucket_policy),
     };
     let template_url = format!("{}{file}", settings.templates_url);
     let stack_name = stack_name(destination);
@@ -210,14 +298,15 @@ fn cloud_formation(
     }
 }
 
-/// The kit for `destination`, from its rendered documents.
+/// The kit for `destination`, from its rendered documents, as `deployment` publishes it.
 pub fn setup_kit(
     destination: &Destination,
     rendered: &RenderedPolicies,
+    deployment: &PlatformIdentity,
     settings: &KitSettings,
 ) -> SetupKit {
     SetupKit {
-        cloud_formation: cloud_formation(destination, rendered, settings),
+        cloud_formation: cloud_formation(destination, rendered, deployment, settings),
         aws_cli: cli::script(destination, rendered, &settings.api),
         terraform: terraform::configuration(destination, rendered),
         lifecycle_rule: lifecycle::incomplete_uploads_rule(destination),

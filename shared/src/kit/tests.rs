@@ -7,7 +7,7 @@ use crate::testing::{DestinationBuilder, platform};
 
 fn settings() -> KitSettings {
     KitSettings {
-        templates_url: "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v2/".into(),
+        templates_url: "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v3/".into(),
         api: ApiAccess::Bearer {
             base_url: "https://api.example.com".into(),
         },
@@ -16,7 +16,7 @@ fn settings() -> KitSettings {
 
 fn kit_of(destination: &Destination) -> SetupKit {
     let rendered = render(destination, &platform()).unwrap();
-    setup_kit(destination, &rendered, &settings())
+    setup_kit(destination, &rendered, &platform(), &settings())
 }
 
 fn role_destination() -> Destination {
@@ -63,7 +63,7 @@ fn the_quick_create_link_fills_in_every_parameter_for_the_partitions_console() {
     ));
     assert_eq!(
         cf.template_url,
-        "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v2/role.yaml"
+        "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v3/role.yaml"
     );
     let params = link_parameters(&cf.quick_create_url);
     assert_eq!(params[0], ("templateURL".into(), cf.template_url.clone()));
@@ -87,7 +87,7 @@ fn the_quick_create_link_fills_in_every_parameter_for_the_partitions_console() {
             .any(|p| p.name == "KmsKeyRegion" && p.value == "eu-west-1")
     );
     // Every parameter the link fills in is one the template declares
-    let template: Value = serde_json::to_value(serde_norway_free_parameters(cf.template)).unwrap();
+    let template: Value = serde_json::to_value(serde_norway_free_parameters(&cf.template)).unwrap();
     for parameter in &cf.parameters {
         assert!(
             template
@@ -122,17 +122,14 @@ fn other_partitions_link_to_their_own_console() {
     let cn = DestinationBuilder::new(AuthModeKind::IamRole)
         .region("cn-north-1")
         .build();
-    let rendered = render(
-        &cn,
-        &crate::domain::PlatformIdentity::parse(
-            "arn:aws-cn:iam::111111111111:role/c",
-            "arn:aws-cn:iam::111111111111:role/w",
-            None,
-        )
-        .unwrap(),
+    let china = crate::domain::PlatformIdentity::parse(
+        "arn:aws-cn:iam::111111111111:role/c",
+        "arn:aws-cn:iam::111111111111:role/w",
+        None,
     )
     .unwrap();
-    let kit = setup_kit(&cn, &rendered, &settings());
+    let rendered = render(&cn, &china).unwrap();
+    let kit = setup_kit(&cn, &rendered, &china, &settings());
     assert!(
         kit.cloud_formation
             .quick_create_url
@@ -149,7 +146,7 @@ fn the_terraform_parses_and_holds_the_rendered_documents() {
             .build(),
     ] {
         let rendered = render(&destination, &platform()).unwrap();
-        let kit = setup_kit(&destination, &rendered, &settings());
+        let kit = setup_kit(&destination, &rendered, &platform(), &settings());
         let body: hcl::Body =
             hcl::from_str(&kit.terraform).unwrap_or_else(|e| panic!("{e}\n{}", kit.terraform));
         let mut documents = std::collections::BTreeMap::new();
@@ -254,7 +251,7 @@ mod erased {
 fn the_cli_script_embeds_the_documents_and_quotes_what_it_interpolates() {
     let destination = role_destination();
     let rendered = render(&destination, &platform()).unwrap();
-    let kit = setup_kit(&destination, &rendered, &settings());
+    let kit = setup_kit(&destination, &rendered, &platform(), &settings());
     let script = &kit.aws_cli;
     assert!(script.starts_with("#!/usr/bin/env bash\n"));
     assert!(script.contains("set -euo pipefail"));
@@ -268,13 +265,13 @@ fn the_cli_script_embeds_the_documents_and_quotes_what_it_interpolates() {
         .build();
     let rendered = render(&bucket, &platform()).unwrap();
     let local = KitSettings {
-        templates_url: "http://127.0.0.1:4566/kit/setup-kit/v2/".into(),
+        templates_url: "http://127.0.0.1:4566/kit/setup-kit/v3/".into(),
         api: ApiAccess::TenantHeader {
             base_url: "http://127.0.0.1:3000".into(),
             tenant: "o'neil".into(),
         },
     };
-    let script = setup_kit(&bucket, &rendered, &local).aws_cli;
+    let script = setup_kit(&bucket, &rendered, &platform(), &local).aws_cli;
     assert!(
         script.contains("AUTH='x-tenant-id: o'\\''neil'"),
         "{script}"
@@ -283,18 +280,87 @@ fn the_cli_script_embeds_the_documents_and_quotes_what_it_interpolates() {
         "MERGE_URL='http://127.0.0.1:3000/destinations/{}/bucket-policy/merge?output=policy'",
         bucket.id()
     )));
-    let deployed = setup_kit(&bucket, &rendered, &settings()).aws_cli;
+    let deployed = setup_kit(&bucket, &rendered, &platform(), &settings()).aws_cli;
     assert!(deployed.contains("DESTINATIONS_API_TOKEN:?"));
 }
 
 #[test]
 fn the_templates_are_published_under_their_version() {
-    let keys: Vec<String> = templates().iter().map(|(k, _)| k.clone()).collect();
+    let published = templates(&platform());
+    let keys: Vec<&str> = published.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         keys,
-        ["setup-kit/v2/role.yaml", "setup-kit/v2/bucket-policy.yaml"]
+        ["setup-kit/v3/role.yaml", "setup-kit/v3/bucket-policy.yaml"]
     );
     assert!(BUCKET_POLICY_TEMPLATE.contains("REPLACES THE BUCKET'S WHOLE POLICY"));
+    for (_, text) in &published {
+        assert!(
+            text.contains(&format!("setup kit, {KIT_VERSION}.")),
+            "the template names its own version"
+        );
+    }
+}
+
+/// A published template's parameter, as CloudFormation reads it.
+fn published_parameter(text: &str, name: &str) -> serde_norway::Value {
+    let template: serde_norway::Value = serde_norway::from_str(text).unwrap();
+    template["Parameters"][name].clone()
+}
+
+#[test]
+fn the_published_role_template_trusts_only_this_deployments_connector() {
+    // GIVEN a deployment serving two partitions
+    let deployment = crate::domain::PlatformIdentity::parse(
+        "arn:aws:iam::111111111111:role/connector,arn:aws-us-gov:iam::444444444444:role/connector",
+        "arn:aws:iam::111111111111:role/writer,arn:aws-us-gov:iam::444444444444:role/writer",
+        None,
+    )
+    .unwrap();
+    // WHEN it publishes its templates
+    let [(_, role), _] = templates(&deployment);
+    // THEN the principal the role trusts can only be one of its connectors: a quick-create link
+    // naming anyone else's principal with our template URL does not create a stack
+    let parameter = published_parameter(&role, "ConnectorPrincipalArn");
+    let allowed: Vec<&str> = parameter["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        allowed,
+        [
+            "arn:aws:iam::111111111111:role/connector",
+            "arn:aws-us-gov:iam::444444444444:role/connector"
+        ]
+    );
+    assert!(parameter.get("AllowedPattern").is_none());
+    // AND everything else in the template is as written
+    let source: serde_norway::Value = serde_norway::from_str(ROLE_TEMPLATE).unwrap();
+    let published: serde_norway::Value = serde_norway::from_str(&role).unwrap();
+    assert_eq!(source["Resources"], published["Resources"]);
+    assert_eq!(source["Outputs"], published["Outputs"]);
+}
+
+#[test]
+fn the_published_bucket_policy_template_grants_only_this_deployments_writer_sessions() {
+    let [_, (_, bucket)] = templates(&platform());
+    let parameter = published_parameter(&bucket, "WriterSessionArn");
+    let pattern = regex::Regex::new(parameter["AllowedPattern"].as_str().unwrap()).unwrap();
+    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
+    // A destination's own writer session fits; nothing wider or anyone else's does.
+    assert!(pattern.is_match(&crate::testing::writer_session(destination.id())));
+    for other in [
+        "arn:aws:iam::111111111111:role/destinations-platform-writer",
+        "arn:aws:sts::111111111111:assumed-role/destinations-platform-writer/destination-*",
+        "arn:aws:sts::999999999999:assumed-role/destinations-platform-writer/destination-0b6f3c1e8a4d4a4f9d0e6d5c2b1a0f9e",
+        "arn:aws:sts::111111111111:assumed-role/destinations-platform-writerX/destination-0b6f3c1e8a4d4a4f9d0e6d5c2b1a0f9e",
+        "arn:aws:sts::111111111111:assumed-role/destinations-platform-writer/destination-0b6f3c1e8a4d4a4f9d0e6d5c2b1a0f9e/x",
+        "arn:aws:iam::111111111111:root",
+        "*",
+    ] {
+        assert!(!pattern.is_match(other), "{other}");
+    }
 }
 
 #[test]
@@ -393,7 +459,7 @@ fn a_key_in_another_account_gets_its_statement_from_every_kit_output_that_can_ca
     // GIVEN a role-mode destination whose role is known and whose key is in another account
     let destination = role_destination_with_arn();
     let rendered = render(&destination, &platform()).unwrap();
-    let kit = setup_kit(&destination, &rendered, &settings());
+    let kit = setup_kit(&destination, &rendered, &platform(), &settings());
     // THEN the rendered key-policy statement grants that role the key through S3
     let statement = rendered.key_policy_statement.as_ref().unwrap();
     let value = serde_json::to_value(statement).unwrap();
