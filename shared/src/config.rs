@@ -128,6 +128,17 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             test_connection: per_minute("TEST_CONNECTIONS_PER_MINUTE", defaults.test_connection)?,
             create_destination: per_minute("CREATES_PER_MINUTE", defaults.create_destination)?,
             merge_bucket_policy: per_minute("MERGES_PER_MINUTE", defaults.merge_bucket_policy)?,
+            api_request: per_minute("REQUESTS_PER_MINUTE", defaults.api_request)?,
+            concurrent_checks: u16::try_from(per_minute(
+                "CONCURRENT_CHECKS_PER_TENANT",
+                u32::from(defaults.concurrent_checks),
+            )?)
+            .ok()
+            .filter(|slots| *slots >= 1)
+            .ok_or(ConfigError::Invalid {
+                name: "CONCURRENT_CHECKS_PER_TENANT",
+                reason: "must be between 1 and 65535".into(),
+            })?,
         })
     }
 

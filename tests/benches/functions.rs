@@ -198,6 +198,7 @@ impl Bench {
             "CREATES_PER_MINUTE",
             "MERGES_PER_MINUTE",
             "TEST_CONNECTIONS_PER_MINUTE",
+            "REQUESTS_PER_MINUTE",
         ] {
             platform.set_env(limit, "1000000");
         }

@@ -16,6 +16,7 @@ async fn generated_requests_get_only_documented_answers() {
         "CREATES_PER_MINUTE",
         "MERGES_PER_MINUTE",
         "TEST_CONNECTIONS_PER_MINUTE",
+        "REQUESTS_PER_MINUTE",
     ] {
         world.platform.set_env(limit, "1000000");
     }

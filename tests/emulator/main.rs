@@ -7,6 +7,7 @@ mod connection_check;
 mod deliveries;
 mod delivery_flow;
 mod events;
+mod fairness;
 mod generated_requests;
 mod linters;
 mod local_run;

@@ -4,6 +4,7 @@
 mod aws_responses;
 mod contract;
 mod deliveries;
+mod fairness;
 mod handlers;
 mod layout;
 mod permissions;

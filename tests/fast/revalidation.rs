@@ -36,12 +36,14 @@ fn checker<'a>(
     store: &'a InMemoryStore,
     writer: &'a ScriptedWriter,
     settings: RevalidationSettings,
-) -> Checker<'a, InMemoryStore, ScriptedWriter> {
+) -> Checker<'a, InMemoryStore, ScriptedWriter, RecordingQueue> {
     static PLATFORM: std::sync::OnceLock<shared::domain::PlatformIdentity> =
         std::sync::OnceLock::new();
+    static QUEUE: std::sync::OnceLock<RecordingQueue> = std::sync::OnceLock::new();
     Checker {
         store,
         writer,
+        queue: QUEUE.get_or_init(RecordingQueue::default),
         platform: PLATFORM.get_or_init(platform),
         check_settings: check_settings(),
         settings,

@@ -130,6 +130,7 @@ where
         + RateLimiter
         + ActivityLog
         + CheckLock
+        + shared::ports::CheckSlots
         + CheckHistory
         + DeliveryRecords
         + shared::ports::ActivityRecorder,

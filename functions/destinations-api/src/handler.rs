@@ -7,8 +7,8 @@ use shared::app::destinations::{self, Limits};
 use shared::domain::revalidation::RevalidationSettings;
 use shared::domain::{BucketName, Destination, DestinationId, PlatformIdentity};
 use shared::http::{
-    Access, ApiRequest, ApiResponse, CallerView, DestinationView, PageView, Problem, Route, caller,
-    dto, etag, finish, no_body, page_query, resolve,
+    Access, ApiRequest, ApiResponse, CallerView, DestinationView, PageView, Problem, Route,
+    admitted_caller, dto, etag, finish, no_body, page_query, resolve,
 };
 use shared::ports::{ActivityLog, DeliveryRecords, DestinationRepository, RateLimiter};
 
@@ -37,7 +37,7 @@ where
     if route == Route::GetPlatform {
         return Ok(crate::platform::facts(&app.platform, &app.staging_bucket));
     }
-    let caller = caller(request, &route)?;
+    let caller = admitted_caller(&app.store, request, &route).await?;
     let now = OffsetDateTime::now_utc();
     match route {
         Route::GetCaller => Ok(ApiResponse::json(

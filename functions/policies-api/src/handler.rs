@@ -3,7 +3,8 @@
 use shared::app::policies;
 use shared::domain::PlatformIdentity;
 use shared::http::{
-    ApiRequest, ApiResponse, MergeView, PoliciesView, Problem, Route, caller, dto, finish, resolve,
+    ApiRequest, ApiResponse, MergeView, PoliciesView, Problem, Route, admitted_caller, dto, finish,
+    resolve,
 };
 use shared::kit::{ApiAccess, KitSettings};
 use shared::policy::MergeWarningKind;
@@ -28,7 +29,7 @@ async fn route<S: DestinationRepository + RateLimiter>(
     request: &ApiRequest,
 ) -> Result<ApiResponse, Problem> {
     let route = resolve(&request.method, &request.path)?;
-    let caller = caller(request, &route)?;
+    let caller = admitted_caller(&app.store, request, &route).await?;
     match route {
         Route::GetPolicies(id) => {
             let (destination, rendered) =

@@ -5,19 +5,22 @@ use futures::StreamExt;
 
 use shared::app::revalidation::Checker;
 use shared::domain::revalidation::RevalidationRequest;
-use shared::ports::{CheckHistory, DestinationRepository, ObjectWriter};
+use shared::ports::{
+    CheckHistory, CheckSlots, DestinationRepository, ObjectWriter, RevalidationQueue,
+};
 
 /// Runs every message's check, at most `concurrency` at once. A message that cannot be parsed or
 /// whose check could not be stored is reported as failed, alone: SQS retries just it (and moves it
 /// to the dead-letter queue after too many tries), never the whole batch.
-pub async fn handle<S, P>(
-    checker: &Checker<'_, S, P>,
+pub async fn handle<S, P, Q>(
+    checker: &Checker<'_, S, P, Q>,
     concurrency: usize,
     event: SqsEvent,
 ) -> SqsBatchResponse
 where
-    S: DestinationRepository + CheckHistory,
+    S: DestinationRepository + CheckHistory + CheckSlots,
     P: ObjectWriter,
+    Q: RevalidationQueue,
 {
     let failures = futures::stream::iter(event.records)
         .map(|record| async move {

@@ -6,6 +6,7 @@ pub mod handler;
 
 use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
+use shared::adapters::sqs::SqsQueue;
 use shared::app::check::CheckSettings;
 use shared::app::revalidation::Checker;
 use shared::config::Settings;
@@ -18,6 +19,8 @@ pub type Error = Box<dyn std::error::Error + Send + Sync>;
 pub struct Worker {
     pub store: DynamoDbStore,
     pub writer: AwsWriter,
+    /// The re-validation queue itself: checks put off for their tenant's slots go back to it.
+    pub queue: SqsQueue,
     pub platform: PlatformIdentity,
     pub check_settings: CheckSettings,
     pub settings: RevalidationSettings,
@@ -25,10 +28,11 @@ pub struct Worker {
 }
 
 impl Worker {
-    pub fn checker(&self) -> Checker<'_, DynamoDbStore, AwsWriter> {
+    pub fn checker(&self) -> Checker<'_, DynamoDbStore, AwsWriter, SqsQueue> {
         Checker {
             store: &self.store,
             writer: &self.writer,
+            queue: &self.queue,
             platform: &self.platform,
             check_settings: self.check_settings,
             settings: self.settings,
@@ -47,6 +51,7 @@ pub async fn wire<F: Fn(&str) -> Option<String>>(
     Ok(Worker {
         store: DynamoDbStore::from_config(aws, settings.table_name()?, settings.rate_limits()?),
         writer: AwsWriter::as_connector(aws, &platform, settings.s3_options()).await?,
+        queue: SqsQueue::from_config(aws, settings.queue_url()?),
         platform,
         check_settings,
         settings: settings.revalidation()?,

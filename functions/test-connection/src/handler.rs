@@ -7,9 +7,11 @@ use shared::app::testing::{self, Tester};
 use shared::domain::PlatformIdentity;
 use shared::domain::check::CheckResult;
 use shared::http::{
-    ApiRequest, ApiResponse, Problem, Route, caller, finish, no_body, page_query, resolve,
+    ApiRequest, ApiResponse, Problem, Route, admitted_caller, finish, no_body, page_query, resolve,
 };
-use shared::ports::{CheckHistory, CheckLock, DestinationRepository, ObjectWriter, RateLimiter};
+use shared::ports::{
+    CheckHistory, CheckLock, CheckSlots, DestinationRepository, ObjectWriter, RateLimiter,
+};
 
 pub struct App<S, P> {
     pub store: S,
@@ -20,7 +22,7 @@ pub struct App<S, P> {
 
 pub async fn handle<S, P>(app: &App<S, P>, request: ApiRequest) -> ApiResponse
 where
-    S: DestinationRepository + CheckLock + CheckHistory + RateLimiter,
+    S: DestinationRepository + CheckLock + CheckHistory + CheckSlots + RateLimiter,
     P: ObjectWriter,
 {
     let result = route(app, &request).await;
@@ -45,11 +47,11 @@ struct HistoryBody {
 
 async fn route<S, P>(app: &App<S, P>, request: &ApiRequest) -> Result<ApiResponse, Problem>
 where
-    S: DestinationRepository + CheckLock + CheckHistory + RateLimiter,
+    S: DestinationRepository + CheckLock + CheckHistory + CheckSlots + RateLimiter,
     P: ObjectWriter,
 {
     let route = resolve(&request.method, &request.path)?;
-    let caller = caller(request, &route)?;
+    let caller = admitted_caller(&app.store, request, &route).await?;
     match route {
         Route::TestConnection(id) => {
             no_body(request, "Test Connection")?;

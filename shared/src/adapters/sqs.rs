@@ -69,9 +69,30 @@ impl SqsQueue {
     }
 }
 
+/// SQS's longest message delay.
+const MAX_DELAY_SECONDS: u64 = 900;
+
 impl RevalidationQueue for SqsQueue {
     async fn enqueue(&self, requests: &[RevalidationRequest]) -> Result<(), QueueError> {
         self.send(requests).await
+    }
+
+    async fn defer(
+        &self,
+        request: &RevalidationRequest,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        let body = serde_json::to_string(request).map_err(|e| QueueError(Box::new(e)))?;
+        let seconds = delay.as_secs().min(MAX_DELAY_SECONDS);
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(i32::try_from(seconds).unwrap_or(0))
+            .send()
+            .await
+            .map_err(|e| QueueError(Box::new(e)))?;
+        Ok(())
     }
 }
 

@@ -4,13 +4,14 @@
 use futures::StreamExt;
 use time::OffsetDateTime;
 
+use crate::domain::check::CheckResult;
 use crate::domain::revalidation::{
     DUE_SHARDS, OnDemandRequest, RevalidationRequest, RevalidationSettings,
 };
 use crate::domain::{Activity, ActivityEntry, Actor, Destination, PlatformIdentity};
 use crate::ports::{
-    CheckHistory, DestinationRepository, DueIndex, ObjectWriter, QueueError, RevalidationQueue,
-    SideEffects, StoreError,
+    CheckHistory, CheckKind, CheckSlots, DestinationRepository, DueIndex, ObjectWriter, QueueError,
+    RevalidationQueue, SideEffects, StoreError,
 };
 
 use super::check::{CheckSettings, CheckTarget, run};
@@ -27,6 +28,8 @@ pub enum Skipped {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Skipped(Skipped),
+    /// The tenant already runs as many checks as re-validation may take: queue it again later.
+    Deferred,
     Checked {
         passed: bool,
         /// Whether the check changed the status (and so raised an event).
@@ -43,18 +46,31 @@ pub enum RevalidationError {
 }
 
 /// What a worker needs to check one destination.
-pub struct Checker<'a, S, P> {
+pub struct Checker<'a, S, P, Q> {
     pub store: &'a S,
     pub writer: &'a P,
+    /// Where a check put off for its tenant's slots goes back to.
+    pub queue: &'a Q,
     pub platform: &'a PlatformIdentity,
     pub check_settings: CheckSettings,
     pub settings: RevalidationSettings,
 }
 
-impl<S, P> Checker<'_, S, P>
+/// How long a check holds its tenant's slot at most (its deadline, with room to spare).
+const SLOT_LEASE: time::Duration = time::Duration::seconds(60);
+
+/// A put-off check comes back after 10 to 40 s, spread so that a tenant's put-off checks do
+/// not all return at once.
+pub fn deferral_delay() -> std::time::Duration {
+    let spread = u64::from(uuid::Uuid::new_v4().as_bytes()[0]) % 31;
+    std::time::Duration::from_secs(10 + spread)
+}
+
+impl<S, P, Q> Checker<'_, S, P, Q>
 where
-    S: DestinationRepository + CheckHistory,
+    S: DestinationRepository + CheckHistory + CheckSlots,
     P: ObjectWriter,
+    Q: RevalidationQueue,
 {
     /// Runs one queued check of the active configuration. The result is written only if the
     /// destination is still at the version the message names, so a duplicate delivery or a
@@ -74,7 +90,9 @@ where
         let Some(target) = CheckTarget::active(&destination) else {
             return Ok(Outcome::Skipped(Skipped::NeverSaved));
         };
-        let result = run(self.writer, &target, self.platform, self.check_settings).await;
+        let Some(result) = self.run_in_slot(request, &target).await? else {
+            return Ok(Outcome::Deferred);
+        };
         let passed = result.passed;
         let before = destination.status();
         let expected = destination.version();
@@ -126,8 +144,48 @@ where
     }
 }
 
-/// Queues every saved destination whose check is due, reading the due index's shards in
-/// parallel. Returns how many were queued. Nothing holds more than one page in memory.
+impl<S, P, Q> Checker<'_, S, P, Q>
+where
+    S: CheckSlots,
+    P: ObjectWriter,
+    Q: RevalidationQueue,
+{
+    /// Runs the check in one of its tenant's check slots; with none free, queues it again for
+    /// later and returns `None`.
+    async fn run_in_slot(
+        &self,
+        request: &RevalidationRequest,
+        target: &CheckTarget<'_>,
+    ) -> Result<Option<CheckResult>, RevalidationError> {
+        let now = OffsetDateTime::now_utc();
+        let Some(slot) = self
+            .store
+            .take_slot(
+                &request.tenant_id,
+                CheckKind::Revalidation,
+                now,
+                now + SLOT_LEASE,
+            )
+            .await?
+        else {
+            self.queue.defer(request, deferral_delay()).await?;
+            return Ok(None);
+        };
+        let result = run(self.writer, target, self.platform, self.check_settings).await;
+        if let Err(e) = self.store.release_slot(&request.tenant_id, &slot).await {
+            tracing::warn!(destination_id = %request.destination_id, error = %e, "check slot not released");
+        }
+        Ok(Some(result))
+    }
+}
+
+/// The most due checks one run queues; the rest stay due, and the next run queues them. Bounds
+/// what a run holds: a due check is three short keys.
+pub const MAX_QUEUED_PER_RUN: usize = 50_000;
+
+/// Queues every saved destination whose check is due, tenants taking turns (see
+/// [`interleave_tenants`]). Reads the due index's shards in parallel. Returns how many were
+/// queued.
 pub async fn enqueue_due<S, Q>(
     store: &S,
     queue: &Q,
@@ -139,22 +197,56 @@ where
 {
     let per_shard = futures::stream::iter(0..DUE_SHARDS)
         .map(|shard| async move {
-            let mut queued = 0;
+            let mut due = Vec::new();
             let mut cursor: Option<String> = None;
             loop {
                 let page = store.due_for_check(shard, now, cursor.as_deref()).await?;
-                queue.enqueue(&page.items).await?;
-                queued += page.items.len();
+                due.extend(page.items);
                 match page.next_cursor {
-                    Some(next) => cursor = Some(next),
-                    None => return Ok::<usize, RevalidationError>(queued),
+                    Some(next) if due.len() < MAX_QUEUED_PER_RUN / usize::from(DUE_SHARDS) => {
+                        cursor = Some(next);
+                    }
+                    _ => return Ok::<_, RevalidationError>(due),
                 }
             }
         })
         .buffer_unordered(4)
         .collect::<Vec<_>>()
         .await;
-    per_shard.into_iter().sum()
+    let mut due = Vec::new();
+    for shard in per_shard {
+        due.extend(shard?);
+    }
+    let ordered = interleave_tenants(due);
+    for chunk in ordered.chunks(100) {
+        queue.enqueue(chunk).await?;
+    }
+    Ok(ordered.len())
+}
+
+/// Tenants take turns: every tenant's first due check, then every tenant's second, and so on,
+/// each tenant's own checks in the order the due index gave them. A tenant with 10,000 due checks then delays one
+/// with a single check by at most one turn (one check per tenant), not by its 10,000.
+pub fn interleave_tenants(due: Vec<RevalidationRequest>) -> Vec<RevalidationRequest> {
+    let mut by_tenant: Vec<std::collections::VecDeque<RevalidationRequest>> = Vec::new();
+    let mut position = std::collections::HashMap::new();
+    for request in due {
+        let slot = *position
+            .entry(request.tenant_id.clone())
+            .or_insert_with(|| {
+                by_tenant.push(std::collections::VecDeque::new());
+                by_tenant.len() - 1
+            });
+        by_tenant[slot].push_back(request);
+    }
+    let total = by_tenant.iter().map(std::collections::VecDeque::len).sum();
+    let mut ordered = Vec::with_capacity(total);
+    while ordered.len() < total {
+        for queue in &mut by_tenant {
+            ordered.extend(queue.pop_front());
+        }
+    }
+    ordered
 }
 
 fn request_for(destination: &Destination) -> RevalidationRequest {

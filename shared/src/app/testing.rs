@@ -6,8 +6,8 @@ use time::OffsetDateTime;
 use crate::domain::check::CheckResult;
 use crate::domain::{Activity, DestinationId, PlatformIdentity};
 use crate::ports::{
-    CheckHistory, CheckLock, DestinationRepository, ObjectWriter, RateLimitedAction, RateLimiter,
-    RetryAfter, StoreError,
+    CheckHistory, CheckKind, CheckLock, CheckSlots, DestinationRepository, ObjectWriter,
+    RateLimitedAction, RateLimiter, RetryAfter, StoreError,
 };
 
 use super::check::{CheckSettings, CheckTarget, run};
@@ -15,6 +15,8 @@ use super::modify::{Caller, Change, ModifyError, Precondition, modify};
 
 /// Longer than any test can run, so a crashed test never blocks the next one for long.
 pub const LOCK_TTL: time::Duration = time::Duration::seconds(60);
+/// When a tenant's check slots are all held: about one check's time.
+pub const SLOT_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TestError {
@@ -24,6 +26,8 @@ pub enum TestError {
     InProgress,
     #[error("too many connection tests")]
     RateLimited(RetryAfter),
+    #[error("the tenant already runs as many checks as it may at once")]
+    TooManyRunning(RetryAfter),
     #[error(transparent)]
     Store(StoreError),
 }
@@ -46,7 +50,7 @@ pub struct Tester<'a, S, P, L> {
 
 impl<S, P, L> Tester<'_, S, P, L>
 where
-    S: DestinationRepository + CheckLock + CheckHistory,
+    S: DestinationRepository + CheckLock + CheckHistory + CheckSlots,
     P: ObjectWriter,
     L: RateLimiter,
 {
@@ -63,26 +67,33 @@ where
             .await
             .map_err(TestError::Store)?
             .ok_or(TestError::NotFound)?;
-        if !self
+        let slot = self
             .store
-            .try_lock(caller.tenant, id, now, now + LOCK_TTL)
+            .take_slot(
+                caller.tenant,
+                CheckKind::TestConnection,
+                now,
+                now + LOCK_TTL,
+            )
             .await
             .map_err(TestError::Store)?
-        {
-            // Deleted since we read it? Then it is missing like any other.
-            return match self.store.get(caller.tenant, id).await {
-                Ok(None) => Err(TestError::NotFound),
-                Ok(Some(_)) => Err(TestError::InProgress),
-                Err(e) => Err(TestError::Store(e)),
-            };
+            .ok_or(TestError::TooManyRunning(RetryAfter(SLOT_RETRY_AFTER)))?;
+        let locked = self.lock(caller, id, now).await;
+        let result = match locked {
+            Ok(()) => Ok(run(
+                self.writer,
+                &CheckTarget::under_edit(&destination),
+                self.platform,
+                self.settings,
+            )
+            .await),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = self.store.release_slot(caller.tenant, &slot).await {
+            // The lease frees it shortly; the test's result matters more.
+            tracing::warn!(error = %e, "check slot not released");
         }
-        let result = run(
-            self.writer,
-            &CheckTarget::under_edit(&destination),
-            self.platform,
-            self.settings,
-        )
-        .await;
+        let result = result?;
         tracing::info!(
             destination_id = %id,
             passed = result.passed,
@@ -106,6 +117,29 @@ where
                 }
                 Err(e)
             }
+        }
+    }
+
+    /// Takes the destination's test lock: one Test Connection at a time per destination.
+    async fn lock(
+        &self,
+        caller: Caller<'_>,
+        id: &DestinationId,
+        now: OffsetDateTime,
+    ) -> Result<(), TestError> {
+        if self
+            .store
+            .try_lock(caller.tenant, id, now, now + LOCK_TTL)
+            .await
+            .map_err(TestError::Store)?
+        {
+            return Ok(());
+        }
+        // Deleted since we read it? Then it is missing like any other.
+        match self.store.get(caller.tenant, id).await {
+            Ok(None) => Err(TestError::NotFound),
+            Ok(Some(_)) => Err(TestError::InProgress),
+            Err(e) => Err(TestError::Store(e)),
         }
     }
 

@@ -28,6 +28,7 @@ pub use views::{
 
 use crate::app::Caller;
 use crate::domain::Actor;
+use crate::ports::{RateLimitedAction, RateLimiter};
 
 /// Stamps the request id on the response (and on the problem, if it is one).
 pub fn finish(request: &ApiRequest, result: Result<ApiResponse, Problem>) -> ApiResponse {
@@ -59,6 +60,25 @@ pub fn caller<'r>(request: &'r ApiRequest, route: &Route) -> Result<Caller<'r>, 
         tenant,
         actor: request.actor.as_ref().unwrap_or(&WITHOUT_SUBJECT),
     })
+}
+
+/// The caller of an authenticated route, once its tenant's request quota lets the request in:
+/// one tenant's traffic cannot use up the stage's throttle for every other tenant.
+pub async fn admitted_caller<'r, L: RateLimiter>(
+    limiter: &L,
+    request: &'r ApiRequest,
+    route: &Route,
+) -> Result<Caller<'r>, Problem> {
+    let caller = caller(request, route)?;
+    limiter
+        .acquire(
+            caller.tenant,
+            RateLimitedAction::ApiRequest,
+            time::OffsetDateTime::now_utc(),
+        )
+        .await?
+        .map_err(|wait| Problem::rate_limited(wait.0.as_secs().max(1), "requests"))?;
+    Ok(caller)
 }
 
 /// The platform identity calling an internal route, as the audit trail names it. A tenant's

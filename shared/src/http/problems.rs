@@ -155,6 +155,10 @@ impl From<TestError> for Problem {
                 "A connection test for this destination is already running; wait for its result.",
             ),
             TestError::RateLimited(wait) => retry_after(wait, "connection tests"),
+            TestError::TooManyRunning(wait) => retry_after(
+                wait,
+                "checks running at once (connection tests and re-validation)",
+            ),
             TestError::Store(e) => e.into(),
         }
     }

@@ -20,6 +20,16 @@ pub trait RevalidationQueue: Send + Sync {
         &self,
         requests: &[RevalidationRequest],
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Queues `request` again, to be received no sooner than `delay` from now (at most 15
+    /// minutes): a check put off, not failed, so it never counts towards the dead-letter queue.
+    /// # Errors
+    /// `QueueError`: the caller leaves the message to be retried instead.
+    fn defer(
+        &self,
+        request: &RevalidationRequest,
+        delay: std::time::Duration,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
 }
 
 /// Where deliveries wait for an attempt.

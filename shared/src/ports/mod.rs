@@ -9,10 +9,10 @@ mod writer;
 pub use messaging::{DeliveryQueue, EventPublisher, PublishError, QueueError, RevalidationQueue};
 pub use source::{InMemorySource, ObjectSource, SourceError, StagedFiles};
 pub use store::{
-    ActivityLog, ActivityPage, ActivityRecorder, CheckHistory, CheckLock, CreateOutcome,
-    DeliveryPage, DeliveryRecords, DestinationRepository, DueDeliveries, DueDeliveryPage, DueIndex,
-    DuePage, IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page, RateLimitedAction,
-    RateLimiter, Recorded, RetryAfter, SideEffects, StoreError,
+    ActivityLog, ActivityPage, ActivityRecorder, CheckHistory, CheckKind, CheckLock, CheckSlot,
+    CheckSlots, CreateOutcome, DeliveryPage, DeliveryRecords, DestinationRepository, DueDeliveries,
+    DueDeliveryPage, DueIndex, DuePage, IdempotencyRecord, NewRecord, Outbox, OutboxPage, Page,
+    RateLimitedAction, RateLimiter, Recorded, RetryAfter, SideEffects, StoreError, slot_indexes,
 };
 pub use writer::{
     AssumeRoleRequest, AwsEvidence, FullObjectChecksum, KmsRefusal, ObjectBody, ObjectTarget,

@@ -348,6 +348,8 @@ pub enum RateLimitedAction {
     TestConnection,
     CreateDestination,
     MergeBucketPolicy,
+    /// Every authenticated API request of the tenant: its share beside the stage's throttle.
+    ApiRequest,
 }
 
 impl RateLimitedAction {
@@ -356,6 +358,7 @@ impl RateLimitedAction {
             RateLimitedAction::TestConnection => "test-connection",
             RateLimitedAction::CreateDestination => "create-destination",
             RateLimitedAction::MergeBucketPolicy => "merge-bucket-policy",
+            RateLimitedAction::ApiRequest => "api-request",
         }
     }
 }
@@ -374,4 +377,55 @@ pub trait RateLimiter: Send + Sync {
         action: RateLimitedAction,
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Result<(), RetryAfter>, StoreError>> + Send;
+}
+
+/// Who wants a check slot. Re-validation may not take a tenant's last slot: a tenant's own
+/// scheduled checks never keep its user's Test Connection waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckKind {
+    TestConnection,
+    Revalidation,
+}
+
+/// A check slot held until released or until its lease ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSlot {
+    pub index: u16,
+    /// Tells this holder apart from one that took the slot after our lease ended.
+    pub holder: String,
+}
+
+/// A tenant's checks running at once (Test Connection and re-validation together), capped: one
+/// tenant cannot take every check the platform runs.
+pub trait CheckSlots: Send + Sync {
+    /// Takes a free slot of `tenant`'s until `until` (a slot whose lease ended is free); `None`
+    /// when every slot `kind` may take is held.
+    /// # Errors
+    /// `Unavailable`.
+    fn take_slot(
+        &self,
+        tenant: &TenantId,
+        kind: CheckKind,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<CheckSlot>, StoreError>> + Send;
+
+    /// Frees `slot`, unless another holder took it after our lease ended.
+    /// # Errors
+    /// `Unavailable`.
+    fn release_slot(
+        &self,
+        tenant: &TenantId,
+        slot: &CheckSlot,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The slot indexes `kind` may take of a tenant's `limit`, starting at `start` (spread, so that
+/// takers do not all contend for slot 0).
+pub fn slot_indexes(kind: CheckKind, limit: u16, start: u16) -> impl Iterator<Item = u16> {
+    let usable = match kind {
+        CheckKind::TestConnection => limit,
+        CheckKind::Revalidation => limit.saturating_sub(1).max(1),
+    };
+    (0..usable).map(move |i| (start.wrapping_add(i)) % usable)
 }

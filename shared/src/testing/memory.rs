@@ -14,13 +14,13 @@ use crate::domain::delivery::{Delivery, DeliveryId, DeliveryRef, StagedSource};
 use crate::domain::revalidation::{ConnectionEvent, RevalidationRequest, due_shard};
 use crate::domain::{ActivityEntry, Destination, DestinationId, TenantId};
 use crate::ports::{
-    ActivityLog, ActivityPage, ActivityRecorder, AssumeRoleRequest, CheckHistory, CheckLock,
-    CreateOutcome, DeliveryPage, DeliveryQueue, DeliveryRecords, DestinationRepository,
-    DueDeliveries, DueDeliveryPage, DueIndex, DuePage, EventPublisher, FullObjectChecksum,
-    IdempotencyRecord, InMemorySource, NewRecord, ObjectBody, ObjectTarget, ObjectWriter, Outbox,
-    OutboxPage, Page, ProbeError, PublishError, QueueError, RateLimitedAction, RateLimiter,
-    Recorded, RetryAfter, RevalidationQueue, SessionCredentials, SideEffects, SourceError,
-    StagedFiles, StoreError, UploadedPart, WrittenObject,
+    ActivityLog, ActivityPage, ActivityRecorder, AssumeRoleRequest, CheckHistory, CheckKind,
+    CheckLock, CheckSlot, CheckSlots, CreateOutcome, DeliveryPage, DeliveryQueue, DeliveryRecords,
+    DestinationRepository, DueDeliveries, DueDeliveryPage, DueIndex, DuePage, EventPublisher,
+    FullObjectChecksum, IdempotencyRecord, InMemorySource, NewRecord, ObjectBody, ObjectTarget,
+    ObjectWriter, Outbox, OutboxPage, Page, ProbeError, PublishError, QueueError,
+    RateLimitedAction, RateLimiter, Recorded, RetryAfter, RevalidationQueue, SessionCredentials,
+    SideEffects, SourceError, StagedFiles, StoreError, UploadedPart, WrittenObject, slot_indexes,
 };
 
 type Key = (TenantId, DestinationId);
@@ -35,6 +35,8 @@ struct State {
     counts: HashMap<TenantId, u32>,
     rate: HashMap<(TenantId, RateLimitedAction, i64), u32>,
     deliveries: BTreeMap<(Key, DeliveryId), Delivery>,
+    /// Held check slots: `(tenant, index)` → `(holder, lease end)`.
+    slots: HashMap<(TenantId, u16), (String, OffsetDateTime)>,
 }
 
 /// Every store port over one shared state; clones share it.
@@ -46,6 +48,10 @@ pub struct InMemoryStore {
     lose_races: Arc<AtomicBool>,
     /// Calls per minute per action; `None`: unlimited.
     rate_limit: Option<u32>,
+    /// API requests per minute per tenant; `None`: unlimited.
+    api_quota: Option<u32>,
+    /// Checks a tenant may run at once; `None`: unlimited.
+    check_slots: Option<u16>,
 }
 
 fn outage() -> StoreError {
@@ -63,6 +69,18 @@ impl InMemoryStore {
             rate_limit: Some(per_minute),
             ..Self::default()
         }
+    }
+
+    /// Every tenant may make at most `per_minute` API requests.
+    pub fn with_api_quota(mut self, per_minute: u32) -> Self {
+        self.api_quota = Some(per_minute);
+        self
+    }
+
+    /// Every tenant may run at most `slots` checks at once.
+    pub fn with_check_slots(mut self, slots: u16) -> Self {
+        self.check_slots = Some(slots);
+        self
     }
 
     /// Makes every later call fail as an outage (or succeed again).
@@ -601,7 +619,11 @@ impl RateLimiter for InMemoryStore {
         now: OffsetDateTime,
     ) -> Result<Result<(), RetryAfter>, StoreError> {
         let mut state = self.open().await?;
-        let Some(limit) = self.rate_limit else {
+        let limit = match action {
+            RateLimitedAction::ApiRequest => self.api_quota,
+            _ => self.rate_limit,
+        };
+        let Some(limit) = limit else {
             return Ok(Ok(()));
         };
         let window = now.unix_timestamp().div_euclid(60);
@@ -620,10 +642,49 @@ impl RateLimiter for InMemoryStore {
     }
 }
 
+impl CheckSlots for InMemoryStore {
+    async fn take_slot(
+        &self,
+        tenant: &TenantId,
+        kind: CheckKind,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Option<CheckSlot>, StoreError> {
+        let mut state = self.open().await?;
+        let holder = uuid::Uuid::new_v4().to_string();
+        let Some(limit) = self.check_slots else {
+            return Ok(Some(CheckSlot { index: 0, holder }));
+        };
+        for index in slot_indexes(kind, limit, 0) {
+            let slot = (tenant.clone(), index);
+            if state.slots.get(&slot).is_none_or(|(_, lease)| *lease < now) {
+                state.slots.insert(slot, (holder.clone(), until));
+                return Ok(Some(CheckSlot { index, holder }));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn release_slot(&self, tenant: &TenantId, slot: &CheckSlot) -> Result<(), StoreError> {
+        let mut state = self.open().await?;
+        let key = (tenant.clone(), slot.index);
+        if state
+            .slots
+            .get(&key)
+            .is_some_and(|(holder, _)| *holder == slot.holder)
+        {
+            state.slots.remove(&key);
+        }
+        Ok(())
+    }
+}
+
 /// Records what is queued; clones share the record.
 #[derive(Clone, Default)]
 pub struct RecordingQueue {
     pub queued: Arc<Mutex<Vec<RevalidationRequest>>>,
+    /// Requests queued again for later, with their delay.
+    pub deferred: Arc<Mutex<Vec<(RevalidationRequest, std::time::Duration)>>>,
     pub fail: Arc<AtomicBool>,
 }
 
@@ -636,6 +697,21 @@ impl RevalidationQueue for RecordingQueue {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .extend_from_slice(requests);
+        Ok(())
+    }
+
+    async fn defer(
+        &self,
+        request: &RevalidationRequest,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(QueueError("the recording queue is switched off".into()));
+        }
+        self.deferred
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((request.clone(), delay));
         Ok(())
     }
 }

@@ -12,6 +12,7 @@
 //! | delivery            | `TENANT#<tenant>` | `DELIVERY#<id>#<delivery id>`  | `GSI1PK = TENANT#<tenant>#DELIVERIES#<id>`, `GSI1SK = REQUESTED#<ns>#<delivery id>`; waiting ones `GSI2PK = DELIVERY-DUE`, `GSI2SK = <next attempt ns>#<tenant>#<id>#<delivery id>` |
 //! | destination count   | `TENANT#<tenant>` | `COUNT#destinations`           | `count`                                              |
 //! | rate-limit window   | `TENANT#<tenant>` | `RATE#<action>#<window start>` | `count`, `expires_at` (TTL)                          |
+//! | check slot          | `TENANT#<tenant>` | `CHECK-SLOT#<index>`           | `holder`, `lease_until` (ms), `expires_at` (TTL)     |
 //!
 //! `<ns>` is a zero-padded Unix timestamp in nanoseconds, so string order is time order.
 //! `GSI1` (`ByTenantNewestFirst`, all attributes) lists a tenant's destinations, and a
@@ -132,6 +133,10 @@ pub fn destination_count(tenant: &TenantId) -> Item {
 
 pub fn rate_window(tenant: &TenantId, action: &str, window_start: i64) -> Item {
     key(tenant, format!("RATE#{action}#{window_start}"))
+}
+
+pub fn check_slot(tenant: &TenantId, index: u16) -> Item {
+    key(tenant, format!("CHECK-SLOT#{index}"))
 }
 
 pub fn delivery(tenant: &TenantId, id: &DestinationId, delivery: &DeliveryId) -> Item {

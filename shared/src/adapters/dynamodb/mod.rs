@@ -6,6 +6,7 @@ pub mod keys;
 mod records;
 #[cfg(feature = "test-util")]
 pub mod schema;
+mod slots;
 #[cfg(feature = "stream")]
 pub mod stream;
 
@@ -38,12 +39,14 @@ const ACTIVITY_RETENTION: time::Duration = time::Duration::days(400);
 /// Rate limits count calls in fixed windows of this length.
 const RATE_WINDOW_SECONDS: i64 = 60;
 
-/// Calls per tenant per minute, by action.
+/// A tenant's limits: calls per minute, by action, and checks running at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimits {
     pub test_connection: u32,
     pub create_destination: u32,
     pub merge_bucket_policy: u32,
+    pub api_request: u32,
+    pub concurrent_checks: u16,
 }
 
 impl Default for RateLimits {
@@ -52,6 +55,8 @@ impl Default for RateLimits {
             test_connection: 20,
             create_destination: 30,
             merge_bucket_policy: 60,
+            api_request: 600,
+            concurrent_checks: 4,
         }
     }
 }
@@ -62,6 +67,7 @@ impl RateLimits {
             RateLimitedAction::TestConnection => self.test_connection,
             RateLimitedAction::CreateDestination => self.create_destination,
             RateLimitedAction::MergeBucketPolicy => self.merge_bucket_policy,
+            RateLimitedAction::ApiRequest => self.api_request,
         }
     }
 }

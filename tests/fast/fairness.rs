@@ -1,0 +1,202 @@
+//! Fair sharing between tenants, measured with two: re-validation takes turns, a tenant runs a
+//! capped number of checks at once (its own Test Connection always keeps one), and each tenant
+//! has its own request quota. The DynamoDB side of the slots and the quota is proven against the
+//! emulator (`tests/emulator/fairness.rs`).
+
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use dev_support::events::parse;
+use serde_json::Value;
+use shared::app::revalidation::{Checker, Outcome};
+use shared::domain::revalidation::{RevalidationRequest, RevalidationSettings};
+use shared::domain::{AuthModeKind, Destination, TenantId};
+use shared::ports::{CheckKind, CheckSlots};
+use shared::testing::memory::{InMemoryStore, RecordingQueue, ScriptedWriter};
+use shared::testing::{DestinationBuilder, platform};
+use support::api::{RequestExt, request};
+use support::memory::{MemoryWorld, check_settings};
+
+fn saved(tenant: &str) -> Destination {
+    DestinationBuilder::new(AuthModeKind::BucketPolicy)
+        .tenant(tenant)
+        .saved()
+}
+
+fn request_for(destination: &Destination) -> RevalidationRequest {
+    RevalidationRequest {
+        tenant_id: destination.tenant().clone(),
+        destination_id: destination.id().clone(),
+        version: destination.version(),
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_with_a_thousand_due_checks_delays_another_by_at_most_one_turn() {
+    // GIVEN tenant A with 1,000 saved destinations due and tenant B with one, due last
+    let store = InMemoryStore::new();
+    for _ in 0..1_000 {
+        store.insert(saved("tenant-a"));
+    }
+    let lone = saved("tenant-b");
+    store.insert(lone.clone());
+    let queue = RecordingQueue::default();
+    // WHEN the scheduler runs
+    let event: EventBridgeEvent<Value> = parse("revalidate-schedule.json");
+    let answer = revalidate_scheduler::handler::handle(&store, &queue, event)
+        .await
+        .unwrap();
+    // THEN every check is queued once, and B's within the first turn: ahead of all but one of
+    // A's, inside the first SQS batch of ten
+    assert_eq!(answer["queued"], 1_001);
+    let queued = queue.queued.lock().unwrap().clone();
+    let position = queued
+        .iter()
+        .position(|r| *r == request_for(&lone))
+        .unwrap();
+    assert!(position <= 1, "tenant B's check is number {position}");
+    // AND A's checks follow one another (no turn is skipped, none queued twice)
+    let mut ids: Vec<_> = queued.iter().map(|r| r.destination_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 1_001);
+}
+
+/// Holds `n` of `tenant`'s check slots, as `n` running checks would.
+async fn hold(store: &InMemoryStore, tenant: &str, kind: CheckKind, n: usize) {
+    let now = time::OffsetDateTime::now_utc();
+    for _ in 0..n {
+        let slot = store
+            .take_slot(
+                &TenantId::new(tenant).unwrap(),
+                kind,
+                now,
+                now + time::Duration::minutes(1),
+            )
+            .await
+            .unwrap();
+        assert!(slot.is_some(), "a free slot");
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_at_its_cap_of_running_checks_waits_and_another_tenant_does_not() {
+    // GIVEN a cap of 4 checks at once per tenant, and tenant A running 4
+    let store = InMemoryStore::new().with_check_slots(4);
+    let world = MemoryWorld::new(store.clone(), ScriptedWriter::permissive());
+    let api = world.api();
+    let mine = api
+        .create(serde_json::json!({"name": "A", "bucket": "acme-a", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"}))
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let theirs = api
+        .send(
+            request("POST", "/destinations")
+                .tenant("tenant-b")
+                .json(serde_json::json!({"name": "B", "bucket": "acme-b", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"})),
+        )
+        .await
+        .expect(201)
+        .json()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    hold(&store, "tenant-a", CheckKind::TestConnection, 4).await;
+    // WHEN A tests a destination, and B does too
+    let refused = api
+        .send(request("POST", &format!("/destinations/{mine}/test")))
+        .await;
+    let served = api
+        .send(request("POST", &format!("/destinations/{theirs}/test")).tenant("tenant-b"))
+        .await;
+    // THEN A is told to retry shortly, and B's test runs and passes
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.problem(), "rate-limited");
+    assert!(
+        refused.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at once")
+    );
+    assert_eq!(refused.header("retry-after"), Some("5"));
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.json()["passed"], true);
+}
+
+fn checker<'a>(
+    store: &'a InMemoryStore,
+    writer: &'a ScriptedWriter,
+    queue: &'a RecordingQueue,
+    platform: &'a shared::domain::PlatformIdentity,
+) -> Checker<'a, InMemoryStore, ScriptedWriter, RecordingQueue> {
+    Checker {
+        store,
+        writer,
+        queue,
+        platform,
+        check_settings: check_settings(),
+        settings: RevalidationSettings::default(),
+    }
+}
+
+#[tokio::test]
+async fn re_validation_leaves_a_tenant_one_slot_for_its_own_test_connection() {
+    // GIVEN a cap of 4, and tenant A's re-validation already running 3 checks
+    let store = InMemoryStore::new().with_check_slots(4);
+    let (a, b) = (saved("tenant-a"), saved("tenant-b"));
+    store.insert(a.clone());
+    store.insert(b.clone());
+    hold(&store, "tenant-a", CheckKind::Revalidation, 3).await;
+    let (writer, queue, platform) = (
+        ScriptedWriter::permissive(),
+        RecordingQueue::default(),
+        platform(),
+    );
+    let checker = checker(&store, &writer, &queue, &platform);
+    // WHEN a fourth of A's checks comes off the queue, and one of B's
+    let put_off = checker.check(&request_for(&a)).await.unwrap();
+    let checked = checker.check(&request_for(&b)).await.unwrap();
+    // THEN A's is queued again for later (not failed: it never nears the dead-letter queue) and
+    // nothing of it ran; B's ran
+    assert_eq!(put_off, Outcome::Deferred);
+    let deferred = queue.deferred.lock().unwrap().clone();
+    assert_eq!(deferred.len(), 1);
+    assert_eq!(deferred[0].0, request_for(&a));
+    assert!(
+        (10..=40).contains(&deferred[0].1.as_secs()),
+        "{:?}",
+        deferred[0].1
+    );
+    assert!(matches!(checked, Outcome::Checked { passed: true, .. }));
+    assert_eq!(writer.put_calls().len(), 1, "only B's check wrote");
+    // AND A's last slot is still free for its Test Connection
+    hold(&store, "tenant-a", CheckKind::TestConnection, 1).await;
+}
+
+#[tokio::test]
+async fn each_tenant_has_its_own_request_quota() {
+    // GIVEN a quota of 5 requests per tenant per minute
+    let world = MemoryWorld::new(
+        InMemoryStore::new().with_api_quota(5),
+        ScriptedWriter::permissive(),
+    );
+    let api = world.api();
+    // WHEN tenant A sends 7 reads inside one minute (not in its last seconds), then tenant B one
+    while time::OffsetDateTime::now_utc().second() > 55 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let mut statuses = Vec::new();
+    for _ in 0..7 {
+        statuses.push(api.send(request("GET", "/destinations")).await);
+    }
+    let other = api
+        .send(request("GET", "/destinations").tenant("tenant-b"))
+        .await;
+    // THEN A's first 5 are served and the rest refused with Retry-After; B is served
+    let codes: Vec<u16> = statuses.iter().map(|r| r.status()).collect();
+    assert_eq!(codes, [200, 200, 200, 200, 200, 429, 429]);
+    assert_eq!(statuses[5].problem(), "rate-limited");
+    let wait: u64 = statuses[5].header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait));
+    assert_eq!(other.status(), 200);
+}
