@@ -45,6 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             suffix: "local".to_owned(),
             stream: true,
             template: None,
+            publish_kit: true,
         },
     ))
     .await;

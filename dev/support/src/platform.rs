@@ -53,6 +53,9 @@ pub struct Options {
     pub stream: bool,
     /// Another template than template.yaml (a test that removes a statement from it).
     pub template: Option<Value>,
+    /// Whether the kit is published as the stack's custom resource would publish it (a test that
+    /// takes the publisher's statement away cannot).
+    pub publish_kit: bool,
 }
 
 impl Default for Options {
@@ -63,6 +66,7 @@ impl Default for Options {
             suffix: unique("d"),
             stream: true,
             template: None,
+            publish_kit: true,
         }
     }
 }
@@ -317,7 +321,9 @@ impl EmulatedPlatform {
             template,
             account,
         };
-        platform.publish_kit(&stack).await;
+        if options.publish_kit {
+            platform.publish_kit(&stack).await;
+        }
         platform
     }
 

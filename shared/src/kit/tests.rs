@@ -487,6 +487,17 @@ fn a_key_in_another_account_gets_its_statement_from_every_kit_output_that_can_ca
         "{}",
         kit.terraform
     );
+    // AND the CloudFormation stack, which cannot change a key policy, outputs the key to grant
+    let template: serde_norway::Value =
+        serde_norway::from_str(&kit.cloud_formation.template).unwrap();
+    let output = &template["Outputs"]["KmsKeyToGrant"];
+    assert_eq!(output["Condition"].as_str(), Some("HasKmsKey"));
+    assert!(
+        output["Description"]
+            .as_str()
+            .unwrap()
+            .contains("key policy")
+    );
     // AND before the role's ARN is known the script says where the statement will appear
     let early = kit_of(&role_destination()).aws_cli;
     assert!(
