@@ -12,6 +12,10 @@
 //!   read once per process: the same trust anchors, and a function that answers without calling AWS
 //!   (a rejected request) never pays for it. The writer's per-test S3 clients share that set-up and
 //!   its connection pool.
+//! - The trusted roots are Amazon Trust Services' (compiled in), which every endpoint of the `aws`
+//!   and `aws-us-gov` partitions chains to, rather than the system bundle of 144 roots read,
+//!   parsed and sifted at each cold start. `SSL_CERT_FILE` overrides them; the China partition
+//!   uses the system bundle.
 //! - TLS is rustls with the *ring* provider rather than aws-lc, which is larger (no post-quantum
 //!   key exchange with ring; see BENCHMARKS.md for the sizes).
 
@@ -28,6 +32,12 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+
+/// The roots every AWS service endpoint of the `aws` and `aws-us-gov` partitions chains to:
+/// Amazon Trust Services' four, and the Starfield root that cross-signs them (AWS moved every
+/// endpoint to these, S3's last, in 2022). Compiled in, so no cold start reads or sifts a system
+/// bundle; each is named, with its SHA-256 fingerprint, in the file.
+const AMAZON_TRUST_SERVICES: &str = include_str!("../certs/amazon-trust-services.pem");
 
 /// Where systems keep the PEM bundle of trusted roots: `SSL_CERT_FILE` when set, then Amazon Linux
 /// (the Lambda `provided.al2023` runtime) and Fedora, Debian and Ubuntu, Alpine and macOS.
@@ -136,18 +146,59 @@ fn https_client(context: TlsContext) -> SharedHttpClient {
         .build_https()
 }
 
+/// Which roots a process trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum TrustSource {
+    /// `SSL_CERT_FILE`: the operator's choice, whatever the partition.
+    Bundle(std::path::PathBuf),
+    /// The compiled-in Amazon Trust Services roots.
+    AmazonTrustServices,
+    /// The system's bundle: the China partition, whose endpoints we do not pin to Amazon Trust
+    /// Services.
+    System,
+}
+
+/// `ssl_cert_file` overrides everything; otherwise the partition of `region` decides.
+fn trust_source(ssl_cert_file: Option<std::ffi::OsString>, region: Option<&str>) -> TrustSource {
+    match ssl_cert_file {
+        Some(path) => TrustSource::Bundle(path.into()),
+        None if region.is_some_and(|r| r.starts_with("cn-")) => TrustSource::System,
+        None => TrustSource::AmazonTrustServices,
+    }
+}
+
+fn process_trust_source() -> TrustSource {
+    let region = std::env::var("AWS_REGION")
+        .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+        .ok();
+    trust_source(std::env::var_os("SSL_CERT_FILE"), region.as_deref())
+}
+
+/// The first bundle of `candidates` that can be read.
+fn read_bundle(candidates: impl Iterator<Item = std::path::PathBuf>) -> Option<Vec<u8>> {
+    candidates
+        .into_iter()
+        .find_map(|path| std::fs::read(path).ok())
+}
+
+fn system_bundle() -> Option<Vec<u8>> {
+    read_bundle(BUNDLE_CANDIDATES.iter().map(std::path::PathBuf::from))
+}
+
 fn tls_context() -> TlsContext {
-    // The bundle is read and sifted once per process.
+    // Decided, and any bundle read and sifted, once per process.
     static STORE: OnceLock<TrustStore> = OnceLock::new();
-    let store = STORE.get_or_init(|| {
-        std::env::var_os("SSL_CERT_FILE")
-            .map(std::path::PathBuf::from)
-            .into_iter()
-            .chain(BUNDLE_CANDIDATES.iter().map(std::path::PathBuf::from))
-            .find_map(|path| std::fs::read(path).ok())
+    let store = STORE.get_or_init(|| match process_trust_source() {
+        TrustSource::AmazonTrustServices => {
+            TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES.as_bytes())
+        }
+        TrustSource::Bundle(path) => read_bundle(std::iter::once(path))
             .and_then(|pem| trust_store_from_bundle(&pem))
-            // No bundle where we looked: let the SDK probe the platform as it would by default.
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        // No bundle where we looked: let the SDK probe the platform as it would by default.
+        TrustSource::System => system_bundle()
+            .and_then(|pem| trust_store_from_bundle(&pem))
+            .unwrap_or_default(),
     });
     TlsContext::builder()
         .with_trust_store(store.clone())
@@ -155,21 +206,21 @@ fn tls_context() -> TlsContext {
         .expect("a TLS context with a trust store always builds")
 }
 
-/// The system's trusted roots (DER), from the same bundle the SDK configuration uses, for the
-/// rare HTTPS call that is not an SDK call.
+/// The roots the SDK configuration trusts (DER), for the rare HTTPS call that is not an SDK call.
 pub fn trusted_roots() -> Vec<CertificateDer<'static>> {
-    std::env::var_os("SSL_CERT_FILE")
-        .map(std::path::PathBuf::from)
-        .into_iter()
-        .chain(BUNDLE_CANDIDATES.iter().map(std::path::PathBuf::from))
-        .find_map(|path| std::fs::read(path).ok())
-        .map(|pem| {
-            CertificateDer::pem_slice_iter(&pem)
-                .flatten()
-                .filter(|der| webpki::anchor_from_trusted_cert(der).is_ok())
-                .collect()
-        })
-        .unwrap_or_default()
+    let pem = match process_trust_source() {
+        TrustSource::AmazonTrustServices => Some(AMAZON_TRUST_SERVICES.as_bytes().to_vec()),
+        TrustSource::Bundle(path) => read_bundle(std::iter::once(path)),
+        TrustSource::System => system_bundle(),
+    };
+    pem.map(|pem| {
+        CertificateDer::pem_slice_iter(&pem)
+            .flatten()
+            .filter(|der| webpki::anchor_from_trusted_cert(der).is_ok())
+            .map(CertificateDer::into_owned)
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 /// A trust store of the bundle's certificates that can serve as trust anchors, or `None` if there
@@ -283,6 +334,131 @@ mod tests {
         // THEN the connection was attempted through the client set up for it
         assert!(sent.is_err());
         assert!(set_up.get().is_some());
+    }
+
+    fn anchors_of(pem: &[u8]) -> Vec<CertificateDer<'static>> {
+        CertificateDer::pem_slice_iter(pem).flatten().collect()
+    }
+
+    /// Whether `leaf` (with `intermediates`) chains to one of `roots` at a moment it was valid:
+    /// the root it chained to, by its subject's bytes.
+    fn chains_to(
+        roots: &[CertificateDer<'static>],
+        intermediates: &[CertificateDer<'static>],
+    ) -> Result<Vec<u8>, webpki::Error> {
+        let leaf =
+            CertificateDer::from(include_bytes!("../tests/data/aws-amazon-com-leaf.der").to_vec());
+        let anchors: Vec<_> = roots
+            .iter()
+            .map(|r| webpki::anchor_from_trusted_cert(r).unwrap())
+            .collect();
+        // 2025-08-13, when the recorded chain was served by aws.amazon.com.
+        let then = rustls_pki_types::UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+            1_755_113_506,
+        ));
+        let leaf = webpki::EndEntityCert::try_from(&leaf).unwrap();
+        leaf.verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchors,
+            intermediates,
+            then,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map(|path| path.anchor().subject.as_ref().to_vec())
+    }
+
+    fn contains(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn the_compiled_in_store_is_the_five_amazon_trust_services_roots_each_a_usable_anchor() {
+        let roots = anchors_of(AMAZON_TRUST_SERVICES.as_bytes());
+        assert_eq!(roots.len(), 5);
+        for (root, name) in roots.iter().zip([
+            "Amazon Root CA 1",
+            "Amazon Root CA 2",
+            "Amazon Root CA 3",
+            "Amazon Root CA 4",
+            "Starfield Services Root Certificate Authority - G2",
+        ]) {
+            let anchor = webpki::anchor_from_trusted_cert(root).expect("a usable trust anchor");
+            assert!(contains(anchor.subject.as_ref(), name), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_aws_endpoints_chain_verifies_against_the_compiled_in_roots_and_not_against_others() {
+        let intermediate = CertificateDer::from(
+            include_bytes!("../tests/data/aws-amazon-com-intermediate.der").to_vec(),
+        );
+        let roots = anchors_of(AMAZON_TRUST_SERVICES.as_bytes());
+        // GIVEN aws.amazon.com's chain as served (leaf, Amazon RSA 2048 M01) THEN it reaches
+        // Amazon Root CA 1
+        let root = chains_to(&roots, std::slice::from_ref(&intermediate)).unwrap();
+        assert!(contains(&root, "Amazon Root CA 1"));
+        // AND through the cross-signed Amazon Root CA 1, the Starfield root alone is enough
+        let cross_signed = CertificateDer::from(
+            include_bytes!("../tests/data/amazon-root-ca-1-by-starfield.der").to_vec(),
+        );
+        let root = chains_to(&roots[4..], &[intermediate.clone(), cross_signed]).unwrap();
+        assert!(contains(
+            &root,
+            "Starfield Services Root Certificate Authority - G2"
+        ));
+        // AND roots that are not Amazon's do not accept it
+        let other = anchors_of(CA_PEM.as_bytes());
+        assert!(chains_to(&other, &[intermediate]).is_err());
+    }
+
+    #[test]
+    fn ssl_cert_file_overrides_and_only_china_reads_the_system_bundle() {
+        let bundle = || Some(std::ffi::OsString::from("/etc/custom.pem"));
+        assert_eq!(
+            trust_source(bundle(), Some("cn-north-1")),
+            TrustSource::Bundle("/etc/custom.pem".into())
+        );
+        assert_eq!(
+            trust_source(bundle(), Some("eu-west-1")),
+            TrustSource::Bundle("/etc/custom.pem".into())
+        );
+        for region in [Some("eu-west-1"), Some("us-gov-west-1"), None] {
+            assert_eq!(
+                trust_source(None, region),
+                TrustSource::AmazonTrustServices,
+                "{region:?}"
+            );
+        }
+        assert_eq!(
+            trust_source(None, Some("cn-northwest-1")),
+            TrustSource::System
+        );
+    }
+
+    #[cfg(feature = "dynamodb")]
+    #[tokio::test]
+    async fn sdk_clients_build_on_the_compiled_in_store() {
+        let http = https_client(
+            TlsContext::builder()
+                .with_trust_store(
+                    TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES.as_bytes()),
+                )
+                .build()
+                .unwrap(),
+        );
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .region(Region::new("us-east-1"))
+            .no_credentials()
+            .load()
+            .await;
+        // Building the connector parses the store, and would panic on a bad certificate.
+        let client = aws_sdk_dynamodb::Client::new(&config);
+        assert_eq!(client.config().region().unwrap().as_ref(), "us-east-1");
     }
 
     #[test]
