@@ -175,23 +175,13 @@ async fn a_burst_of_tests_over_the_limit_gets_429_and_leaves_other_tenants_alone
         .as_str()
         .unwrap()
         .to_owned();
-    let b = api
-        .send(
-            request("POST", "/destinations")
-                .tenant("tenant-b")
-                .json(bucket_policy("B")),
-        )
-        .await
-        .expect(201)
-        .json()["id"]
+    let b = api.create_as("tenant-b", bucket_policy("B")).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
     // WHEN tenant A runs more tests than that at once (inside one rate window: not in the last
     // seconds of a minute)
-    while time::OffsetDateTime::now_utc().second() > 50 {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    support::api::within_one_rate_window().await;
     let burst = futures::future::join_all(
         (0..limit + 5).map(|_| api.send(request("POST", &format!("/destinations/{a}/test")))),
     )

@@ -12,21 +12,6 @@ use crate::deliveries::{
     pattern, read_back, saved_bucket_policy_destination, saved_role_destination, uploads_left,
 };
 
-/// Stages `bytes` in the platform's staging bucket, as an exporter does.
-async fn stage(world: &World, key: &str, bytes: bytes::Bytes) {
-    world
-        .platform
-        .account
-        .s3()
-        .put_object()
-        .bucket(&world.platform.staging_bucket)
-        .key(key)
-        .body(bytes.into())
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("staging {key}: {e:?}"));
-}
-
 fn ask(world: &World, destination: &str, delivery: &str, staged_key: &str) -> Value {
     json!({
         "tenantId": TENANT,
@@ -55,7 +40,7 @@ async fn a_staged_file_reaches_a_role_destination_once_however_often_it_is_asked
     let (id, bucket) = saved_role_destination(&world).await;
     let account = world.customer_role_account();
     let file = pattern(17 * 1024 * 1024 + 5);
-    stage(&world, "tenant-a/export-1.csv", file.clone()).await;
+    world.stage("tenant-a/export-1.csv", file.clone()).await;
     // WHEN the exporter asks for its delivery and the queue's message reaches the function
     let asked = world
         .api()
@@ -116,7 +101,7 @@ async fn a_request_sent_to_the_queue_is_delivered_into_a_bucket_policy_destinati
     // GIVEN a saved bucket-policy destination and a 1-byte staged file
     let world = World::new().await;
     let (id, bucket, customer) = saved_bucket_policy_destination(&world).await;
-    stage(&world, "tenant-a/tiny.bin", pattern(1)).await;
+    world.stage("tenant-a/tiny.bin", pattern(1)).await;
     // WHEN an exporter sends the whole request to the delivery queue (fire and forget)
     world
         .platform
@@ -169,7 +154,9 @@ async fn a_bucket_that_stopped_granting_us_is_retried_then_parked_with_an_event_
         .send()
         .await
         .unwrap();
-    stage(&world, "tenant-a/big.bin", pattern(17 * 1024 * 1024)).await;
+    world
+        .stage("tenant-a/big.bin", pattern(17 * 1024 * 1024))
+        .await;
     // WHEN a multipart file is asked for
     world
         .api()
@@ -245,7 +232,7 @@ async fn a_pending_change_never_receives_a_delivery() {
             &dev_support::platform::customer_document(&policy),
         )
         .await;
-    stage(&world, "tenant-a/a.csv", pattern(3)).await;
+    world.stage("tenant-a/a.csv", pattern(3)).await;
     // WHEN a delivery is asked for
     world
         .api()

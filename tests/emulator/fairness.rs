@@ -112,14 +112,6 @@ async fn stored_saved(world: &World, tenant: &str) -> Destination {
     destination
 }
 
-fn request_for(destination: &Destination) -> RevalidationRequest {
-    RevalidationRequest {
-        tenant_id: destination.tenant().clone(),
-        destination_id: destination.id().clone(),
-        version: destination.version(),
-    }
-}
-
 #[tokio::test]
 async fn re_validation_from_the_due_index_takes_turns_between_tenants() {
     // GIVEN tenant A with 60 destinations due and tenant B with one
@@ -137,7 +129,10 @@ async fn re_validation_from_the_due_index_takes_turns_between_tenants() {
     // THEN all are queued, B's in the first turn (inside the first SQS batch of ten)
     assert_eq!(queued, 61);
     let order = queue.queued.lock().unwrap().clone();
-    let position = order.iter().position(|r| *r == request_for(&lone)).unwrap();
+    let position = order
+        .iter()
+        .position(|r| *r == RevalidationRequest::of(&lone))
+        .unwrap();
     assert!(position <= 1, "tenant B's check is number {position}");
 }
 
@@ -161,27 +156,18 @@ async fn a_check_over_its_tenants_cap_goes_back_to_the_queue_for_later() {
     // WHEN the worker gets another of A's checks
     let outcome = worker
         .checker()
-        .check(&request_for(&destination))
+        .check(&RevalidationRequest::of(&destination))
         .await
         .unwrap();
     // THEN it is put off: queued again with a delay, by the worker's own identity
     assert_eq!(outcome, Outcome::Deferred);
-    let attributes = world
-        .platform
-        .account
-        .sqs()
-        .get_queue_attributes()
-        .queue_url(&world.platform.queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap();
-    assert_eq!(
-        attributes[&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed],
-        "1"
-    );
+    let delayed = world
+        .queue_attribute(
+            &world.platform.queue_url,
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+        )
+        .await;
+    assert_eq!(delayed, "1");
 }
 
 #[tokio::test]
@@ -196,9 +182,7 @@ async fn each_tenant_has_its_own_request_quota_in_dynamodb() {
     .await;
     let api = world.api();
     // WHEN tenant A reads 4 times inside one minute, then tenant B once
-    while OffsetDateTime::now_utc().second() > 55 {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    support::api::within_one_rate_window().await;
     let mut statuses = Vec::new();
     for _ in 0..4 {
         statuses.push(api.send(request("GET", "/destinations")).await.status());

@@ -265,19 +265,12 @@ async fn the_scheduler_reads_the_due_index_past_its_first_page() {
     let answer = world.dispatcher.run_schedule(&world.services).await;
     // THEN every one of them is queued, once
     assert_eq!(answer["queued"], 501);
-    let attributes = world
-        .platform
-        .account
-        .sqs()
-        .get_queue_attributes()
-        .queue_url(&world.platform.queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .unwrap();
-    let waiting = attributes.attributes.unwrap()
-        [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages]
-        .clone();
+    let waiting = world
+        .queue_attribute(
+            &world.platform.queue_url,
+            aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+        )
+        .await;
     assert_eq!(waiting, "501");
 }
 

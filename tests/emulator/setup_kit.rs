@@ -694,13 +694,9 @@ async fn a_create_without_the_principals_to_accept_publishes_nothing_and_fails()
     assert!(listed.contents().is_empty());
 }
 
-#[tokio::test]
-async fn only_the_publisher_writes_or_removes_the_kits_templates() {
-    // GIVEN the platform, its kit published by the publisher function
-    let world = World::new().await;
-    let platform = &world.platform;
-    let key = format!("setup-kit/{}/role.yaml", shared::kit::KIT_VERSION);
-    let before = dev_support::http::send(
+/// The role template as customers read it from the kit's URL.
+async fn published_role_template(platform: &dev_support::platform::EmulatedPlatform) -> String {
+    dev_support::http::send(
         "GET",
         &format!("{}role.yaml", platform.kit_templates_url),
         &[],
@@ -708,7 +704,16 @@ async fn only_the_publisher_writes_or_removes_the_kits_templates() {
     )
     .await
     .unwrap()
-    .text();
+    .text()
+}
+
+#[tokio::test]
+async fn only_the_publisher_writes_or_removes_the_kits_templates() {
+    // GIVEN the platform, its kit published by the publisher function
+    let world = World::new().await;
+    let platform = &world.platform;
+    let key = format!("setup-kit/{}/role.yaml", shared::kit::KIT_VERSION);
+    let before = published_role_template(platform).await;
     // WHEN the account's administrator, or another of the platform's functions, overwrites or
     // deletes a template
     let others = [
@@ -756,15 +761,7 @@ async fn only_the_publisher_writes_or_removes_the_kits_templates() {
         }
     }
     // AND the template customers read is unchanged, and the publisher can still publish
-    let after = dev_support::http::send(
-        "GET",
-        &format!("{}role.yaml", platform.kit_templates_url),
-        &[],
-        None,
-    )
-    .await
-    .unwrap()
-    .text();
+    let after = published_role_template(platform).await;
     assert_eq!(after, before);
     let publisher =
         dev_support::accounts::s3_client(&platform.function("PublishKitFunction").config);

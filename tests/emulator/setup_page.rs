@@ -955,16 +955,8 @@ async fn the_list_and_the_save_step_show_the_destinations_deliveries() {
     let (world, base) = serve(|_| {}).await;
     let (id, _, _) = crate::deliveries::saved_bucket_policy_destination(&world).await;
     world
-        .platform
-        .account
-        .s3()
-        .put_object()
-        .bucket(&world.platform.staging_bucket)
-        .key("tenant-a/a.csv")
-        .body(Bytes::from_static(b"a,b").into())
-        .send()
-        .await
-        .unwrap();
+        .stage("tenant-a/a.csv", Bytes::from_static(b"a,b"))
+        .await;
     for (delivery, key) in [("d-1", "tenant-a/a.csv"), ("d-2", "tenant-a/missing.csv")] {
         world
             .api()

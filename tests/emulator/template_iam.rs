@@ -149,70 +149,45 @@ fn some_delivery() -> shared::domain::delivery::DeliveryRef {
 /// A staged file the deliver function reads (put there by the account's administrator).
 const STAGED_KEY: &str = "tenant-a/iam/staged.bin";
 
+/// A read of a destination (none there) through `store`, as a function's wiring makes it.
+async fn reads(store: &shared::adapters::dynamodb::DynamoDbStore) -> Result<(), String> {
+    use shared::ports::DestinationRepository;
+    let tenant = shared::domain::TenantId::new(support::api::TENANT).unwrap();
+    store
+        .get(&tenant, &shared::domain::DestinationId::generate())
+        .await
+        .map(drop)
+        .map_err(|e| format!("{e:?}"))
+}
+
 /// The one call of `function` that needs statement `sid`, made with the function's own wiring.
 /// `Err` carries what AWS answered.
 async fn exercise(world: &World, function: &str, sid: &str) -> Result<(), String> {
-    use shared::ports::{
-        DeliveryQueue, DestinationRepository, DueIndex, Outbox, RevalidationQueue, StagedFiles,
-    };
+    use shared::ports::{DeliveryQueue, DueIndex, Outbox, RevalidationQueue, StagedFiles};
     let services = &world.services;
-    let tenant = shared::domain::TenantId::new(support::api::TENANT).unwrap();
-    let id = shared::domain::DestinationId::generate();
     let shown = |e: &dyn std::fmt::Debug| format!("{e:?}");
     match (function, sid) {
-        ("DestinationsApiFunction", "ReadAndWriteDestinations") => services
-            .destinations
-            .store
-            .get(&tenant, &id)
-            .await
-            .map(drop)
-            .map_err(|e| shown(&e)),
-        ("PoliciesApiFunction", "ReadDestinationsCountMerges") => services
-            .policies
-            .store
-            .get(&tenant, &id)
-            .await
-            .map(drop)
-            .map_err(|e| shown(&e)),
-        ("TestConnectionFunction", "RecordTestResults") => services
-            .test_connection
-            .store
-            .get(&tenant, &id)
-            .await
-            .map(drop)
-            .map_err(|e| shown(&e)),
-        ("DeliveriesApiFunction", "RecordDeliveryRequests") => services
-            .deliveries
-            .store
-            .get(&tenant, &id)
-            .await
-            .map(drop)
-            .map_err(|e| shown(&e)),
+        ("DestinationsApiFunction", "ReadAndWriteDestinations") => {
+            reads(&services.destinations.store).await
+        }
+        ("PoliciesApiFunction", "ReadDestinationsCountMerges") => {
+            reads(&services.policies.store).await
+        }
+        ("TestConnectionFunction", "RecordTestResults") => {
+            reads(&services.test_connection.store).await
+        }
+        ("DeliveriesApiFunction", "RecordDeliveryRequests") => {
+            reads(&services.deliveries.store).await
+        }
         ("DeliveriesApiFunction", "QueueDeliveries") => services
             .deliveries
             .queue
             .enqueue_deliveries(&[some_delivery()])
             .await
             .map_err(|e| shown(&e)),
-        ("DeliverFunction", "RecordDeliveries") => services
-            .deliver
-            .store
-            .get(&tenant, &id)
-            .await
-            .map(drop)
-            .map_err(|e| shown(&e)),
+        ("DeliverFunction", "RecordDeliveries") => reads(&services.deliver.store).await,
         ("DeliverFunction", "ReadStagedFiles") => {
-            world
-                .platform
-                .account
-                .s3()
-                .put_object()
-                .bucket(&world.platform.staging_bucket)
-                .key(STAGED_KEY)
-                .body(b"staged".to_vec().into())
-                .send()
-                .await
-                .unwrap();
+            world.stage(STAGED_KEY, &b"staged"[..]).await;
             let source = shared::domain::delivery::StagedSource {
                 bucket: shared::domain::BucketName::new(&world.platform.staging_bucket).unwrap(),
                 key: STAGED_KEY.into(),
@@ -241,13 +216,7 @@ async fn exercise(world: &World, function: &str, sid: &str) -> Result<(), String
             .enqueue(&[some_request()])
             .await
             .map_err(|e| shown(&e)),
-        ("RevalidateWorkerFunction", "RecordCheckResults") => services
-            .worker
-            .store
-            .get(&tenant, &id)
-            .await
-            .map(drop)
-            .map_err(|e| shown(&e)),
+        ("RevalidateWorkerFunction", "RecordCheckResults") => reads(&services.worker.store).await,
         ("RevalidateWorkerFunction", "PutOffChecks") => services
             .worker
             .queue

@@ -232,13 +232,11 @@ async fn a_decoy_session_refused_only_by_its_precondition_means_the_policy_grant
 #[tokio::test]
 async fn a_key_s3_cannot_use_is_a_kms_failure() {
     let d = destination(Some("eu-west-1"), true);
-    let denied = mock!(aws_sdk_s3::Client::put_object).then_http_response(|| {
-        answer(
-            403,
-            &[("content-type", "application/xml")],
-            s3_error("AccessDenied", "User: arn:aws:sts::111111111111:assumed-role/w/s is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:eu-west-1:222222222222:key/x"),
-        )
-    });
+    let denied = refused(
+        403,
+        "AccessDenied",
+        "User: arn:aws:sts::111111111111:assumed-role/w/s is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:eu-west-1:222222222222:key/x",
+    );
     let result = check(&object_writer(&d, &[denied]), &d).await;
     assert_eq!(
         failed_stage(&result),
@@ -254,17 +252,12 @@ async fn a_key_s3_cannot_use_is_a_kms_failure() {
 #[tokio::test]
 async fn a_bucket_that_refuses_the_acl_header_is_reported() {
     let d = destination(Some("eu-west-1"), false);
-    let refused = mock!(aws_sdk_s3::Client::put_object).then_http_response(|| {
-        answer(
-            400,
-            &[("content-type", "application/xml")],
-            s3_error(
-                "AccessControlListNotSupported",
-                "The bucket does not allow ACLs",
-            ),
-        )
-    });
-    let result = check(&object_writer(&d, &[refused]), &d).await;
+    let acl_refused = refused(
+        400,
+        "AccessControlListNotSupported",
+        "The bucket does not allow ACLs",
+    );
+    let result = check(&object_writer(&d, &[acl_refused]), &d).await;
     assert_eq!(
         failed_stage(&result),
         (Stage::Write, FailureCategory::AclRejected)
@@ -291,8 +284,8 @@ async fn throttling_is_transient() {
     );
 }
 
-/// S3's answer when KMS refused the data key, as AWS words it.
-fn kms_refusal(status: u16, code: &'static str, message: &'static str) -> Rule {
+/// S3 refusing the upload with `code` and `message`, as AWS words them.
+fn refused(status: u16, code: &'static str, message: &'static str) -> Rule {
     mock!(aws_sdk_s3::Client::put_object).then_http_response(move || {
         answer(
             status,
@@ -345,11 +338,7 @@ async fn each_kms_refusal_aws_words_names_the_missing_grant() {
     ];
     for (status, code, message, phrase, with_statement) in cases {
         // WHEN the test upload gets that answer
-        let result = check(
-            &object_writer(&d, &[kms_refusal(status, code, message)]),
-            &d,
-        )
-        .await;
+        let result = check(&object_writer(&d, &[refused(status, code, message)]), &d).await;
         // THEN it is a KMS failure that names the grant (or state) at fault, with the key
         // policy's statement where one fixes it, and echoes nothing of AWS's message
         assert_eq!(
@@ -373,7 +362,7 @@ async fn each_kms_refusal_aws_words_names_the_missing_grant() {
 async fn a_kms_encrypted_bucket_with_no_key_configured_is_told_so() {
     // GIVEN a destination that names no key, writing into a bucket encrypted by default with one
     let d = destination(Some("eu-west-1"), false);
-    let denied = kms_refusal(
+    let denied = refused(
         403,
         "AccessDenied",
         "User: arn:aws:sts::111111111111:assumed-role/w/s is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:eu-west-1:222222222222:key/x because no resource-based policy allows the kms:GenerateDataKey action",

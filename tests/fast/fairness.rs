@@ -21,14 +21,6 @@ fn saved(tenant: &str) -> Destination {
         .saved()
 }
 
-fn request_for(destination: &Destination) -> RevalidationRequest {
-    RevalidationRequest {
-        tenant_id: destination.tenant().clone(),
-        destination_id: destination.id().clone(),
-        version: destination.version(),
-    }
-}
-
 #[tokio::test]
 async fn a_tenant_with_ten_thousand_due_checks_delays_another_by_at_most_one_turn() {
     // GIVEN tenant A with 10,000 saved destinations due and tenant B with one, due last
@@ -50,7 +42,7 @@ async fn a_tenant_with_ten_thousand_due_checks_delays_another_by_at_most_one_tur
     let queued = queue.queued.lock().unwrap().clone();
     let position = queued
         .iter()
-        .position(|r| *r == request_for(&lone))
+        .position(|r| *r == RevalidationRequest::of(&lone))
         .unwrap();
     assert!(position <= 1, "tenant B's check is number {position}");
     // AND A's checks follow one another (no turn is skipped, none queued twice)
@@ -89,15 +81,7 @@ async fn a_tenant_at_its_cap_of_running_checks_waits_and_another_tenant_does_not
         .as_str()
         .unwrap()
         .to_owned();
-    let theirs = api
-        .send(
-            request("POST", "/destinations")
-                .tenant("tenant-b")
-                .json(serde_json::json!({"name": "B", "bucket": "acme-b", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"})),
-        )
-        .await
-        .expect(201)
-        .json()["id"]
+    let theirs = api.create_as("tenant-b", serde_json::json!({"name": "B", "bucket": "acme-b", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"})).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -154,14 +138,14 @@ async fn re_validation_leaves_a_tenant_one_slot_for_its_own_test_connection() {
     );
     let checker = checker(&store, &writer, &queue, &platform);
     // WHEN a fourth of A's checks comes off the queue, and one of B's
-    let put_off = checker.check(&request_for(&a)).await.unwrap();
-    let checked = checker.check(&request_for(&b)).await.unwrap();
+    let put_off = checker.check(&RevalidationRequest::of(&a)).await.unwrap();
+    let checked = checker.check(&RevalidationRequest::of(&b)).await.unwrap();
     // THEN A's is queued again for later (not failed: it never nears the dead-letter queue) and
     // nothing of it ran; B's ran
     assert_eq!(put_off, Outcome::Deferred);
     let deferred = queue.deferred.lock().unwrap().clone();
     assert_eq!(deferred.len(), 1);
-    assert_eq!(deferred[0].0, request_for(&a));
+    assert_eq!(deferred[0].0, RevalidationRequest::of(&a));
     assert!(
         (10..=40).contains(&deferred[0].1.as_secs()),
         "{:?}",
@@ -182,9 +166,7 @@ async fn each_tenant_has_its_own_request_quota() {
     );
     let api = world.api();
     // WHEN tenant A sends 7 reads inside one minute (not in its last seconds), then tenant B one
-    while time::OffsetDateTime::now_utc().second() > 55 {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    support::api::within_one_rate_window().await;
     let mut statuses = Vec::new();
     for _ in 0..7 {
         statuses.push(api.send(request("GET", "/destinations")).await);

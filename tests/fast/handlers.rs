@@ -866,15 +866,7 @@ async fn creates_merges_and_tests_are_rate_limited_per_tenant() {
             .as_str()
             .unwrap()
             .to_owned();
-        let other = api
-            .send(
-                request("POST", "/destinations")
-                    .tenant("tenant-b")
-                    .json(bucket_policy_body()),
-            )
-            .await
-            .expect(201)
-            .json()["id"]
+        let other = api.create_as("tenant-b", bucket_policy_body()).await["id"]
             .as_str()
             .unwrap()
             .to_owned();

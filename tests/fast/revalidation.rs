@@ -24,14 +24,6 @@ fn saved(id: &str) -> Destination {
         .saved()
 }
 
-fn request(destination: &Destination) -> RevalidationRequest {
-    RevalidationRequest {
-        tenant_id: destination.tenant().clone(),
-        destination_id: destination.id().clone(),
-        version: destination.version(),
-    }
-}
-
 fn checker<'a>(
     store: &'a InMemoryStore,
     writer: &'a ScriptedWriter,
@@ -69,7 +61,10 @@ async fn the_schedule_event_queues_only_saved_destinations_that_are_due() {
         .unwrap();
     // THEN it queues exactly the saved one, at its current version
     assert_eq!(answer["queued"], 1);
-    assert_eq!(queue.queued.lock().unwrap().clone(), vec![request(&due)]);
+    assert_eq!(
+        queue.queued.lock().unwrap().clone(),
+        vec![RevalidationRequest::of(&due)]
+    );
 }
 
 #[tokio::test]
@@ -83,7 +78,10 @@ async fn the_on_demand_event_queues_the_named_destination() {
             .await
             .unwrap();
     assert_eq!(answer["queued"], 1);
-    assert_eq!(queue.queued.lock().unwrap()[0], request(&destination));
+    assert_eq!(
+        queue.queued.lock().unwrap()[0],
+        RevalidationRequest::of(&destination)
+    );
 }
 
 #[tokio::test]
@@ -106,7 +104,8 @@ async fn the_sqs_batch_reports_only_the_unreadable_message_and_checks_the_readab
     store.insert(destination.clone());
     let writer = ScriptedWriter::permissive();
     let mut event: SqsEvent = parse("revalidate-sqs-batch.json");
-    event.records[0].body = Some(serde_json::to_string(&request(&destination)).unwrap());
+    event.records[0].body =
+        Some(serde_json::to_string(&RevalidationRequest::of(&destination)).unwrap());
     // WHEN the worker handles it
     let response = revalidate_worker::handler::handle(
         &checker(&store, &writer, RevalidationSettings::default()),
@@ -145,7 +144,10 @@ async fn a_duplicate_message_is_applied_once() {
     store.insert(destination.clone());
     let writer = ScriptedWriter::permissive();
     let checker = checker(&store, &writer, RevalidationSettings::default());
-    let batch = sqs_batch(&[request(&destination), request(&destination)]);
+    let batch = sqs_batch(&[
+        RevalidationRequest::of(&destination),
+        RevalidationRequest::of(&destination),
+    ]);
     let response = revalidate_worker::handler::handle(&checker, 1, batch).await;
     assert!(response.batch_item_failures.is_empty());
     let stored = store
@@ -175,7 +177,10 @@ async fn transient_failures_flip_the_status_only_at_the_threshold_and_raise_one_
     let id = shared::domain::DestinationId::new(EVENT_DESTINATION_ID).unwrap();
     let check = || async {
         let current = store.get(&tenant, &id).await.unwrap().unwrap();
-        checker.check(&request(&current)).await.unwrap();
+        checker
+            .check(&RevalidationRequest::of(&current))
+            .await
+            .unwrap();
         store.get(&tenant, &id).await.unwrap().unwrap()
     };
     // WHEN checked three times THEN verified twice, failing the third time, with one event

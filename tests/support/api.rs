@@ -184,7 +184,12 @@ where
 
     /// Creates a destination from `body` and returns it.
     pub async fn create(&self, body: Value) -> Value {
-        self.send(request("POST", "/destinations").json(body))
+        self.create_as(TENANT, body).await
+    }
+
+    /// Creates a destination of `tenant`.
+    pub async fn create_as(&self, tenant: &str, body: Value) -> Value {
+        self.send(request("POST", "/destinations").tenant(tenant).json(body))
             .await
             .expect(201)
             .json()
@@ -256,4 +261,12 @@ pub fn failure(result: &Value) -> Value {
         .find(|s| s["status"] == "failed")
         .map(|s| s["failure"].clone())
         .unwrap_or_else(|| panic!("no failure in {result}"))
+}
+
+/// Waits, if need be, until a burst of calls can fit in one rate-limit window (a minute): not in
+/// the last seconds of one.
+pub async fn within_one_rate_window() {
+    while time::OffsetDateTime::now_utc().second() > 50 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
 }

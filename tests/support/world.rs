@@ -93,6 +93,41 @@ impl World {
             .collect()
     }
 
+    /// Stages `bytes` in the platform's staging bucket, as an exporter does.
+    pub async fn stage(&self, key: &str, bytes: impl Into<bytes::Bytes>) {
+        self.platform
+            .account
+            .s3()
+            .put_object()
+            .bucket(&self.platform.staging_bucket)
+            .key(key)
+            .body(bytes.into().into())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("staging {key}: {e:?}"));
+    }
+
+    /// One attribute of the queue at `queue_url` (a count of its messages, say).
+    pub async fn queue_attribute(
+        &self,
+        queue_url: &str,
+        name: aws_sdk_sqs::types::QueueAttributeName,
+    ) -> String {
+        let attributes = self
+            .platform
+            .account
+            .sqs()
+            .get_queue_attributes()
+            .queue_url(queue_url)
+            .attribute_names(name.clone())
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap_or_default();
+        attributes.get(&name).cloned().unwrap_or_default()
+    }
+
     /// A bucket in the role account (role mode) with a unique name.
     pub async fn role_account_bucket(&self) -> String {
         let bucket = unique("dest");

@@ -249,14 +249,6 @@ pub fn interleave_tenants(due: Vec<RevalidationRequest>) -> Vec<RevalidationRequ
     ordered
 }
 
-fn request_for(destination: &Destination) -> RevalidationRequest {
-    RevalidationRequest {
-        tenant_id: destination.tenant().clone(),
-        destination_id: destination.id().clone(),
-        version: destination.version(),
-    }
-}
-
 /// Queues one destination, or every saved destination of a tenant.
 pub async fn enqueue_on_demand<S, Q>(
     store: &S,
@@ -270,7 +262,7 @@ where
     if let Some(id) = &request.destination_id {
         return match store.get(&request.tenant_id, id).await? {
             Some(d) if d.is_saved() => {
-                queue.enqueue(&[request_for(&d)]).await?;
+                queue.enqueue(&[RevalidationRequest::of(&d)]).await?;
                 Ok(1)
             }
             _ => Ok(0),
@@ -286,7 +278,7 @@ where
             .items
             .iter()
             .filter(|d| d.is_saved())
-            .map(request_for)
+            .map(RevalidationRequest::of)
             .collect();
         queue.enqueue(&due).await?;
         queued += due.len();
@@ -304,5 +296,6 @@ pub fn check_after_change(
 ) -> Option<RevalidationRequest> {
     let (old, new) = (old?, new?);
     let active_version = |d: &Destination| d.active().map(|a| a.config_version);
-    (new.is_saved() && active_version(old) != active_version(new)).then(|| request_for(new))
+    (new.is_saved() && active_version(old) != active_version(new))
+        .then(|| RevalidationRequest::of(new))
 }

@@ -167,6 +167,17 @@ pub struct RevalidationRequest {
     pub version: u64,
 }
 
+impl RevalidationRequest {
+    /// A check of `destination` as it is now.
+    pub fn of(destination: &super::Destination) -> Self {
+        Self {
+            tenant_id: destination.tenant().clone(),
+            destination_id: destination.id().clone(),
+            version: destination.version(),
+        }
+    }
+}
+
 /// The on-demand request: one destination, or every saved destination of a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

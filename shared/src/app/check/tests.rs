@@ -498,6 +498,13 @@ async fn a_denied_assume_role_lists_every_cause_and_the_trust_fix() {
 
 const KEY: &str = "arn:aws:kms:us-east-1:333333333333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
 
+fn role_with_key() -> Destination {
+    DestinationBuilder::new(AuthModeKind::IamRole)
+        .role_arn(ROLE)
+        .kms_key(KEY)
+        .build()
+}
+
 /// A strict role (or the writer) whose writes S3 refuses for `refusal`.
 fn kms_refused(destination: &Destination, refusal: KmsRefusal) -> ScriptedWriter {
     let writer = match destination.external_id() {
@@ -510,10 +517,7 @@ fn kms_refused(destination: &Destination, refusal: KmsRefusal) -> ScriptedWriter
 #[tokio::test]
 async fn a_key_policy_that_grants_nothing_is_named_with_the_statement_for_the_role() {
     // GIVEN a role-mode destination whose key (in a third account) grants the role nothing
-    let destination = DestinationBuilder::new(AuthModeKind::IamRole)
-        .role_arn(ROLE)
-        .kms_key(KEY)
-        .build();
+    let destination = role_with_key();
     // WHEN S3 reports that no resource-based policy allows the key
     let result = check(
         &kms_refused(&destination, KmsRefusal::KeyPolicy),
@@ -535,10 +539,7 @@ async fn a_key_policy_that_grants_nothing_is_named_with_the_statement_for_the_ro
 
 #[tokio::test]
 async fn a_role_policy_without_the_key_is_named_with_the_permissions_policy() {
-    let destination = DestinationBuilder::new(AuthModeKind::IamRole)
-        .role_arn(ROLE)
-        .kms_key(KEY)
-        .build();
+    let destination = role_with_key();
     let result = check(
         &kms_refused(&destination, KmsRefusal::IdentityPolicy),
         &destination,
@@ -597,10 +598,7 @@ async fn a_kms_encrypted_bucket_with_no_key_configured_is_told_so() {
 
 #[tokio::test]
 async fn every_kms_refusal_names_its_own_cause_and_fix() {
-    let destination = DestinationBuilder::new(AuthModeKind::IamRole)
-        .role_arn(ROLE)
-        .kms_key(KEY)
-        .build();
+    let destination = role_with_key();
     let mut explanations = std::collections::BTreeSet::new();
     for (refusal, phrase) in [
         (KmsRefusal::KeyPolicy, "Key policy"),
