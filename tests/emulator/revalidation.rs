@@ -306,3 +306,48 @@ async fn a_check_message_that_can_never_be_handled_ends_in_the_dead_letter_queue
         ["not a re-validation request"]
     );
 }
+
+#[tokio::test]
+async fn check_now_shows_a_repaired_destination_verified_at_once() {
+    // GIVEN a saved destination whose customer removed the bucket policy
+    let world = World::new().await;
+    let (id, customer, bucket) = saved_destination(&world).await;
+    let policy = world.api().document(&id, "bucketPolicy").await;
+    customer
+        .s3()
+        .delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let api = world.api();
+    let check_now = || {
+        api.send(support::api::request(
+            "POST",
+            &format!("/destinations/{id}/check"),
+        ))
+    };
+    // WHEN the user checks it now
+    let failed = check_now().await.expect(200).json();
+    // THEN it is failing at once, for the denied write
+    assert_eq!(failed["status"], "failing");
+    assert_eq!(failed["category"], "putAccessDenied");
+    // WHEN the customer puts the policy back and checks again
+    customer.put_bucket_policy(&bucket, &policy).await;
+    let passed = check_now().await.expect(200).json();
+    // THEN it is verified at once, as the destination itself says, and the stream carries both
+    // transitions' events to the bus
+    assert_eq!(passed["status"], "verified");
+    assert_eq!(passed["passed"], true);
+    let shown = world.api().get(&format!("/destinations/{id}")).await.json();
+    assert_eq!(shown["status"], "verified");
+    world.settle().await;
+    let events = world.dispatcher.observed_events().await;
+    assert_eq!(
+        detail_types(&events),
+        [
+            "Destination Connection Failed",
+            "Destination Connection Restored"
+        ]
+    );
+}

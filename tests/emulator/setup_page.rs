@@ -436,6 +436,66 @@ async fn a_bucket_policy_destination_is_connected_through_the_merge_step_on_a_ph
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_test_from_the_list_checks_a_repaired_saved_destination_and_shows_it_verified() {
+    // GIVEN a saved destination found failing (its bucket policy removed), then repaired
+    let (world, base) = serve(|_| {}).await;
+    let (id, bucket, customer) = crate::deliveries::saved_bucket_policy_destination(&world).await;
+    let policy = customer
+        .s3()
+        .get_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    customer
+        .s3()
+        .delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let failed = world
+        .api()
+        .send(support::api::request(
+            "POST",
+            &format!("/destinations/{id}/check"),
+        ))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(failed["status"], "failing");
+    customer
+        .put_bucket_policy(&bucket, policy.policy().unwrap())
+        .await;
+    let browser = Browser::start("list-check-now", &base, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+    use_tenant(&browser).await;
+    browser
+        .wait_visible(&format!("#list-rows tr[data-id='{id}']"))
+        .await;
+    assert_eq!(row_text(&browser, &id, ".status").await, "Failing");
+    // WHEN the user re-tests it from the list
+    browser
+        .click(&format!("#list-rows tr[data-id='{id}'] .retest"))
+        .await;
+    // THEN its saved configuration is checked, the row shows it verified, and the page says
+    // which check it ran
+    browser
+        .wait_until(
+            "the check",
+            &format!("return document.querySelector(\"#list-rows tr[data-id='{id}'] .status\")?.textContent === 'Verified'"),
+        )
+        .await;
+    browser
+        .wait_until(
+            "the announcement",
+            "return document.getElementById('announcer').textContent.includes('saved configuration checked, passed; status Verified')",
+        )
+        .await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_edits_re_tests_and_deletes_only_after_confirmation() {
     // GIVEN two role-mode destinations without a role yet
     let (world, base) = serve(|_| {}).await;

@@ -221,6 +221,7 @@ enum Seed {
 /// request that succeeds, except the two whose refusal is the documented point of a draft.
 const SAMPLE_EVENTS: &[(&str, Seed, u16)] = &[
     ("bucket-policy-merge.json", Seed::Draft, 200),
+    ("check-now.json", Seed::SavedWithDelivery, 200),
     ("connection-test.json", Seed::Draft, 200),
     ("connection-tests-list.json", Seed::Draft, 200),
     ("deliveries-credentials.json", Seed::SavedWithDelivery, 200),

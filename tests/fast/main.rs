@@ -2,6 +2,7 @@
 //! `cargo test` runs it on a fresh clone; `infra/test.sh` runs it with the emulator tier.
 
 mod aws_responses;
+mod check_now;
 mod contract;
 mod deliveries;
 mod fairness;

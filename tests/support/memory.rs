@@ -62,6 +62,7 @@ impl MemoryWorld {
                 writer: writer.clone(),
                 platform: platform.clone(),
                 settings: check_settings(),
+                revalidation: shared::domain::revalidation::RevalidationSettings::default(),
             },
             deliveries: deliveries_api::handler::App {
                 store: store.clone(),

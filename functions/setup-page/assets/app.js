@@ -479,12 +479,19 @@ function listRow(destination) {
   return row;
 }
 
+// A saved destination without pending changes has its active configuration checked now, which
+// updates its status; otherwise the configuration under edit is tested (a draft, or the pending
+// changes). The announcement says which it was.
 async function retestFromList(destination, button) {
   button.disabled = true;
   button.setAttribute("aria-busy", "true");
+  const checksActive = destination.status !== "draft" && !destination.hasPendingChanges;
   try {
-    const { body: result } = await api("POST", destinationPath(destination.id, "/test"));
-    announce(`${destination.name}: test ${result.passed ? "passed" : `failed (${CATEGORY_NAMES[result.category] || result.category})`}.`);
+    const { body: result } = await api("POST", destinationPath(destination.id, checksActive ? "/check" : "/test"));
+    const outcome = result.passed ? "passed" : `failed (${CATEGORY_NAMES[result.category] || result.category})`;
+    announce(checksActive
+      ? `${destination.name}: saved configuration checked, ${outcome}; status ${STATUS_NAMES[result.status] || result.status}.`
+      : `${destination.name}: ${destination.hasPendingChanges ? "pending changes tested (the saved configuration was not re-checked)" : "test"}, ${outcome}.`);
     await loadList();
   } catch (error) {
     pageError(error);

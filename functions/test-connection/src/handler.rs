@@ -4,8 +4,9 @@ use serde::Serialize;
 
 use shared::app::check::CheckSettings;
 use shared::app::testing::{self, Tester};
-use shared::domain::PlatformIdentity;
 use shared::domain::check::CheckResult;
+use shared::domain::revalidation::RevalidationSettings;
+use shared::domain::{PlatformIdentity, Status};
 use shared::http::{
     ApiRequest, ApiResponse, Problem, Route, admitted_caller, finish, no_body, page_query, resolve,
 };
@@ -18,6 +19,8 @@ pub struct App<S, P> {
     pub writer: P,
     pub platform: PlatformIdentity,
     pub settings: CheckSettings,
+    /// How "Check now" records its result: as re-validation does.
+    pub revalidation: RevalidationSettings,
 }
 
 pub async fn handle<S, P>(app: &App<S, P>, request: ApiRequest) -> ApiResponse
@@ -41,6 +44,29 @@ struct TestBody<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CheckNowBody<'a> {
+    destination_id: &'a str,
+    /// The destination's status after the check.
+    status: Status,
+    /// False when the destination changed while the check ran: the result is kept in the history
+    /// but did not change the status.
+    current: bool,
+    #[serde(flatten)]
+    result: &'a CheckResult,
+}
+
+fn tester<S, P>(app: &App<S, P>) -> Tester<'_, S, P, S> {
+    Tester {
+        store: &app.store,
+        writer: &app.writer,
+        limiter: &app.store,
+        platform: &app.platform,
+        settings: app.settings,
+    }
+}
+
+#[derive(Serialize)]
 struct HistoryBody {
     items: Vec<CheckResult>,
 }
@@ -55,20 +81,28 @@ where
     match route {
         Route::TestConnection(id) => {
             no_body(request, "Test Connection")?;
-            let tester = Tester {
-                store: &app.store,
-                writer: &app.writer,
-                limiter: &app.store,
-                platform: &app.platform,
-                settings: app.settings,
-            };
-            let tested = tester.test(caller, &id).await?;
+            let tested = tester(app).test(caller, &id).await?;
             Ok(ApiResponse::json(
                 200,
                 &TestBody {
                     destination_id: id.as_str(),
                     current: tested.current,
                     result: &tested.result,
+                },
+            ))
+        }
+        Route::CheckNow(id) => {
+            no_body(request, "Check now")?;
+            let checked = tester(app)
+                .check_now(caller, &id, &app.revalidation)
+                .await?;
+            Ok(ApiResponse::json(
+                200,
+                &CheckNowBody {
+                    destination_id: id.as_str(),
+                    status: checked.status,
+                    current: checked.current,
+                    result: &checked.result,
                 },
             ))
         }

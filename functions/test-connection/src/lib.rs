@@ -27,5 +27,6 @@ pub async fn wire<F: Fn(&str) -> Option<String>>(
         writer: AwsWriter::as_connector(aws, &platform, settings.s3_options()).await?,
         platform,
         settings: check,
+        revalidation: settings.revalidation()?,
     })
 }

@@ -94,42 +94,18 @@ where
             return Ok(Outcome::Deferred);
         };
         let passed = result.passed;
-        let before = destination.status();
-        let expected = destination.version();
-        let now = OffsetDateTime::now_utc();
-        let Ok(event) = destination.record_check(result.clone(), &self.settings, now) else {
-            return Ok(Outcome::Skipped(Skipped::Superseded));
+        let transition = match record_active_check(
+            self.store,
+            &mut destination,
+            &result,
+            &self.settings,
+            &Actor::service(),
+        )
+        .await?
+        {
+            Some(transition) => transition,
+            None => return Ok(Outcome::Skipped(Skipped::Superseded)),
         };
-        let activity = (before != destination.status()).then(|| ActivityEntry {
-            at: now,
-            actor: Actor::service(),
-            activity: Activity::StatusChanged {
-                from: before,
-                to: destination.status(),
-                category: result.category,
-            },
-            version: destination.version(),
-        });
-        let events: Vec<_> = event.into_iter().collect();
-        let effects = SideEffects {
-            activity: activity.as_ref(),
-            events: &events,
-        };
-        let (stored, history) = tokio::join!(
-            self.store.update(&destination, expected, effects),
-            self.store
-                .append(&request.tenant_id, &request.destination_id, &result)
-        );
-        if let Err(e) = history {
-            tracing::warn!(destination_id = %request.destination_id, error = %e, "check history entry not written");
-        }
-        match stored {
-            Ok(()) => {}
-            Err(StoreError::VersionConflict { .. }) => {
-                return Ok(Outcome::Skipped(Skipped::Superseded));
-            }
-            Err(e) => return Err(e.into()),
-        }
         tracing::info!(
             destination_id = %request.destination_id,
             passed,
@@ -137,10 +113,7 @@ where
             status = ?destination.status(),
             "destination re-validated"
         );
-        Ok(Outcome::Checked {
-            passed,
-            transition: !events.is_empty(),
-        })
+        Ok(Outcome::Checked { passed, transition })
     }
 }
 
@@ -176,6 +149,52 @@ where
             tracing::warn!(destination_id = %request.destination_id, error = %e, "check slot not released");
         }
         Ok(Some(result))
+    }
+}
+
+/// Makes `result` (a check of `destination`'s active configuration) its latest check: the status
+/// it leads to, the transition's event and `actor`'s activity entry in one conditional write, and
+/// the history entry beside it. Returns whether the status changed, or `None` when the
+/// destination changed since it was read (nothing is applied over newer data).
+pub async fn record_active_check<S: DestinationRepository + CheckHistory>(
+    store: &S,
+    destination: &mut Destination,
+    result: &CheckResult,
+    settings: &RevalidationSettings,
+    actor: &Actor,
+) -> Result<Option<bool>, StoreError> {
+    let before = destination.status();
+    let expected = destination.version();
+    let now = OffsetDateTime::now_utc();
+    let Ok(event) = destination.record_check(result.clone(), settings, now) else {
+        return Ok(None);
+    };
+    let activity = (before != destination.status()).then(|| ActivityEntry {
+        at: now,
+        actor: actor.clone(),
+        activity: Activity::StatusChanged {
+            from: before,
+            to: destination.status(),
+            category: result.category,
+        },
+        version: destination.version(),
+    });
+    let events: Vec<_> = event.into_iter().collect();
+    let effects = SideEffects {
+        activity: activity.as_ref(),
+        events: &events,
+    };
+    let (stored, history) = tokio::join!(
+        store.update(destination, expected, effects),
+        store.append(destination.tenant(), destination.id(), result)
+    );
+    if let Err(e) = history {
+        tracing::warn!(destination_id = %destination.id(), error = %e, "check history entry not written");
+    }
+    match stored {
+        Ok(()) => Ok(Some(!events.is_empty())),
+        Err(StoreError::VersionConflict { .. }) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 

@@ -4,7 +4,8 @@
 use time::OffsetDateTime;
 
 use crate::domain::check::CheckResult;
-use crate::domain::{Activity, DestinationId, PlatformIdentity};
+use crate::domain::revalidation::RevalidationSettings;
+use crate::domain::{Activity, DestinationId, PlatformIdentity, Status};
 use crate::ports::{
     CheckHistory, CheckKind, CheckLock, CheckSlots, DestinationRepository, ObjectWriter,
     RateLimitedAction, RateLimiter, RetryAfter, StoreError,
@@ -12,6 +13,7 @@ use crate::ports::{
 
 use super::check::{CheckSettings, CheckTarget, run};
 use super::modify::{Caller, Change, ModifyError, Precondition, modify};
+use super::revalidation::record_active_check;
 
 /// Longer than any test can run, so a crashed test never blocks the next one for long.
 pub const LOCK_TTL: time::Duration = time::Duration::seconds(60);
@@ -28,6 +30,8 @@ pub enum TestError {
     RateLimited(RetryAfter),
     #[error("the tenant already runs as many checks as it may at once")]
     TooManyRunning(RetryAfter),
+    #[error("only a saved destination has an active configuration to check")]
+    NotSaved,
     #[error(transparent)]
     Store(StoreError),
 }
@@ -36,6 +40,15 @@ pub struct Tested {
     pub result: CheckResult,
     /// False when the configuration changed while the test ran: the result is in the history
     /// but is not the destination's latest test.
+    pub current: bool,
+}
+
+/// What "Check now" found: the result, the status it led to, and whether it was applied.
+pub struct CheckedNow {
+    pub result: CheckResult,
+    pub status: Status,
+    /// False when the destination changed while the check ran: the result is in the history but
+    /// did not change the status.
     pub current: bool,
 }
 
@@ -118,6 +131,70 @@ where
                 Err(e)
             }
         }
+    }
+
+    /// "Check now": re-tests a saved destination's *active* configuration on demand, exactly as
+    /// re-validation does, and makes the result its status (with the caller's activity entry and
+    /// the event when the status changes). Counted and capped like Test Connection.
+    pub async fn check_now(
+        &self,
+        caller: Caller<'_>,
+        id: &DestinationId,
+        revalidation: &RevalidationSettings,
+    ) -> Result<CheckedNow, TestError> {
+        let now = OffsetDateTime::now_utc();
+        self.limiter
+            .acquire(caller.tenant, RateLimitedAction::TestConnection, now)
+            .await
+            .map_err(TestError::Store)?
+            .map_err(TestError::RateLimited)?;
+        let mut destination = self
+            .store
+            .get(caller.tenant, id)
+            .await
+            .map_err(TestError::Store)?
+            .ok_or(TestError::NotFound)?;
+        let target = CheckTarget::active(&destination).ok_or(TestError::NotSaved)?;
+        let slot = self
+            .store
+            .take_slot(
+                caller.tenant,
+                CheckKind::TestConnection,
+                now,
+                now + LOCK_TTL,
+            )
+            .await
+            .map_err(TestError::Store)?
+            .ok_or(TestError::TooManyRunning(RetryAfter(SLOT_RETRY_AFTER)))?;
+        let result = run(self.writer, &target, self.platform, self.settings).await;
+        if let Err(e) = self.store.release_slot(caller.tenant, &slot).await {
+            tracing::warn!(error = %e, "check slot not released");
+        }
+        let applied = record_active_check(
+            self.store,
+            &mut destination,
+            &result,
+            revalidation,
+            caller.actor,
+        )
+        .await
+        .map_err(TestError::Store)?;
+        let status = match applied {
+            Some(_) => destination.status(),
+            None => self
+                .store
+                .get(caller.tenant, id)
+                .await
+                .map_err(TestError::Store)?
+                .ok_or(TestError::NotFound)?
+                .status(),
+        };
+        tracing::info!(destination_id = %id, passed = result.passed, ?status, "destination checked on demand");
+        Ok(CheckedNow {
+            result,
+            status,
+            current: applied.is_some(),
+        })
     }
 
     /// Takes the destination's test lock: one Test Connection at a time per destination.

@@ -155,6 +155,10 @@ impl From<TestError> for Problem {
                 "A connection test for this destination is already running; wait for its result.",
             ),
             TestError::RateLimited(wait) => retry_after(wait, "connection tests"),
+            TestError::NotSaved => Problem::of(
+                ProblemType::NotSaved,
+                "This destination has never been saved, so it has no active configuration to check: use Test Connection on the configuration under edit, then Save.",
+            ),
             TestError::TooManyRunning(wait) => retry_after(
                 wait,
                 "checks running at once (connection tests and re-validation)",

@@ -23,6 +23,8 @@ pub enum Route {
     GetSetupKit(DestinationId),
     MergeBucketPolicy(DestinationId),
     TestConnection(DestinationId),
+    /// "Check now": the active configuration of a saved destination, re-tested on demand.
+    CheckNow(DestinationId),
     ListConnectionTests(DestinationId),
     ListDeliveries(DestinationId),
     GetDelivery(DestinationId, DeliveryId),
@@ -87,6 +89,7 @@ pub const ROUTES: &[(&str, &str, Function)] = &[
         Function::PoliciesApi,
     ),
     ("POST", "/destinations/{id}/test", Function::TestConnection),
+    ("POST", "/destinations/{id}/check", Function::TestConnection),
     ("GET", "/destinations/{id}/tests", Function::TestConnection),
     (
         "GET",
@@ -112,7 +115,9 @@ impl Route {
             Route::GetPolicies(_) | Route::GetSetupKit(_) | Route::MergeBucketPolicy(_) => {
                 Function::PoliciesApi
             }
-            Route::TestConnection(_) | Route::ListConnectionTests(_) => Function::TestConnection,
+            Route::TestConnection(_) | Route::CheckNow(_) | Route::ListConnectionTests(_) => {
+                Function::TestConnection
+            }
             Route::RequestDelivery | Route::VendCredentials(_) => Function::DeliveriesApi,
             _ => Function::DestinationsApi,
         }
@@ -132,6 +137,7 @@ impl Route {
             | Route::DiscardChanges(_)
             | Route::MergeBucketPolicy(_)
             | Route::TestConnection(_)
+            | Route::CheckNow(_)
             | Route::RequestDelivery
             | Route::VendCredentials(_) => true,
             Route::GetPlatform
@@ -209,6 +215,7 @@ pub fn resolve(method: &str, path: &str) -> Result<Route, Problem> {
         ("GET", "/destinations/{id}/setup-kit") => Route::GetSetupKit(id()?),
         ("POST", "/destinations/{id}/bucket-policy/merge") => Route::MergeBucketPolicy(id()?),
         ("POST", "/destinations/{id}/test") => Route::TestConnection(id()?),
+        ("POST", "/destinations/{id}/check") => Route::CheckNow(id()?),
         ("GET", "/destinations/{id}/tests") => Route::ListConnectionTests(id()?),
         ("GET", "/destinations/{id}/deliveries") => Route::ListDeliveries(id()?),
         ("GET", "/destinations/{id}/deliveries/{deliveryId}") => Route::GetDelivery(
