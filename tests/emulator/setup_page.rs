@@ -196,6 +196,42 @@ async fn a_role_destination_is_created_granted_tested_and_saved_through_the_page
         launch.contains("#/stacks/quickcreate?templateURL="),
         "{launch}"
     );
+    // AND the guide's console steps are there, in order, with the suggested names to copy (the
+    // role name the kit's tools use too)
+    let kit = world
+        .api()
+        .get(&format!("/destinations/{id}/setup-kit"))
+        .await
+        .expect(200)
+        .json();
+    let steps = browser
+        .eval("return [...document.querySelectorAll('#console-steps-role li')].map(li => li.textContent)")
+        .await;
+    let steps: Vec<&str> = steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(steps.len(), 8, "{steps:?}");
+    assert!(
+        steps[0].contains("Create policy") && steps[3].contains("Custom trust policy"),
+        "{steps:?}"
+    );
+    let role_name = kit["console"]["roleName"].as_str().unwrap();
+    assert_eq!(browser.text("#console-role-name").await, role_name);
+    assert_eq!(
+        browser.text("#console-policy-name").await,
+        kit["console"]["policyName"].as_str().unwrap()
+    );
+    assert!(role_name.starts_with("DataPlatformDestination-") && role_name.len() <= 64);
+    assert!(
+        browser
+            .eval("return document.querySelector(\"#console-steps button.copy[data-copy-from='console-role-name']\") !== null")
+            .await
+            .as_bool()
+            .unwrap()
+    );
     browser.screenshot("step-2-grant-access").await;
     browser.assert_accessible("step 2").await;
 
@@ -358,6 +394,21 @@ async fn a_bucket_policy_destination_is_connected_through_the_merge_step_on_a_ph
             .await
             .unwrap()
     );
+    // AND the guide's simple and advanced setups, each a numbered list of console steps
+    let headings = browser
+        .eval("return [...document.querySelectorAll('#console-steps h4')].map(h => h.textContent)")
+        .await;
+    assert_eq!(
+        headings,
+        json!([
+            "Simple setup (the bucket has no policy yet)",
+            "Advanced setup (the bucket already has a policy)"
+        ])
+    );
+    let counts = browser
+        .eval("return ['#console-steps-simple li', '#console-steps-advanced li'].map(s => document.querySelectorAll(s).length)")
+        .await;
+    assert_eq!(counts, json!([2, 2]));
     browser.assert_fits_the_width("step 2").await;
     browser.assert_accessible("step 2, bucket policy").await;
 

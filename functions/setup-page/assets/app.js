@@ -614,6 +614,8 @@ async function renderGrantAccess() {
     documents.append(block);
   }
 
+  renderConsoleSteps(destination, kit.console, roleMode);
+
   const launch = $("launch-stack");
   const url = kit.cloudFormation.quickCreateUrl;
   if (/^https?:\/\//.test(url)) launch.href = url;
@@ -629,6 +631,74 @@ async function renderGrantAccess() {
   $("merge").hidden = roleMode;
   $("merge-result").hidden = true;
   clearErrors($("merge-form"), $("merge-errors"));
+}
+
+// The customer's setup guide, step by step in the console, with the values to paste. Documents
+// are copied from their blocks below; names from here.
+function renderConsoleSteps(destination, console_, roleMode) {
+  const body = $("console-steps-body");
+  body.replaceChildren();
+  const link = (text, href) => {
+    const a = document.createElement("a");
+    a.href = href;
+    a.target = "_blank";
+    a.rel = "noopener noreferrer";
+    a.textContent = text;
+    return a;
+  };
+  const value = (id, text, label) => {
+    const code = document.createElement("code");
+    code.id = id;
+    code.textContent = text;
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "copy";
+    button.dataset.copyFrom = id;
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", `Copy the ${label}`);
+    return [code, " ", button];
+  };
+  const list = (id, steps) => {
+    const ol = document.createElement("ol");
+    ol.id = id;
+    for (const parts of steps) {
+      const li = document.createElement("li");
+      li.append(...parts);
+      ol.append(li);
+    }
+    return ol;
+  };
+  const titled = (text, ol) => {
+    const h4 = document.createElement("h4");
+    h4.textContent = text;
+    return [h4, ol];
+  };
+  if (roleMode) {
+    const iam = `${console_.consoleUrl}/iam/home`;
+    body.append(list("console-steps-role", [
+      ["Open the IAM console's ", link("Policies", `${iam}#/policies`), ", choose Create policy, then the JSON tab."],
+      ["Paste the permissions policy (below) into the policy editor, and choose Next."],
+      ["Name the policy ", ...value("console-policy-name", console_.policyName, "policy name"), " and choose Create policy."],
+      ["Open ", link("Roles", `${iam}#/roles`), ", choose Create role, then Custom trust policy."],
+      ["Paste the trust policy (below) into the Custom trust policy editor, and choose Next."],
+      ["Find and select the policy ", console_.policyName, ", and choose Next."],
+      ["Name the role ", ...value("console-role-name", console_.roleName, "role name"), " and choose Create role."],
+      ["Open the role: on its Summary page, copy its ARN and paste it in step 3 as the Role ARN."],
+    ]));
+    return;
+  }
+  const bucketUrl = `${console_.consoleUrl}/s3/buckets/${encodeURIComponent(destination.bucket)}?tab=permissions`;
+  const open = ["Open your bucket ", link(destination.bucket, bucketUrl), " in the S3 console, the Permissions tab, and under Bucket policy choose Edit."];
+  body.append(
+    ...titled("Simple setup (the bucket has no policy yet)", list("console-steps-simple", [
+      open,
+      ["Paste the bucket policy (below) as the whole policy, and choose Save changes."],
+    ])),
+    ...titled("Advanced setup (the bucket already has a policy)", list("console-steps-advanced", [
+      [...open],
+      ["Add the bucket policy statement (below) to the policy's Statement list, keeping every statement already there (or paste your policy under “Already have a bucket policy?” to have it merged), and choose Save changes."],
+    ])),
+  );
 }
 
 async function mergePolicy(event) {

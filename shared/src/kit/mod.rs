@@ -163,6 +163,35 @@ pub struct SetupKit {
     /// The bucket lifecycle rule that removes parts of uploads that never completed (the CLI
     /// script adds it; Terraform when asked to; by hand in the console's Lifecycle rules).
     pub lifecycle_rule: lifecycle::LifecycleRule,
+    /// For setting up by hand in the console: the names to give what the customer creates, and
+    /// where that partition's console is.
+    pub console: ConsoleSetup,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleSetup {
+    /// `https://<the partition's console>`.
+    pub console_url: String,
+    /// Role mode: the role to create and the managed policy to attach to it (the kit's own tools
+    /// use the same role name).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_name: Option<String>,
+}
+
+fn console_setup(destination: &Destination) -> ConsoleSetup {
+    let role_mode = matches!(destination.auth(), AuthMode::IamRole { .. });
+    let role = suggested_role_name(destination);
+    ConsoleSetup {
+        console_url: format!(
+            "https://{}",
+            console_host(destination.configuration().partition())
+        ),
+        policy_name: role_mode.then(|| format!("{role}-write")),
+        role_name: role_mode.then_some(role),
+    }
 }
 
 /// A name a customer recognises and CloudFormation accepts: letters, digits and hyphens.
@@ -310,6 +339,7 @@ pub fn setup_kit(
         aws_cli: cli::script(destination, rendered, &settings.api),
         terraform: terraform::configuration(destination, rendered),
         lifecycle_rule: lifecycle::incomplete_uploads_rule(destination),
+        console: console_setup(destination),
     }
 }
 
