@@ -547,6 +547,92 @@ async fn re_test_from_the_list_checks_a_repaired_saved_destination_and_shows_it_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_history_shows_the_configuration_with_its_pending_change_the_tests_and_the_trail() {
+    // GIVEN a saved destination with a description, then a pending change of its folder
+    let (world, base) = serve(|_| {}).await;
+    let (id, _, _) = crate::deliveries::saved_bucket_policy_destination(&world).await;
+    world
+        .api()
+        .patch(
+            &id,
+            json!({"description": "Nightly raw events", "folder": "moved"}),
+        )
+        .await
+        .expect(200);
+    let mut browser = Browser::start("history", &base, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+    use_tenant(&browser).await;
+    browser
+        .wait_visible(&format!("#list-rows tr[data-id='{id}']"))
+        .await;
+    // WHEN its history is opened from the list
+    browser
+        .click(&format!("#list-rows tr[data-id='{id}'] .history-open"))
+        .await;
+    browser.wait_visible("#history-view").await;
+    browser
+        .wait_until(
+            "the history",
+            "return document.querySelectorAll('#history-activity li').length > 0",
+        )
+        .await;
+    // THEN it shows the description, the folder active beside pending (marked changed), the
+    // passing test, the trail and no deliveries yet
+    assert_eq!(browser.text("#history-title").await, "History: Raw");
+    assert_eq!(
+        browser.text("#history-description").await,
+        "Nightly raw events"
+    );
+    let folder = browser
+        .eval("return [...document.querySelectorAll('#history-configuration tbody tr')].find(r => r.querySelector('th').textContent === 'Folder').innerText")
+        .await;
+    let folder = folder.as_str().unwrap();
+    assert!(
+        folder.contains("incoming/") && folder.contains("moved/"),
+        "{folder}"
+    );
+    assert!(
+        browser
+            .eval("return document.querySelector('#history-configuration td.changed')?.textContent.includes('moved/') === true")
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    let tests = browser
+        .eval(
+            "return [...document.querySelectorAll('#history-tests li')].map(li => li.textContent)",
+        )
+        .await;
+    assert!(
+        tests
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().ends_with(": passed")),
+        "{tests}"
+    );
+    let trail = browser
+        .eval("return [...document.querySelectorAll('#history-activity li')].map(li => li.textContent).join('|')")
+        .await;
+    let trail = trail.as_str().unwrap();
+    assert!(
+        trail.contains("created") && trail.contains("saved"),
+        "{trail}"
+    );
+    assert!(
+        browser
+            .find("#history-deliveries-empty")
+            .await
+            .is_displayed()
+            .await
+            .unwrap()
+    );
+    browser.screenshot("history").await;
+    browser.assert_accessible("the history").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_edits_re_tests_and_deletes_only_after_confirmation() {
     // GIVEN two role-mode destinations without a role yet
     let (world, base) = serve(|_| {}).await;

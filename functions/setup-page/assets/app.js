@@ -225,6 +225,8 @@ function route() {
   if (hash === "new") return { view: "wizard", step: 1 };
   const match = /^destination\/([0-9a-f-]{36})\/([1-4])$/.exec(hash);
   if (match) return { view: "wizard", id: match[1], step: Number(match[2]) };
+  const history = /^destination\/([0-9a-f-]{36})\/history$/.exec(hash);
+  if (history) return { view: "history", id: history[1] };
   return { view: "list" };
 }
 
@@ -254,6 +256,18 @@ async function render({ focus = false } = {}) {
   const current = route();
   if (current.step === 1 && !state.canWrite) {
     navigate("");
+    return;
+  }
+  $("history-view").hidden = current.view !== "history";
+  if (current.view === "history") {
+    $("wizard").hidden = true;
+    $("list-view").hidden = true;
+    try {
+      await renderHistory(current.id);
+      if (focus) $("history-title").focus();
+    } catch (error) {
+      pageError(error);
+    }
     return;
   }
   if (current.view === "list") {
@@ -470,6 +484,9 @@ function listRow(destination) {
     state.destination = null;
     navigate(`destination/${destination.id}/${destination.authMode === "iamRole" && !destination.roleArn ? 2 : 3}`);
   });
+  const history = row.querySelector(".history-open");
+  history.setAttribute("aria-label", `History of ${destination.name}`);
+  history.addEventListener("click", () => navigate(`destination/${destination.id}/history`));
   const retest = row.querySelector(".retest");
   retest.setAttribute("aria-label", `Re-test ${destination.name}`);
   retest.addEventListener("click", () => retestFromList(destination, retest));
@@ -477,6 +494,83 @@ function listRow(destination) {
   remove.setAttribute("aria-label", `Delete ${destination.name}`);
   remove.addEventListener("click", () => confirmDelete(destination, remove));
   return row;
+}
+
+// ---------------------------------------------------------------------------------------------
+// History: the configuration (active beside pending), tests, activity and deliveries
+
+const HISTORY_SETTINGS = [
+  ["bucket", "Bucket"], ["folder", "Folder"], ["region", "Region"], ["roleArn", "Role ARN"],
+  ["kmsKeyArn", "KMS key"], ["bucketOwnerAccountId", "Bucket owner"],
+];
+
+async function renderHistory(id) {
+  const { body: destination } = await api("GET", destinationPath(id));
+  $("history-title").textContent = `History: ${destination.name}`;
+  $("history-description").textContent = destination.description || "No description.";
+  const pending = destination.hasPendingChanges === true;
+  $("history-pending-head").hidden = !pending;
+  const rows = $("history-configuration").querySelector("tbody");
+  rows.replaceChildren();
+  for (const [key, label] of HISTORY_SETTINGS) {
+    const active = destination.active ? destination.active[key] : destination[key];
+    if (!destination.active && (destination[key] === undefined || destination[key] === null)) continue;
+    const tr = document.createElement("tr");
+    const th = document.createElement("th");
+    th.scope = "row";
+    th.textContent = label;
+    const activeCell = document.createElement("td");
+    activeCell.textContent = active ?? "—";
+    tr.append(th, activeCell);
+    if (pending) {
+      const next = document.createElement("td");
+      next.textContent = destination[key] ?? "—";
+      if ((destination[key] ?? null) !== (active ?? null)) {
+        next.classList.add("changed");
+        const note = document.createElement("span");
+        note.className = "visually-hidden";
+        note.textContent = " (changed)";
+        next.append(note);
+      }
+      tr.append(next);
+    }
+    rows.append(tr);
+  }
+  const [{ body: tests }] = await Promise.all([
+    api("GET", destinationPath(id, "/tests?limit=10")),
+    historyPage(id, "activity", false),
+    historyPage(id, "deliveries", false),
+  ]);
+  const testList = $("history-tests");
+  testList.replaceChildren(...tests.items.map((test) => historyItem(
+    `${formatTime(test.startedAt)}: ${test.passed ? "passed" : `failed (${CATEGORY_NAMES[test.category] || test.category})`}`)));
+  $("history-tests-empty").hidden = tests.items.length > 0;
+}
+
+function historyItem(text) {
+  const li = document.createElement("li");
+  li.textContent = text;
+  return li;
+}
+
+const historyCursors = { activity: null, deliveries: null };
+
+// One page of the activity trail or the deliveries; `more` appends the next one.
+async function historyPage(id, kind, more) {
+  const query = new URLSearchParams({ limit: "10" });
+  if (more && historyCursors[kind]) query.set("cursor", historyCursors[kind]);
+  const { body: page } = await api("GET", destinationPath(id, `/${kind}?${query}`));
+  const list = $(`history-${kind}`);
+  const items = page.items.map((item) => historyItem(kind === "activity"
+    ? `${formatTime(item.at)}: ${item.action}${item.from ? ` (${item.from} → ${item.to})` : ""} by ${item.actor}`
+    : `${formatTime(item.requestedAt)}: ${item.name}, ${DELIVERY_STATUS_NAMES[item.status] || item.status}`));
+  if (more) list.append(...items);
+  else list.replaceChildren(...items);
+  historyCursors[kind] = page.nextCursor || null;
+  const more_ = $(`history-${kind}-more`);
+  more_.hidden = !page.nextCursor;
+  more_.onclick = () => historyPage(id, kind, true).catch(pageError);
+  if (kind === "deliveries") $("history-deliveries-empty").hidden = list.children.length > 0;
 }
 
 // A saved destination without pending changes has its active configuration checked now, which
@@ -1060,6 +1154,7 @@ function wire() {
   });
   $("new-destination").addEventListener("click", () => navigate("new"));
   $("back-to-list").addEventListener("click", () => navigate(""));
+  $("history-back").addEventListener("click", () => navigate(""));
   $("list-more").addEventListener("click", () => loadList(true));
   $("create-form").addEventListener("submit", createDestination);
   $("create-form").addEventListener("input", () => { state.createKey = null; });
