@@ -565,6 +565,11 @@ async fn the_history_shows_the_configuration_with_its_pending_change_the_tests_a
     browser
         .wait_visible(&format!("#list-rows tr[data-id='{id}']"))
         .await;
+    // (the list says the change is not saved yet)
+    assert_eq!(
+        row_text(&browser, &id, ".status").await,
+        "Verified (changes not saved)"
+    );
     // WHEN its history is opened from the list
     browser
         .click(&format!("#list-rows tr[data-id='{id}'] .history-open"))
@@ -801,6 +806,99 @@ async fn a_destination_can_be_created_with_the_keyboard_alone() {
         .json();
     assert_eq!(stored["name"], "Typed");
     assert_eq!(stored["bucket"], "typed-bucket");
+    browser
+        .assert_accessible("step 2, reached by keyboard")
+        .await;
+    browser.close().await;
+}
+
+/// The page served with `env` set on every function that reads it (a low limit, say).
+async fn serve_with_env(env: &[(&str, &str)]) -> (World, String) {
+    let mut world = World::new().await;
+    // Only the served functions read `env`; the world's own API (for set-up) keeps the defaults.
+    for (name, value) in env {
+        world.platform.set_env(name, value);
+    }
+    let services = Box::pin(Services::wire(&world.platform, quick_check_settings())).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(dev_support::server::serve(
+        listener,
+        Arc::new(services),
+        std::future::pending(),
+    ));
+    (world, base)
+}
+
+/// A role destination made on the page, at step 3 (Connect).
+async fn at_connect(browser: &Browser, bucket: &str) -> String {
+    browser.open("/").await;
+    use_tenant(browser).await;
+    let id = create_through_the_page(browser, "Errors", bucket, "in").await;
+    browser.click("#step-2 [data-goto='3']").await;
+    browser.wait_visible("#step-3").await;
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_over_the_limit_says_when_to_retry() {
+    // GIVEN one Test Connection per tenant per minute
+    let (world, base) = serve_with_env(&[("TEST_CONNECTIONS_PER_MINUTE", "1")]).await;
+    let bucket = world.role_account_bucket().await;
+    let browser = Browser::start("rate-limited", &base, DESKTOP.0, DESKTOP.1).await;
+    at_connect(&browser, &bucket).await;
+    support::api::within_one_rate_window().await;
+    // WHEN the user tests twice
+    browser.click("#test-connection").await;
+    browser.wait_visible("#test-result").await;
+    browser.click("#test-connection").await;
+    // THEN the second says the limit was reached and when to retry, in the step's alert
+    browser
+        .wait_until(
+            "the rate-limit message",
+            "return !document.getElementById('connect-errors').hidden",
+        )
+        .await;
+    let message = browser.text("#connect-errors").await;
+    assert!(
+        message.contains("Too many") && message.contains("retry in"),
+        "{message}"
+    );
+    browser.assert_accessible("step 3, rate limited").await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_over_someone_elses_change_shows_their_version() {
+    // GIVEN step 3 open on a destination, which someone else then changes
+    let (world, base) = serve(|_| {}).await;
+    let bucket = world.role_account_bucket().await;
+    let browser = Browser::start("conflict", &base, DESKTOP.0, DESKTOP.1).await;
+    let id = at_connect(&browser, &bucket).await;
+    world
+        .api()
+        .patch(&id, json!({"folder": "theirs"}))
+        .await
+        .expect(200);
+    // WHEN the user changes the folder and tests
+    browser.fill("#connect-folder", "mine").await;
+    browser.click("#test-connection").await;
+    // THEN the page says someone else changed it, shows their version, and kept nothing of ours
+    browser
+        .wait_until(
+            "the conflict message",
+            "return !document.getElementById('connect-errors').hidden",
+        )
+        .await;
+    assert!(
+        browser
+            .text("#connect-errors")
+            .await
+            .contains("Someone else changed this destination")
+    );
+    assert_eq!(browser.value("#connect-folder").await, "theirs/");
+    let stored = world.api().get(&format!("/destinations/{id}")).await.json();
+    assert_eq!(stored["folder"], "theirs/");
     browser.close().await;
 }
 
