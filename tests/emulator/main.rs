@@ -11,6 +11,7 @@ mod fairness;
 mod generated_requests;
 mod linters;
 mod local_run;
+mod ports;
 mod revalidation;
 mod setup_kit;
 mod setup_page;

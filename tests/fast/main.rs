@@ -9,4 +9,5 @@ mod fairness;
 mod handlers;
 mod layout;
 mod permissions;
+mod ports;
 mod revalidation;

@@ -7,6 +7,7 @@ pub mod api;
 pub mod browser;
 pub mod contract;
 pub mod memory;
+pub mod ports;
 #[cfg(feature = "emulator")]
 pub mod world;
 
