@@ -342,7 +342,8 @@ async fn in_dynamodb_another_tenants_destination_does_not_exist_on_any_route() {
     let id = created["id"].as_str().unwrap().to_owned();
     // WHEN tenant B tries every tenant route of the table on A's destination
     let mut tried = 0;
-    for (method, template, function) in shared::http::ROUTES {
+    for spec in shared::http::ROUTES {
+        let (method, template, function) = (&spec.method, &spec.template, &spec.function);
         if function.authorization() != shared::http::Authorization::Tenant
             || !template.contains("{id}")
         {

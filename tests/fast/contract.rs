@@ -41,7 +41,7 @@ fn template_routes() -> BTreeSet<(String, String, String)> {
 fn code_routes() -> BTreeSet<(String, String)> {
     ROUTES
         .iter()
-        .map(|(m, p, _)| ((*m).to_owned(), (*p).to_owned()))
+        .map(|r| (r.method.to_owned(), r.template.to_owned()))
         .collect()
 }
 
@@ -68,8 +68,9 @@ fn template_code_and_openapi_declare_the_same_routes() {
     // only the page's own routes are public.
     let expected: BTreeSet<_> = ROUTES
         .iter()
-        .map(|(m, p, function)| {
-            let authorizer = match function.authorization() {
+        .map(|r| {
+            let (m, p) = (&r.method, &r.template);
+            let authorizer = match r.function.authorization() {
                 Authorization::Tenant => "Jwt",
                 Authorization::Platform => "AWS_IAM",
             };
@@ -319,7 +320,7 @@ async fn every_http_sample_event_succeeds_from_the_state_it_is_meant_for() {
         // WHEN it arrives, parsed as the runtime parses it
         let request = dev_support::events::api_request(name);
         let function = shared::http::resolve(&request.method, &request.path)
-            .map(|route| route.function())
+            .map(|resolved| resolved.function)
             .unwrap_or(shared::http::Function::DestinationsApi);
         match function.authorization() {
             shared::http::Authorization::Tenant => {

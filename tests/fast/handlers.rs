@@ -238,11 +238,13 @@ async fn every_route_but_the_platform_needs_its_caller() {
     let world = world();
     let api = world.api();
     let id = "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e";
-    for (method, path, function) in shared::http::ROUTES.iter().map(|(m, p, f)| {
+    for (method, path, function) in shared::http::ROUTES.iter().map(|r| {
         (
-            *m,
-            p.replace("{id}", id).replace("{deliveryId}", "export-1"),
-            f,
+            r.method,
+            r.template
+                .replace("{id}", id)
+                .replace("{deliveryId}", "export-1"),
+            &r.function,
         )
     }) {
         let reply = api.send(request(method, &path).anonymous()).await;

@@ -142,7 +142,7 @@ where
     pub async fn send(&self, request: ApiRequest) -> Reply {
         let (method, path) = (request.method.clone(), request.path.clone());
         // Boxed: a handler's state machine is large in debug builds, and a test's stack is not.
-        let response = match resolve(&method, &path).map(|route| route.function()) {
+        let response = match resolve(&method, &path).map(|resolved| resolved.function) {
             Ok(Function::PoliciesApi) => {
                 Box::pin(policies_api::handler::handle(self.policies, request)).await
             }

@@ -100,7 +100,7 @@ async fn respond(
             &request,
         )));
     }
-    let response = match resolve(&request.method, &request.path).map(|route| route.function()) {
+    let response = match resolve(&request.method, &request.path).map(|resolved| resolved.function) {
         Ok(Function::PoliciesApi) => {
             Box::pin(policies_api::handler::handle(&services.policies, request)).await
         }

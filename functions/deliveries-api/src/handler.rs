@@ -43,7 +43,7 @@ where
     Q: DeliveryQueue,
     W: ObjectWriter,
 {
-    match resolve(&request.method, &request.path)? {
+    match resolve(&request.method, &request.path)?.route {
         Route::RequestDelivery => request_delivery(app, request).await,
         Route::VendCredentials(id) => vend_credentials(app, request, &id).await,
         _ => Err(Problem::not_found(format!(

@@ -33,13 +33,13 @@ async fn route<S>(app: &App<S>, request: &ApiRequest) -> Result<ApiResponse, Pro
 where
     S: DestinationRepository + RateLimiter + ActivityLog + DeliveryRecords,
 {
-    let route = resolve(&request.method, &request.path)?;
-    if route == Route::GetPlatform {
+    let resolved = resolve(&request.method, &request.path)?;
+    if resolved.route == Route::GetPlatform {
         return Ok(crate::platform::facts(&app.platform, &app.staging_bucket));
     }
-    let caller = admitted_caller(&app.store, request, &route).await?;
+    let caller = admitted_caller(&app.store, request, &resolved).await?;
     let now = OffsetDateTime::now_utc();
-    match route {
+    match resolved.route {
         Route::GetCaller => Ok(ApiResponse::json(
             200,
             &CallerView {

@@ -28,9 +28,9 @@ async fn route<S: DestinationRepository + RateLimiter>(
     app: &App<S>,
     request: &ApiRequest,
 ) -> Result<ApiResponse, Problem> {
-    let route = resolve(&request.method, &request.path)?;
-    let caller = admitted_caller(&app.store, request, &route).await?;
-    match route {
+    let resolved = resolve(&request.method, &request.path)?;
+    let caller = admitted_caller(&app.store, request, &resolved).await?;
+    match resolved.route {
         Route::GetPolicies(id) => {
             let (destination, rendered) =
                 policies::rendered(&app.store, &app.platform, caller.tenant, &id).await?;

@@ -76,9 +76,9 @@ where
     S: DestinationRepository + CheckLock + CheckHistory + CheckSlots + RateLimiter,
     P: ObjectWriter,
 {
-    let route = resolve(&request.method, &request.path)?;
-    let caller = admitted_caller(&app.store, request, &route).await?;
-    match route {
+    let resolved = resolve(&request.method, &request.path)?;
+    let caller = admitted_caller(&app.store, request, &resolved).await?;
+    match resolved.route {
         Route::TestConnection(id) => {
             no_body(request, "Test Connection")?;
             let tested = tester(app).test(caller, &id).await?;

@@ -20,7 +20,9 @@ pub use api::{Access, ApiRequest, ApiResponse};
 pub use claims::{TokenClaims, WritePermission};
 pub use input::{Fields, MAX_BODY_BYTES, json_object, no_body, page_query};
 pub use problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
-pub use router::{Authorization, Function, ROUTES, Route, resolve, route_template};
+pub use router::{
+    Authorization, Function, ROUTES, Resolved, Route, RouteSpec, resolve, route_template,
+};
 pub use views::{
     ActiveView, CallerView, ConfigurationView, CredentialsView, DeliveryView, DestinationView,
     MergeView, PageView, PoliciesView, etag,
@@ -51,9 +53,9 @@ static WITHOUT_SUBJECT: std::sync::LazyLock<Actor> =
 
 /// The caller of an authenticated route: its tenant, and who acts. A route that changes
 /// something needs the token's write permission; a reader sees everything and changes nothing.
-pub fn caller<'r>(request: &'r ApiRequest, route: &Route) -> Result<Caller<'r>, Problem> {
+pub fn caller<'r>(request: &'r ApiRequest, route: &Resolved) -> Result<Caller<'r>, Problem> {
     let tenant = request.tenant.as_ref().ok_or_else(Problem::unauthorized)?;
-    if route.changes_state() && request.access != Access::Write {
+    if route.changes_state && request.access != Access::Write {
         return Err(Problem::read_only());
     }
     Ok(Caller {
@@ -67,7 +69,7 @@ pub fn caller<'r>(request: &'r ApiRequest, route: &Route) -> Result<Caller<'r>, 
 pub async fn admitted_caller<'r, L: RateLimiter>(
     limiter: &L,
     request: &'r ApiRequest,
-    route: &Route,
+    route: &Resolved,
 ) -> Result<Caller<'r>, Problem> {
     let caller = caller(request, route)?;
     limiter

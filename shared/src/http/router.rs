@@ -61,97 +61,201 @@ impl Function {
     }
 }
 
-/// `(method, path template, function)`: the whole HTTP surface.
-pub const ROUTES: &[(&str, &str, Function)] = &[
-    ("GET", "/platform", Function::DestinationsApi),
-    ("GET", "/me", Function::DestinationsApi),
-    ("POST", "/destinations", Function::DestinationsApi),
-    ("GET", "/destinations", Function::DestinationsApi),
-    ("GET", "/destinations/{id}", Function::DestinationsApi),
-    ("PATCH", "/destinations/{id}", Function::DestinationsApi),
-    ("DELETE", "/destinations/{id}", Function::DestinationsApi),
-    ("POST", "/destinations/{id}/save", Function::DestinationsApi),
-    (
-        "POST",
-        "/destinations/{id}/discard",
-        Function::DestinationsApi,
-    ),
-    (
-        "GET",
-        "/destinations/{id}/activity",
-        Function::DestinationsApi,
-    ),
-    ("GET", "/destinations/{id}/policies", Function::PoliciesApi),
-    ("GET", "/destinations/{id}/setup-kit", Function::PoliciesApi),
-    (
-        "POST",
-        "/destinations/{id}/bucket-policy/merge",
-        Function::PoliciesApi,
-    ),
-    ("POST", "/destinations/{id}/test", Function::TestConnection),
-    ("POST", "/destinations/{id}/check", Function::TestConnection),
-    ("GET", "/destinations/{id}/tests", Function::TestConnection),
-    (
-        "GET",
-        "/destinations/{id}/deliveries",
-        Function::DestinationsApi,
-    ),
-    (
-        "GET",
-        "/destinations/{id}/deliveries/{deliveryId}",
-        Function::DestinationsApi,
-    ),
-    ("POST", "/internal/deliveries", Function::DeliveriesApi),
-    (
-        "POST",
-        "/internal/destinations/{id}/credentials",
-        Function::DeliveriesApi,
-    ),
-];
+/// One route: how it is called, which function serves it, whether it changes anything, and how
+/// its path's parameters make the [`Route`]. The whole HTTP surface is [`ROUTES`]; a new route is
+/// a variant of `Route` and a line there.
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub template: &'static str,
+    pub function: Function,
+    /// Whether the route changes anything (or, like Test Connection and the merge, acts for the
+    /// tenant): a tenant's token needs the write permission for it.
+    pub changes_state: bool,
+    build: fn(&Params<'_>) -> Result<Route, Problem>,
+}
 
-impl Route {
-    pub fn function(&self) -> Function {
-        match self {
-            Route::GetPolicies(_) | Route::GetSetupKit(_) | Route::MergeBucketPolicy(_) => {
-                Function::PoliciesApi
-            }
-            Route::TestConnection(_) | Route::CheckNow(_) | Route::ListConnectionTests(_) => {
-                Function::TestConnection
-            }
-            Route::RequestDelivery | Route::VendCredentials(_) => Function::DeliveriesApi,
-            _ => Function::DestinationsApi,
-        }
+const WRITES: bool = true;
+const READS: bool = false;
+
+const fn route(
+    method: &'static str,
+    template: &'static str,
+    function: Function,
+    changes_state: bool,
+    build: fn(&Params<'_>) -> Result<Route, Problem>,
+) -> RouteSpec {
+    RouteSpec {
+        method,
+        template,
+        function,
+        changes_state,
+        build,
     }
 }
 
-impl Route {
-    /// Whether the route changes anything (or, like Test Connection and the merge, acts for the
-    /// tenant): a tenant's token needs the write permission for it. Listed route by route, so a
-    /// new route must be placed on one side.
-    pub fn changes_state(&self) -> bool {
-        match self {
-            Route::CreateDestination
-            | Route::UpdateDestination(_)
-            | Route::DeleteDestination(_)
-            | Route::SaveDestination(_)
-            | Route::DiscardChanges(_)
-            | Route::MergeBucketPolicy(_)
-            | Route::TestConnection(_)
-            | Route::CheckNow(_)
-            | Route::RequestDelivery
-            | Route::VendCredentials(_) => true,
-            Route::GetPlatform
-            | Route::GetCaller
-            | Route::ListDestinations
-            | Route::GetDestination(_)
-            | Route::ListActivity(_)
-            | Route::GetPolicies(_)
-            | Route::GetSetupKit(_)
-            | Route::ListConnectionTests(_)
-            | Route::ListDeliveries(_)
-            | Route::GetDelivery(..) => false,
-        }
+use Function::{DeliveriesApi, DestinationsApi, PoliciesApi, TestConnection};
+
+/// The whole HTTP surface.
+pub const ROUTES: &[RouteSpec] = &[
+    route("GET", "/platform", DestinationsApi, READS, |_| {
+        Ok(Route::GetPlatform)
+    }),
+    route("GET", "/me", DestinationsApi, READS, |_| {
+        Ok(Route::GetCaller)
+    }),
+    route("POST", "/destinations", DestinationsApi, WRITES, |_| {
+        Ok(Route::CreateDestination)
+    }),
+    route("GET", "/destinations", DestinationsApi, READS, |_| {
+        Ok(Route::ListDestinations)
+    }),
+    route("GET", "/destinations/{id}", DestinationsApi, READS, |p| {
+        Ok(Route::GetDestination(p.id()?))
+    }),
+    route(
+        "PATCH",
+        "/destinations/{id}",
+        DestinationsApi,
+        WRITES,
+        |p| Ok(Route::UpdateDestination(p.id()?)),
+    ),
+    route(
+        "DELETE",
+        "/destinations/{id}",
+        DestinationsApi,
+        WRITES,
+        |p| Ok(Route::DeleteDestination(p.id()?)),
+    ),
+    route(
+        "POST",
+        "/destinations/{id}/save",
+        DestinationsApi,
+        WRITES,
+        |p| Ok(Route::SaveDestination(p.id()?)),
+    ),
+    route(
+        "POST",
+        "/destinations/{id}/discard",
+        DestinationsApi,
+        WRITES,
+        |p| Ok(Route::DiscardChanges(p.id()?)),
+    ),
+    route(
+        "GET",
+        "/destinations/{id}/activity",
+        DestinationsApi,
+        READS,
+        |p| Ok(Route::ListActivity(p.id()?)),
+    ),
+    route(
+        "GET",
+        "/destinations/{id}/policies",
+        PoliciesApi,
+        READS,
+        |p| Ok(Route::GetPolicies(p.id()?)),
+    ),
+    route(
+        "GET",
+        "/destinations/{id}/setup-kit",
+        PoliciesApi,
+        READS,
+        |p| Ok(Route::GetSetupKit(p.id()?)),
+    ),
+    route(
+        "POST",
+        "/destinations/{id}/bucket-policy/merge",
+        PoliciesApi,
+        WRITES,
+        |p| Ok(Route::MergeBucketPolicy(p.id()?)),
+    ),
+    route(
+        "POST",
+        "/destinations/{id}/test",
+        TestConnection,
+        WRITES,
+        |p| Ok(Route::TestConnection(p.id()?)),
+    ),
+    route(
+        "POST",
+        "/destinations/{id}/check",
+        TestConnection,
+        WRITES,
+        |p| Ok(Route::CheckNow(p.id()?)),
+    ),
+    route(
+        "GET",
+        "/destinations/{id}/tests",
+        TestConnection,
+        READS,
+        |p| Ok(Route::ListConnectionTests(p.id()?)),
+    ),
+    route(
+        "GET",
+        "/destinations/{id}/deliveries",
+        DestinationsApi,
+        READS,
+        |p| Ok(Route::ListDeliveries(p.id()?)),
+    ),
+    route(
+        "GET",
+        "/destinations/{id}/deliveries/{deliveryId}",
+        DestinationsApi,
+        READS,
+        |p| Ok(Route::GetDelivery(p.id()?, p.delivery_id()?)),
+    ),
+    route(
+        "POST",
+        "/internal/deliveries",
+        DeliveriesApi,
+        WRITES,
+        |_| Ok(Route::RequestDelivery),
+    ),
+    route(
+        "POST",
+        "/internal/destinations/{id}/credentials",
+        DeliveriesApi,
+        WRITES,
+        |p| Ok(Route::VendCredentials(p.id()?)),
+    ),
+];
+
+/// A request's path, read against its route's template.
+pub struct Params<'a> {
+    template: &'static str,
+    segments: Vec<&'a str>,
+}
+
+impl Params<'_> {
+    /// The segment a path parameter sits in, from the template.
+    fn param(&self, name: &str) -> Option<&str> {
+        self.template
+            .split('/')
+            .skip(1)
+            .position(|part| part == name)
+            .and_then(|at| self.segments.get(at).copied())
     }
+
+    /// A malformed id cannot name any destination: same answer as a missing one.
+    fn id(&self) -> Result<DestinationId, Problem> {
+        self.param("{id}")
+            .and_then(|raw| DestinationId::new(raw).ok())
+            .ok_or_else(Problem::destination_not_found)
+    }
+
+    /// Malformed: no delivery has that id.
+    fn delivery_id(&self) -> Result<DeliveryId, Problem> {
+        self.param("{deliveryId}")
+            .and_then(|raw| DeliveryId::new(raw).ok())
+            .ok_or_else(Problem::delivery_not_found)
+    }
+}
+
+/// A request resolved: its route, and what the table says of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub route: Route,
+    pub function: Function,
+    pub changes_state: bool,
 }
 
 fn template_matches(template: &str, path: &str) -> bool {
@@ -168,66 +272,31 @@ fn template_matches(template: &str, path: &str) -> bool {
 pub fn route_template(method: &str, path: &str) -> Option<&'static str> {
     ROUTES
         .iter()
-        .find(|(m, t, _)| *m == method && template_matches(t, path))
-        .map(|(_, t, _)| *t)
+        .find(|r| r.method == method && template_matches(r.template, path))
+        .map(|r| r.template)
 }
 
 /// Resolves a request to a route, or to the 404/405 problem a client should see.
-pub fn resolve(method: &str, path: &str) -> Result<Route, Problem> {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let candidates: Vec<&(&str, &str, Function)> = ROUTES
+pub fn resolve(method: &str, path: &str) -> Result<Resolved, Problem> {
+    let candidates: Vec<&RouteSpec> = ROUTES
         .iter()
-        .filter(|(_, t, _)| template_matches(t, path))
+        .filter(|r| template_matches(r.template, path))
         .collect();
     if candidates.is_empty() {
         return Err(Problem::not_found(format!("No resource at {path}.")));
     }
-    let Some((_, template, _)) = candidates.iter().find(|(m, _, _)| *m == method) else {
-        let allowed: Vec<&str> = candidates.iter().map(|(m, _, _)| *m).collect();
+    let Some(spec) = candidates.iter().find(|r| r.method == method) else {
+        let allowed: Vec<&str> = candidates.iter().map(|r| r.method).collect();
         return Err(Problem::method_not_allowed(&allowed));
     };
-    // The segment a path parameter sits in, from the template.
-    let param = |name: &str| {
-        template
-            .split('/')
-            .skip(1)
-            .position(|part| part == name)
-            .and_then(|at| segments.get(at))
+    let params = Params {
+        template: spec.template,
+        segments: path.trim_end_matches('/').split('/').skip(1).collect(),
     };
-    let id = || {
-        // A malformed id cannot name any destination: same answer as a missing one.
-        param("{id}")
-            .and_then(|raw| DestinationId::new(raw).ok())
-            .ok_or_else(Problem::destination_not_found)
-    };
-    Ok(match (method, *template) {
-        ("GET", "/platform") => Route::GetPlatform,
-        ("GET", "/me") => Route::GetCaller,
-        ("POST", "/destinations") => Route::CreateDestination,
-        ("GET", "/destinations") => Route::ListDestinations,
-        ("GET", "/destinations/{id}") => Route::GetDestination(id()?),
-        ("PATCH", "/destinations/{id}") => Route::UpdateDestination(id()?),
-        ("DELETE", "/destinations/{id}") => Route::DeleteDestination(id()?),
-        ("POST", "/destinations/{id}/save") => Route::SaveDestination(id()?),
-        ("POST", "/destinations/{id}/discard") => Route::DiscardChanges(id()?),
-        ("GET", "/destinations/{id}/activity") => Route::ListActivity(id()?),
-        ("GET", "/destinations/{id}/policies") => Route::GetPolicies(id()?),
-        ("GET", "/destinations/{id}/setup-kit") => Route::GetSetupKit(id()?),
-        ("POST", "/destinations/{id}/bucket-policy/merge") => Route::MergeBucketPolicy(id()?),
-        ("POST", "/destinations/{id}/test") => Route::TestConnection(id()?),
-        ("POST", "/destinations/{id}/check") => Route::CheckNow(id()?),
-        ("GET", "/destinations/{id}/tests") => Route::ListConnectionTests(id()?),
-        ("GET", "/destinations/{id}/deliveries") => Route::ListDeliveries(id()?),
-        ("GET", "/destinations/{id}/deliveries/{deliveryId}") => Route::GetDelivery(
-            id()?,
-            // Malformed: no delivery has that id.
-            param("{deliveryId}")
-                .and_then(|raw| DeliveryId::new(raw).ok())
-                .ok_or_else(Problem::delivery_not_found)?,
-        ),
-        ("POST", "/internal/deliveries") => Route::RequestDelivery,
-        ("POST", "/internal/destinations/{id}/credentials") => Route::VendCredentials(id()?),
-        _ => return Err(Problem::not_found(format!("No resource at {path}."))),
+    Ok(Resolved {
+        route: (spec.build)(&params)?,
+        function: spec.function,
+        changes_state: spec.changes_state,
     })
 }
 
@@ -239,12 +308,14 @@ mod tests {
 
     #[test]
     fn every_declared_route_resolves_to_its_function() {
-        for (method, template, function) in ROUTES {
-            let path = template
+        for spec in ROUTES {
+            let path = spec
+                .template
                 .replace("{id}", ID)
                 .replace("{deliveryId}", "export-1");
-            let route = resolve(method, &path).unwrap_or_else(|p| panic!("{method} {path}: {p:?}"));
-            assert_eq!(route.function(), *function, "{method} {path}");
+            let resolved = resolve(spec.method, &path)
+                .unwrap_or_else(|p| panic!("{} {path}: {p:?}", spec.method));
+            assert_eq!(resolved.function, spec.function, "{} {path}", spec.method);
         }
     }
 
@@ -280,26 +351,31 @@ mod tests {
 
     #[test]
     fn only_internal_routes_are_authorized_by_iam() {
-        for (method, template, function) in ROUTES {
+        for spec in ROUTES {
             assert_eq!(
-                function.authorization() == Authorization::Platform,
-                template.starts_with("/internal/"),
-                "{method} {template}"
+                spec.function.authorization() == Authorization::Platform,
+                spec.template.starts_with("/internal/"),
+                "{} {}",
+                spec.method,
+                spec.template
             );
         }
     }
 
     #[test]
     fn every_route_but_a_read_changes_state() {
-        for (method, template, _) in ROUTES {
-            let path = template
+        for spec in ROUTES {
+            let path = spec
+                .template
                 .replace("{id}", ID)
                 .replace("{deliveryId}", "export-1");
-            let route = resolve(method, &path).unwrap();
+            let resolved = resolve(spec.method, &path).unwrap();
             assert_eq!(
-                route.changes_state(),
-                *method != "GET",
-                "{method} {template}"
+                resolved.changes_state,
+                spec.method != "GET",
+                "{} {}",
+                spec.method,
+                spec.template
             );
         }
     }
@@ -307,7 +383,7 @@ mod tests {
     #[test]
     fn trailing_slashes_are_tolerated() {
         assert_eq!(
-            resolve("GET", "/destinations/").unwrap(),
+            resolve("GET", "/destinations/").unwrap().route,
             Route::ListDestinations
         );
     }
