@@ -69,28 +69,8 @@ where
 {
     pub async fn test(&self, caller: Caller<'_>, id: &DestinationId) -> Result<Tested, TestError> {
         let now = OffsetDateTime::now_utc();
-        self.limiter
-            .acquire(caller.tenant, RateLimitedAction::TestConnection, now)
-            .await
-            .map_err(TestError::Store)?
-            .map_err(TestError::RateLimited)?;
-        let destination = self
-            .store
-            .get(caller.tenant, id)
-            .await
-            .map_err(TestError::Store)?
-            .ok_or(TestError::NotFound)?;
-        let slot = self
-            .store
-            .take_slot(
-                caller.tenant,
-                CheckKind::TestConnection,
-                now,
-                now + LOCK_TTL,
-            )
-            .await
-            .map_err(TestError::Store)?
-            .ok_or(TestError::TooManyRunning(RetryAfter(SLOT_RETRY_AFTER)))?;
+        let destination = self.admit(caller, id, now).await?;
+        let slot = self.take_slot(caller, now).await?;
         let locked = self.lock(caller, id, now).await;
         let result = match locked {
             Ok(()) => Ok(run(
@@ -143,29 +123,9 @@ where
         revalidation: &RevalidationSettings,
     ) -> Result<CheckedNow, TestError> {
         let now = OffsetDateTime::now_utc();
-        self.limiter
-            .acquire(caller.tenant, RateLimitedAction::TestConnection, now)
-            .await
-            .map_err(TestError::Store)?
-            .map_err(TestError::RateLimited)?;
-        let mut destination = self
-            .store
-            .get(caller.tenant, id)
-            .await
-            .map_err(TestError::Store)?
-            .ok_or(TestError::NotFound)?;
+        let mut destination = self.admit(caller, id, now).await?;
         let target = CheckTarget::active(&destination).ok_or(TestError::NotSaved)?;
-        let slot = self
-            .store
-            .take_slot(
-                caller.tenant,
-                CheckKind::TestConnection,
-                now,
-                now + LOCK_TTL,
-            )
-            .await
-            .map_err(TestError::Store)?
-            .ok_or(TestError::TooManyRunning(RetryAfter(SLOT_RETRY_AFTER)))?;
+        let slot = self.take_slot(caller, now).await?;
         let result = run(self.writer, &target, self.platform, self.settings).await;
         if let Err(e) = self.store.release_slot(caller.tenant, &slot).await {
             tracing::warn!(error = %e, "check slot not released");
@@ -195,6 +155,43 @@ where
             status,
             current: applied.is_some(),
         })
+    }
+
+    /// Counts the call against the tenant's limit and reads the destination.
+    async fn admit(
+        &self,
+        caller: Caller<'_>,
+        id: &DestinationId,
+        now: OffsetDateTime,
+    ) -> Result<crate::domain::Destination, TestError> {
+        self.limiter
+            .acquire(caller.tenant, RateLimitedAction::TestConnection, now)
+            .await
+            .map_err(TestError::Store)?
+            .map_err(TestError::RateLimited)?;
+        self.store
+            .get(caller.tenant, id)
+            .await
+            .map_err(TestError::Store)?
+            .ok_or(TestError::NotFound)
+    }
+
+    /// One of the tenant's check slots, for as long as a test may run.
+    async fn take_slot(
+        &self,
+        caller: Caller<'_>,
+        now: OffsetDateTime,
+    ) -> Result<crate::ports::CheckSlot, TestError> {
+        self.store
+            .take_slot(
+                caller.tenant,
+                CheckKind::TestConnection,
+                now,
+                now + LOCK_TTL,
+            )
+            .await
+            .map_err(TestError::Store)?
+            .ok_or(TestError::TooManyRunning(RetryAfter(SLOT_RETRY_AFTER)))
     }
 
     /// Takes the destination's test lock: one Test Connection at a time per destination.
