@@ -851,6 +851,13 @@ async fn a_test_over_the_limit_says_when_to_retry() {
     // WHEN the user tests twice
     browser.click("#test-connection").await;
     browser.wait_visible("#test-result").await;
+    // (the first has finished: its button is usable again)
+    browser
+        .wait_until(
+            "the first test",
+            "return !document.getElementById('test-connection').hasAttribute('aria-busy')",
+        )
+        .await;
     browser.click("#test-connection").await;
     // THEN the second says the limit was reached and when to retry, in the step's alert
     browser
