@@ -182,13 +182,7 @@ async fn a_bucket_that_stopped_granting_us_receives_nothing_and_keeps_no_parts()
     // GIVEN a saved bucket-policy destination whose customer then removes the bucket policy
     let world = World::new().await;
     let (id, bucket, customer) = saved_bucket_policy_destination(&world).await;
-    customer
-        .s3()
-        .delete_bucket_policy()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    customer.delete_bucket_policy(&bucket).await;
     // WHEN a multipart file and a small one are delivered
     let large = deliver(&world, &id, "incoming/large.bin", pattern(6 * 1024 * 1024)).await;
     let small = deliver(&world, &id, "incoming/small.bin", pattern(10)).await;

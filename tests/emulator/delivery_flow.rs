@@ -147,13 +147,7 @@ async fn a_bucket_that_stopped_granting_us_is_retried_then_parked_with_an_event_
     let (id, bucket, customer) = saved_bucket_policy_destination(&world).await;
     world.settle().await;
     world.dispatcher.observed_events().await;
-    customer
-        .s3()
-        .delete_bucket_policy()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    customer.delete_bucket_policy(&bucket).await;
     world
         .stage("tenant-a/big.bin", pattern(17 * 1024 * 1024))
         .await;

@@ -28,13 +28,7 @@ async fn broken_and_queued(world: &World) -> String {
     world.api().save(&id).await.expect(200);
     world.settle().await;
     world.dispatcher.observed_events().await;
-    customer
-        .s3()
-        .delete_bucket_policy()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    customer.delete_bucket_policy(&bucket).await;
     let on_demand: aws_lambda_events::eventbridge::EventBridgeEvent<Value> = serde_json::from_value(json!({
         "version": "0", "id": "1", "detail-type": "Revalidate Destinations", "source": "platform",
         "account": "111111111111", "time": "2026-11-28T00:00:00Z", "region": "us-east-1", "resources": [],

@@ -58,13 +58,7 @@ async fn a_broken_destination_raises_one_failed_event_and_its_repair_one_restore
     world.settle().await;
     world.dispatcher.observed_events().await;
     // WHEN the customer removes the bucket policy and the destination is re-validated
-    customer
-        .s3()
-        .delete_bucket_policy()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    customer.delete_bucket_policy(&bucket).await;
     assert_eq!(revalidate_now(&world, &id).await["queued"], 1);
     let pumped = world.settle().await;
     assert!(
@@ -313,28 +307,16 @@ async fn check_now_shows_a_repaired_destination_verified_at_once() {
     let world = World::new().await;
     let (id, customer, bucket) = saved_destination(&world).await;
     let policy = world.api().document(&id, "bucketPolicy").await;
-    customer
-        .s3()
-        .delete_bucket_policy()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    customer.delete_bucket_policy(&bucket).await;
     let api = world.api();
-    let check_now = || {
-        api.send(support::api::request(
-            "POST",
-            &format!("/destinations/{id}/check"),
-        ))
-    };
     // WHEN the user checks it now
-    let failed = check_now().await.expect(200).json();
+    let failed = api.check_now(&id).await.expect(200).json();
     // THEN it is failing at once, for the denied write
     assert_eq!(failed["status"], "failing");
     assert_eq!(failed["category"], "putAccessDenied");
     // WHEN the customer puts the policy back and checks again
     customer.put_bucket_policy(&bucket, &policy).await;
-    let passed = check_now().await.expect(200).json();
+    let passed = api.check_now(&id).await.expect(200).json();
     // THEN it is verified at once, as the destination itself says, and the stream carries both
     // transitions' events to the bus
     assert_eq!(passed["status"], "verified");

@@ -498,22 +498,8 @@ async fn re_test_from_the_list_checks_a_repaired_saved_destination_and_shows_it_
         .send()
         .await
         .unwrap();
-    customer
-        .s3()
-        .delete_bucket_policy()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    let failed = world
-        .api()
-        .send(support::api::request(
-            "POST",
-            &format!("/destinations/{id}/check"),
-        ))
-        .await
-        .expect(200)
-        .json();
+    customer.delete_bucket_policy(&bucket).await;
+    let failed = world.api().check_now(&id).await.expect(200).json();
     assert_eq!(failed["status"], "failing");
     customer
         .put_bucket_policy(&bucket, policy.policy().unwrap())

@@ -200,6 +200,12 @@ where
             .await
     }
 
+    /// Check now: the active configuration of a saved destination.
+    pub async fn check_now(&self, id: &str) -> Reply {
+        self.send(request("POST", &format!("/destinations/{id}/check")))
+            .await
+    }
+
     pub async fn test(&self, id: &str) -> Reply {
         self.send(request("POST", &format!("/destinations/{id}/test")))
             .await

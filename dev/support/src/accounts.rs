@@ -215,6 +215,16 @@ impl Account {
             .unwrap_or_else(|e| panic!("PutBucketPolicy {bucket}: {e:?}"));
     }
 
+    /// Removes `bucket`'s policy, as a customer breaking (or starting over) their grant would.
+    pub async fn delete_bucket_policy(&self, bucket: &str) {
+        self.s3()
+            .delete_bucket_policy()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("DeleteBucketPolicy {bucket}: {e:?}"));
+    }
+
     /// The keys of the objects in `bucket`.
     pub async fn object_keys(&self, bucket: &str) -> Vec<String> {
         self.s3()
