@@ -82,6 +82,15 @@ async fn create_through_the_page(
     wizard_destination(browser).await
 }
 
+/// The list, as the tenant sees it, once destination `id`'s row is there.
+async fn open_list_at(browser: &Browser, id: &str) {
+    browser.open("/").await;
+    use_tenant(browser).await;
+    browser
+        .wait_visible(&format!("#list-rows tr[data-id='{id}']"))
+        .await;
+}
+
 async fn stage_statuses(browser: &Browser) -> Vec<(String, String)> {
     let stages = browser
         .eval("return [...document.querySelectorAll('#stages li')].map((li) => [li.dataset.stage, li.dataset.status])")
@@ -505,11 +514,7 @@ async fn re_test_from_the_list_checks_a_repaired_saved_destination_and_shows_it_
         .put_bucket_policy(&bucket, policy.policy().unwrap())
         .await;
     let browser = Browser::start("list-check-now", &base, DESKTOP.0, DESKTOP.1).await;
-    browser.open("/").await;
-    use_tenant(&browser).await;
-    browser
-        .wait_visible(&format!("#list-rows tr[data-id='{id}']"))
-        .await;
+    open_list_at(&browser, &id).await;
     assert_eq!(row_text(&browser, &id, ".status").await, "Failing");
     // WHEN the user re-tests it from the list
     browser
@@ -546,11 +551,7 @@ async fn the_history_shows_the_configuration_with_its_pending_change_the_tests_a
         .await
         .expect(200);
     let mut browser = Browser::start("history", &base, DESKTOP.0, DESKTOP.1).await;
-    browser.open("/").await;
-    use_tenant(&browser).await;
-    browser
-        .wait_visible(&format!("#list-rows tr[data-id='{id}']"))
-        .await;
+    open_list_at(&browser, &id).await;
     // (the list says the change is not saved yet)
     assert_eq!(
         row_text(&browser, &id, ".status").await,
@@ -640,11 +641,7 @@ async fn the_list_edits_re_tests_and_deletes_only_after_confirmation() {
         doomed["id"].as_str().unwrap().to_owned(),
     );
     let mut browser = Browser::start("list-actions", &base, DESKTOP.0, DESKTOP.1).await;
-    browser.open("/").await;
-    use_tenant(&browser).await;
-    browser
-        .wait_visible(&format!("#list-rows tr[data-id='{keep}']"))
-        .await;
+    open_list_at(&browser, &keep).await;
     assert_eq!(row_text(&browser, &keep, ".status").await, "Draft");
     assert_eq!(row_text(&browser, &keep, ".tested").await, "Never");
 
