@@ -101,12 +101,7 @@ async fn lists_page_through_dynamodb_and_cursors_stay_with_their_tenant() {
     let api = world.api();
     let mut ids = Vec::new();
     for n in 0..5 {
-        ids.push(
-            api.create(bucket_policy(&format!("D{n}"))).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned(),
-        );
+        ids.push(api.create_id(bucket_policy(&format!("D{n}"))).await);
     }
     api.send(
         request("POST", "/destinations")
@@ -171,10 +166,7 @@ async fn a_burst_of_tests_over_the_limit_gets_429_and_leaves_other_tenants_alone
         world.platform.function("TestConnectionFunction").env["TEST_CONNECTIONS_PER_MINUTE"]
             .parse()
             .unwrap();
-    let a = api.create(bucket_policy("A")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a = api.create_id(bucket_policy("A")).await;
     let b = api.create_as("tenant-b", bucket_policy("B")).await["id"]
         .as_str()
         .unwrap()
@@ -246,11 +238,8 @@ async fn concurrent_patches_through_dynamodb_all_apply() {
     let world = World::new().await;
     let api = world.api();
     let id = api
-        .create(json!({"name": "Lake", "bucket": "acme-exports", "authMode": "iamRole"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .create_id(json!({"name": "Lake", "bucket": "acme-exports", "authMode": "iamRole"}))
+        .await;
     let changes = [
         json!({"name": "N"}),
         json!({"description": "d"}),
@@ -282,10 +271,7 @@ async fn the_test_lock_is_held_while_a_test_runs_and_expires_after_a_crash() {
     use shared::ports::CheckLock;
     let world = World::new().await;
     let api = world.api();
-    let id = api.create(bucket_policy("Raw")).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy("Raw")).await;
     let tenant = shared::domain::TenantId::new(support::api::TENANT).unwrap();
     let destination = shared::domain::DestinationId::new(&id).unwrap();
     // GIVEN a test that crashed while holding the lock (taken a minute ago, never released)

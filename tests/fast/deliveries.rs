@@ -18,12 +18,7 @@ fn world() -> MemoryWorld {
 /// A bucket-policy destination of tenant-a, tested and saved.
 async fn saved_destination(world: &MemoryWorld) -> String {
     let api = world.api();
-    let id = api
-        .create(json!({"name": "Raw", "bucket": "acme-raw", "folder": "exports", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(json!({"name": "Raw", "bucket": "acme-raw", "folder": "exports", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"})).await;
     api.test(&id).await.expect(200);
     api.save(&id).await.expect(200);
     id

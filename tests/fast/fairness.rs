@@ -75,12 +75,7 @@ async fn a_tenant_at_its_cap_of_running_checks_waits_and_another_tenant_does_not
     let store = InMemoryStore::new().with_check_slots(4);
     let world = MemoryWorld::new(store.clone(), ScriptedWriter::permissive());
     let api = world.api();
-    let mine = api
-        .create(serde_json::json!({"name": "A", "bucket": "acme-a", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"}))
-        .await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mine = api.create_id(serde_json::json!({"name": "A", "bucket": "acme-a", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"})).await;
     let theirs = api.create_as("tenant-b", serde_json::json!({"name": "B", "bucket": "acme-b", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"})).await["id"]
         .as_str()
         .unwrap()

@@ -193,10 +193,7 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
 async fn another_tenants_destination_does_not_exist_on_any_route() {
     let world = world();
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     for (method, suffix) in [
         ("GET", ""),
         ("PATCH", ""),
@@ -289,7 +286,7 @@ async fn lists_page_newest_first_and_refuse_foreign_cursors() {
     for n in 0..5 {
         let mut body = bucket_policy_body();
         body["name"] = json!(format!("D{n}"));
-        ids.push(api.create(body).await["id"].as_str().unwrap().to_owned());
+        ids.push(api.create_id(body).await);
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let mut seen = Vec::new();
@@ -342,7 +339,7 @@ async fn patch_clears_with_null_accepts_merge_patch_and_refuses_read_only_fields
     let mut body = role_body();
     body["region"] = json!("eu-west-1");
     body["description"] = json!("exports");
-    let id = api.create(body).await["id"].as_str().unwrap().to_owned();
+    let id = api.create_id(body).await;
     let path = format!("/destinations/{id}");
     let cleared = api
         .send(request("PATCH", &path).body_as(
@@ -379,10 +376,7 @@ async fn patch_clears_with_null_accepts_merge_patch_and_refuses_read_only_fields
 async fn if_match_guards_against_lost_updates() {
     let world = world();
     let api = world.api();
-    let id = api.create(role_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(role_body()).await;
     let path = format!("/destinations/{id}");
     let renamed = api
         .send(
@@ -522,10 +516,7 @@ async fn storage_outages_are_503_with_retry_after_and_corrupt_data_500() {
 async fn save_needs_a_passing_test_of_the_current_configuration() {
     let world = MemoryWorld::new(InMemoryStore::new(), ScriptedWriter::permissive());
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     let never = api.save(&id).await.expect(409);
     assert_eq!(never.problem(), "not-verified");
     let tested = api.test(&id).await.expect(200).json();
@@ -551,10 +542,7 @@ async fn a_change_to_a_saved_destination_is_pending_until_tested_and_saved() {
     // GIVEN a saved destination
     let world = world();
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     api.test(&id).await.expect(200);
     api.save(&id).await.expect(200);
     // WHEN its bucket is changed
@@ -580,10 +568,7 @@ async fn a_change_to_a_saved_destination_is_pending_until_tested_and_saved() {
 async fn discard_returns_to_the_active_configuration() {
     let world = world();
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     let nothing = api
         .send(request("POST", &format!("/destinations/{id}/discard")))
         .await
@@ -608,10 +593,7 @@ async fn discard_returns_to_the_active_configuration() {
 async fn activity_lists_every_change_newest_first_with_its_actor() {
     let world = world();
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     api.send(
         request("PATCH", &format!("/destinations/{id}"))
             .actor("alice")
@@ -679,10 +661,7 @@ async fn creating_past_the_tenants_cap_is_refused_until_one_is_deleted() {
         },
     );
     let api = world.api();
-    let first = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first = api.create_id(bucket_policy_body()).await;
     api.create(bucket_policy_body()).await;
     let refused = api
         .send(request("POST", "/destinations").json(bucket_policy_body()))
@@ -699,10 +678,7 @@ async fn creating_past_the_tenants_cap_is_refused_until_one_is_deleted() {
 async fn a_second_test_while_one_holds_the_lock_is_409_until_the_lock_expires() {
     let world = world();
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     world
         .store
         .hold_check_lock(&id, time::Duration::seconds(60));
@@ -720,10 +696,7 @@ async fn a_check_that_outlives_its_deadline_reports_timed_out() {
     writer.latency = std::time::Duration::from_secs(10);
     let world = MemoryWorld::new(InMemoryStore::new(), writer);
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     let result = api.test(&id).await.expect(200).json();
     assert_eq!(result["category"], "timedOut");
 }
@@ -732,10 +705,7 @@ async fn a_check_that_outlives_its_deadline_reports_timed_out() {
 async fn test_history_lists_results_newest_first() {
     let world = world();
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     let mut started = Vec::new();
     for _ in 0..3 {
         started.push(api.test(&id).await.expect(200).json()["startedAt"].clone());
@@ -760,10 +730,7 @@ async fn test_history_lists_results_newest_first() {
 async fn the_bucket_policy_merge_keeps_the_customers_statements() {
     let world = world();
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     let existing = json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "Theirs", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::acme-raw/public/*"}
     ]});
@@ -781,10 +748,7 @@ async fn the_bucket_policy_merge_keeps_the_customers_statements() {
         statements[1]["Principal"]["AWS"],
         shared::testing::writer_session(&shared::domain::DestinationId::new(&id).unwrap())
     );
-    let role = api.create(role_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let role = api.create_id(role_body()).await;
     let refused = api
         .send(
             request("POST", &format!("/destinations/{role}/bucket-policy/merge"))
@@ -821,10 +785,7 @@ async fn the_deployed_kit_script_reaches_the_api_over_https_whatever_the_request
     // GIVEN a bucket-policy destination
     let world = world();
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     // WHEN its kit is asked for with a plain-http forwarded scheme
     let kit = api
         .send(
@@ -864,10 +825,7 @@ async fn creates_merges_and_tests_are_rate_limited_per_tenant() {
             ScriptedWriter::permissive(),
         );
         let api = world.api();
-        let id = api.create(bucket_policy_body()).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = api.create_id(bucket_policy_body()).await;
         let other = api.create_as("tenant-b", bucket_policy_body()).await["id"]
             .as_str()
             .unwrap()
@@ -984,10 +942,7 @@ async fn a_test_overtaken_by_a_change_is_kept_in_the_history_only() {
     writer.latency = std::time::Duration::from_millis(150);
     let world = MemoryWorld::new(InMemoryStore::new(), writer);
     let api = world.api();
-    let id = api.create(bucket_policy_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(bucket_policy_body()).await;
     // WHEN its bucket is changed while Test Connection runs
     let (tested, patched) = tokio::join!(api.test(&id), async {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;

@@ -60,10 +60,7 @@ async fn a_reader_is_refused_every_change_and_changes_nothing() {
     assert_eq!(mutating.len(), in_code, "{mutating:?}");
     for (method, template) in mutating {
         // GIVEN a destination of the tenant
-        let id = api.create(draft_body()).await["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = api.create_id(draft_body()).await;
         let path = template
             .replace("{id}", &id)
             .replace("{deliveryId}", "export-1");
@@ -128,10 +125,7 @@ async fn a_reader_is_refused_every_change_and_changes_nothing() {
 async fn a_reader_sees_everything_a_writer_sees() {
     let world = world();
     let api = world.api();
-    let id = api.create(draft_body()).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = api.create_id(draft_body()).await;
     for (method, template) in tenant_routes().iter().filter(|(m, _)| m == "GET") {
         let path = template
             .replace("{id}", &id)

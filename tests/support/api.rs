@@ -187,6 +187,14 @@ where
         self.create_as(TENANT, body).await
     }
 
+    /// Creates a destination; returns its id.
+    pub async fn create_id(&self, body: Value) -> String {
+        self.create(body).await["id"]
+            .as_str()
+            .expect("a created destination has an id")
+            .to_owned()
+    }
+
     /// Creates a destination of `tenant`.
     pub async fn create_as(&self, tenant: &str, body: Value) -> Value {
         self.send(request("POST", "/destinations").tenant(tenant).json(body))
