@@ -516,6 +516,12 @@ async fn re_test_from_the_list_checks_a_repaired_saved_destination_and_shows_it_
     let browser = Browser::start("list-check-now", &base, DESKTOP.0, DESKTOP.1).await;
     open_list_at(&browser, &id).await;
     assert_eq!(row_text(&browser, &id, ".status").await, "Failing");
+    // (its last test is the failed check, not the older passing Test Connection)
+    let tested = row_text(&browser, &id, ".tested").await;
+    assert!(
+        tested.starts_with("Failed") && tested.ends_with("(saved configuration)"),
+        "{tested}"
+    );
     // WHEN the user re-tests it from the list
     browser
         .click(&format!("#list-rows tr[data-id='{id}'] .retest"))
@@ -534,6 +540,11 @@ async fn re_test_from_the_list_checks_a_repaired_saved_destination_and_shows_it_
             "return document.getElementById('announcer').textContent.includes('saved configuration checked, passed; status Verified')",
         )
         .await;
+    assert!(
+        row_text(&browser, &id, ".tested")
+            .await
+            .starts_with("Passed")
+    );
     browser.close().await;
 }
 

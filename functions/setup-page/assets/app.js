@@ -472,9 +472,14 @@ function listRow(destination) {
   status.textContent = STATUS_NAMES[destination.status] || destination.status;
   if (destination.hasPendingChanges) status.textContent += " (changes not saved)";
   status.classList.add(`status-${destination.status}`);
-  const test = destination.latestTest;
+  // The newest of the latest Test Connection and the latest check of the saved configuration, so
+  // that the column never contradicts the status the check set.
+  const test = [destination.latestTest, destination.lastCheck]
+    .filter(Boolean)
+    .sort((a, b) => String(b.startedAt).localeCompare(String(a.startedAt)))[0];
+  const ofSaved = test !== undefined && test === destination.lastCheck;
   row.querySelector(".tested").textContent = test
-    ? `${test.passed ? "Passed" : "Failed"}, ${formatTime(test.startedAt)}`
+    ? `${test.passed ? "Passed" : "Failed"}, ${formatTime(test.startedAt)}${ofSaved ? " (saved configuration)" : ""}`
     : "Never";
   row.querySelector(".failure").textContent = lastFailure(destination);
   const edit = row.querySelector(".edit");
