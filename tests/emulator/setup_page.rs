@@ -213,15 +213,7 @@ async fn a_role_destination_is_created_granted_tested_and_saved_through_the_page
         .await
         .expect(200)
         .json();
-    let steps = browser
-        .eval("return [...document.querySelectorAll('#console-steps-role li')].map(li => li.textContent)")
-        .await;
-    let steps: Vec<&str> = steps
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
+    let steps = browser.texts("#console-steps-role li").await;
     assert_eq!(steps.len(), 8, "{steps:?}");
     assert!(
         steps[0].contains("Create policy") && steps[3].contains("Custom trust policy"),
@@ -404,15 +396,13 @@ async fn a_bucket_policy_destination_is_connected_through_the_merge_step_on_a_ph
             .unwrap()
     );
     // AND the guide's simple and advanced setups, each a numbered list of console steps
-    let headings = browser
-        .eval("return [...document.querySelectorAll('#console-steps h4')].map(h => h.textContent)")
-        .await;
+    let headings = browser.texts("#console-steps h4").await;
     assert_eq!(
         headings,
-        json!([
+        [
             "Simple setup (the bucket has no policy yet)",
             "Advanced setup (the bucket already has a policy)"
-        ])
+        ]
     );
     let counts = browser
         .eval("return ['#console-steps-simple li', '#console-steps-advanced li'].map(s => document.querySelectorAll(s).length)")
@@ -601,23 +591,9 @@ async fn the_history_shows_the_configuration_with_its_pending_change_the_tests_a
             .as_bool()
             .unwrap()
     );
-    let tests = browser
-        .eval(
-            "return [...document.querySelectorAll('#history-tests li')].map(li => li.textContent)",
-        )
-        .await;
-    assert!(
-        tests
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|t| t.as_str().unwrap().ends_with(": passed")),
-        "{tests}"
-    );
-    let trail = browser
-        .eval("return [...document.querySelectorAll('#history-activity li')].map(li => li.textContent).join('|')")
-        .await;
-    let trail = trail.as_str().unwrap();
+    let tests = browser.texts("#history-tests li").await;
+    assert!(tests.iter().any(|t| t.ends_with(": passed")), "{tests:?}");
+    let trail = browser.texts("#history-activity li").await.join("|");
     assert!(
         trail.contains("created") && trail.contains("saved"),
         "{trail}"

@@ -181,6 +181,19 @@ impl Browser {
             .to_owned()
     }
 
+    /// The text of every element `css` matches, in document order.
+    pub async fn texts(&self, css: &str) -> Vec<String> {
+        let texts = self
+            .client
+            .execute(
+                "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap();
+        serde_json::from_value(texts).unwrap()
+    }
+
     pub async fn value(&self, css: &str) -> String {
         self.find(css)
             .await
