@@ -1298,3 +1298,211 @@ async fn the_list_and_the_save_step_show_the_destinations_deliveries() {
     browser.assert_accessible("the recent deliveries").await;
     browser.close().await;
 }
+
+async fn dialog_open(browser: &Browser, open: bool) {
+    browser
+        .wait_until(
+            if open {
+                "the dialog"
+            } else {
+                "the dialog closed"
+            },
+            &format!("return document.getElementById('edit-review').open === {open}"),
+        )
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_detail_is_editable_and_a_change_to_the_documents_is_shown_before_it_is_made() {
+    // GIVEN a saved bucket-policy destination, opened from the list and then its step 1
+    let (world, base) = serve(|_| {}).await;
+    let (id, _, _) = crate::deliveries::saved_bucket_policy_destination(&world).await;
+    let mut browser = Browser::start("edit-details", &base, DESKTOP.0, DESKTOP.1).await;
+    open_list_at(&browser, &id).await;
+    browser
+        .click(&format!("#list-rows tr[data-id='{id}'] .edit"))
+        .await;
+    browser.click("#step-1-button").await;
+    browser.wait_visible("#step-1").await;
+    assert_eq!(browser.text("#step-1-title").await, "Step 1. Details");
+    assert_eq!(browser.value("#name").await, "Raw");
+    assert_eq!(browser.value("#folder").await, "incoming");
+    assert!(!browser.is_enabled("#auth-iam-role").await);
+    // WHEN the user changes what needs no document: name, description, key template
+    browser.fill("#name", "Raw events").await;
+    browser.fill("#description", "Nightly exports").await;
+    browser
+        .eval("document.querySelector('#create-form details').open = true")
+        .await;
+    browser
+        .fill("#objectKeyTemplate", "{folder}{yyyy}/{deliveryId}.csv")
+        .await;
+    browser.click("#create-submit").await;
+    // THEN it is made at once, without asking, and said so
+    browser.wait_visible("#details-status").await;
+    assert!(browser.text("#details-status").await.starts_with("Changed"));
+    assert!(
+        !browser
+            .eval("return document.getElementById('edit-review').open")
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    let stored = world.api().get(&format!("/destinations/{id}")).await.json();
+    assert_eq!(stored["name"], "Raw events");
+    assert_eq!(stored["description"], "Nightly exports");
+    assert_eq!(
+        stored["objectKeyTemplate"],
+        "{folder}{yyyy}/{deliveryId}.csv"
+    );
+    assert_eq!(stored["hasPendingChanges"], false, "{stored}");
+    // WHEN the user moves it to another folder
+    browser.fill("#folder", "moved").await;
+    browser.click("#create-submit").await;
+    // THEN before anything is changed the page shows the documents to apply again, with the
+    // changed lines marked
+    dialog_open(&browser, true).await;
+    let added = browser.texts("#edit-review-documents ins.line").await;
+    let removed = browser.texts("#edit-review-documents del.line").await;
+    assert!(added.iter().any(|l| l.contains("/moved/*")), "{added:?}");
+    assert!(
+        removed.iter().any(|l| l.contains("/incoming/*")),
+        "{removed:?}"
+    );
+    assert!(added.iter().all(|l| l.starts_with('+')), "{added:?}");
+    let kinds = browser
+        .eval("return [...document.querySelectorAll('#edit-review-documents pre')].map((p) => p.dataset.kind)")
+        .await;
+    assert_eq!(kinds, json!(["bucketPolicy", "bucketPolicyStatement"]));
+    browser
+        .assert_accessible("an edit's changed documents")
+        .await;
+    browser.screenshot("edit-review").await;
+    // WHEN they keep editing, nothing is changed
+    browser.click("#edit-review button[value='cancel']").await;
+    dialog_open(&browser, false).await;
+    let stored = world.api().get(&format!("/destinations/{id}")).await.json();
+    assert_eq!(stored["folder"], "incoming/");
+    // WHEN they make the change after all
+    browser.click("#create-submit").await;
+    dialog_open(&browser, true).await;
+    browser.click("#edit-review-apply").await;
+    // THEN it is a pending change of the saved destination, and step 2 shows the new documents
+    browser.wait_visible("#step-2 #doc-bucketPolicy").await;
+    assert!(browser.text("#doc-bucketPolicy").await.contains("/moved/*"));
+    let stored = world.api().get(&format!("/destinations/{id}")).await.json();
+    assert_eq!(stored["folder"], "moved/");
+    assert_eq!(stored["hasPendingChanges"], true);
+    assert_eq!(stored["active"]["folder"], "incoming/");
+    // AND step 3's edits ask the same way before they are made and tested
+    browser.click("#step-2 [data-goto='3']").await;
+    browser.fill("#connect-folder", "incoming").await;
+    browser.click("#test-connection").await;
+    dialog_open(&browser, true).await;
+    assert_eq!(
+        browser.text("#edit-review-apply").await,
+        "Make the change and test"
+    );
+    browser.click("#edit-review button[value='cancel']").await;
+    dialog_open(&browser, false).await;
+    assert!(
+        !browser
+            .eval("return document.getElementById('test-result').hidden === false")
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    let stored = world.api().get(&format!("/destinations/{id}")).await.json();
+    assert_eq!(stored["folder"], "moved/");
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_or_lost_answer_keeps_what_was_typed_and_a_retry_creates_one_destination() {
+    // GIVEN step 1 filled in, and a browser whose next two creates fail: the first answered by
+    // the gateway with a 500 (the function failed), the second handled by the service but its
+    // answer lost on the way back (the connection dropped)
+    let (world, base) = serve(|_| {}).await;
+    let bucket = world.role_account_bucket().await;
+    let name = unique("Retry");
+    let browser = Browser::start("lost-answers", &base, DESKTOP.0, DESKTOP.1).await;
+    browser.open("/").await;
+    use_tenant(&browser).await;
+    browser.click("#new-destination").await;
+    browser.fill("#name", &name).await;
+    browser.fill("#bucket", &bucket).await;
+    browser.fill("#folder", "in").await;
+    browser
+        .eval(
+            "const real = window.fetch;
+             const faults = ['gateway-500', 'answer-lost'];
+             window.fetch = async (input, init) => {
+               const creating = init?.method === 'POST' && String(input) === '/destinations';
+               const fault = creating ? faults.shift() : undefined;
+               if (fault === 'gateway-500') {
+                 return new Response('{\"message\":\"Internal Server Error\"}', { status: 500, headers: { 'Content-Type': 'application/json' } });
+               }
+               const response = await real(input, init);
+               if (fault === 'answer-lost') throw new TypeError('Failed to fetch');
+               return response;
+             };",
+        )
+        .await;
+    let alert_says = |text: &'static str| {
+        let browser = &browser;
+        async move {
+            browser
+                .wait_until(
+                    text,
+                    &format!("return document.getElementById('create-errors').textContent.includes('{text}')"),
+                )
+                .await;
+        }
+    };
+    for (fault, message) in [
+        (
+            "the gateway's 500",
+            "could not answer (HTTP 500: Internal Server Error)",
+        ),
+        ("the lost answer", "could not be reached"),
+    ] {
+        // WHEN the user creates
+        browser.click("#create-submit").await;
+        // THEN the step says what happened and that nothing typed is lost, and it is not
+        alert_says(message).await;
+        let alert = browser.text("#create-errors").await;
+        assert!(
+            alert.contains("Nothing you typed is lost"),
+            "{fault}: {alert}"
+        );
+        assert_eq!(browser.value("#name").await, name, "{fault}");
+        assert_eq!(browser.value("#bucket").await, bucket, "{fault}");
+        assert_eq!(browser.value("#folder").await, "in", "{fault}");
+        assert!(browser.is_enabled("#create-submit").await, "{fault}");
+        browser
+            .assert_accessible(&format!("step 1 after {fault}"))
+            .await;
+        // (the alert is cleared before the next attempt)
+        browser
+            .eval("document.getElementById('create-errors').replaceChildren()")
+            .await;
+    }
+    // WHEN the user tries again
+    browser.click("#create-submit").await;
+    // THEN the destination is there, once: the retry carried the same Idempotency-Key as the
+    // attempt whose answer was lost
+    browser.wait_visible("#step-2 .doc pre").await;
+    let listed = world.api().get("/destinations").await.json();
+    let named: Vec<&Value> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["name"] == name.as_str())
+        .collect();
+    assert_eq!(named.len(), 1, "{listed}");
+    assert_eq!(
+        named[0]["id"].as_str().unwrap(),
+        wizard_destination(&browser).await
+    );
+    browser.close().await;
+}

@@ -241,6 +241,7 @@ const SAMPLE_EVENTS: &[(&str, Seed, u16)] = &[
     ("me-get.json", Seed::Draft, 200),
     ("platform-get.json", Seed::Draft, 200),
     ("policies-get.json", Seed::Draft, 200),
+    ("policies-preview.json", Seed::Draft, 200),
 ];
 
 async fn seeded(seed: Seed) -> support::memory::MemoryWorld {

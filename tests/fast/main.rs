@@ -9,5 +9,6 @@ mod fairness;
 mod handlers;
 mod layout;
 mod permissions;
+mod policy_preview;
 mod ports;
 mod revalidation;

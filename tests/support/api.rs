@@ -208,6 +208,12 @@ where
             .await
     }
 
+    /// The documents `edit` would render, beside today's (nothing is changed).
+    pub async fn preview(&self, id: &str, edit: Value) -> Reply {
+        self.send(request("POST", &format!("/destinations/{id}/policies/preview")).json(edit))
+            .await
+    }
+
     /// Check now: the active configuration of a saved destination.
     pub async fn check_now(&self, id: &str) -> Reply {
         self.send(request("POST", &format!("/destinations/{id}/check")))

@@ -3,8 +3,8 @@
 use shared::app::policies;
 use shared::domain::PlatformIdentity;
 use shared::http::{
-    ApiRequest, ApiResponse, MergeView, PoliciesView, Problem, Route, admitted_caller, dto, finish,
-    resolve,
+    ApiRequest, ApiResponse, MergeView, PoliciesView, PolicyPreviewView, Problem, Route,
+    admitted_caller, dto, finish, resolve,
 };
 use shared::kit::{ApiAccess, KitSettings};
 use shared::policy::MergeWarningKind;
@@ -37,6 +37,15 @@ async fn route<S: DestinationRepository + RateLimiter>(
             Ok(ApiResponse::json(
                 200,
                 &PoliciesView::new(&destination, &rendered),
+            ))
+        }
+        Route::PreviewPolicies(id) => {
+            let patch = dto::patch(request)?;
+            let preview =
+                policies::preview(&app.store, &app.platform, caller.tenant, &id, patch).await?;
+            Ok(ApiResponse::json(
+                200,
+                &PolicyPreviewView::new(&preview.edited, &preview.before, &preview.after),
             ))
         }
         Route::GetSetupKit(id) => {

@@ -98,6 +98,10 @@ async function api(method, path, { body, headers = {} } = {}) {
     json = null;
   }
   if (!response.ok) {
+    if (response.status >= 500 && !json?.detail) {
+      // API Gateway's own answer when a function fails: {"message": "Internal Server Error"}.
+      json = { detail: `The service could not answer (HTTP ${response.status}${json?.message ? `: ${json.message}` : ""}).` };
+    }
     if (response.status === 401 && state.config.signIn.kind === "oidc") {
       forgetToken();
       showIdentity();
@@ -126,6 +130,7 @@ function problemText(error) {
     text = `${problem.title}: ${problem.detail}`;
   }
   if (error.retryAfter) text += ` Try again in ${error.retryAfter} s.`;
+  if (error.status === 0 || error.status >= 500) text += " Nothing you typed is lost: try again.";
   if (problem.requestId) text += ` (Request ID ${problem.requestId})`;
   return text;
 }
@@ -279,7 +284,7 @@ async function render({ focus = false } = {}) {
   }
   $("list-view").hidden = true;
   $("wizard").hidden = false;
-  if (current.step === 1) {
+  if (current.step === 1 && !current.id) {
     state.destination = null;
     state.etag = null;
     resetCreateForm();
@@ -313,7 +318,10 @@ function pageError(error) {
 }
 
 function showStep(step, focus) {
-  $("wizard-title").textContent = state.destination ? `Destination: ${state.destination.name}` : "New destination";
+  const existing = Boolean(state.destination);
+  $("wizard-title").textContent = existing ? `Destination: ${state.destination.name}` : "New destination";
+  $("step-1-title").textContent = existing ? "Step 1. Details" : "Step 1. New destination";
+  $("step-1-button").textContent = existing ? "1. Details" : "1. New destination";
   for (let n = 1; n <= 4; n += 1) {
     $(`step-${n}`).hidden = n !== step;
   }
@@ -321,13 +329,15 @@ function showStep(step, focus) {
     const n = Number(button.dataset.step);
     if (n === step) button.setAttribute("aria-current", "step");
     else button.removeAttribute("aria-current");
-    // A destination exists from step 2 on; creating another one goes through "New destination".
-    button.disabled = state.destination ? n === 1 : n !== 1;
+    // Before the destination exists only step 1 makes sense; after, every step (step 1 edits the
+    // details, so a reader has no use for it).
+    button.disabled = existing ? n === 1 && !state.canWrite : n !== 1;
   }
   if (focus) $(`step-${step}-title`).focus();
 }
 
 async function showDestinationStep(step, focus) {
+  if (step === 1) renderDetails();
   if (step === 2) await renderGrantAccess();
   if (step === 3) renderConnect();
   if (step === 4) {
@@ -632,11 +642,183 @@ const CREATE_FIELDS = {
   region: "region",
   kmsKeyArn: "kmsKeyArn",
   bucketOwnerAccountId: "bucketOwnerAccountId",
+  objectKeyTemplate: "objectKeyTemplate",
 };
+
+// The form's text fields and the destination's fields they edit (auth mode never changes).
+const DETAIL_FIELDS = ["name", "description", "bucket", "folder", "region", "kmsKeyArn", "bucketOwnerAccountId", "objectKeyTemplate"];
+
+const DEFAULT_KEY_TEMPLATE = "{folder}{yyyy}/{mm}/{dd}/{deliveryId}-{name}";
+
+// A field as the destination has it, as the form shows it.
+function detailValue(destination, field) {
+  const value = destination[field] ?? "";
+  if (field === "folder") return value.replace(/\/+$/, "");
+  if (field === "objectKeyTemplate" && value === DEFAULT_KEY_TEMPLATE) return "";
+  return value;
+}
+
+// Step 1 of an existing destination: every detail editable (the configuration under edit; a saved
+// destination's change waits to be tested and saved), its auth mode shown but fixed.
+function renderDetails() {
+  const destination = state.destination;
+  const form = $("create-form");
+  clearErrors(form, $("create-errors"));
+  for (const field of DETAIL_FIELDS) $(field).value = detailValue(destination, field);
+  for (const radio of form.querySelectorAll('input[name="authMode"]')) {
+    radio.checked = radio.value === destination.authMode;
+    radio.disabled = true;
+  }
+  updateOwnerHint();
+  $("create-submit").textContent = "Save these details";
+  $("details-status").hidden = true;
+}
+
+// What the form changes, as a merge patch: an emptied optional field is cleared.
+function detailsPatch() {
+  const destination = state.destination;
+  const patch = {};
+  for (const field of DETAIL_FIELDS) {
+    let value = $(field).value.trim();
+    if (field === "folder") value = value.replace(/^\/+|\/+$/g, "");
+    if (value === detailValue(destination, field)) continue;
+    patch[field] = value || (field === "name" || field === "bucket" ? value : null);
+  }
+  return patch;
+}
+
+async function editDetails() {
+  const form = $("create-form");
+  const alertBox = $("create-errors");
+  const status = $("details-status");
+  clearErrors(form, alertBox);
+  status.hidden = true;
+  const submit = $("create-submit");
+  submit.disabled = true;
+  try {
+    const patch = detailsPatch();
+    if (!Object.keys(patch).length) {
+      status.textContent = "Nothing changed.";
+      status.hidden = false;
+      return;
+    }
+    const preview = await applyEdit(patch, "Make the change");
+    if (!preview) return;
+    if (preview.mustReapply) {
+      announce("Changed. Apply the changed documents, then test the connection.");
+      navigate(`destination/${state.destination.id}/2`);
+      return;
+    }
+    renderDetails();
+    showStep(1, false);
+    status.textContent = state.destination.active
+      ? "Changed. Deliveries keep the saved configuration until this change is tested and saved (step 3 and 4)."
+      : "Changed.";
+    status.hidden = false;
+    announce(status.textContent);
+  } catch (error) {
+    if (error.status === 412) {
+      await loadDestination(state.destination.id);
+      renderDetails();
+      error.problem.detail = "Someone else changed this destination. The page now shows their version: check it and change it again.";
+    }
+    showProblem(error, alertBox, CREATE_FIELDS, form);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+// Makes an edit, first asking the customer to confirm it when it changes a document they applied
+// (shown with its changed lines marked). Returns the preview, or null when they kept editing.
+async function applyEdit(patch, confirmLabel) {
+  const id = state.destination.id;
+  const { body: preview } = await api("POST", destinationPath(id, "/policies/preview"), { body: patch });
+  if (preview.mustReapply && !(await confirmDocuments(preview, confirmLabel))) return null;
+  const { body, etag } = await api("PATCH", destinationPath(id), {
+    body: patch,
+    headers: { "If-Match": state.etag },
+  });
+  state.destination = body;
+  state.etag = etag;
+  return preview;
+}
+
+function confirmDocuments(preview, confirmLabel) {
+  const dialog = $("edit-review");
+  const roleMode = state.destination.authMode === "iamRole";
+  $("edit-review-text").textContent = `${roleMode ? "Your role" : "Your bucket"} has the documents step 2 showed. `
+    + "With this change, apply the documents below before testing, or the test is denied."
+    + (state.destination.active ? " Deliveries keep using the saved configuration until the change is tested and saved." : "");
+  const host = $("edit-review-documents");
+  host.replaceChildren();
+  for (const document_ of preview.documents.filter((d) => d.change !== "unchanged")) {
+    const title = DOCUMENT_TITLES[document_.kind] || document_.kind;
+    const heading = document.createElement("h3");
+    heading.id = `review-${document_.kind}-title`;
+    heading.textContent = `${title} (${document_.change === "added" ? "new" : "changed"})`;
+    const pre = document.createElement("pre");
+    pre.className = "diff";
+    pre.tabIndex = 0;
+    pre.dataset.kind = document_.kind;
+    pre.setAttribute("aria-labelledby", heading.id);
+    pre.append(...diffLines(document_.previousText ?? "", document_.text, document_.change === "added"));
+    host.append(heading, pre);
+  }
+  for (const removed of preview.removedDocuments) {
+    const note = document.createElement("p");
+    note.textContent = `No longer needed: the ${(DOCUMENT_TITLES[removed.kind] || removed.kind).toLowerCase()}.`;
+    host.append(note);
+  }
+  $("edit-review-apply").textContent = confirmLabel;
+  dialog.returnValue = "";
+  return new Promise((resolve) => {
+    dialog.onclose = () => resolve(dialog.returnValue === "apply");
+    dialog.showModal();
+  });
+}
+
+// The lines of `after`, with those not in `before` marked added and those of `before` not kept
+// marked removed, in place (a longest-common-subsequence line diff: documents are short).
+function diffLines(before, after, wholeIsNew) {
+  const a = wholeIsNew ? [] : before.split("\n");
+  const b = after.split("\n");
+  const common = Array.from({ length: a.length + 1 }, () => new Array(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i -= 1) {
+    for (let j = b.length - 1; j >= 0; j -= 1) {
+      common[i][j] = a[i] === b[j] ? common[i + 1][j + 1] + 1 : Math.max(common[i + 1][j], common[i][j + 1]);
+    }
+  }
+  const line = (tag, sign, text) => {
+    const element = document.createElement(tag);
+    element.className = "line";
+    element.textContent = `${sign} ${text}`;
+    return element;
+  };
+  const lines = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) {
+      lines.push(line("span", " ", b[j]));
+      i += 1;
+      j += 1;
+    } else if (j < b.length && (i === a.length || common[i][j + 1] >= common[i + 1][j])) {
+      lines.push(line("ins", "+", b[j]));
+      j += 1;
+    } else {
+      lines.push(line("del", "−", a[i]));
+      i += 1;
+    }
+  }
+  return lines;
+}
 
 function resetCreateForm() {
   const form = $("create-form");
   clearErrors(form, $("create-errors"));
+  for (const radio of form.querySelectorAll('input[name="authMode"]')) radio.disabled = false;
+  $("create-submit").textContent = "Create and continue";
+  $("details-status").hidden = true;
   state.createKey = null;
   updateOwnerHint();
 }
@@ -649,10 +831,14 @@ function updateOwnerHint() {
 
 async function createDestination(event) {
   event.preventDefault();
+  if (state.destination) {
+    await editDetails();
+    return;
+  }
   const form = $("create-form");
   const data = new FormData(form);
   const body = { name: data.get("name"), bucket: data.get("bucket").trim(), authMode: data.get("authMode") };
-  for (const optional of ["description", "folder", "region", "kmsKeyArn", "bucketOwnerAccountId"]) {
+  for (const optional of ["description", "folder", "region", "kmsKeyArn", "bucketOwnerAccountId", "objectKeyTemplate"]) {
     const value = String(data.get(optional) || "").trim();
     if (value) body[optional] = value;
   }
@@ -868,13 +1054,10 @@ async function testConnection(event) {
   showPendingStages();
   try {
     const patch = changes();
-    if (Object.keys(patch).length) {
-      const { body, etag } = await api("PATCH", destinationPath(state.destination.id), {
-        body: patch,
-        headers: { "If-Match": state.etag },
-      });
-      state.destination = body;
-      state.etag = etag;
+    if (Object.keys(patch).length && !(await applyEdit(patch, "Make the change and test"))) {
+      $("test-result").hidden = true;
+      announce("Nothing changed: keep editing.");
+      return;
     }
     const { body: result } = await api("POST", destinationPath(state.destination.id, "/test"));
     showTestResult(result);

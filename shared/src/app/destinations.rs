@@ -241,25 +241,7 @@ pub async fn update<S: DestinationRepository>(
     precondition: Precondition,
     now: OffsetDateTime,
 ) -> Result<Destination, UpdateError> {
-    if let Some(Some(role)) = &patch.role_arn
-        && platform.is_platform_account(role.account())
-    {
-        return Err(UpdateError::PlatformAccount(PlatformAccountField::RoleArn));
-    }
-    if let Some(Some(owner)) = &patch.bucket_owner
-        && platform.is_platform_account(owner)
-    {
-        return Err(UpdateError::PlatformAccount(
-            PlatformAccountField::BucketOwnerAccountId,
-        ));
-    }
-    if let Some(Some(key)) = &patch.kms_key
-        && platform.is_platform_account(&key.account())
-    {
-        return Err(UpdateError::PlatformAccount(
-            PlatformAccountField::KmsKeyArn,
-        ));
-    }
+    refuse_platform_accounts(platform, &patch).map_err(UpdateError::PlatformAccount)?;
     let fields = patch_fields(&patch);
     modify(store, caller, id, precondition, now, |destination| {
         let outcome = destination.apply(patch.clone(), now)?;
@@ -276,6 +258,30 @@ pub async fn update<S: DestinationRepository>(
         ModifyError::Rejected(patch) => UpdateError::Patch(patch),
         other => UpdateError::Modify(other),
     })
+}
+
+/// A patch may not point a destination at one of the platform's own accounts (its role, bucket
+/// owner or key): we would write with our own rights there.
+pub fn refuse_platform_accounts(
+    platform: &PlatformIdentity,
+    patch: &DestinationPatch,
+) -> Result<(), PlatformAccountField> {
+    if let Some(Some(role)) = &patch.role_arn
+        && platform.is_platform_account(role.account())
+    {
+        return Err(PlatformAccountField::RoleArn);
+    }
+    if let Some(Some(owner)) = &patch.bucket_owner
+        && platform.is_platform_account(owner)
+    {
+        return Err(PlatformAccountField::BucketOwnerAccountId);
+    }
+    if let Some(Some(key)) = &patch.kms_key
+        && platform.is_platform_account(&key.account())
+    {
+        return Err(PlatformAccountField::KmsKeyArn);
+    }
+    Ok(())
 }
 
 /// The API names of the fields a patch sets, for the audit trail.

@@ -3,7 +3,10 @@
 
 use time::OffsetDateTime;
 
-use crate::domain::{AuthMode, Destination, DestinationId, PlatformIdentity, TenantId};
+use crate::app::destinations::{PlatformAccountField, refuse_platform_accounts};
+use crate::domain::{
+    AuthMode, Destination, DestinationId, DestinationPatch, PatchError, PlatformIdentity, TenantId,
+};
 use crate::policy::{
     MergeError, MergeOutcome, OurWrite, RenderError, RenderedPolicies, merge_statement,
     object_resource, render,
@@ -34,6 +37,51 @@ pub async fn rendered<S: DestinationRepository>(
         .ok_or(PoliciesError::NotFound)?;
     let rendered = render(&destination, platform).map_err(PoliciesError::Render)?;
     Ok((destination, rendered))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreviewError {
+    #[error(transparent)]
+    Policies(PoliciesError),
+    #[error(transparent)]
+    Patch(PatchError),
+    #[error("the {} is in one of the platform's own accounts", .0.api_name())]
+    PlatformAccount(PlatformAccountField),
+}
+
+/// The documents before and after an edit that is not made: what the customer would have to
+/// apply again if they made it.
+#[derive(Debug)]
+pub struct PolicyPreview {
+    /// The destination as the edit would leave it (never stored).
+    pub edited: Destination,
+    pub before: RenderedPolicies,
+    pub after: RenderedPolicies,
+}
+
+/// Renders a destination's documents as `patch` would change them, beside today's, changing
+/// nothing. The patch is refused exactly as the update would refuse it.
+pub async fn preview<S: DestinationRepository>(
+    store: &S,
+    platform: &PlatformIdentity,
+    tenant: &TenantId,
+    id: &DestinationId,
+    patch: DestinationPatch,
+) -> Result<PolicyPreview, PreviewError> {
+    refuse_platform_accounts(platform, &patch).map_err(PreviewError::PlatformAccount)?;
+    let (mut edited, before) = rendered(store, platform, tenant, id)
+        .await
+        .map_err(PreviewError::Policies)?;
+    edited
+        .apply(patch, OffsetDateTime::now_utc())
+        .map_err(PreviewError::Patch)?;
+    let after =
+        render(&edited, platform).map_err(|e| PreviewError::Policies(PoliciesError::Render(e)))?;
+    Ok(PolicyPreview {
+        edited,
+        before,
+        after,
+    })
 }
 
 #[derive(Debug, thiserror::Error)]

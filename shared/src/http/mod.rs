@@ -25,7 +25,7 @@ pub use router::{
 };
 pub use views::{
     ActiveView, CallerView, ConfigurationView, CredentialsView, DeliveryView, DestinationView,
-    MergeView, PageView, PoliciesView, etag,
+    MergeView, PageView, PoliciesView, PolicyPreviewView, etag,
 };
 
 use crate::app::Caller;

@@ -4,7 +4,7 @@
 use crate::app::ModifyError;
 use crate::app::delivery::{DeliveryReadError, RequestError, VendError};
 use crate::app::destinations::{CreateError, PlatformAccountField, ReadError, UpdateError};
-use crate::app::policies::{MergePolicyError, PoliciesError};
+use crate::app::policies::{MergePolicyError, PoliciesError, PreviewError};
 use crate::app::testing::{HistoryError, TestError};
 use crate::app::writer::PlanError;
 use crate::domain::delivery::DeliveryRefused;
@@ -123,6 +123,16 @@ impl From<UpdateError> for Problem {
             UpdateError::Patch(e) => e.into(),
             UpdateError::PlatformAccount(field) => platform_account(field),
             UpdateError::Modify(e) => e.into(),
+        }
+    }
+}
+
+impl From<PreviewError> for Problem {
+    fn from(error: PreviewError) -> Self {
+        match error {
+            PreviewError::Policies(e) => e.into(),
+            PreviewError::Patch(e) => e.into(),
+            PreviewError::PlatformAccount(field) => platform_account(field),
         }
     }
 }

@@ -20,6 +20,8 @@ pub enum Route {
     DiscardChanges(DestinationId),
     ListActivity(DestinationId),
     GetPolicies(DestinationId),
+    /// The documents an edit would render, beside today's; nothing is changed.
+    PreviewPolicies(DestinationId),
     GetSetupKit(DestinationId),
     MergeBucketPolicy(DestinationId),
     TestConnection(DestinationId),
@@ -153,6 +155,13 @@ pub const ROUTES: &[RouteSpec] = &[
         PoliciesApi,
         READS,
         |p| Ok(Route::GetPolicies(p.id()?)),
+    ),
+    route(
+        "POST",
+        "/destinations/{id}/policies/preview",
+        PoliciesApi,
+        READS,
+        |p| Ok(Route::PreviewPolicies(p.id()?)),
     ),
     route(
         "GET",
@@ -362,6 +371,9 @@ mod tests {
         }
     }
 
+    /// A POST that only computes an answer (what an edit would render) and changes nothing.
+    const READ_ONLY_POSTS: &[&str] = &["/destinations/{id}/policies/preview"];
+
     #[test]
     fn every_route_but_a_read_changes_state() {
         for spec in ROUTES {
@@ -372,7 +384,7 @@ mod tests {
             let resolved = resolve(spec.method, &path).unwrap();
             assert_eq!(
                 resolved.changes_state,
-                spec.method != "GET",
+                spec.method != "GET" && !READ_ONLY_POSTS.contains(&spec.template),
                 "{} {}",
                 spec.method,
                 spec.template

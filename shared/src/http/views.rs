@@ -168,15 +168,112 @@ pub struct PoliciesView<'a> {
 
 impl<'a> PoliciesView<'a> {
     pub fn new(destination: &'a Destination, rendered: &'a RenderedPolicies) -> Self {
-        let document = |kind, purpose, doc: Option<&dyn ErasedDocument>| {
-            doc.map(|d| RenderedDocument {
-                kind,
-                purpose,
-                document: d.value(),
-                text: d.text(),
+        Self {
+            destination_id: destination.id().as_str(),
+            auth_mode: destination.auth().kind(),
+            platform_principal: &rendered.platform_principal,
+            external_id: destination.external_id().map(|e| e.expose()),
+            documents: documents(rendered),
+            setup_kit: format!("/destinations/{}/setup-kit", destination.id()),
+        }
+    }
+}
+
+/// How an edit changes one document the customer applies.
+#[derive(Serialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+enum DocumentChange {
+    Unchanged,
+    Changed,
+    Added,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PreviewedDocument {
+    #[serde(flatten)]
+    document: RenderedDocument,
+    change: DocumentChange,
+    /// Today's text of a changed document, so the lines that differ can be marked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous_text: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RemovedDocument {
+    kind: &'static str,
+    text: String,
+}
+
+/// `POST .../policies/preview`: the documents an edit would render, each marked against today's.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyPreviewView {
+    destination_id: String,
+    /// Whether the customer must apply a document again before the edited configuration can work.
+    must_reapply: bool,
+    documents: Vec<PreviewedDocument>,
+    /// Documents today's configuration has and the edited one no longer needs.
+    removed_documents: Vec<RemovedDocument>,
+}
+
+impl PolicyPreviewView {
+    pub fn new(
+        destination: &Destination,
+        before: &RenderedPolicies,
+        after: &RenderedPolicies,
+    ) -> Self {
+        let mut previous = documents(before);
+        let documents: Vec<PreviewedDocument> = documents(after)
+            .into_iter()
+            .map(|document| {
+                let old = previous
+                    .iter()
+                    .position(|p| p.kind == document.kind)
+                    .map(|i| previous.remove(i));
+                let (change, previous_text) = match old {
+                    None => (DocumentChange::Added, None),
+                    Some(old) if old.document == document.document => {
+                        (DocumentChange::Unchanged, None)
+                    }
+                    Some(old) => (DocumentChange::Changed, Some(old.text)),
+                };
+                PreviewedDocument {
+                    document,
+                    change,
+                    previous_text,
+                }
             })
-        };
-        let documents = [
+            .collect();
+        Self {
+            destination_id: destination.id().as_str().to_owned(),
+            must_reapply: documents
+                .iter()
+                .any(|d| d.change != DocumentChange::Unchanged),
+            documents,
+            removed_documents: previous
+                .into_iter()
+                .map(|d| RemovedDocument {
+                    kind: d.kind,
+                    text: d.text,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The documents of a rendering, in the order a customer applies them.
+fn documents(rendered: &RenderedPolicies) -> Vec<RenderedDocument> {
+    let document = |kind, purpose, doc: Option<&dyn ErasedDocument>| {
+        doc.map(|d| RenderedDocument {
+            kind,
+            purpose,
+            document: d.value(),
+            text: d.text(),
+        })
+    };
+    [
             document(
                 "permissionsPolicy",
                 "Attach this policy to the role: it lets the role put objects in the destination folder only, with the bucket-owner-full-control ACL.",
@@ -205,16 +302,7 @@ impl<'a> PoliciesView<'a> {
         ]
         .into_iter()
         .flatten()
-        .collect();
-        Self {
-            destination_id: destination.id().as_str(),
-            auth_mode: destination.auth().kind(),
-            platform_principal: &rendered.platform_principal,
-            external_id: destination.external_id().map(|e| e.expose()),
-            documents,
-            setup_kit: format!("/destinations/{}/setup-kit", destination.id()),
-        }
-    }
+        .collect()
 }
 
 #[derive(Serialize)]
