@@ -857,22 +857,26 @@ async fn an_edit_over_someone_elses_change_shows_their_version() {
         .patch(&id, json!({"folder": "theirs"}))
         .await
         .expect(200);
-    // WHEN the user changes the folder and tests
+    // WHEN the user changes the folder, confirms the documents it changes, and tests
     browser.fill("#connect-folder", "mine").await;
     browser.click("#test-connection").await;
-    // THEN the page says someone else changed it, shows their version, and kept nothing of ours
+    dialog_open(&browser, true).await;
+    browser.click("#edit-review-apply").await;
+    // THEN the page says someone else changed it and what, shows their version, and kept nothing
+    // of ours
     browser
         .wait_until(
             "the conflict message",
             "return !document.getElementById('connect-errors').hidden",
         )
         .await;
+    // (what they changed, field by field)
+    let message = browser.text("#connect-errors").await;
     assert!(
-        browser
-            .text("#connect-errors")
-            .await
-            .contains("Someone else changed this destination")
+        message.contains("Someone else changed this destination: folder “in/” → “theirs/”."),
+        "{message}"
     );
+    browser.assert_accessible("step 3 after a conflict").await;
     assert_eq!(browser.value("#connect-folder").await, "theirs/");
     let stored = world.api().get(&format!("/destinations/{id}")).await.json();
     assert_eq!(stored["folder"], "theirs/");
@@ -1370,6 +1374,14 @@ async fn every_detail_is_editable_and_a_change_to_the_documents_is_shown_before_
         "{removed:?}"
     );
     assert!(added.iter().all(|l| l.starts_with('+')), "{added:?}");
+    // (a replaced line: the old one first, then the new one, as diffs show them)
+    let first_marked = browser
+        .eval("return document.querySelector('#edit-review-documents pre .line:is(ins, del)').textContent")
+        .await;
+    assert!(
+        first_marked.as_str().unwrap().contains("/incoming/*"),
+        "{first_marked}"
+    );
     let kinds = browser
         .eval("return [...document.querySelectorAll('#edit-review-documents pre')].map((p) => p.dataset.kind)")
         .await;
@@ -1425,7 +1437,7 @@ async fn a_failed_or_lost_answer_keeps_what_was_typed_and_a_retry_creates_one_de
     let (world, base) = serve(|_| {}).await;
     let bucket = world.role_account_bucket().await;
     let name = unique("Retry");
-    let browser = Browser::start("lost-answers", &base, DESKTOP.0, DESKTOP.1).await;
+    let mut browser = Browser::start("lost-answers", &base, DESKTOP.0, DESKTOP.1).await;
     browser.open("/").await;
     use_tenant(&browser).await;
     browser.click("#new-destination").await;
@@ -1448,17 +1460,6 @@ async fn a_failed_or_lost_answer_keeps_what_was_typed_and_a_retry_creates_one_de
              };",
         )
         .await;
-    let alert_says = |text: &'static str| {
-        let browser = &browser;
-        async move {
-            browser
-                .wait_until(
-                    text,
-                    &format!("return document.getElementById('create-errors').textContent.includes('{text}')"),
-                )
-                .await;
-        }
-    };
     for (fault, message) in [
         (
             "the gateway's 500",
@@ -1469,7 +1470,12 @@ async fn a_failed_or_lost_answer_keeps_what_was_typed_and_a_retry_creates_one_de
         // WHEN the user creates
         browser.click("#create-submit").await;
         // THEN the step says what happened and that nothing typed is lost, and it is not
-        alert_says(message).await;
+        browser
+            .wait_until(
+                message,
+                &format!("return document.getElementById('create-errors').textContent.includes('{message}')"),
+            )
+            .await;
         let alert = browser.text("#create-errors").await;
         assert!(
             alert.contains("Nothing you typed is lost"),
@@ -1482,6 +1488,9 @@ async fn a_failed_or_lost_answer_keeps_what_was_typed_and_a_retry_creates_one_de
         browser
             .assert_accessible(&format!("step 1 after {fault}"))
             .await;
+        if fault == "the lost answer" {
+            browser.screenshot("step-1-answer-lost").await;
+        }
         // (the alert is cleared before the next attempt)
         browser
             .eval("document.getElementById('create-errors').replaceChildren()")

@@ -718,14 +718,39 @@ async function editDetails() {
     announce(status.textContent);
   } catch (error) {
     if (error.status === 412) {
-      await loadDestination(state.destination.id);
+      const ours = state.destination;
+      await loadDestination(ours.id);
       renderDetails();
-      error.problem.detail = "Someone else changed this destination. The page now shows their version: check it and change it again.";
+      error.problem.detail = `${theirChanges(ours, state.destination)} The page now shows their version: check it and change it again.`;
     }
     showProblem(error, alertBox, CREATE_FIELDS, form);
   } finally {
     submit.disabled = false;
   }
+}
+
+const FIELD_NAMES = {
+  name: "name",
+  description: "description",
+  bucket: "bucket",
+  folder: "folder",
+  region: "region",
+  roleArn: "role ARN",
+  kmsKeyArn: "KMS key",
+  bucketOwnerAccountId: "bucket owner",
+  objectKeyTemplate: "object key template",
+};
+
+// What someone else changed between the version the page had and theirs, field by field.
+function theirChanges(ours, theirs) {
+  const shown = (value) => (value === null || value === undefined || value === "" ? "(empty)" : `“${value}”`);
+  const changed = Object.keys(FIELD_NAMES)
+    .filter((field) => (ours[field] ?? "") !== (theirs[field] ?? ""))
+    .map((field) => `${FIELD_NAMES[field]} ${shown(ours[field])} → ${shown(theirs[field])}`);
+  if (ours.status !== theirs.status) changed.push(`status ${STATUS_NAMES[ours.status]} → ${STATUS_NAMES[theirs.status]}`);
+  return changed.length
+    ? `Someone else changed this destination: ${changed.join("; ")}.`
+    : "Someone else changed this destination.";
 }
 
 // Makes an edit, first asking the customer to confirm it when it changes a document they applied
@@ -778,7 +803,7 @@ function confirmDocuments(preview, confirmLabel) {
 }
 
 // The lines of `after`, with those not in `before` marked added and those of `before` not kept
-// marked removed, in place (a longest-common-subsequence line diff: documents are short).
+// marked removed (before the lines that replace them) (a longest-common-subsequence line diff: documents are short).
 function diffLines(before, after, wholeIsNew) {
   const a = wholeIsNew ? [] : before.split("\n");
   const b = after.split("\n");
@@ -802,12 +827,12 @@ function diffLines(before, after, wholeIsNew) {
       lines.push(line("span", " ", b[j]));
       i += 1;
       j += 1;
-    } else if (j < b.length && (i === a.length || common[i][j + 1] >= common[i + 1][j])) {
-      lines.push(line("ins", "+", b[j]));
-      j += 1;
-    } else {
+    } else if (i < a.length && (j === b.length || common[i + 1][j] >= common[i][j + 1])) {
       lines.push(line("del", "−", a[i]));
       i += 1;
+    } else {
+      lines.push(line("ins", "+", b[j]));
+      j += 1;
     }
   }
   return lines;
@@ -1068,9 +1093,10 @@ async function testConnection(event) {
   } catch (error) {
     $("test-result").hidden = true;
     if (error.status === 412) {
-      await loadDestination(state.destination.id);
+      const ours = state.destination;
+      await loadDestination(ours.id);
       renderConnect();
-      error.problem.detail = "Someone else changed this destination. The page now shows their version: check it and test again.";
+      error.problem.detail = `${theirChanges(ours, state.destination)} The page now shows their version: check it and test again.`;
     }
     showProblem(error, $("connect-errors"), CONNECT_FIELDS, form);
   } finally {
