@@ -144,6 +144,29 @@ async fn a_role_destination_is_created_granted_tested_and_saved_through_the_page
     browser.wait_visible("#step-1").await;
     browser.screenshot("step-1-new-destination").await;
     browser.assert_accessible("step 1").await;
+    // (the bucket owner says why we ask, where to find it, and what each choice means; it is
+    // optional with a role and required with a bucket policy)
+    let owner_hint = browser.text("#owner-hint").await;
+    for said in [
+        "under your name at the top right of the AWS console",
+        "a bucket deleted and re-created under the same name by someone else never receives your data",
+        "Required for a bucket policy",
+        "leave it empty when the bucket is in the role's own account",
+        "Test Connection fails saying the bucket has another owner",
+    ] {
+        assert!(owner_hint.contains(said), "{said}: {owner_hint}");
+    }
+    let owner_state = "return [document.getElementById('bucketOwnerAccountId').required, document.getElementById('owner-optional').hidden, document.getElementById('bucketOwnerAccountId').getAttribute('aria-describedby')]";
+    assert_eq!(
+        browser.eval(owner_state).await,
+        json!([false, false, "owner-hint"])
+    );
+    browser.click("#auth-bucket-policy").await;
+    assert_eq!(
+        browser.eval(owner_state).await,
+        json!([true, true, "owner-hint"])
+    );
+    browser.click("#auth-iam-role").await;
     browser.click("#create-submit").await;
     // THEN the API's problem shows next to each field it names
     browser.wait_visible("#name-error").await;
