@@ -166,9 +166,19 @@ impl<F: Fn(&str) -> Option<String>> Settings<F> {
             "TRANSIENT_FAILURES_BEFORE_FAILING",
             u64::from(defaults.transient_failures_before_failing),
         )?;
+        let external_id_grace = match self.get("EXTERNAL_ID_GRACE_PERIOD") {
+            None => defaults.external_id_grace,
+            Some(raw) => parse_duration(&raw)
+                .and_then(|d| time::Duration::try_from(d).ok())
+                .ok_or(ConfigError::Invalid {
+                    name: "EXTERNAL_ID_GRACE_PERIOD",
+                    reason: format!("{raw:?} is not a duration like 7d or 12h"),
+                })?,
+        };
         Ok(RevalidationSettings {
             interval,
             transient_failures_before_failing: u32::try_from(threshold.max(1)).unwrap_or(u32::MAX),
+            external_id_grace,
         })
     }
 
@@ -218,6 +228,7 @@ pub fn parse_duration(raw: &str) -> Option<std::time::Duration> {
         "" | "s" => n,
         "m" => n.checked_mul(60)?,
         "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
         _ => return None,
     };
     Some(std::time::Duration::from_secs(seconds))
@@ -244,7 +255,8 @@ mod tests {
         assert_eq!(parse_duration("15m"), Some(secs(900)));
         assert_eq!(parse_duration("2h"), Some(secs(7200)));
         assert_eq!(parse_duration("0"), Some(secs(0)));
-        assert_eq!(parse_duration("1d"), None);
+        assert_eq!(parse_duration("7d"), Some(secs(7 * 86_400)));
+        assert_eq!(parse_duration("1w"), None);
         assert_eq!(parse_duration("soon"), None);
     }
 
@@ -258,7 +270,7 @@ mod tests {
         assert_eq!(empty.token_claims(), crate::http::TokenClaims::default());
         let bad = settings(&[
             ("WORKER_CONCURRENCY", "many"),
-            ("REVALIDATE_INTERVAL", "1d"),
+            ("REVALIDATE_INTERVAL", "1w"),
         ]);
         assert!(matches!(
             bad.worker_concurrency(),

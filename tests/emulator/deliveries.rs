@@ -39,7 +39,7 @@ async fn stored(world: &World, id: &str) -> Destination {
         .unwrap()
 }
 
-async fn deliver(
+pub(crate) async fn deliver(
     world: &World,
     id: &str,
     key: &str,

@@ -101,6 +101,25 @@ fn every_rendered_document_lints_clean() {
             &as_value(&rendered.permissions_policy.unwrap()),
         );
         lint_trust_policy("trust policy", &as_value(&rendered.trust_policy.unwrap()));
+        // (and while its External ID rotates: both IDs in one condition)
+        let mut rotating = role_mode.clone();
+        rotating
+            .start_rotation(
+                &shared::domain::Actor::user("user-1").unwrap(),
+                shared::testing::NOW,
+            )
+            .unwrap();
+        let both = policy::render(&rotating, &platform)
+            .unwrap()
+            .trust_policy
+            .unwrap();
+        assert_eq!(
+            as_value(&both)["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"]
+                .as_array()
+                .map(Vec::len),
+            Some(2)
+        );
+        lint_trust_policy("trust policy during a rotation", &as_value(&both));
         let owner = role_mode.configuration().expected_owner();
         lint_policy(
             "session policy",
@@ -176,7 +195,7 @@ fn resolved_kit(destination: &Destination) -> Value {
     use dev_support::template::{Stack, parse};
     let rendered = policy::render(destination, &platform()).unwrap();
     let settings = shared::kit::KitSettings {
-        templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v3/".into(),
+        templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v4/".into(),
         api: shared::kit::ApiAccess::Bearer {
             base_url: "https://api.example.com".into(),
         },

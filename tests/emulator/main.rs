@@ -13,6 +13,7 @@ mod linters;
 mod local_run;
 mod ports;
 mod revalidation;
+mod rotation;
 mod setup_kit;
 mod setup_page;
 mod template_iam;

@@ -177,6 +177,53 @@ async fn the_quick_create_link_makes_a_role_that_passes() {
         .to_owned();
     // THEN the role it made passes Test Connection
     assert_role_passes(&world, &id, &role).await;
+
+    // WHEN the destination is saved, its External ID rotation started, and the customer runs the
+    // kit's stack update (every parameter as the kit says now, the role's name kept)
+    world.api().save(&id).await.expect(200);
+    world
+        .api()
+        .send(support::api::request(
+            "POST",
+            &format!("/destinations/{id}/external-id/rotation"),
+        ))
+        .await
+        .expect(200);
+    let cf = kit(&world, &id).await["cloudFormation"].clone();
+    run_as(
+        account,
+        "bash",
+        &["-c", cf["updateCommand"].as_str().unwrap()],
+        None,
+    );
+    let updated: Value = serde_json::from_str(&run_as(
+        account,
+        "aws",
+        &[
+            "cloudformation",
+            "describe-stacks",
+            "--stack-name",
+            cf["stackName"].as_str().unwrap(),
+        ],
+        None,
+    ))
+    .unwrap();
+    assert_eq!(updated["Stacks"][0]["StackStatus"], "UPDATE_COMPLETE");
+    // THEN the same role passes Test Connection with the next ID, so the rotation completes
+    let result = world.api().test(&id).await.expect(200).json();
+    assert_eq!(
+        verdict(&result),
+        ("passed".into(), String::new()),
+        "{result}"
+    );
+    world
+        .api()
+        .send(support::api::request(
+            "POST",
+            &format!("/destinations/{id}/external-id/rotation/complete"),
+        ))
+        .await
+        .expect(200);
 }
 
 /// A role destination writing into a new bucket of the role account, and its kit's CLI script:
@@ -605,7 +652,7 @@ async fn the_sample_custom_resource_events_publish_the_kit_and_keep_it_on_delete
         raw["ResponseURL"] = json!(url);
         raw["ResourceProperties"]["Bucket"] = json!(bucket);
         if request_type == "Delete" {
-            raw["PhysicalResourceId"] = json!(format!("setup-kit-v3-{bucket}"));
+            raw["PhysicalResourceId"] = json!(format!("setup-kit-v4-{bucket}"));
         }
         serde_json::from_value::<publish_kit::handler::CustomResourceEvent>(raw).unwrap()
     };

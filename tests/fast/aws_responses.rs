@@ -116,7 +116,7 @@ fn destination(region: Option<&str>, kms: bool) -> Destination {
 async fn check(object_writer: &AwsWriter, destination: &Destination) -> CheckResult {
     run(
         object_writer,
-        &CheckTarget::under_edit(destination),
+        &CheckTarget::under_edit(destination, time::OffsetDateTime::now_utc()),
         &platform(),
         CheckSettings::default(),
     )

@@ -216,6 +216,10 @@ enum Seed {
     PendingPassed,
     /// Saved, with the sample delivery request already made.
     SavedWithDelivery,
+    /// A saved IAM-role destination with an External ID rotation open.
+    RotationOpen,
+    /// The same, after a passing Test Connection with the next ID.
+    RotationProven,
 }
 
 /// The status each HTTP sample event gets from the state it is meant for: every one is a
@@ -238,20 +242,45 @@ const SAMPLE_EVENTS: &[(&str, Seed, u16)] = &[
     ("destinations-list.json", Seed::Draft, 200),
     ("destinations-patch.json", Seed::RoleDraft, 200),
     ("destinations-save.json", Seed::PendingPassed, 200),
+    ("external-id-rotation-cancel.json", Seed::RotationOpen, 200),
+    (
+        "external-id-rotation-complete.json",
+        Seed::RotationProven,
+        200,
+    ),
+    ("external-id-rotation-start.json", Seed::RoleDraft, 200),
     ("me-get.json", Seed::Draft, 200),
     ("platform-get.json", Seed::Draft, 200),
     ("policies-get.json", Seed::Draft, 200),
     ("policies-preview.json", Seed::Draft, 200),
 ];
 
-async fn seeded(seed: Seed) -> support::memory::MemoryWorld {
+/// A passing result as a real check of `d`'s configuration under edit leaves it: every stage, and
+/// the object it wrote.
+fn as_checked(d: &shared::domain::Destination) -> shared::domain::check::CheckResult {
     use shared::domain::check::{Stage, StageResult, StageStatus};
+    let mut result = shared::testing::passed(d.config_version());
+    result.bucket_owner = d.configuration().expected_owner();
+    result.test_object_key = Some(format!(".connection-test-{}", d.id()));
+    result.stages = Stage::ALL
+        .iter()
+        .map(|stage| StageResult {
+            stage: *stage,
+            status: StageStatus::Passed,
+            duration_ms: 1,
+            failure: None,
+        })
+        .collect();
+    result
+}
+
+async fn seeded(seed: Seed) -> support::memory::MemoryWorld {
     use shared::domain::{AuthModeKind, BucketName, DestinationPatch};
     use shared::testing::memory::{InMemoryStore, ScriptedWriter};
-    use shared::testing::{DestinationBuilder, NOW, passed};
+    use shared::testing::{DestinationBuilder, NOW};
     let store = InMemoryStore::new();
     let mode = match seed {
-        Seed::RoleDraft => AuthModeKind::IamRole,
+        Seed::RoleDraft | Seed::RotationOpen | Seed::RotationProven => AuthModeKind::IamRole,
         _ => AuthModeKind::BucketPolicy,
     };
     let builder = DestinationBuilder::new(mode)
@@ -270,23 +299,23 @@ async fn seeded(seed: Seed) -> support::memory::MemoryWorld {
                 NOW,
             )
             .unwrap();
-            // A result as a real check leaves it: every stage, and the object it wrote.
-            let mut result = passed(d.config_version());
-            result.bucket_owner = d.configuration().expected_owner();
-            result.test_object_key = Some(format!(".connection-test-{}", d.id()));
-            result.stages = Stage::ALL
-                .iter()
-                .map(|stage| StageResult {
-                    stage: *stage,
-                    status: StageStatus::Passed,
-                    duration_ms: 1,
-                    failure: None,
-                })
-                .collect();
-            d.record_test(result, NOW);
+            d.record_test(as_checked(&d), None, NOW);
             d
         }
         Seed::SavedWithDelivery => builder.saved(),
+        Seed::RotationOpen | Seed::RotationProven => {
+            let mut d = builder
+                .role_arn("arn:aws:iam::222222222222:role/AcmeDelivery")
+                .saved();
+            let actor = shared::domain::Actor::user("user-42").unwrap();
+            d.record_test(as_checked(&d), None, NOW);
+            d.start_rotation(&actor, NOW).unwrap();
+            if let Seed::RotationProven = seed {
+                let next = d.external_id_under_test().cloned();
+                assert!(d.record_test(as_checked(&d), next.as_ref(), NOW));
+            }
+            d
+        }
     };
     store.insert(destination);
     let world = support::memory::MemoryWorld::new(store, ScriptedWriter::permissive());

@@ -115,6 +115,7 @@ fn checker<'a>(
         platform,
         check_settings: check_settings(),
         settings: RevalidationSettings::default(),
+        clock: shared::app::revalidation::Clock::system(),
     }
 }
 

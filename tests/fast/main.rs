@@ -12,3 +12,4 @@ mod permissions;
 mod policy_preview;
 mod ports;
 mod revalidation;
+mod rotation;

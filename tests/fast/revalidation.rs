@@ -39,6 +39,7 @@ fn checker<'a>(
         platform: PLATFORM.get_or_init(platform),
         check_settings: check_settings(),
         settings,
+        clock: shared::app::revalidation::Clock::system(),
     }
 }
 

@@ -53,7 +53,7 @@ impl MemoryWorld {
                 store: store.clone(),
                 platform: platform.clone(),
                 kit: policies_api::KitConfig {
-                    templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v3/".into(),
+                    templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v4/".into(),
                     tenant_header: false,
                 },
             },

@@ -129,7 +129,7 @@ pub fn generated() -> Vec<(&'static str, String)> {
             NOW,
         )
         .expect("a valid patch");
-    pending.record_test(passed(pending.config_version()), NOW);
+    pending.record_test(passed(pending.config_version()), None, NOW);
     let mut after_save = pending.clone();
     after_save
         .save(&settings, NOW)

@@ -681,7 +681,7 @@ mod tests {
 
     fn concessions() -> Concessions {
         Concessions {
-            kit_templates_url: "http://127.0.0.1:4566/kit/setup-kit/v3/".into(),
+            kit_templates_url: "http://127.0.0.1:4566/kit/setup-kit/v4/".into(),
             connector_role_arn: "arn:aws:iam::111111111111:role/c".into(),
             connector_principal: "arn:aws:sts::111111111111:assumed-role/c/s".into(),
             own_account: "111111111111".into(),

@@ -85,6 +85,11 @@ where
             let restored = destinations::discard(&app.store, caller, &id, now).await?;
             Ok(destination_response(200, &restored))
         }
+        route @ (Route::StartRotation(_)
+        | Route::CompleteRotation(_)
+        | Route::CancelRotation(_)) => {
+            crate::rotation::route(app, request, caller, route, now).await
+        }
         Route::ListActivity(id) => activity(app, request, caller.tenant, &id).await,
         Route::ListDeliveries(id) => {
             crate::deliveries::list(&app.store, request, caller.tenant, &id).await

@@ -8,6 +8,7 @@
 mod deliveries;
 pub mod handler;
 mod platform;
+mod rotation;
 
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::config::{ConfigError, Settings};

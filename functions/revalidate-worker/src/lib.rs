@@ -8,7 +8,7 @@ use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::adapters::sqs::SqsQueue;
 use shared::app::check::CheckSettings;
-use shared::app::revalidation::Checker;
+use shared::app::revalidation::{Checker, Clock};
 use shared::config::Settings;
 use shared::domain::PlatformIdentity;
 use shared::domain::revalidation::RevalidationSettings;
@@ -36,6 +36,7 @@ impl Worker {
             platform: &self.platform,
             check_settings: self.check_settings,
             settings: self.settings,
+            clock: Clock::system(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod events;
 mod modify;
 pub mod policies;
 pub mod revalidation;
+pub mod rotation;
 pub mod testing;
 pub mod writer;
 

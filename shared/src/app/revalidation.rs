@@ -54,6 +54,28 @@ pub struct Checker<'a, S, P, Q> {
     pub platform: &'a PlatformIdentity,
     pub check_settings: CheckSettings,
     pub settings: RevalidationSettings,
+    pub clock: Clock,
+}
+
+/// Where a check's "now" comes from: the system clock, or, in a test of what happens days later
+/// (a rotation's grace window), a clock moved forward instead of waited for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock {
+    ahead: time::Duration,
+}
+
+impl Clock {
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    pub fn ahead_by(ahead: time::Duration) -> Self {
+        Self { ahead }
+    }
+
+    pub fn now(self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.ahead
+    }
 }
 
 /// How long a check holds its tenant's slot at most (its deadline, with room to spare).
@@ -87,7 +109,8 @@ where
         if destination.version() != request.version {
             return Ok(Outcome::Skipped(Skipped::Superseded));
         }
-        let Some(target) = CheckTarget::active(&destination) else {
+        let now = self.clock.now();
+        let Some(target) = CheckTarget::active(&destination, now) else {
             return Ok(Outcome::Skipped(Skipped::NeverSaved));
         };
         let Some(result) = self.run_in_slot(request, &target).await? else {
@@ -100,6 +123,7 @@ where
             &result,
             &self.settings,
             &Actor::service(),
+            now,
         )
         .await?
         {
@@ -162,13 +186,14 @@ pub async fn record_active_check<S: DestinationRepository + CheckHistory>(
     result: &CheckResult,
     settings: &RevalidationSettings,
     actor: &Actor,
+    now: OffsetDateTime,
 ) -> Result<Option<bool>, StoreError> {
     let before = destination.status();
     let expected = destination.version();
-    let now = OffsetDateTime::now_utc();
     let Ok(event) = destination.record_check(result.clone(), settings, now) else {
         return Ok(None);
     };
+    let overdue = destination.settle_retired(result, now);
     let activity = (before != destination.status()).then(|| ActivityEntry {
         at: now,
         actor: actor.clone(),
@@ -179,7 +204,7 @@ pub async fn record_active_check<S: DestinationRepository + CheckHistory>(
         },
         version: destination.version(),
     });
-    let events: Vec<_> = event.into_iter().collect();
+    let events: Vec<_> = event.into_iter().chain(overdue).collect();
     let effects = SideEffects {
         activity: activity.as_ref(),
         events: &events,

@@ -72,10 +72,12 @@ where
         let destination = self.admit(caller, id, now).await?;
         let slot = self.take_slot(caller, now).await?;
         let locked = self.lock(caller, id, now).await;
+        // The ID this test presents: an open rotation's next one is proven by a pass.
+        let presented = destination.external_id_under_test().cloned();
         let result = match locked {
             Ok(()) => Ok(run(
                 self.writer,
-                &CheckTarget::under_edit(&destination),
+                &CheckTarget::under_edit(&destination, now),
                 self.platform,
                 self.settings,
             )
@@ -95,7 +97,7 @@ where
             "connection test finished"
         );
         let (stored, history) = tokio::join!(
-            self.record(caller, id, &result),
+            self.record(caller, id, &result, presented.as_ref()),
             self.store.append(caller.tenant, id, &result)
         );
         if let Err(e) = history {
@@ -124,7 +126,7 @@ where
     ) -> Result<CheckedNow, TestError> {
         let now = OffsetDateTime::now_utc();
         let mut destination = self.admit(caller, id, now).await?;
-        let target = CheckTarget::active(&destination).ok_or(TestError::NotSaved)?;
+        let target = CheckTarget::active(&destination, now).ok_or(TestError::NotSaved)?;
         let slot = self.take_slot(caller, now).await?;
         let result = run(self.writer, &target, self.platform, self.settings).await;
         if let Err(e) = self.store.release_slot(caller.tenant, &slot).await {
@@ -136,6 +138,7 @@ where
             &result,
             revalidation,
             caller.actor,
+            now,
         )
         .await
         .map_err(TestError::Store)?;
@@ -223,6 +226,7 @@ where
         caller: Caller<'_>,
         id: &DestinationId,
         result: &CheckResult,
+        presented: Option<&crate::domain::ExternalId>,
     ) -> Result<bool, TestError> {
         let now = OffsetDateTime::now_utc();
         let mut current = false;
@@ -233,7 +237,7 @@ where
             Precondition::None,
             now,
             |destination| {
-                current = destination.record_test(result.clone(), now);
+                current = destination.record_test(result.clone(), presented, now);
                 Ok::<_, std::convert::Infallible>(if current {
                     Change::recorded(Activity::Tested {
                         passed: result.passed,

@@ -30,17 +30,20 @@ pub struct WriteTarget<'a> {
     pub configuration: &'a Configuration,
     /// Sent as `ExpectedBucketOwner` on every write.
     pub expected_owner: Option<AccountId>,
+    /// Role mode: the External ID presented to the role.
+    pub external_id: Option<&'a ExternalId>,
 }
 
 impl<'a> WriteTarget<'a> {
     /// The configuration under edit (Test Connection), with the owner the customer gave or the
-    /// role's account.
+    /// role's account, presenting an open rotation's next External ID (what the test proves).
     pub fn under_edit(destination: &'a Destination) -> Self {
         Self {
             id: destination.id(),
             auth: destination.auth(),
             configuration: destination.configuration(),
             expected_owner: destination.configuration().expected_owner(),
+            external_id: destination.external_id_under_test(),
         }
     }
 
@@ -56,6 +59,7 @@ impl<'a> WriteTarget<'a> {
                 .pinned_owner
                 .clone()
                 .or_else(|| active.configuration.expected_owner()),
+            external_id: destination.external_id(),
         })
     }
 }
@@ -172,7 +176,7 @@ pub fn plan<'a>(
             }
             (&identity.writer_role, None)
         }
-        AuthMode::IamRole { external_id } => {
+        AuthMode::IamRole { .. } => {
             let role = config.role_arn.as_ref().ok_or(PlanError::RoleNotSet)?;
             if role.partition() != partition {
                 return Err(PlanError::RoleInOtherPartition {
@@ -186,7 +190,7 @@ pub fn plan<'a>(
                     account: role.account().clone(),
                 });
             }
-            (role, Some(external_id))
+            (role, target.external_id)
         }
     };
     if let Some(owner) = &target.expected_owner

@@ -35,6 +35,12 @@ pub enum Activity {
     /// The platform's exporter was given a short session to write into the destination's folder
     /// (the actor is its IAM identity).
     CredentialsVended,
+    /// A new External ID was generated as the next one (the trust policy must accept both).
+    ExternalIdRotationStarted,
+    /// The open rotation was dropped; the current External ID stays.
+    ExternalIdRotationCancelled,
+    /// The next External ID became the only one sent; the old one is retired.
+    ExternalIdRotationCompleted,
     /// Re-validation moved the status of the active configuration.
     #[serde(rename_all = "camelCase")]
     StatusChanged {

@@ -51,12 +51,14 @@ pub enum FailureCategory {
     /// Bucket-policy mode: the bucket policy lets more than this destination's own session write
     /// (the writer role, the platform's account, everyone), so another tenant could name it.
     BucketPolicyGrantsOthers,
+    /// After an External ID rotation's grace window, the role still accepts the retired ID.
+    RetiredExternalIdAccepted,
     Transient,
     TimedOut,
 }
 
 impl FailureCategory {
-    pub const ALL: [FailureCategory; 13] = [
+    pub const ALL: [FailureCategory; 14] = [
         FailureCategory::InvalidConfiguration,
         FailureCategory::RoleNotAssumable,
         FailureCategory::RoleAssumableWithoutExternalId,
@@ -68,6 +70,7 @@ impl FailureCategory {
         FailureCategory::UnexpectedBucketOwner,
         FailureCategory::AclRejected,
         FailureCategory::BucketPolicyGrantsOthers,
+        FailureCategory::RetiredExternalIdAccepted,
         FailureCategory::Transient,
         FailureCategory::TimedOut,
     ];

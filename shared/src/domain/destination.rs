@@ -10,6 +10,9 @@ use super::check::{CheckResult, FailureCategory};
 use super::revalidation::{
     ConnectionEvent, ConnectionEventKind, DeliveryTarget, RevalidationSettings, RevalidationState,
 };
+use super::rotation::{
+    ExternalIdRotation, NextExternalId, RetiredExternalId, RotationError, RotationProof,
+};
 use super::{
     AccountId, BucketName, Description, DestinationId, DestinationName, ExternalId,
     ExternalIdError, Folder, KeyTemplate, KmsKeyArn, Partition, Region, RoleArn, TenantId,
@@ -210,6 +213,8 @@ pub struct Destination {
     /// The latest Test Connection of `configuration`.
     latest_test: Option<CheckResult>,
     revalidation: RevalidationState,
+    /// Role mode: an External ID rotation in progress, and the IDs earlier ones retired.
+    rotation: ExternalIdRotation,
 }
 
 /// Every field of a [`Destination`], for a store to rebuild one from its own record (and only
@@ -231,6 +236,7 @@ pub struct DestinationParts {
     pub updated_at: OffsetDateTime,
     pub latest_test: Option<CheckResult>,
     pub revalidation: RevalidationState,
+    pub rotation: ExternalIdRotation,
 }
 
 impl From<DestinationParts> for Destination {
@@ -251,6 +257,7 @@ impl From<DestinationParts> for Destination {
             updated_at,
             latest_test,
             revalidation,
+            rotation,
         } = parts;
         Self {
             id,
@@ -268,6 +275,7 @@ impl From<DestinationParts> for Destination {
             updated_at,
             latest_test,
             revalidation,
+            rotation,
         }
     }
 }
@@ -290,6 +298,7 @@ impl From<&Destination> for DestinationParts {
             updated_at,
             latest_test,
             revalidation,
+            rotation,
         } = destination.clone();
         Self {
             id,
@@ -307,6 +316,7 @@ impl From<&Destination> for DestinationParts {
             updated_at,
             latest_test,
             revalidation,
+            rotation,
         }
     }
 }
@@ -344,6 +354,7 @@ impl Destination {
             updated_at: now,
             latest_test: None,
             revalidation: RevalidationState::default(),
+            rotation: ExternalIdRotation::default(),
         })
     }
 
@@ -399,6 +410,146 @@ impl Destination {
         match &self.auth {
             AuthMode::IamRole { external_id } => Some(external_id),
             AuthMode::BucketPolicy => None,
+        }
+    }
+
+    pub fn rotation(&self) -> &ExternalIdRotation {
+        &self.rotation
+    }
+
+    /// The External ID Test Connection presents: an open rotation's next ID (what it must prove
+    /// before the rotation may complete), else the current one. Deliveries and re-validation
+    /// always present the current one.
+    pub fn external_id_under_test(&self) -> Option<&ExternalId> {
+        let current = self.external_id()?;
+        Some(self.rotation.next.as_ref().map_or(current, |next| &next.id))
+    }
+
+    /// The IDs the role's trust policy must accept now: the current one, and an open rotation's
+    /// next one beside it.
+    pub fn trusted_external_ids(&self) -> Vec<&ExternalId> {
+        self.external_id()
+            .into_iter()
+            .chain(self.rotation.next.as_ref().map(|next| &next.id))
+            .collect()
+    }
+
+    /// The role deliveries go through: the active configuration's, or, before the first Save,
+    /// the one under edit.
+    fn delivering_role(&self) -> Option<&RoleArn> {
+        self.active
+            .as_ref()
+            .map_or(&self.configuration, |a| &a.configuration)
+            .role_arn
+            .as_ref()
+    }
+
+    /// Starts replacing the External ID: a next one from the OS CSPRNG, which the trust policy
+    /// must accept beside the current one until the rotation completes.
+    pub fn start_rotation(
+        &mut self,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<(), RotationError> {
+        if self.external_id().is_none() {
+            return Err(RotationError::NotRoleMode);
+        }
+        if self.rotation.is_open() {
+            return Err(RotationError::AlreadyOpen);
+        }
+        let id = ExternalId::generate().map_err(|_| RotationError::Entropy)?;
+        self.rotation.next = Some(NextExternalId {
+            id,
+            started_at: now,
+            started_by: actor.clone(),
+            proven: None,
+        });
+        self.changed(now);
+        Ok(())
+    }
+
+    /// Drops an open rotation: the current ID stays, the next one is forgotten.
+    pub fn cancel_rotation(&mut self, now: OffsetDateTime) -> Result<(), RotationError> {
+        self.rotation.next.take().ok_or(RotationError::NotOpen)?;
+        self.changed(now);
+        Ok(())
+    }
+
+    /// A passing Test Connection assumed `role` with `tested`: when that is the open rotation's
+    /// next ID, the rotation may complete for that role. Returns whether it counted.
+    fn record_rotation_proof(
+        &mut self,
+        tested: &ExternalId,
+        role: &RoleArn,
+        now: OffsetDateTime,
+    ) -> bool {
+        match &mut self.rotation.next {
+            Some(next) if next.id == *tested => {
+                next.proven = Some(RotationProof {
+                    role: role.clone(),
+                    at: now,
+                });
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Completes the open rotation, only once a passing Test Connection proved the next ID on the
+    /// role deliveries use: from now on only the new ID is sent and rendered, and after `grace`
+    /// the role must refuse the old one.
+    pub fn complete_rotation(
+        &mut self,
+        grace: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), RotationError> {
+        let next = self.rotation.next.as_ref().ok_or(RotationError::NotOpen)?;
+        let role = self.delivering_role();
+        if !next
+            .proven
+            .as_ref()
+            .is_some_and(|proof| Some(&proof.role) == role)
+        {
+            return Err(RotationError::NotProven);
+        }
+        let AuthMode::IamRole { external_id } = &mut self.auth else {
+            return Err(RotationError::NotRoleMode);
+        };
+        let Some(next) = self.rotation.next.take() else {
+            return Err(RotationError::NotOpen);
+        };
+        let old = std::mem::replace(external_id, next.id);
+        self.rotation.retired.push(RetiredExternalId {
+            id: old,
+            retired_at: now,
+            grace_ends_at: now + grace,
+            overdue_reported: false,
+        });
+        self.changed(now);
+        Ok(())
+    }
+
+    /// An event of the rotation (started or completed), raised by `actor` through the outbox with
+    /// the change itself.
+    pub fn rotation_event(
+        &self,
+        kind: ConnectionEventKind,
+        actor: &Actor,
+        now: OffsetDateTime,
+    ) -> ConnectionEvent {
+        ConnectionEvent {
+            event_id: format!("{}/{}", self.id, self.version),
+            kind,
+            tenant_id: self.tenant.clone(),
+            destination_id: self.id.clone(),
+            destination_name: self.name.as_str().to_owned(),
+            category: None,
+            delivery_id: None,
+            first_failure_at: None,
+            changed_by: Some(actor.clone()),
+            before: None,
+            after: None,
+            occurred_at: now,
         }
     }
 
@@ -497,9 +648,22 @@ impl Destination {
 
     /// Records a Test Connection of the configuration under edit. A result about a configuration
     /// that changed while the test ran is history only: returns false and changes nothing.
-    pub fn record_test(&mut self, result: CheckResult, now: OffsetDateTime) -> bool {
+    /// Makes `result` the latest test when it tested the configuration under edit as it is now;
+    /// a passing test that presented an open rotation's next ID (`presented`) also proves it for
+    /// the role it assumed.
+    pub fn record_test(
+        &mut self,
+        result: CheckResult,
+        presented: Option<&ExternalId>,
+        now: OffsetDateTime,
+    ) -> bool {
         if result.config_version != self.config_version {
             return false;
+        }
+        if result.passed
+            && let (Some(presented), Some(role)) = (presented, self.configuration.role_arn.clone())
+        {
+            self.record_rotation_proof(presented, &role, now);
         }
         self.latest_test = Some(result);
         self.changed(now);
@@ -661,6 +825,49 @@ impl Destination {
                 occurred_at: now,
             }),
         )
+    }
+}
+
+impl Destination {
+    /// What a check of the active configuration says about the IDs rotations retired (those
+    /// whose grace window had ended at `now`, the time the check's target was read at, were
+    /// probed): a passing check saw each refused, so they are done with; a check that found one
+    /// still accepted raises the overdue event, once per retired ID. Call with the same write as
+    /// [`Destination::record_check`].
+    pub fn settle_retired(
+        &mut self,
+        result: &CheckResult,
+        now: OffsetDateTime,
+    ) -> Option<ConnectionEvent> {
+        let probed = now;
+        if result.passed {
+            self.rotation.retired.retain(|r| r.grace_ends_at > probed);
+            return None;
+        }
+        if result.category != Some(FailureCategory::RetiredExternalIdAccepted) {
+            return None;
+        }
+        let mut newly_overdue = false;
+        for retired in &mut self.rotation.retired {
+            if retired.grace_ends_at <= probed && !retired.overdue_reported {
+                retired.overdue_reported = true;
+                newly_overdue = true;
+            }
+        }
+        newly_overdue.then(|| ConnectionEvent {
+            event_id: format!("{}/{}/rotation-overdue", self.id, self.version),
+            kind: ConnectionEventKind::RotationOverdue,
+            tenant_id: self.tenant.clone(),
+            destination_id: self.id.clone(),
+            destination_name: self.name.as_str().to_owned(),
+            category: Some(FailureCategory::RetiredExternalIdAccepted),
+            delivery_id: None,
+            first_failure_at: Some(result.started_at),
+            changed_by: None,
+            before: None,
+            after: None,
+            occurred_at: now,
+        })
     }
 }
 

@@ -23,17 +23,17 @@ fn a_draft_saves_only_after_a_passing_test_of_its_current_configuration() {
     let mut d = draft(AuthModeKind::IamRole);
     assert_eq!(d.save(&settings, NOW), Err(SaveError::NeverTested));
     // GIVEN a failed test THEN refused
-    d.record_test(result(1, Some(FailureCategory::PutAccessDenied)), NOW);
+    d.record_test(result(1, Some(FailureCategory::PutAccessDenied)), None, NOW);
     assert_eq!(d.save(&settings, NOW), Err(SaveError::LatestTestFailed));
     // GIVEN a passing test, then a configuration change THEN refused
-    d.record_test(result(1, None), NOW);
+    d.record_test(result(1, None), None, NOW);
     d.apply(move_to("other-bucket"), NOW).unwrap();
     assert_eq!(
         d.save(&settings, NOW),
         Err(SaveError::ConfigurationChangedSinceTest)
     );
     // GIVEN a passing test of the current configuration THEN saved, verified, due after an interval
-    assert!(d.record_test(result(2, None), NOW));
+    assert!(d.record_test(result(2, None), None, NOW));
     // (a first Save moves no deliveries: no change to announce)
     assert_eq!(d.save(&settings, NOW), Ok(None));
     assert_eq!(d.status(), Status::Verified);
@@ -53,7 +53,7 @@ fn a_result_about_an_older_configuration_is_not_the_latest_test() {
     let mut d = draft(AuthModeKind::BucketPolicy);
     d.apply(move_to("other-bucket"), NOW).unwrap();
     let version = d.version();
-    assert!(!d.record_test(result(1, None), NOW));
+    assert!(!d.record_test(result(1, None), None, NOW));
     assert_eq!(d.latest_test(), None);
     assert_eq!(d.version(), version, "nothing changed, nothing to store");
 }
@@ -77,7 +77,7 @@ fn editing_a_saved_destination_leaves_deliveries_on_the_active_configuration() {
         d.save(&settings, NOW),
         Err(SaveError::ConfigurationChangedSinceTest)
     );
-    d.record_test(result(d.config_version(), None), NOW);
+    d.record_test(result(d.config_version(), None), None, NOW);
     d.save(&settings, NOW).unwrap();
     assert!(!d.has_pending_changes());
     assert_eq!(
@@ -94,7 +94,7 @@ fn a_save_that_moves_deliveries_says_from_where_to_where_and_who_did_it() {
     let before = d.active().unwrap().target();
     // WHEN a new bucket is tested and saved
     d.apply(move_to("new-bucket"), NOW).unwrap();
-    d.record_test(result(d.config_version(), None), NOW);
+    d.record_test(result(d.config_version(), None), None, NOW);
     let change = d.save(&settings, NOW).unwrap().expect("the bucket changed");
     // THEN the change names both targets
     assert_eq!(change.before, before);
@@ -126,7 +126,7 @@ fn a_save_that_only_corrects_the_region_moves_nothing() {
         NOW,
     )
     .unwrap();
-    d.record_test(result(d.config_version(), None), NOW);
+    d.record_test(result(d.config_version(), None), None, NOW);
     assert_eq!(d.save(&settings, NOW), Ok(None));
 }
 
@@ -135,7 +135,7 @@ fn discarding_returns_to_the_active_configuration() {
     let mut d = saved();
     assert_eq!(d.discard(NOW), Err(NothingToDiscard));
     d.apply(move_to("new-bucket"), NOW).unwrap();
-    d.record_test(result(d.config_version(), None), NOW);
+    d.record_test(result(d.config_version(), None), None, NOW);
     d.discard(NOW).unwrap();
     assert!(!d.has_pending_changes());
     assert_eq!(d.configuration().bucket.as_str(), "bucket");
@@ -311,7 +311,7 @@ fn save_pins_the_bucket_owner_the_passing_test_saw() {
     .unwrap();
     let mut passed = result(d.config_version(), None);
     passed.bucket_owner = Some(AccountId::new("333333333333").unwrap());
-    d.record_test(passed, NOW);
+    d.record_test(passed, None, NOW);
     d.save(&RevalidationSettings::default(), NOW).unwrap();
     assert_eq!(
         d.active().unwrap().pinned_owner.as_ref().unwrap().as_str(),
@@ -340,4 +340,140 @@ fn a_new_key_template_applies_at_once_without_a_new_test() {
     assert_eq!(destination.config_version(), config_version);
     assert!(!destination.has_pending_changes());
     assert_eq!(destination.key_template().as_str(), "{folder}{deliveryId}");
+}
+
+// ---- External ID rotation ----
+
+fn saved_role() -> Destination {
+    let mut d = draft(AuthModeKind::IamRole);
+    d.apply(
+        DestinationPatch {
+            role_arn: Some(Some(
+                RoleArn::new("arn:aws:iam::222222222222:role/R").unwrap(),
+            )),
+            ..Default::default()
+        },
+        NOW,
+    )
+    .unwrap();
+    assert!(d.record_test(result(d.config_version(), None), None, NOW));
+    d.save(&RevalidationSettings::default(), NOW).unwrap();
+    d
+}
+
+fn actor() -> Actor {
+    Actor::user("user-1").unwrap()
+}
+
+#[test]
+fn a_rotation_is_proven_only_by_a_passing_test_presenting_the_next_id_on_the_delivering_role() {
+    // GIVEN a saved role destination with a rotation started
+    let mut d = saved_role();
+    let current = d.external_id().unwrap().clone();
+    d.start_rotation(&actor(), NOW).unwrap();
+    let next = d.rotation().next.as_ref().unwrap().id.clone();
+    assert_ne!(next, current);
+    assert_eq!(d.external_id(), Some(&current));
+    assert_eq!(d.external_id_under_test(), Some(&next));
+    assert_eq!(d.trusted_external_ids(), vec![&current, &next]);
+    let grace = time::Duration::days(7);
+    // WHEN a failing test, or a passing one that presented another ID, is recorded
+    let v = d.config_version();
+    d.record_test(
+        result(v, Some(FailureCategory::RoleNotAssumable)),
+        Some(&next),
+        NOW,
+    );
+    d.record_test(result(v, None), Some(&current), NOW);
+    // THEN completion is refused
+    assert_eq!(
+        d.complete_rotation(grace, NOW),
+        Err(RotationError::NotProven)
+    );
+    // WHEN a passing test presented the next ID on another role (a pending change)
+    d.apply(
+        DestinationPatch {
+            role_arn: Some(Some(
+                RoleArn::new("arn:aws:iam::222222222222:role/Other").unwrap(),
+            )),
+            ..Default::default()
+        },
+        NOW,
+    )
+    .unwrap();
+    d.record_test(result(d.config_version(), None), Some(&next), NOW);
+    // THEN it proves nothing for the role deliveries use
+    assert_eq!(
+        d.complete_rotation(grace, NOW),
+        Err(RotationError::NotProven)
+    );
+    // WHEN the pending change is discarded and the delivering role passes with the next ID
+    d.discard(NOW).unwrap();
+    d.record_test(result(d.config_version(), None), Some(&next), NOW);
+    let version = d.version();
+    d.complete_rotation(grace, NOW).unwrap();
+    // THEN the next ID is the only one, and the old one is retired for the grace window
+    assert_eq!(d.external_id(), Some(&next));
+    assert_eq!(d.trusted_external_ids(), vec![&next]);
+    assert!(!d.rotation().is_open());
+    assert_eq!(d.rotation().retired[0].id, current);
+    assert_eq!(d.rotation().retired[0].grace_ends_at, NOW + grace);
+    assert_eq!(d.version(), version + 1);
+    assert_eq!(
+        d.rotation()
+            .due(NOW + grace - time::Duration::SECOND)
+            .count(),
+        0
+    );
+    assert_eq!(d.rotation().due(NOW + grace).count(), 1);
+}
+
+#[test]
+fn a_rotation_starts_once_in_role_mode_and_cancels_only_when_open() {
+    let mut bucket = saved();
+    assert_eq!(
+        bucket.start_rotation(&actor(), NOW),
+        Err(RotationError::NotRoleMode)
+    );
+    let mut d = saved_role();
+    assert_eq!(d.cancel_rotation(NOW), Err(RotationError::NotOpen));
+    d.start_rotation(&actor(), NOW).unwrap();
+    assert_eq!(
+        d.start_rotation(&actor(), NOW),
+        Err(RotationError::AlreadyOpen)
+    );
+    d.cancel_rotation(NOW).unwrap();
+    assert!(!d.rotation().is_open());
+    assert_eq!(d.external_id_under_test(), d.external_id());
+}
+
+#[test]
+fn a_retired_id_still_accepted_after_its_grace_window_is_overdue_once_and_settles_on_a_pass() {
+    // GIVEN a completed rotation
+    let mut d = saved_role();
+    d.start_rotation(&actor(), NOW).unwrap();
+    let next = d.rotation().next.as_ref().unwrap().id.clone();
+    d.record_test(result(d.config_version(), None), Some(&next), NOW);
+    d.complete_rotation(time::Duration::days(7), NOW).unwrap();
+    let settings = RevalidationSettings::default();
+    let later = NOW + time::Duration::days(8);
+    let active = d.active().unwrap().config_version;
+    // WHEN a check within the window passes THEN the retired ID stays (it was not probed)
+    assert_eq!(d.settle_retired(&result(active, None), NOW), None);
+    assert_eq!(d.rotation().retired.len(), 1);
+    // WHEN a check after the window finds the retired ID accepted
+    let accepted = result(active, Some(FailureCategory::RetiredExternalIdAccepted));
+    d.record_check(accepted.clone(), &settings, later).unwrap();
+    let event = d.settle_retired(&accepted, later).unwrap();
+    // THEN the overdue event is raised, once
+    assert_eq!(event.kind, ConnectionEventKind::RotationOverdue);
+    assert_eq!(
+        event.category,
+        Some(FailureCategory::RetiredExternalIdAccepted)
+    );
+    assert_ne!(event.event_id, format!("{}/{}", d.id(), d.version()));
+    assert_eq!(d.settle_retired(&accepted, later), None);
+    // WHEN a later check passes THEN the retired ID is done with
+    assert_eq!(d.settle_retired(&result(active, None), later), None);
+    assert!(d.rotation().retired.is_empty());
 }

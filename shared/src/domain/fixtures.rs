@@ -71,7 +71,7 @@ pub fn result(config_version: u64, category: Option<FailureCategory>) -> CheckRe
 
 pub fn saved() -> Destination {
     let mut d = draft(AuthModeKind::BucketPolicy);
-    assert!(d.record_test(result(1, None), NOW));
+    assert!(d.record_test(result(1, None), None, NOW));
     d.save(&RevalidationSettings::default(), NOW).unwrap();
     d
 }

@@ -16,6 +16,7 @@ mod partition;
 mod platform;
 pub mod revalidation;
 mod role_arn;
+mod rotation;
 mod values;
 
 pub use activity::{Activity, ActivityEntry};
@@ -35,6 +36,10 @@ pub use platform::{
     session_name,
 };
 pub use role_arn::{PrincipalArn, RoleArn, RoleArnError, RoleSessionName, RoleSessionNameError};
+pub use rotation::{
+    DEFAULT_GRACE, ExternalIdRotation, NextExternalId, RetiredExternalId, RotationError,
+    RotationProof,
+};
 pub use values::{
     AccountId, AccountIdError, Description, DescriptionError, DestinationId, DestinationIdError,
     DestinationName, DestinationNameError, IdempotencyKey, IdempotencyKeyError, KmsKeyArn,

@@ -17,6 +17,12 @@ pub const RESTORED_DETAIL_TYPE: &str = "Destination Connection Restored";
 pub const DELIVERY_FAILED_DETAIL_TYPE: &str = "Delivery Failed";
 /// A Save changed where deliveries go or who writes them.
 pub const CONFIGURATION_CHANGED_DETAIL_TYPE: &str = "Destination Configuration Changed";
+/// An External ID rotation started: the role's trust policy must now accept the next ID too.
+pub const ROTATION_STARTED_DETAIL_TYPE: &str = "Destination External ID Rotation Started";
+/// An External ID rotation completed: only the new ID is sent from now on.
+pub const ROTATION_COMPLETED_DETAIL_TYPE: &str = "Destination External ID Rotation Completed";
+/// A rotation's grace window ended and the role still accepts the retired ID.
+pub const ROTATION_OVERDUE_DETAIL_TYPE: &str = "Destination External ID Rotation Overdue";
 /// Detail-type of the on-demand request: `{"tenantId": "...", "destinationId": "..."?}`.
 pub const REVALIDATE_DETAIL_TYPE: &str = "Revalidate Destinations";
 
@@ -34,6 +40,8 @@ pub struct RevalidationSettings {
     pub interval: time::Duration,
     /// Transient failures in a row before a verified destination counts as failing.
     pub transient_failures_before_failing: u32,
+    /// How long after an External ID rotation completes the role may still accept the old ID.
+    pub external_id_grace: time::Duration,
 }
 
 impl Default for RevalidationSettings {
@@ -41,6 +49,7 @@ impl Default for RevalidationSettings {
         Self {
             interval: time::Duration::hours(1),
             transient_failures_before_failing: 3,
+            external_id_grace: super::rotation::DEFAULT_GRACE,
         }
     }
 }
@@ -68,14 +77,20 @@ pub enum ConnectionEventKind {
     Restored,
     DeliveryFailed,
     ConfigurationChanged,
+    RotationStarted,
+    RotationCompleted,
+    RotationOverdue,
 }
 
 impl ConnectionEventKind {
-    pub const ALL: [ConnectionEventKind; 4] = [
+    pub const ALL: [ConnectionEventKind; 7] = [
         ConnectionEventKind::Failed,
         ConnectionEventKind::Restored,
         ConnectionEventKind::DeliveryFailed,
         ConnectionEventKind::ConfigurationChanged,
+        ConnectionEventKind::RotationStarted,
+        ConnectionEventKind::RotationCompleted,
+        ConnectionEventKind::RotationOverdue,
     ];
 
     pub fn detail_type(self) -> &'static str {
@@ -84,6 +99,9 @@ impl ConnectionEventKind {
             ConnectionEventKind::Restored => RESTORED_DETAIL_TYPE,
             ConnectionEventKind::DeliveryFailed => DELIVERY_FAILED_DETAIL_TYPE,
             ConnectionEventKind::ConfigurationChanged => CONFIGURATION_CHANGED_DETAIL_TYPE,
+            ConnectionEventKind::RotationStarted => ROTATION_STARTED_DETAIL_TYPE,
+            ConnectionEventKind::RotationCompleted => ROTATION_COMPLETED_DETAIL_TYPE,
+            ConnectionEventKind::RotationOverdue => ROTATION_OVERDUE_DETAIL_TYPE,
         }
     }
 
@@ -134,7 +152,8 @@ pub struct ConnectionEvent {
         default
     )]
     pub first_failure_at: Option<OffsetDateTime>,
-    /// Only in `Destination Configuration Changed`: who saved the change.
+    /// In `Destination Configuration Changed`: who saved the change; in a rotation's started and
+    /// completed events: who started or completed it.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub changed_by: Option<Actor>,
     /// Only in `Destination Configuration Changed`: the target before the Save.

@@ -43,6 +43,10 @@ pub enum ProblemType {
     NotBucketPolicyMode,
     PartitionNotServed,
     NotSaved,
+    NotRoleMode,
+    RotationOpen,
+    NoRotation,
+    RotationNotProven,
     DeliveryConflict,
     PreconditionFailed,
     PayloadTooLarge,
@@ -56,7 +60,7 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    pub const ALL: [ProblemType; 28] = [
+    pub const ALL: [ProblemType; 32] = [
         ProblemType::Validation,
         ProblemType::MalformedJson,
         ProblemType::InvalidCursor,
@@ -75,6 +79,10 @@ impl ProblemType {
         ProblemType::NotBucketPolicyMode,
         ProblemType::PartitionNotServed,
         ProblemType::NotSaved,
+        ProblemType::NotRoleMode,
+        ProblemType::RotationOpen,
+        ProblemType::NoRotation,
+        ProblemType::RotationNotProven,
         ProblemType::DeliveryConflict,
         ProblemType::PreconditionFailed,
         ProblemType::PayloadTooLarge,
@@ -109,6 +117,10 @@ impl ProblemType {
             NotBucketPolicyMode => ("not-bucket-policy-mode", 409, "Conflict"),
             PartitionNotServed => ("partition-not-served", 409, "Conflict"),
             NotSaved => ("not-saved", 409, "Conflict"),
+            NotRoleMode => ("not-role-mode", 409, "Conflict"),
+            RotationOpen => ("rotation-open", 409, "Conflict"),
+            NoRotation => ("no-rotation", 409, "Conflict"),
+            RotationNotProven => ("rotation-not-proven", 409, "Conflict"),
             DeliveryConflict => ("delivery-conflict", 409, "Conflict"),
             PreconditionFailed => ("precondition-failed", 412, "Precondition failed"),
             PayloadTooLarge => ("payload-too-large", 413, "Payload too large"),

@@ -8,7 +8,7 @@ use crate::app::policies::{MergePolicyError, PoliciesError, PreviewError};
 use crate::app::testing::{HistoryError, TestError};
 use crate::app::writer::PlanError;
 use crate::domain::delivery::DeliveryRefused;
-use crate::domain::{NothingToDiscard, PatchError, SaveError};
+use crate::domain::{NothingToDiscard, PatchError, RotationError, SaveError};
 use crate::policy::{MergeError, RenderError};
 use crate::ports::{RetryAfter, StoreError};
 
@@ -145,6 +145,33 @@ impl From<SaveError> for Problem {
         };
         Problem::of(kind, format!("Cannot save: {error}."))
     }
+}
+
+impl From<RotationError> for Problem {
+    fn from(error: RotationError) -> Self {
+        let kind = match error {
+            RotationError::NotRoleMode => ProblemType::NotRoleMode,
+            RotationError::AlreadyOpen => ProblemType::RotationOpen,
+            RotationError::NotOpen => ProblemType::NoRotation,
+            RotationError::NotProven => ProblemType::RotationNotProven,
+            RotationError::Entropy => {
+                return Problem::of(
+                    ProblemType::Internal,
+                    "No External ID could be generated; nothing was changed. Try again.",
+                );
+            }
+        };
+        Problem::of(kind, format!("{}.", capitalise(&error.to_string())))
+    }
+}
+
+/// A domain message as the start of a sentence.
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 impl From<NothingToDiscard> for Problem {

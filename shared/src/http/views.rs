@@ -84,6 +84,68 @@ pub struct DestinationView<'a> {
     /// The latest re-validation of the active configuration.
     pub last_check: Option<&'a CheckResult>,
     pub next_check_at: Option<String>,
+    /// Role mode, while a rotation is open or a retired ID must still be removed from the trust
+    /// policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id_rotation: Option<RotationView<'a>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotationView<'a> {
+    pub next: Option<NextExternalIdView<'a>>,
+    /// IDs completed rotations retired that the role may have to stop accepting (their values
+    /// are never shown again).
+    pub retired: Vec<RetiredView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NextExternalIdView<'a> {
+    pub external_id: &'a str,
+    pub started_at: String,
+    pub started_by: &'a str,
+    /// When a passing Test Connection proved it, and on which role.
+    pub proven_at: Option<String>,
+    pub proven_role_arn: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetiredView {
+    pub retired_at: String,
+    /// From then on a role that accepts the retired ID fails re-validation.
+    pub grace_ends_at: String,
+    pub overdue: bool,
+}
+
+impl<'a> RotationView<'a> {
+    fn of(destination: &'a Destination) -> Option<Self> {
+        let rotation = destination.rotation();
+        if destination.external_id().is_none()
+            || (rotation.next.is_none() && rotation.retired.is_empty())
+        {
+            return None;
+        }
+        Some(Self {
+            next: rotation.next.as_ref().map(|next| NextExternalIdView {
+                external_id: next.id.expose(),
+                started_at: rfc3339(next.started_at),
+                started_by: next.started_by.as_str(),
+                proven_at: next.proven.as_ref().map(|p| rfc3339(p.at)),
+                proven_role_arn: next.proven.as_ref().map(|p| p.role.as_str()),
+            }),
+            retired: rotation
+                .retired
+                .iter()
+                .map(|r| RetiredView {
+                    retired_at: rfc3339(r.retired_at),
+                    grace_ends_at: rfc3339(r.grace_ends_at),
+                    overdue: r.overdue_reported,
+                })
+                .collect(),
+        })
+    }
 }
 
 impl<'a> From<&'a Destination> for DestinationView<'a> {
@@ -117,6 +179,7 @@ impl<'a> From<&'a Destination> for DestinationView<'a> {
             has_pending_changes: d.has_pending_changes(),
             last_check: d.revalidation().last_check.as_ref(),
             next_check_at: d.revalidation().next_check_at.map(rfc3339),
+            external_id_rotation: RotationView::of(d),
         }
     }
 }

@@ -20,7 +20,7 @@ done
 "#;
 
 /// A single-quoted shell word: safe for any value.
-fn quote(value: &str) -> String {
+pub(super) fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 

@@ -14,7 +14,7 @@ use crate::policy::{RenderedPolicies, statement_sid};
 
 /// The version of the templates under `infra/customer-kit/`; a change to them is a new version,
 /// published beside the old ones, so links already handed out keep working.
-pub const KIT_VERSION: &str = "v3";
+pub const KIT_VERSION: &str = "v4";
 pub const ROLE_TEMPLATE: &str = include_str!("../../../infra/customer-kit/role.yaml");
 pub const BUCKET_POLICY_TEMPLATE: &str =
     include_str!("../../../infra/customer-kit/bucket-policy.yaml");
@@ -141,6 +141,9 @@ pub struct CloudFormation {
     pub quick_create_url: String,
     pub stack_name: String,
     pub parameters: Vec<Parameter>,
+    /// The AWS CLI command that brings a stack made from this kit to these parameters (an
+    /// External ID rotation, a new folder), keeping the role's name.
+    pub update_command: String,
     /// The template as published at `template_url`.
     pub template: String,
 }
@@ -256,6 +259,15 @@ fn parameters(destination: &Destination, rendered: &RenderedPolicies) -> Vec<Par
                 p("RoleName", &suggested_role_name(destination)),
                 p("ConnectorPrincipalArn", &rendered.platform_principal),
                 p("ExternalId", external_id.expose()),
+                p(
+                    "NextExternalId",
+                    destination
+                        .rotation()
+                        .next
+                        .as_ref()
+                        .map(|next| next.id.expose())
+                        .unwrap_or(""),
+                ),
                 p("BucketName", config.bucket.as_str()),
                 p("ObjectKeyPrefix", config.folder.as_str()),
                 p(
@@ -320,11 +332,40 @@ fn cloud_formation(
             "https://{}/cloudformation/home?region={region}#{fragment}",
             console_host(partition)
         ),
+        update_command: update_command(&template_url, &stack_name, &region, &parameters),
         template_url,
         stack_name,
         parameters,
         template,
     }
+}
+
+/// `aws cloudformation update-stack` with every parameter of the kit but the role's name, which
+/// keeps its previous value: a new name would replace the role (and its ARN). Parameters go as
+/// JSON (shorthand syntax would split a value at a comma).
+fn update_command(
+    template_url: &str,
+    stack_name: &str,
+    region: &str,
+    parameters: &[Parameter],
+) -> String {
+    let parameters: Vec<serde_json::Value> = parameters
+        .iter()
+        .map(|parameter| {
+            if parameter.name == "RoleName" {
+                serde_json::json!({"ParameterKey": "RoleName", "UsePreviousValue": true})
+            } else {
+                serde_json::json!({"ParameterKey": parameter.name, "ParameterValue": parameter.value})
+            }
+        })
+        .collect();
+    format!(
+        "aws cloudformation update-stack --region {} --stack-name {} --template-url {} --capabilities CAPABILITY_NAMED_IAM --parameters {}",
+        cli::quote(region),
+        cli::quote(stack_name),
+        cli::quote(template_url),
+        cli::quote(&serde_json::Value::from(parameters).to_string()),
+    )
 }
 
 /// The kit for `destination`, from its rendered documents, as `deployment` publishes it.

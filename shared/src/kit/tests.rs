@@ -7,7 +7,7 @@ use crate::testing::{DestinationBuilder, platform};
 
 fn settings() -> KitSettings {
     KitSettings {
-        templates_url: "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v3/".into(),
+        templates_url: "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v4/".into(),
         api: ApiAccess::Bearer {
             base_url: "https://api.example.com".into(),
         },
@@ -63,7 +63,7 @@ fn the_quick_create_link_fills_in_every_parameter_for_the_partitions_console() {
     ));
     assert_eq!(
         cf.template_url,
-        "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v3/role.yaml"
+        "https://kit-bucket.s3.us-east-1.amazonaws.com/setup-kit/v4/role.yaml"
     );
     let params = link_parameters(&cf.quick_create_url);
     assert_eq!(params[0], ("templateURL".into(), cf.template_url.clone()));
@@ -265,7 +265,7 @@ fn the_cli_script_embeds_the_documents_and_quotes_what_it_interpolates() {
         .build();
     let rendered = render(&bucket, &platform()).unwrap();
     let local = KitSettings {
-        templates_url: "http://127.0.0.1:4566/kit/setup-kit/v3/".into(),
+        templates_url: "http://127.0.0.1:4566/kit/setup-kit/v4/".into(),
         api: ApiAccess::TenantHeader {
             base_url: "http://127.0.0.1:3000".into(),
             tenant: "o'neil".into(),
@@ -290,7 +290,7 @@ fn the_templates_are_published_under_their_version() {
     let keys: Vec<&str> = published.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
         keys,
-        ["setup-kit/v3/role.yaml", "setup-kit/v3/bucket-policy.yaml"]
+        ["setup-kit/v4/role.yaml", "setup-kit/v4/bucket-policy.yaml"]
     );
     assert!(BUCKET_POLICY_TEMPLATE.contains("REPLACES THE BUCKET'S WHOLE POLICY"));
     for (_, text) in &published {

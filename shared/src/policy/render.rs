@@ -5,7 +5,8 @@ use thiserror::Error;
 
 use super::document::{PolicyDocument, Statement, iam_size};
 use crate::domain::{
-    AccountId, AuthMode, Configuration, Destination, DestinationId, Partition, PlatformIdentity,
+    AccountId, AuthMode, Configuration, Destination, DestinationId, ExternalId, Partition,
+    PlatformIdentity,
 };
 
 /// IAM's default quota for a role trust policy (adjustable by the customer, but not by us).
@@ -199,13 +200,18 @@ fn scoped_session_policy(
     PolicyDocument::new(statements)
 }
 
-/// The role trusts our connector, and only when it presents this destination's External ID.
-pub fn trust_policy(connector: &str, external_id: &str) -> PolicyDocument {
+/// The role trusts our connector, and only when it presents this destination's External ID (or,
+/// while a rotation is open, either of its two: the current and the next).
+pub fn trust_policy(connector: &str, external_ids: &[&str]) -> PolicyDocument {
     PolicyDocument::new(vec![
         Statement::allow(&["sts:AssumeRole"], Vec::new())
             .with_sid("TrustPlatformWithExternalId")
             .with_principal(connector)
-            .with_condition("StringEquals", "sts:ExternalId", external_id),
+            .with_condition_any(
+                "StringEquals",
+                "sts:ExternalId",
+                external_ids.iter().map(|id| (*id).to_owned()).collect(),
+            ),
     ])
 }
 
@@ -248,10 +254,15 @@ pub fn render(
         .for_partition(partition)
         .ok_or(RenderError::PartitionNotServed(partition))?;
     match destination.auth() {
-        AuthMode::IamRole { external_id } => {
+        AuthMode::IamRole { .. } => {
             let permissions = permissions_policy(configuration);
             check_size("permissions policy", &permissions, MANAGED_POLICY_LIMIT)?;
-            let trust = trust_policy(identity.connector.as_str(), external_id.expose());
+            let trusted: Vec<&str> = destination
+                .trusted_external_ids()
+                .into_iter()
+                .map(ExternalId::expose)
+                .collect();
+            let trust = trust_policy(identity.connector.as_str(), &trusted);
             check_size("trust policy", &trust, TRUST_POLICY_LIMIT)?;
             Ok(RenderedPolicies {
                 platform_principal: identity.connector.as_str().to_owned(),

@@ -209,11 +209,22 @@ fn longest_legal_inputs_still_fit_the_trust_policy_limit() {
         "n".repeat(64)
     );
     // WHEN rendered THEN it fits, measured the way IAM measures
-    let trust = trust_policy(&long, &"e".repeat(1224));
+    let trust = trust_policy(&long, &[&"e".repeat(1224)]);
     assert!(
         iam_size(&trust) <= TRUST_POLICY_LIMIT,
         "{}",
         iam_size(&trust)
+    );
+    // AND, during a rotation, two of the IDs we generate fit beside it
+    let (current, next) = (
+        crate::domain::ExternalId::generate().unwrap(),
+        crate::domain::ExternalId::generate().unwrap(),
+    );
+    let rotating = trust_policy(&long, &[current.expose(), next.expose()]);
+    assert!(iam_size(&rotating) <= TRUST_POLICY_LIMIT);
+    assert_eq!(
+        serde_json::to_value(&rotating).unwrap()["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        serde_json::json!([current.expose(), next.expose()])
     );
 }
 

@@ -132,6 +132,11 @@ impl InMemoryStore {
         self.lock().outbox.len()
     }
 
+    /// The events waiting in the outbox, in key order.
+    pub fn outbox_events(&self) -> Vec<ConnectionEvent> {
+        self.lock().outbox.values().cloned().collect()
+    }
+
     async fn open(&self) -> Result<MutexGuard<'_, State>, StoreError> {
         tokio::task::yield_now().await;
         if self.unavailable.load(Ordering::SeqCst) {

@@ -118,7 +118,7 @@ impl DestinationBuilder {
         let owner = destination.configuration().expected_owner();
         let mut result = passed(destination.config_version());
         result.bucket_owner = owner;
-        destination.record_test(result, NOW);
+        destination.record_test(result, None, NOW);
         destination
             .save(&RevalidationSettings::default(), NOW)
             .expect("a passing test allows Save");

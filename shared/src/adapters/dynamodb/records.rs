@@ -20,7 +20,8 @@ use crate::domain::revalidation::{
 };
 use crate::domain::{
     ActiveConfiguration, Activity, ActivityEntry, AuthMode, Configuration, Destination,
-    DestinationParts, KeyTemplate, Status,
+    DestinationParts, ExternalIdRotation, KeyTemplate, NextExternalId, RetiredExternalId,
+    RotationProof, Status,
 };
 use crate::ports::{IdempotencyRecord, StoreError};
 
@@ -220,6 +221,9 @@ enum ActionRecordV1 {
         delivery_id: String,
     },
     CredentialsVended,
+    ExternalIdRotationStarted,
+    ExternalIdRotationCancelled,
+    ExternalIdRotationCompleted,
     StatusChanged {
         from: StatusRecordV1,
         to: StatusRecordV1,
@@ -246,6 +250,9 @@ impl From<&ActivityEntry> for ActivityRecordV1 {
                 delivery_id: delivery_id.as_str().to_owned(),
             },
             Activity::CredentialsVended => ActionRecordV1::CredentialsVended,
+            Activity::ExternalIdRotationStarted => ActionRecordV1::ExternalIdRotationStarted,
+            Activity::ExternalIdRotationCancelled => ActionRecordV1::ExternalIdRotationCancelled,
+            Activity::ExternalIdRotationCompleted => ActionRecordV1::ExternalIdRotationCompleted,
             Activity::StatusChanged { from, to, category } => ActionRecordV1::StatusChanged {
                 from: (*from).into(),
                 to: (*to).into(),
@@ -278,6 +285,9 @@ impl TryFrom<ActivityRecordV1> for ActivityEntry {
                 delivery_id: parse("deliveryId", delivery_id)?,
             },
             ActionRecordV1::CredentialsVended => Activity::CredentialsVended,
+            ActionRecordV1::ExternalIdRotationStarted => Activity::ExternalIdRotationStarted,
+            ActionRecordV1::ExternalIdRotationCancelled => Activity::ExternalIdRotationCancelled,
+            ActionRecordV1::ExternalIdRotationCompleted => Activity::ExternalIdRotationCompleted,
             ActionRecordV1::StatusChanged { from, to, category } => Activity::StatusChanged {
                 from: from.into(),
                 to: to.into(),
@@ -549,6 +559,109 @@ struct DestinationRecordV1 {
     latest_test: Option<CheckRecordV1>,
     #[serde(default)]
     revalidation: RevalidationRecordV1,
+    /// Absent unless a rotation is open or has retired an ID (added December 2026: items without
+    /// it read as having neither).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    external_id_rotation: Option<RotationRecordV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RotationRecordV1 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next: Option<NextExternalIdRecordV1>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    retired: Vec<RetiredExternalIdRecordV1>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NextExternalIdRecordV1 {
+    external_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    started_at: OffsetDateTime,
+    started_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    proven_role: Option<String>,
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    proven_at: Option<OffsetDateTime>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RetiredExternalIdRecordV1 {
+    external_id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    retired_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    grace_ends_at: OffsetDateTime,
+    #[serde(default)]
+    overdue_reported: bool,
+}
+
+impl From<&ExternalIdRotation> for RotationRecordV1 {
+    fn from(rotation: &ExternalIdRotation) -> Self {
+        Self {
+            next: rotation.next.as_ref().map(|next| NextExternalIdRecordV1 {
+                external_id: next.id.expose().to_owned(),
+                started_at: next.started_at,
+                started_by: next.started_by.as_str().to_owned(),
+                proven_role: next.proven.as_ref().map(|p| p.role.as_str().to_owned()),
+                proven_at: next.proven.as_ref().map(|p| p.at),
+            }),
+            retired: rotation
+                .retired
+                .iter()
+                .map(|r| RetiredExternalIdRecordV1 {
+                    external_id: r.id.expose().to_owned(),
+                    retired_at: r.retired_at,
+                    grace_ends_at: r.grace_ends_at,
+                    overdue_reported: r.overdue_reported,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl TryFrom<RotationRecordV1> for ExternalIdRotation {
+    type Error = StoreError;
+    fn try_from(record: RotationRecordV1) -> Result<Self, StoreError> {
+        Ok(Self {
+            next: record
+                .next
+                .map(|next| -> Result<_, StoreError> {
+                    Ok(NextExternalId {
+                        id: parse("externalIdRotation.next.externalId", next.external_id)?,
+                        started_at: next.started_at,
+                        started_by: parse("externalIdRotation.next.startedBy", next.started_by)?,
+                        proven: match (next.proven_role, next.proven_at) {
+                            (Some(role), Some(at)) => Some(RotationProof {
+                                role: parse("externalIdRotation.next.provenRole", role)?,
+                                at,
+                            }),
+                            _ => None,
+                        },
+                    })
+                })
+                .transpose()?,
+            retired: record
+                .retired
+                .into_iter()
+                .map(|r| -> Result<_, StoreError> {
+                    Ok(RetiredExternalId {
+                        id: parse("externalIdRotation.retired.externalId", r.external_id)?,
+                        retired_at: r.retired_at,
+                        grace_ends_at: r.grace_ends_at,
+                        overdue_reported: r.overdue_reported,
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -737,6 +850,8 @@ enum CategoryRecordV1 {
     AclRejected,
     #[serde(rename = "bucketPolicyGrantsOthers")]
     BucketPolicyGrantsOthers,
+    #[serde(rename = "retiredExternalIdAccepted")]
+    RetiredExternalIdAccepted,
     #[serde(rename = "transient")]
     Transient,
     #[serde(rename = "timedOut")]
@@ -761,6 +876,7 @@ impl From<FailureCategory> for CategoryRecordV1 {
             F::UnexpectedBucketOwner => Self::UnexpectedBucketOwner,
             F::AclRejected => Self::AclRejected,
             F::BucketPolicyGrantsOthers => Self::BucketPolicyGrantsOthers,
+            F::RetiredExternalIdAccepted => Self::RetiredExternalIdAccepted,
             F::Transient => Self::Transient,
             F::TimedOut => Self::TimedOut,
         }
@@ -782,6 +898,7 @@ impl From<CategoryRecordV1> for FailureCategory {
             R::UnexpectedBucketOwner => Self::UnexpectedBucketOwner,
             R::AclRejected => Self::AclRejected,
             R::BucketPolicyGrantsOthers => Self::BucketPolicyGrantsOthers,
+            R::RetiredExternalIdAccepted => Self::RetiredExternalIdAccepted,
             R::Transient => Self::Transient,
             R::TimedOut => Self::TimedOut,
         }
@@ -965,6 +1082,8 @@ impl From<&DestinationParts> for DestinationRecordV1 {
                 next_check_at: value.revalidation.next_check_at,
                 last_check: value.revalidation.last_check.as_ref().map(Into::into),
             },
+            external_id_rotation: (value.rotation != ExternalIdRotation::default())
+                .then(|| (&value.rotation).into()),
         }
     }
 }
@@ -1016,6 +1135,11 @@ impl TryFrom<DestinationRecordV1> for DestinationParts {
                     .map(TryInto::try_into)
                     .transpose()?,
             },
+            rotation: value
+                .external_id_rotation
+                .map(TryInto::try_into)
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }

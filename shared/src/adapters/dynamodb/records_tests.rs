@@ -300,6 +300,9 @@ fn every_activity_round_trips_through_its_record() {
             delivery_id: DeliveryId::new("export-1").unwrap(),
         },
         Activity::CredentialsVended,
+        Activity::ExternalIdRotationStarted,
+        Activity::ExternalIdRotationCancelled,
+        Activity::ExternalIdRotationCompleted,
         Activity::StatusChanged {
             from: Status::Failing,
             to: Status::Verified,
@@ -319,4 +322,44 @@ fn every_activity_round_trips_through_its_record() {
         );
         assert_eq!(activity_from_item(stored).unwrap(), entry);
     }
+}
+
+#[test]
+fn an_open_rotation_and_a_retired_id_are_stored_and_read_back_and_absent_otherwise() {
+    use crate::domain::{Actor, Destination, DestinationParts};
+    // GIVEN the golden saved role destination, which predates rotations: it stores none
+    let golden = destination_from_item(item(GOLDEN_DESTINATIONS[0].1)).unwrap();
+    assert!(
+        !destination_item(&golden)
+            .unwrap()
+            .contains_key("externalIdRotation")
+    );
+    // WHEN a rotation is started, proven and completed, then another started
+    let mut d = golden.clone();
+    let now = crate::testing::NOW;
+    d.start_rotation(&Actor::user("user-1").unwrap(), now)
+        .unwrap();
+    let next = d.external_id_under_test().cloned();
+    let mut parts = DestinationParts::from(&d);
+    let role = parts
+        .active
+        .as_ref()
+        .unwrap()
+        .configuration
+        .role_arn
+        .clone();
+    parts.configuration.role_arn = role;
+    let mut d = Destination::from(parts);
+    d.record_test(
+        crate::testing::passed(d.config_version()),
+        next.as_ref(),
+        now,
+    );
+    d.complete_rotation(time::Duration::days(7), now).unwrap();
+    d.start_rotation(&Actor::user("user-2").unwrap(), now)
+        .unwrap();
+    // THEN every field of both survives the item
+    let stored = destination_item(&d).unwrap();
+    assert!(stored.contains_key("externalIdRotation"));
+    assert_eq!(destination_from_item(stored).unwrap(), d);
 }

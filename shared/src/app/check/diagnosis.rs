@@ -110,6 +110,18 @@ pub fn assumable_without_external_id(trust_fix: Value) -> StageFailure {
     .fix("Replace the role's trust policy with this one; it requires your External ID.", Some(trust_fix))
 }
 
+pub fn accepts_retired_external_id(trust_fix: Value) -> StageFailure {
+    failure(
+        FailureCategory::RetiredExternalIdAccepted,
+        "Your role still accepts the External ID that an External ID rotation retired, and its grace window has ended. Whoever learnt the old ID (the reason to rotate it) could still point us at your role, so the destination fails until the role refuses it.".into(),
+    )
+    .causes(&[
+        "The role's trust policy still lists the old External ID beside the new one (the policy shown while the rotation was open).",
+        "A second statement of the trust policy still requires the old External ID.",
+    ])
+    .fix("Replace the role's trust policy with this one; it accepts only the current External ID.", Some(trust_fix))
+}
+
 pub fn accepts_any_external_id(trust_fix: Value) -> StageFailure {
     failure(
         FailureCategory::RoleAcceptsAnyExternalId,
@@ -431,6 +443,7 @@ mod tests {
             bucket_owner_required(),
             entropy(),
             assumable_without_external_id(doc.clone()),
+            accepts_retired_external_id(doc.clone()),
             accepts_any_external_id(doc.clone()),
             role_rejected(&error),
             role_not_assumable("arn", &error, doc.clone()),

@@ -48,23 +48,46 @@ impl Default for CheckSettings {
 pub struct CheckTarget<'a> {
     pub write: WriteTarget<'a>,
     pub config_version: u64,
+    /// Role mode: the IDs the trust policy must accept (the fix a trust failure shows).
+    pub trusted: Vec<&'a ExternalId>,
+    /// Role mode: IDs the role must refuse besides none and a wrong one: those completed
+    /// rotations retired whose grace window has ended.
+    pub refused: Vec<&'a ExternalId>,
 }
 
 impl<'a> CheckTarget<'a> {
     /// Test Connection: the configuration under edit, the owner the customer gave (or the role's).
-    pub fn under_edit(destination: &'a Destination) -> Self {
-        Self {
-            write: WriteTarget::under_edit(destination),
-            config_version: destination.config_version(),
-        }
+    pub fn under_edit(destination: &'a Destination, now: OffsetDateTime) -> Self {
+        Self::of(
+            destination,
+            WriteTarget::under_edit(destination),
+            destination.config_version(),
+            now,
+        )
     }
 
     /// Re-validation: the active configuration and the owner pinned when it was saved.
-    pub fn active(destination: &'a Destination) -> Option<Self> {
-        Some(Self {
-            write: WriteTarget::active(destination)?,
-            config_version: destination.active()?.config_version,
-        })
+    pub fn active(destination: &'a Destination, now: OffsetDateTime) -> Option<Self> {
+        Some(Self::of(
+            destination,
+            WriteTarget::active(destination)?,
+            destination.active()?.config_version,
+            now,
+        ))
+    }
+
+    fn of(
+        destination: &'a Destination,
+        write: WriteTarget<'a>,
+        config_version: u64,
+        now: OffsetDateTime,
+    ) -> Self {
+        Self {
+            write,
+            config_version,
+            trusted: destination.trusted_external_ids(),
+            refused: destination.rotation().due(now).map(|r| &r.id).collect(),
+        }
     }
 }
 
@@ -88,6 +111,8 @@ pub async fn run<W: ObjectWriter>(
     let check = Check {
         writer,
         target: &target.write,
+        trusted: &target.trusted,
+        refused: &target.refused,
         platform,
         settings,
         started: Instant::now(),
@@ -122,8 +147,8 @@ async fn pipeline<W: ObjectWriter>(
     let plan = writer::plan(check.target, check.platform).map_err(|e| configuration_failure(&e));
     let plan = log.record(Stage::Configuration, since, plan)?;
     let session = match plan.external_id {
-        Some(external_id) => {
-            let (guard, assumed) = guard_and_assume(check, &plan, external_id).await;
+        Some(_) => {
+            let (guard, assumed) = guard_and_assume(check, &plan).await;
             log.record_timed(Stage::ConfusedDeputyGuard, guard)?;
             log.record_timed(Stage::AssumeRole, assumed)?
         }
@@ -140,6 +165,8 @@ async fn pipeline<W: ObjectWriter>(
 struct Check<'a, W> {
     writer: &'a W,
     target: &'a WriteTarget<'a>,
+    trusted: &'a [&'a ExternalId],
+    refused: &'a [&'a ExternalId],
     platform: &'a PlatformIdentity,
     settings: CheckSettings,
     started: Instant,
@@ -161,12 +188,10 @@ fn configuration_failure(error: &PlanError) -> StageFailure {
     }
 }
 
-fn trust_fix(identity: &PartitionIdentity, external_id: &ExternalId) -> Value {
-    serde_json::to_value(policy::trust_policy(
-        identity.connector.as_str(),
-        external_id.expose(),
-    ))
-    .unwrap_or(Value::Null)
+fn trust_fix(identity: &PartitionIdentity, trusted: &[&ExternalId]) -> Value {
+    let trusted: Vec<&str> = trusted.iter().map(|id| id.expose()).collect();
+    serde_json::to_value(policy::trust_policy(identity.connector.as_str(), &trusted))
+        .unwrap_or(Value::Null)
 }
 
 type Timed<T> = (Result<T, StageFailure>, Duration);
@@ -177,7 +202,6 @@ type Timed<T> = (Result<T, StageFailure>, Duration);
 async fn guard_and_assume<W: ObjectWriter>(
     check: &Check<'_, W>,
     plan: &WritePlan<'_>,
-    external_id: &ExternalId,
 ) -> (Timed<()>, Timed<SessionCredentials>) {
     let Ok(wrong_id) = ExternalId::generate() else {
         return (
@@ -185,7 +209,7 @@ async fn guard_and_assume<W: ObjectWriter>(
             (Ok(placeholder()), Duration::ZERO),
         );
     };
-    let fix = trust_fix(plan.identity, external_id);
+    let fix = trust_fix(plan.identity, check.trusted);
     let since = Instant::now();
     let (guard, assumed) = tokio::join!(
         async { (guard(check, plan, &wrong_id, &fix).await, since.elapsed()) },
@@ -219,8 +243,9 @@ fn placeholder() -> SessionCredentials {
     }
 }
 
-/// Refuses a role we can assume without this destination's External ID, or with a wrong one: the
-/// plan's own AssumeRole with the External ID left out or replaced, and no session policy.
+/// Refuses a role we can assume without this destination's External ID, or with a wrong one, or
+/// (after a rotation's grace window) with the ID it retired: the plan's own AssumeRole with the
+/// External ID left out or replaced, and no session policy.
 async fn guard<W: ObjectWriter>(
     check: &Check<'_, W>,
     plan: &WritePlan<'_>,
@@ -232,24 +257,35 @@ async fn guard<W: ObjectWriter>(
         session_policy: None,
         ..plan.assume_request()
     };
-    // Whatever these calls return is dropped unused: proving they fail is the point.
-    let (without, wrong) = tokio::join!(
-        check.deadline.call(check.writer.assume_role(probe(None))),
+    let assume = |external_id| {
         check
             .deadline
-            .call(check.writer.assume_role(probe(Some(wrong_id))))
+            .call(check.writer.assume_role(probe(external_id)))
+    };
+    // Whatever these calls return is dropped unused: proving they fail is the point.
+    let (without, wrong, retired) = tokio::join!(
+        assume(None),
+        assume(Some(wrong_id)),
+        futures::future::join_all(check.refused.iter().map(|id| assume(Some(id))))
     );
-    match (without, wrong) {
-        (Ok(_), _) => Err(diagnosis::assumable_without_external_id(fix.clone())),
-        (_, Ok(_)) => Err(diagnosis::accepts_any_external_id(fix.clone())),
-        (Err(a), Err(b)) => match [a, b]
-            .into_iter()
-            .find(|e| e.failure != ProbeFailure::AccessDenied)
-        {
-            None => Ok(()),
-            Some(e) if e.is_transient() => Err(diagnosis::transient(&e, "the role check")),
-            Some(e) => Err(diagnosis::role_rejected(&e)),
-        },
+    if without.is_ok() {
+        return Err(diagnosis::assumable_without_external_id(fix.clone()));
+    }
+    if wrong.is_ok() {
+        return Err(diagnosis::accepts_any_external_id(fix.clone()));
+    }
+    if retired.iter().any(Result::is_ok) {
+        return Err(diagnosis::accepts_retired_external_id(fix.clone()));
+    }
+    match [without, wrong]
+        .into_iter()
+        .chain(retired)
+        .filter_map(Result::err)
+        .find(|e| e.failure != ProbeFailure::AccessDenied)
+    {
+        None => Ok(()),
+        Some(e) if e.is_transient() => Err(diagnosis::transient(&e, "the role check")),
+        Some(e) => Err(diagnosis::role_rejected(&e)),
     }
 }
 

@@ -29,7 +29,7 @@ fn role_destination() -> Destination {
 async fn check(writer: &ScriptedWriter, destination: &Destination) -> CheckResult {
     run(
         writer,
-        &CheckTarget::under_edit(destination),
+        &CheckTarget::under_edit(destination, time::OffsetDateTime::now_utc()),
         &platform(),
         settings(),
     )

@@ -90,7 +90,7 @@ async fn a_delivery_opens_the_same_session_and_writes_the_same_way_as_the_check(
         // WHEN its active configuration is re-validated, and a file is delivered to it
         let result = run(
             &checked,
-            &CheckTarget::active(&destination).unwrap(),
+            &CheckTarget::active(&destination, time::OffsetDateTime::now_utc()).unwrap(),
             &platform(),
             CheckSettings::default(),
         )
