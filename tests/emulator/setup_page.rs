@@ -1538,3 +1538,98 @@ async fn a_failed_or_lost_answer_keeps_what_was_typed_and_a_retry_creates_one_de
     );
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_external_id_is_replaced_from_the_page_start_to_completion() {
+    // GIVEN a saved role destination whose role was made from the rendered documents, open at
+    // step 2
+    let (world, base) = serve(|_| {}).await;
+    let (id, _) = Box::pin(crate::deliveries::saved_role_destination(&world)).await;
+    let stored = world.api().get(&format!("/destinations/{id}")).await.json();
+    let (current, role_arn) = (
+        stored["externalId"].as_str().unwrap().to_owned(),
+        stored["roleArn"].as_str().unwrap().to_owned(),
+    );
+    let mut browser = Browser::start("rotation", &base, DESKTOP.0, DESKTOP.1).await;
+    open_list_at(&browser, &id).await;
+    browser
+        .click(&format!("#list-rows tr[data-id='{id}'] .edit"))
+        .await;
+    browser.click("#steps [data-step='2']").await;
+    browser.wait_visible("#rotation-start").await;
+    // WHEN the user starts replacing the External ID
+    browser.click("#rotation-start").await;
+    // THEN the next ID shows beside the current one, the trust policy and the stack update accept
+    // both, and completion waits for a test
+    browser.wait_visible("#rotation-open").await;
+    let next = browser.value("#next-external-id").await;
+    assert_ne!(next, current);
+    assert_eq!(browser.value("#external-id").await, current);
+    let trust: Value = serde_json::from_str(&browser.text("#doc-trustPolicy").await).unwrap();
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        json!([current, next])
+    );
+    assert!(browser.text("#kit-update").await.contains(&next));
+    assert!(!browser.is_enabled("#rotation-complete").await);
+    assert!(
+        browser
+            .text("#rotation-state")
+            .await
+            .starts_with("Not proven yet")
+    );
+    browser.assert_accessible("step 2, a rotation open").await;
+    browser.screenshot("step-2-rotation-open").await;
+    // WHEN the customer applies that trust policy and tests in step 3
+    let name = role_arn.rsplit('/').next().unwrap();
+    world
+        .customer_role_account()
+        .iam()
+        .update_assume_role_policy()
+        .role_name(name)
+        .policy_document(dev_support::platform::customer_document(
+            &browser.text("#doc-trustPolicy").await,
+        ))
+        .send()
+        .await
+        .unwrap();
+    browser.click("#step-2 [data-goto='3']").await;
+    browser.wait_visible("#rotation-test-note").await;
+    browser.click("#test-connection").await;
+    wait_for_test_result(&browser).await;
+    assert_eq!(stage_statuses(&browser).await, owned(&ALL_PASSED));
+    // THEN step 2 says the next ID is proven, and completing makes it the External ID
+    browser.click("#steps [data-step='2']").await;
+    browser
+        .wait_until(
+            "the proof",
+            "return document.getElementById('rotation-state').textContent.startsWith('Proven')",
+        )
+        .await;
+    browser.click("#rotation-complete").await;
+    browser
+        .wait_until(
+            "the completed rotation",
+            &format!("return document.getElementById('external-id').value === '{next}'"),
+        )
+        .await;
+    assert!(
+        browser
+            .eval("return document.getElementById('rotation-open').hidden")
+            .await
+            .as_bool()
+            .unwrap()
+    );
+    let retired = browser.text("#rotation-retired").await;
+    assert!(
+        retired.contains("Remove the External ID retired on"),
+        "{retired}"
+    );
+    assert!(!browser.visible_text().await.contains(&current));
+    browser
+        .assert_accessible("step 2, a rotation completed")
+        .await;
+    let stored = world.api().get(&format!("/destinations/{id}")).await.json();
+    assert_eq!(stored["externalId"], next.as_str());
+    browser.close().await;
+}

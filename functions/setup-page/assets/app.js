@@ -36,6 +36,21 @@ const DOCUMENT_TITLES = {
   keyPolicyStatement: "KMS key policy statement",
 };
 
+const ACTION_NAMES = {
+  created: "created",
+  updated: "changed",
+  saved: "saved",
+  discarded: "pending changes discarded",
+  deleted: "deleted",
+  tested: "connection tested",
+  statusChanged: "status changed",
+  deliveryRequested: "delivery requested",
+  credentialsVended: "write session handed out",
+  externalIdRotationStarted: "External ID rotation started",
+  externalIdRotationCancelled: "External ID rotation cancelled",
+  externalIdRotationCompleted: "External ID rotation completed",
+};
+
 const STATUS_NAMES = { verified: "Verified", failing: "Failing", draft: "Draft" };
 
 const DELIVERY_STATUS_NAMES = {
@@ -577,7 +592,7 @@ async function historyPage(id, kind, more) {
   const { body: page } = await api("GET", destinationPath(id, `/${kind}?${query}`));
   const list = $(`history-${kind}`);
   const items = page.items.map((item) => historyItem(kind === "activity"
-    ? `${formatTime(item.at)}: ${item.action}${item.from ? ` (${item.from} → ${item.to})` : ""} by ${item.actor}`
+    ? `${formatTime(item.at)}: ${ACTION_NAMES[item.action] || item.action}${item.fields ? ` (${item.fields.join(", ")})` : ""}${item.from ? ` (${item.from} → ${item.to})` : ""} by ${item.actor}`
     : `${formatTime(item.requestedAt)}: ${item.name}, ${DELIVERY_STATUS_NAMES[item.status] || item.status}`));
   if (more) list.append(...items);
   else list.replaceChildren(...items);
@@ -925,6 +940,7 @@ async function renderGrantAccess() {
   }
 
   renderConsoleSteps(destination, kit.console, roleMode);
+  renderRotation(destination);
 
   const launch = $("launch-stack");
   const url = kit.cloudFormation.quickCreateUrl;
@@ -936,6 +952,7 @@ async function renderGrantAccess() {
     ? "Opens CloudFormation with every value filled in; the stack's output RoleArn is what step 3 asks for."
     : "Opens CloudFormation with every value filled in. It replaces the bucket's whole policy: with an existing policy, merge below or use the CLI script.";
   $("kit-cli").textContent = kit.awsCli;
+  $("kit-update").textContent = kit.cloudFormation.updateCommand;
   $("kit-terraform").textContent = kit.terraform;
 
   $("merge").hidden = roleMode;
@@ -1011,6 +1028,60 @@ function renderConsoleSteps(destination, console_, roleMode) {
   );
 }
 
+// The External ID's rotation: start it, see the next ID and whether a test proved it, complete
+// or cancel it; and the IDs earlier rotations retired, until the role is found refusing them.
+function renderRotation(destination) {
+  const roleMode = destination.authMode === "iamRole";
+  $("rotation").hidden = !roleMode;
+  clearErrors($("rotation"), $("rotation-errors"));
+  if (!roleMode) return;
+  const rotation = destination.externalIdRotation || { next: null, retired: [] };
+  const next = rotation.next;
+  $("rotation-none").hidden = Boolean(next);
+  $("rotation-open").hidden = !next;
+  if (next) {
+    $("next-external-id").value = next.externalId;
+    $("rotation-state").textContent = next.provenAt
+      ? `Proven: Test Connection assumed ${next.provenRoleArn} with the next External ID (${formatTime(next.provenAt)}). Complete the rotation to send only the next one from now on.`
+      : "Not proven yet: apply the trust policy below (it accepts both IDs; or run the stack update, the CLI script or Terraform again), then run Test Connection in step 3. Deliveries keep using the current External ID meanwhile.";
+    $("rotation-complete").disabled = !next.provenAt;
+  }
+  $("rotation-retired").replaceChildren(...rotation.retired.map((retired) => {
+    const item = document.createElement("li");
+    item.textContent = retired.overdue
+      ? `Overdue: your role still accepts the External ID retired on ${formatTime(retired.retiredAt)}. Apply the trust policy below (it accepts only the current one); until then the destination fails its checks.`
+      : `Remove the External ID retired on ${formatTime(retired.retiredAt)} from the role's trust policy (apply the one below) before ${formatTime(retired.graceEndsAt)}; after that, a role that still accepts it fails its checks.`;
+    return item;
+  }));
+}
+
+async function rotate(step) {
+  const messages = {
+    "": "Next External ID generated. Apply the trust policy that accepts both, then test the connection.",
+    "/complete": "Rotation completed: only the new External ID is used from now on.",
+    "/cancel": "Rotation cancelled: the current External ID stays.",
+  };
+  const box = $("rotation-errors");
+  clearErrors($("rotation"), box);
+  try {
+    const { body, etag } = await api("POST", destinationPath(state.destination.id, `/external-id/rotation${step}`), {
+      headers: { "If-Match": state.etag },
+    });
+    state.destination = body;
+    state.etag = etag;
+    await renderGrantAccess();
+    announce(messages[step]);
+  } catch (error) {
+    if (error.status === 412) {
+      const ours = state.destination;
+      await loadDestination(ours.id);
+      await renderGrantAccess();
+      error.problem.detail = `${theirChanges(ours, state.destination)} The page now shows their version.`;
+    }
+    showProblem(error, box);
+  }
+}
+
 async function mergePolicy(event) {
   event.preventDefault();
   const form = $("merge-form");
@@ -1048,6 +1119,7 @@ function renderConnect() {
   const roleMode = destination.authMode === "iamRole";
   $("role-arn-field").hidden = !roleMode;
   $("roleArn").value = roleMode ? destination.roleArn || "" : "";
+  $("rotation-test-note").hidden = !destination.externalIdRotation?.next;
   $("connect-bucket").value = destination.bucket;
   $("connect-folder").value = destination.folder;
   clearErrors($("connect-form"), $("connect-errors"));
@@ -1374,6 +1446,9 @@ function wire() {
   $("create-form").addEventListener("input", () => { state.createKey = null; });
   for (const radio of document.querySelectorAll('input[name="authMode"]')) radio.addEventListener("change", updateOwnerHint);
   $("merge-form").addEventListener("submit", mergePolicy);
+  $("rotation-start").addEventListener("click", () => rotate(""));
+  $("rotation-complete").addEventListener("click", () => rotate("/complete"));
+  $("rotation-cancel").addEventListener("click", () => rotate("/cancel"));
   $("connect-form").addEventListener("submit", testConnection);
   $("save").addEventListener("click", save);
   $("discard").addEventListener("click", discard);
