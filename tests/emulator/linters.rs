@@ -274,3 +274,61 @@ fn normalised(value: &Value) -> Value {
         other => other.clone(),
     }
 }
+
+/// The documents of China and GovCloud deployments: every document of both modes, with a role and
+/// a key of the partition, lints clean (parliament knows the partitions' ARN formats).
+#[test]
+fn every_rendered_document_of_the_other_partitions_lints_clean() {
+    for (partition, arn, region) in [
+        (shared::domain::Partition::AwsCn, "arn:aws-cn", "cn-north-1"),
+        (
+            shared::domain::Partition::AwsUsGov,
+            "arn:aws-us-gov",
+            "us-gov-west-1",
+        ),
+    ] {
+        let platform = shared::domain::PlatformIdentity::parse(
+            &format!("{arn}:iam::111111111111:role/destinations-platform-connector"),
+            &format!("{arn}:iam::111111111111:role/destinations-platform-writer"),
+            None,
+        )
+        .unwrap();
+        let key =
+            format!("{arn}:kms:{region}:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab");
+        for auth in [AuthModeKind::IamRole, AuthModeKind::BucketPolicy] {
+            let mut builder = DestinationBuilder::new(auth)
+                .home(partition)
+                .bucket("acme-analytics-exports")
+                .folder("platform/exports")
+                .owner("222222222222")
+                .kms_key(&key);
+            if auth == AuthModeKind::IamRole {
+                builder = builder.role_arn(&format!("{arn}:iam::222222222222:role/AcmeDelivery"));
+            }
+            let destination = builder.build();
+            let rendered = policy::render(&destination, &platform).unwrap();
+            let name = |kind: &str| format!("{partition} {kind}");
+            if let Some(trust) = &rendered.trust_policy {
+                lint_trust_policy(&name("trust policy"), &as_value(trust));
+            }
+            for (kind, document) in [
+                ("permissions policy", rendered.permissions_policy.as_ref()),
+                ("bucket policy", rendered.bucket_policy.as_ref()),
+            ] {
+                if let Some(document) = document {
+                    assert!(
+                        as_value(document)
+                            .to_string()
+                            .contains(&format!("\"{arn}:"))
+                    );
+                    lint_policy(&name(kind), &as_value(document));
+                }
+            }
+            let key_statement = rendered.key_policy_statement.clone().unwrap();
+            lint_policy(
+                &name("key policy statement"),
+                &as_value(&PolicyDocument::new(vec![key_statement])),
+            );
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod deliveries;
 mod fairness;
 mod handlers;
 mod layout;
+mod partitions;
 mod permissions;
 mod policy_preview;
 mod ports;

@@ -39,7 +39,16 @@ impl MemoryWorld {
     }
 
     pub fn with_limits(store: InMemoryStore, writer: ScriptedWriter, limits: Limits) -> Self {
-        let platform: PlatformIdentity = shared::testing::platform();
+        Self::deployed_as(store, writer, limits, shared::testing::platform())
+    }
+
+    /// The functions as a deployment with `platform`'s identities (another partition's, say).
+    pub fn deployed_as(
+        store: InMemoryStore,
+        writer: ScriptedWriter,
+        limits: Limits,
+        platform: PlatformIdentity,
+    ) -> Self {
         let delivery_queue = RecordingDeliveryQueue::default();
         MemoryWorld {
             destinations: destinations_api::handler::App {

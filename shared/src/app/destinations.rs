@@ -6,9 +6,9 @@ use time::OffsetDateTime;
 
 use crate::domain::revalidation::RevalidationSettings;
 use crate::domain::{
-    Activity, ActivityEntry, AuthModeKind, Destination, DestinationId, DestinationPatch,
-    IdempotencyKey, NewDestination, NothingToDiscard, PatchError, PlatformIdentity, SaveError,
-    TenantId,
+    Activity, ActivityEntry, AuthModeKind, Configuration, Destination, DestinationId,
+    DestinationPatch, IdempotencyKey, NewDestination, NothingToDiscard, PatchError,
+    PlatformIdentity, SaveError, TenantId,
 };
 use crate::ports::{
     ActivityLog, ActivityPage, CreateOutcome, DestinationRepository, IdempotencyRecord, NewRecord,
@@ -69,6 +69,9 @@ pub enum CreateError {
     BucketOwnerRequired,
     #[error("the {} is in one of the platform's own accounts", .0.api_name())]
     PlatformAccount(PlatformAccountField),
+    /// A role or key in another partition than the region, or a partition not served.
+    #[error(transparent)]
+    Partition(PatchError),
     #[error("this Idempotency-Key was already used with a different request body")]
     IdempotencyKeyReused,
     #[error("could not generate an External ID")]
@@ -99,27 +102,17 @@ pub async fn create<S: DestinationRepository, L: RateLimiter>(
         .await
         .map_err(CreateError::Store)?
         .map_err(CreateError::RateLimited)?;
-    match &input.configuration.bucket_owner {
-        None if input.auth == AuthModeKind::BucketPolicy => {
-            return Err(CreateError::BucketOwnerRequired);
-        }
-        Some(owner) if platform.is_platform_account(owner) => {
-            return Err(CreateError::PlatformAccount(
-                PlatformAccountField::BucketOwnerAccountId,
-            ));
-        }
-        _ => {}
-    }
-    if let Some(key) = &input.configuration.kms_key
-        && platform.is_platform_account(&key.account())
-    {
-        return Err(CreateError::PlatformAccount(
-            PlatformAccountField::KmsKeyArn,
-        ));
-    }
-    let destination =
-        Destination::new_draft(DestinationId::generate(), caller.tenant.clone(), input, now)
-            .map_err(|_| CreateError::Entropy)?;
+    refuse_new(platform, &input)?;
+    let destination = Destination::new_draft(
+        DestinationId::generate(),
+        caller.tenant.clone(),
+        input,
+        platform.home(),
+        now,
+    )
+    .map_err(|_| CreateError::Entropy)?;
+    refuse_other_partitions(platform, destination.configuration())
+        .map_err(CreateError::Partition)?;
     let record = idempotency.map(|request| IdempotencyRecord {
         key: request.key,
         request_hash: request_hash(&request.body),
@@ -245,6 +238,7 @@ pub async fn update<S: DestinationRepository>(
     let fields = patch_fields(&patch);
     modify(store, caller, id, precondition, now, |destination| {
         let outcome = destination.apply(patch.clone(), now)?;
+        refuse_other_partitions(platform, destination.configuration())?;
         Ok(if outcome.changed {
             Change::recorded(Activity::Updated {
                 fields: fields.clone(),
@@ -258,6 +252,47 @@ pub async fn update<S: DestinationRepository>(
         ModifyError::Rejected(patch) => UpdateError::Patch(patch),
         other => UpdateError::Modify(other),
     })
+}
+
+/// What a new destination may not be: a bucket-policy one without its owner, or one in the
+/// platform's own accounts.
+fn refuse_new(platform: &PlatformIdentity, input: &NewDestination) -> Result<(), CreateError> {
+    match &input.configuration.bucket_owner {
+        None if input.auth == AuthModeKind::BucketPolicy => {
+            return Err(CreateError::BucketOwnerRequired);
+        }
+        Some(owner) if platform.is_platform_account(owner) => {
+            return Err(CreateError::PlatformAccount(
+                PlatformAccountField::BucketOwnerAccountId,
+            ));
+        }
+        _ => {}
+    }
+    if let Some(key) = &input.configuration.kms_key
+        && platform.is_platform_account(&key.account())
+    {
+        return Err(CreateError::PlatformAccount(
+            PlatformAccountField::KmsKeyArn,
+        ));
+    }
+    Ok(())
+}
+
+/// A configuration must live in one partition, and in one this deployment serves (where it has a
+/// connector and a writer): the partition comes from the region, role or key, else the
+/// deployment's own.
+pub fn refuse_other_partitions(
+    platform: &PlatformIdentity,
+    configuration: &Configuration,
+) -> Result<(), PatchError> {
+    if let Some(conflict) = configuration.partition_conflict() {
+        return Err(PatchError::PartitionConflict(conflict));
+    }
+    let partition = configuration.partition();
+    match platform.for_partition(partition) {
+        Some(_) => Ok(()),
+        None => Err(PatchError::PartitionNotServed(partition)),
+    }
 }
 
 /// A patch may not point a destination at one of the platform's own accounts (its role, bucket

@@ -3,7 +3,9 @@
 
 use time::OffsetDateTime;
 
-use crate::app::destinations::{PlatformAccountField, refuse_platform_accounts};
+use crate::app::destinations::{
+    PlatformAccountField, refuse_other_partitions, refuse_platform_accounts,
+};
 use crate::domain::{
     AuthMode, Destination, DestinationId, DestinationPatch, PatchError, PlatformIdentity, TenantId,
 };
@@ -75,6 +77,7 @@ pub async fn preview<S: DestinationRepository>(
     edited
         .apply(patch, OffsetDateTime::now_utc())
         .map_err(PreviewError::Patch)?;
+    refuse_other_partitions(platform, edited.configuration()).map_err(PreviewError::Patch)?;
     let after =
         render(&edited, platform).map_err(|e| PreviewError::Policies(PoliciesError::Render(e)))?;
     Ok(PolicyPreview {

@@ -71,17 +71,55 @@ pub struct Configuration {
     /// The account the customer says owns the bucket.
     #[serde(default)]
     pub bucket_owner: Option<AccountId>,
+    /// The partition of the deployment that created the destination (set by
+    /// [`Destination::new_draft`]): where it lives when it names no region, role or key.
+    #[serde(default = "aws")]
+    pub home: Partition,
+}
+
+fn aws() -> Partition {
+    Partition::Aws
 }
 
 impl Configuration {
-    /// The partition: the region's, else the role's, else the key's, else `aws`.
-    pub fn partition(&self) -> Partition {
+    /// The partition the destination names itself: its region's, else its role's, else its key's.
+    pub fn named_partition(&self) -> Option<Partition> {
         self.region
             .as_ref()
             .map(Region::partition)
             .or_else(|| self.role_arn.as_ref().map(RoleArn::partition))
             .or_else(|| self.kms_key.as_ref().map(KmsKeyArn::partition))
-            .unwrap_or(Partition::Aws)
+    }
+
+    /// Where the destination lives: the partition it names, else the deployment's own (`home`),
+    /// never a silent `aws` on a China or GovCloud deployment.
+    pub fn partition(&self) -> Partition {
+        self.named_partition().unwrap_or(self.home)
+    }
+
+    /// A role or key in another partition than the region (or the role) names: trust never
+    /// crosses a partition, so such a destination cannot work.
+    pub fn partition_conflict(&self) -> Option<PartitionConflict> {
+        let region = self.region.as_ref().map(Region::partition);
+        let role = self.role_arn.as_ref().map(RoleArn::partition);
+        let key = self.kms_key.as_ref().map(KmsKeyArn::partition);
+        let mut named = None;
+        for (field, partition) in [("region", region), ("roleArn", role), ("kmsKeyArn", key)] {
+            let Some(partition) = partition else { continue };
+            match named {
+                None => named = Some((field, partition)),
+                Some((by, expected)) if expected != partition => {
+                    return Some(PartitionConflict {
+                        field,
+                        partition,
+                        named_by: by,
+                        expected,
+                    });
+                }
+                Some(_) => {}
+            }
+        }
+        None
     }
 
     /// The account that must own the bucket: the customer's word for it, else the role's account
@@ -139,6 +177,27 @@ pub struct NewDestination {
     pub configuration: Configuration,
 }
 
+/// A field whose partition differs from the one an earlier field names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionConflict {
+    /// The API name of the field in another partition.
+    pub field: &'static str,
+    pub partition: Partition,
+    /// The API name of the field that named `expected` first.
+    pub named_by: &'static str,
+    pub expected: Partition,
+}
+
+impl std::fmt::Display for PartitionConflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "is in the {} partition, but the {} is in {}; a destination lives in one partition",
+            self.partition, self.named_by, self.expected
+        )
+    }
+}
+
 /// A partial update. `Some(None)` clears an optional field.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DestinationPatch {
@@ -161,6 +220,10 @@ pub enum PatchError {
     RoleArnInBucketPolicyMode,
     #[error("a destination using a bucket policy needs the bucket owner's account id")]
     BucketOwnerRequired,
+    #[error("{0}")]
+    PartitionConflict(PartitionConflict),
+    #[error("this deployment serves no destination in the {0} partition")]
+    PartitionNotServed(Partition),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -322,10 +385,12 @@ impl From<&Destination> for DestinationParts {
 }
 
 impl Destination {
+    /// A new destination of a deployment in the `home` partition.
     pub fn new_draft(
         id: DestinationId,
         tenant: TenantId,
         input: NewDestination,
+        home: Partition,
         now: OffsetDateTime,
     ) -> Result<Self, ExternalIdError> {
         let auth = match input.auth {
@@ -335,6 +400,7 @@ impl Destination {
             AuthModeKind::BucketPolicy => AuthMode::BucketPolicy,
         };
         let mut configuration = input.configuration;
+        configuration.home = home;
         if auth == AuthMode::BucketPolicy {
             configuration.role_arn = None;
         }
@@ -628,6 +694,16 @@ impl Destination {
         }
         if let (AuthMode::IamRole { .. }, Some(role_arn)) = (&self.auth, patch.role_arn) {
             config.role_arn = role_arn;
+        }
+        if let Some(conflict) = self.configuration.partition_conflict() {
+            // Refused whole: nothing of the patch stays.
+            (
+                self.name,
+                self.description,
+                self.configuration,
+                self.key_template,
+            ) = before;
+            return Err(PatchError::PartitionConflict(conflict));
         }
         let configuration_changed = before.2 != self.configuration;
         let changed = configuration_changed

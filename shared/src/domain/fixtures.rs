@@ -18,6 +18,7 @@ pub fn configuration(bucket: &str) -> Configuration {
         role_arn: None,
         kms_key: None,
         bucket_owner: Some(AccountId::new("222222222222").unwrap()),
+        home: Partition::Aws,
     }
 }
 
@@ -32,6 +33,7 @@ pub fn draft(auth: AuthModeKind) -> Destination {
             auth,
             configuration: configuration("bucket"),
         },
+        Partition::Aws,
         NOW,
     )
     .unwrap()

@@ -72,6 +72,9 @@ impl PartitionIdentity {
 pub struct PlatformIdentity {
     partitions: BTreeMap<Partition, PartitionIdentity>,
     accounts: BTreeSet<AccountId>,
+    /// The deployment's own partition (its first connector's): where a destination that names no
+    /// region, role or key lives.
+    home: Partition,
 }
 
 impl PlatformIdentity {
@@ -83,6 +86,12 @@ impl PlatformIdentity {
         writers: &str,
         platform_accounts: Option<&str>,
     ) -> Result<Self, PlatformIdentityError> {
+        let home = connectors
+            .split(',')
+            .map(str::trim)
+            .find(|s| !s.is_empty())
+            .and_then(|first| PrincipalArn::new(first).ok())
+            .map(|first| first.partition_of());
         let connectors = by_partition("PLATFORM_PRINCIPAL_ARNS", connectors, PrincipalArn::new)?;
         let writers = by_partition("WRITER_ROLE_ARNS", writers, RoleArn::new)?;
         if connectors.is_empty() {
@@ -122,7 +131,13 @@ impl PlatformIdentity {
         Ok(Self {
             partitions,
             accounts,
+            home: home.ok_or(PlatformIdentityError::NoConnector)?,
         })
+    }
+
+    /// The deployment's own partition: where its new destinations live unless they name another.
+    pub fn home(&self) -> Partition {
+        self.home
     }
 
     pub fn for_partition(&self, partition: Partition) -> Option<&PartitionIdentity> {

@@ -6,7 +6,7 @@ use crate::domain::delivery::{DeliveryId, DeliveryRequest, ObjectName, StagedSou
 use crate::domain::{
     AccountId, Actor, AuthModeKind, BucketName, Configuration, Description, DestinationId,
     DestinationName, DestinationPatch, Folder, IdempotencyKey, KeyTemplate, KmsKeyArn,
-    NewDestination, Region, RoleArn, TenantId,
+    NewDestination, Partition, Region, RoleArn, TenantId,
 };
 
 use super::api::ApiRequest;
@@ -112,6 +112,8 @@ pub fn new_destination(request: &ApiRequest) -> Result<NewDestination, Problem> 
             role_arn: None,
             kms_key,
             bucket_owner,
+            // The deployment's, set when the destination is made (`Destination::new_draft`).
+            home: Partition::Aws,
         },
     })
 }

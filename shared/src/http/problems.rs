@@ -79,6 +79,7 @@ impl From<CreateError> for Problem {
                 "is required for a bucket-policy destination: the 12-digit id of the account that owns the bucket",
             ),
             CreateError::PlatformAccount(field) => platform_account(field),
+            CreateError::Partition(e) => e.into(),
             CreateError::IdempotencyKeyReused => Problem::of(
                 ProblemType::IdempotencyKeyReused,
                 "This Idempotency-Key was already used with a different request body.",
@@ -112,9 +113,21 @@ impl From<PatchError> for Problem {
         let field = match error {
             PatchError::RoleArnInBucketPolicyMode => "roleArn",
             PatchError::BucketOwnerRequired => "bucketOwnerAccountId",
+            PatchError::PartitionConflict(conflict) => conflict.field,
+            PatchError::PartitionNotServed(partition) => return partition_not_served(partition),
         };
         Problem::field(field, error)
     }
+}
+
+/// A destination in a partition this deployment has no principals in.
+pub fn partition_not_served(partition: crate::domain::Partition) -> Problem {
+    Problem::of(
+        ProblemType::PartitionNotServed,
+        format!(
+            "This deployment serves no destination in the {partition} partition: its region, role and key must be in the partition the platform runs in."
+        ),
+    )
 }
 
 impl From<UpdateError> for Problem {

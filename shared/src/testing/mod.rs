@@ -39,6 +39,7 @@ pub struct DestinationBuilder {
     name: String,
     auth: AuthModeKind,
     configuration: Configuration,
+    home: Partition,
 }
 
 impl DestinationBuilder {
@@ -56,8 +57,16 @@ impl DestinationBuilder {
                 kms_key: None,
                 bucket_owner: (auth == AuthModeKind::BucketPolicy)
                     .then(|| AccountId::new(CUSTOMER_ACCOUNT).expect("valid")),
+                home: Partition::Aws,
             },
+            home: Partition::Aws,
         }
+    }
+
+    /// A destination of a deployment in `partition` (the fixture platform's is `aws`).
+    pub fn home(mut self, partition: Partition) -> Self {
+        self.home = partition;
+        self
     }
     pub fn id(mut self, id: &str) -> Self {
         self.id = DestinationId::new(id).expect("a canonical UUID");
@@ -107,6 +116,7 @@ impl DestinationBuilder {
                 auth: self.auth,
                 configuration: self.configuration,
             },
+            self.home,
             NOW,
         )
         .expect("OS random source")

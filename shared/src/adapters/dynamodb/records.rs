@@ -20,8 +20,8 @@ use crate::domain::revalidation::{
 };
 use crate::domain::{
     ActiveConfiguration, Activity, ActivityEntry, AuthMode, Configuration, Destination,
-    DestinationParts, ExternalIdRotation, KeyTemplate, NextExternalId, RetiredExternalId,
-    RotationProof, Status,
+    DestinationParts, ExternalIdRotation, KeyTemplate, NextExternalId, Partition,
+    RetiredExternalId, RotationProof, Status,
 };
 use crate::ports::{IdempotencyRecord, StoreError};
 
@@ -699,6 +699,10 @@ struct ConfigurationRecordV1 {
     kms_key: Option<String>,
     #[serde(default)]
     bucket_owner: Option<String>,
+    /// The deployment's partition; absent for `aws` (every item written before partitions were
+    /// stored is of an `aws` deployment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    home_partition: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -1029,6 +1033,7 @@ impl From<&Configuration> for ConfigurationRecordV1 {
             role_arn: value.role_arn.as_ref().map(|r| r.as_str().to_owned()),
             kms_key: value.kms_key.as_ref().map(|k| k.as_str().to_owned()),
             bucket_owner: value.bucket_owner.as_ref().map(|a| a.as_str().to_owned()),
+            home_partition: (value.home != Partition::Aws).then(|| value.home.as_str().to_owned()),
         }
     }
 }
@@ -1044,6 +1049,11 @@ impl TryFrom<ConfigurationRecordV1> for Configuration {
             role_arn: parse_opt("roleArn", value.role_arn)?,
             kms_key: parse_opt("kmsKey", value.kms_key)?,
             bucket_owner: parse_opt("bucketOwner", value.bucket_owner)?,
+            home: match value.home_partition {
+                None => Partition::Aws,
+                Some(raw) => Partition::parse(&raw)
+                    .ok_or_else(|| invalid("homePartition", format!("unknown partition {raw}")))?,
+            },
         })
     }
 }

@@ -363,3 +363,29 @@ fn an_open_rotation_and_a_retired_id_are_stored_and_read_back_and_absent_otherwi
     assert!(stored.contains_key("externalIdRotation"));
     assert_eq!(destination_from_item(stored).unwrap(), d);
 }
+
+#[test]
+fn a_destination_of_another_partitions_deployment_keeps_its_partition_and_aws_ones_store_none() {
+    use crate::domain::{AuthModeKind, Partition};
+    use crate::testing::DestinationBuilder;
+    for (home, stored) in [
+        (Partition::Aws, None),
+        (Partition::AwsUsGov, Some("aws-us-gov")),
+        (Partition::AwsCn, Some("aws-cn")),
+    ] {
+        let destination = DestinationBuilder::new(AuthModeKind::IamRole)
+            .home(home)
+            .saved();
+        let item = destination_item(&destination).unwrap();
+        let configuration = as_json(item.clone())["configuration"].clone();
+        assert_eq!(
+            configuration["M"]
+                .get("homePartition")
+                .and_then(|v| v["S"].as_str()),
+            stored
+        );
+        let read = destination_from_item(item).unwrap();
+        assert_eq!(read.configuration().partition(), home);
+        assert_eq!(read.active().unwrap().configuration.partition(), home);
+    }
+}
