@@ -11,6 +11,7 @@ mod fairness;
 mod generated_requests;
 mod linters;
 mod local_run;
+mod partitions;
 mod ports;
 mod revalidation;
 mod rotation;

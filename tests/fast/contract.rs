@@ -431,7 +431,8 @@ fn what_customers_trust_keeps_its_name_and_outlives_the_stack() {
 /// (or not) and one additional platform account.
 fn fenced_policies(organization: &str) -> Vec<(&'static str, Vec<Value>)> {
     let template = template();
-    let mut stack = dev_support::platform::base_stack(&template, "111111111111", "fence");
+    let mut stack =
+        dev_support::platform::base_stack(&template, "111111111111", "us-east-1", "fence");
     stack
         .set(
             "AdditionalPlatformAccountIds",
@@ -533,7 +534,8 @@ fn the_template_publishes_and_links_the_kit_version_the_code_renders() {
         dev_support::template::resource(&template, "SetupKit")["Properties"]["Version"],
         version
     );
-    let mut stack = dev_support::platform::base_stack(&template, "111111111111", "kit");
+    let mut stack =
+        dev_support::platform::base_stack(&template, "111111111111", "us-east-1", "kit");
     stack.set("SetupKitBucket", "kit-bucket");
     let url = stack.resolve(
         &dev_support::template::resource(&template, "PoliciesApiFunction")["Properties"]

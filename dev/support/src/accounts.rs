@@ -7,7 +7,8 @@ use serde_json::json;
 
 use crate::emulator::Emulator;
 
-pub const REGION: &str = "us-east-1";
+/// The region of the process's emulator, where everything but a partition test runs.
+pub const REGION: &str = crate::emulator::REGION;
 
 /// A fresh account id: 12 random digits, never the emulator's default account.
 pub fn random_account_id() -> String {
@@ -34,7 +35,7 @@ pub async fn sdk_config(
     timeouts: bool,
 ) -> SdkConfig {
     let mut loader = shared::aws::defaults()
-        .region(aws_config::Region::new(REGION))
+        .region(aws_config::Region::new(emulator.region.clone()))
         .endpoint_url(&emulator.endpoint)
         .credentials_provider(credentials);
     if timeouts {
@@ -58,6 +59,8 @@ pub struct Account {
     pub admin: SdkConfig,
     pub access_key_id: String,
     pub secret_access_key: String,
+    /// The emulator's partition, which this account's ARNs are of.
+    pub partition: shared::domain::Partition,
 }
 
 impl Account {
@@ -97,6 +100,7 @@ impl Account {
             admin,
             access_key_id: key,
             secret_access_key: secret,
+            partition: emulator.partition(),
         }
     }
 
@@ -117,7 +121,7 @@ impl Account {
     }
 
     pub fn role_arn(&self, name: &str) -> String {
-        format!("arn:aws:iam::{}:role/{name}", self.id)
+        format!("arn:{}:iam::{}:role/{name}", self.partition, self.id)
     }
 
     /// Creates a role with `trust_policy` and one inline policy; returns its ARN.
@@ -197,9 +201,19 @@ impl Account {
     }
 
     pub async fn create_bucket(&self, name: &str) {
-        self.s3()
-            .create_bucket()
-            .bucket(name)
+        let mut request = self.s3().create_bucket().bucket(name);
+        // Outside us-east-1, S3 wants the bucket's region named (as on AWS).
+        let region = self.admin.region().map(|r| r.as_ref().to_owned());
+        if let Some(region) = region.filter(|r| r != "us-east-1") {
+            request = request.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        region.as_str(),
+                    ))
+                    .build(),
+            );
+        }
+        request
             .send()
             .await
             .unwrap_or_else(|e| panic!("CreateBucket {name}: {e:?}"));

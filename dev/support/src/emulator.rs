@@ -14,11 +14,17 @@ use serde_json::Value;
 pub struct Emulator {
     pub endpoint: String,
     pub addr: SocketAddr,
+    /// The region it advertises; its ARNs are of that region's partition.
+    pub region: String,
     /// Set when this process started it.
     pid: Option<u32>,
 }
 
 static SHARED: OnceLock<Emulator> = OnceLock::new();
+static OTHER_REGIONS: std::sync::Mutex<Vec<(&str, &Emulator)>> = std::sync::Mutex::new(Vec::new());
+
+/// The region of the process's emulator (and of every SDK configuration pointed at it).
+pub const REGION: &str = "us-east-1";
 
 /// The emulator of this process, started on first use (or the one at `FAKECLOUD_ENDPOINT`).
 pub fn emulator() -> &'static Emulator {
@@ -26,6 +32,19 @@ pub fn emulator() -> &'static Emulator {
         Ok(endpoint) => Emulator::attach(&endpoint),
         Err(_) => Emulator::start(),
     })
+}
+
+/// Another emulator of this process, advertising `region` (started on first use): everything it
+/// makes is of that region's partition (`cn-north-1`: `arn:aws-cn:`), for running a China or
+/// GovCloud deployment's whole flow.
+pub fn emulator_in(region: &'static str) -> &'static Emulator {
+    let mut started = OTHER_REGIONS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, emulator)) = started.iter().find(|(r, _)| *r == region) {
+        return emulator;
+    }
+    let emulator: &'static Emulator = Box::leak(Box::new(Emulator::start_in(region)));
+    started.push((region, emulator));
+    emulator
 }
 
 impl Emulator {
@@ -40,12 +59,19 @@ impl Emulator {
         Emulator {
             endpoint: endpoint.trim_end_matches('/').to_owned(),
             addr,
+            region: std::env::var("FAKECLOUD_REGION").unwrap_or_else(|_| REGION.to_owned()),
             pid: None,
         }
     }
 
     /// A separate emulator that a test may kill (fault tests); it dies with the process.
     pub fn start() -> Emulator {
+        Self::start_in(REGION)
+    }
+
+    /// The same, advertising `region`.
+    pub fn start_in(region: &str) -> Emulator {
+        let advertised = region.to_owned();
         let binary = std::env::var("FAKECLOUD_BIN").unwrap_or_else(|_| "fakecloud".to_owned());
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -63,6 +89,7 @@ impl Emulator {
                 .env("FAKECLOUD_IAM", "strict")
                 .env("FAKECLOUD_VERIFY_SIGV4", "true")
                 .env("FAKECLOUD_LOG", "error")
+                .env("FAKECLOUD_REGION", &advertised)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit());
@@ -102,8 +129,16 @@ impl Emulator {
         Emulator {
             endpoint: format!("http://{addr}"),
             addr,
+            region: region.to_owned(),
             pid: Some(pid),
         }
+    }
+
+    /// The partition of its region, which every ARN it makes is of.
+    pub fn partition(&self) -> shared::domain::Partition {
+        shared::domain::Region::new(&self.region)
+            .map(|r| r.partition())
+            .unwrap_or(shared::domain::Partition::Aws)
     }
 
     /// Kills an emulator this process started, at once, as a crash would.

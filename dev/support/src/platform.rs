@@ -118,7 +118,7 @@ impl EmulatedPlatform {
             None => Account::create(emulator).await,
         };
         let suffix = &options.suffix;
-        let mut stack = base_stack(&template, &account.id, suffix);
+        let mut stack = base_stack(&template, &account.id, &emulator.region, suffix);
         let names = Names::new(suffix);
 
         // The data plane first: its ARNs go into every policy.
@@ -227,7 +227,7 @@ impl EmulatedPlatform {
             .set("StagingBucket", staging_bucket.as_str())
             .set(
                 "StagingBucket.Arn",
-                format!("arn:aws:s3:::{staging_bucket}"),
+                format!("arn:{}:s3:::{staging_bucket}", account.partition),
             )
             .set("FailedInvocationsQueue", failed.0.as_str())
             .set("FailedInvocationsQueue.Arn", failed.1.as_str())
@@ -236,9 +236,10 @@ impl EmulatedPlatform {
 
         let kit_bucket = format!("setup-kit-{suffix}");
         account.create_bucket(&kit_bucket).await;
-        stack
-            .set("SetupKitBucket", kit_bucket.as_str())
-            .set("SetupKitBucket.Arn", format!("arn:aws:s3:::{kit_bucket}"));
+        stack.set("SetupKitBucket", kit_bucket.as_str()).set(
+            "SetupKitBucket.Arn",
+            format!("arn:{}:s3:::{kit_bucket}", account.partition),
+        );
         let kit_templates_url = format!(
             "{}/{kit_bucket}/setup-kit/{}/",
             emulator.endpoint,
@@ -247,15 +248,16 @@ impl EmulatedPlatform {
 
         let connector_name = param(&stack, "ConnectorRoleName");
         let writer_name = param(&stack, "WriterRoleName");
-        let connector_role_arn = format!("arn:aws:iam::{}:role/{connector_name}", account.id);
-        let writer_role_arn = format!("arn:aws:iam::{}:role/{writer_name}", account.id);
+        let connector_role_arn = account.role_arn(&connector_name);
+        let writer_role_arn = account.role_arn(&writer_name);
         stack
             .set("ConnectorRole.Arn", connector_role_arn.as_str())
             .set("WriterRole.Arn", writer_role_arn.as_str());
         let concessions = Concessions {
             connector_role_arn: connector_role_arn.clone(),
             connector_principal: format!(
-                "arn:aws:sts::{}:assumed-role/{connector_name}/{}",
+                "arn:{}:sts::{}:assumed-role/{connector_name}/{}",
+                account.partition,
                 account.id,
                 shared::domain::CONNECTOR_SESSION_NAME
             ),
@@ -406,14 +408,17 @@ impl Names {
     }
 }
 
-/// Pseudo parameters, and every parameter at its default.
-pub fn base_stack(template: &Value, account: &str, suffix: &str) -> Stack {
+/// Pseudo parameters of a stack in `region`, and every parameter at its default.
+pub fn base_stack(template: &Value, account: &str, region: &str, suffix: &str) -> Stack {
+    let partition = shared::domain::Region::new(region)
+        .map(|r| r.partition())
+        .unwrap_or(shared::domain::Partition::Aws);
     let mut stack = Stack::default();
     stack
-        .set("AWS::Partition", "aws")
+        .set("AWS::Partition", partition.as_str())
         .set("AWS::AccountId", account)
-        .set("AWS::Region", crate::accounts::REGION)
-        .set("AWS::URLSuffix", "amazonaws.com")
+        .set("AWS::Region", region)
+        .set("AWS::URLSuffix", partition.dns_suffix())
         .set("AWS::StackName", format!("destinations-{suffix}"));
     for (name, parameter) in template["Parameters"].as_object().expect("Parameters") {
         let default = match (&parameter["Type"], &parameter["Default"]) {
