@@ -22,7 +22,7 @@ async fn delivers(world: &World, id: &str, key: &str, len: usize) -> bool {
 }
 
 /// The trust policy the emulator's IAM evaluates for `role`, replaced as a customer would.
-async fn set_trust(world: &World, role_arn: &str, trust_policy: &str) {
+pub(crate) async fn set_trust(world: &World, role_arn: &str, trust_policy: &str) {
     let name = role_arn.rsplit('/').next().unwrap();
     world
         .customer_role_account()

@@ -1581,18 +1581,12 @@ async fn an_external_id_is_replaced_from_the_page_start_to_completion() {
     browser.assert_accessible("step 2, a rotation open").await;
     browser.screenshot("step-2-rotation-open").await;
     // WHEN the customer applies that trust policy and tests in step 3
-    let name = role_arn.rsplit('/').next().unwrap();
-    world
-        .customer_role_account()
-        .iam()
-        .update_assume_role_policy()
-        .role_name(name)
-        .policy_document(dev_support::platform::customer_document(
-            &browser.text("#doc-trustPolicy").await,
-        ))
-        .send()
-        .await
-        .unwrap();
+    crate::rotation::set_trust(
+        &world,
+        &role_arn,
+        &dev_support::platform::customer_document(&browser.text("#doc-trustPolicy").await),
+    )
+    .await;
     browser.click("#step-2 [data-goto='3']").await;
     browser.wait_visible("#rotation-test-note").await;
     browser.click("#test-connection").await;

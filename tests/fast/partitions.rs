@@ -98,6 +98,15 @@ fn arn_partitions(text: &str) -> Vec<String> {
         .collect()
 }
 
+async fn rendered(world: &MemoryWorld, id: &str) -> Value {
+    world
+        .api()
+        .get(&format!("/destinations/{id}/policies"))
+        .await
+        .expect(200)
+        .json()
+}
+
 fn assert_all_of(d: &Deployment, what: &str, text: &str) {
     let arns = arn_partitions(text);
     assert!(!arns.is_empty(), "{what}: no ARN");
@@ -121,11 +130,7 @@ async fn every_document_principal_link_and_call_of_a_china_or_govcloud_deploymen
             .create_id(json!({"name": "Lake", "bucket": "acme-exports", "folder": "in", "authMode": "iamRole"}))
             .await;
         // WHEN its documents are rendered before it names anything of its partition
-        let policies = api
-            .get(&format!("/destinations/{id}/policies"))
-            .await
-            .expect(200)
-            .json();
+        let policies = rendered(&world, &id).await;
         // THEN they are of the deployment's partition, not `aws`
         assert!(
             policies["platformPrincipal"]
@@ -148,11 +153,7 @@ async fn every_document_principal_link_and_call_of_a_china_or_govcloud_deploymen
             .expect(200)
             .json();
         *role_trust.0.lock().unwrap() = patched["externalId"].as_str().map(str::to_owned);
-        let policies = api
-            .get(&format!("/destinations/{id}/policies"))
-            .await
-            .expect(200)
-            .json();
+        let policies = rendered(&world, &id).await;
         for document in policies["documents"].as_array().unwrap() {
             let text = document["text"].as_str().unwrap();
             assert_all_of(d, document["kind"].as_str().unwrap(), text);
@@ -203,11 +204,7 @@ async fn every_document_principal_link_and_call_of_a_china_or_govcloud_deploymen
         let bucket = api
             .create_id(json!({"name": "Raw", "bucket": "acme-raw", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"}))
             .await;
-        let policies = api
-            .get(&format!("/destinations/{bucket}/policies"))
-            .await
-            .expect(200)
-            .json();
+        let policies = rendered(&world, &bucket).await;
         assert!(
             policies["platformPrincipal"]
                 .as_str()

@@ -604,6 +604,14 @@ impl Destination {
         now: OffsetDateTime,
     ) -> ConnectionEvent {
         ConnectionEvent {
+            changed_by: Some(actor.clone()),
+            ..self.event(kind, now)
+        }
+    }
+
+    /// An event of this destination as it is now (one per version), with nothing but its kind.
+    fn event(&self, kind: ConnectionEventKind, now: OffsetDateTime) -> ConnectionEvent {
+        ConnectionEvent {
             event_id: format!("{}/{}", self.id, self.version),
             kind,
             tenant_id: self.tenant.clone(),
@@ -612,7 +620,7 @@ impl Destination {
             category: None,
             delivery_id: None,
             first_failure_at: None,
-            changed_by: Some(actor.clone()),
+            changed_by: None,
             before: None,
             after: None,
             occurred_at: now,
@@ -801,18 +809,10 @@ impl Destination {
         now: OffsetDateTime,
     ) -> ConnectionEvent {
         ConnectionEvent {
-            event_id: format!("{}/{}", self.id, self.version),
-            kind: ConnectionEventKind::ConfigurationChanged,
-            tenant_id: self.tenant.clone(),
-            destination_id: self.id.clone(),
-            destination_name: self.name.as_str().to_owned(),
-            category: None,
-            delivery_id: None,
-            first_failure_at: None,
             changed_by: Some(changed_by.clone()),
             before: Some(change.before),
             after: Some(change.after),
-            occurred_at: now,
+            ..self.event(ConnectionEventKind::ConfigurationChanged, now)
         }
     }
 
@@ -887,18 +887,9 @@ impl Destination {
         self.changed(now);
         Ok(
             transition.map(|(kind, first_failure_at, category)| ConnectionEvent {
-                event_id: format!("{}/{}", self.id, self.version),
-                kind,
-                tenant_id: self.tenant.clone(),
-                destination_id: self.id.clone(),
-                destination_name: self.name.as_str().to_owned(),
                 category,
-                delivery_id: None,
                 first_failure_at: Some(first_failure_at.unwrap_or(now)),
-                changed_by: None,
-                before: None,
-                after: None,
-                occurred_at: now,
+                ..self.event(kind, now)
             }),
         )
     }
@@ -931,18 +922,11 @@ impl Destination {
             }
         }
         newly_overdue.then(|| ConnectionEvent {
+            // Beside the same version's Failed event: its own id.
             event_id: format!("{}/{}/rotation-overdue", self.id, self.version),
-            kind: ConnectionEventKind::RotationOverdue,
-            tenant_id: self.tenant.clone(),
-            destination_id: self.id.clone(),
-            destination_name: self.name.as_str().to_owned(),
             category: Some(FailureCategory::RetiredExternalIdAccepted),
-            delivery_id: None,
             first_failure_at: Some(result.started_at),
-            changed_by: None,
-            before: None,
-            after: None,
-            occurred_at: now,
+            ..self.event(ConnectionEventKind::RotationOverdue, now)
         })
     }
 }
