@@ -14,6 +14,7 @@ pub mod domain;
 pub mod http;
 #[cfg(feature = "kit")]
 pub mod kit;
+pub mod metrics;
 pub mod policy;
 pub mod ports;
 pub mod telemetry;

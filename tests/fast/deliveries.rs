@@ -207,6 +207,7 @@ async fn the_internal_sample_event_reads_its_caller_from_the_iam_authorizer_only
 async fn the_deliver_function_takes_both_message_kinds_and_fails_only_the_bad_one() {
     // GIVEN the sample batch: a whole request (fire and forget) and a reference to a delivery
     // that was never stored, aimed at a saved destination of tenant-a
+    shared::metrics::capture();
     let world = world();
     let id = saved_destination(&world).await;
     let raw = dev_support::events::raw("deliver-sqs-batch.json")
@@ -261,6 +262,25 @@ async fn the_deliver_function_takes_both_message_kinds_and_fails_only_the_bad_on
         delivered["requestedBy"],
         "platform:queue:AROAEXAMPLE:export-run-1"
     );
+    // AND its metric line counts it delivered, with its size and duration
+    let lines: Vec<Value> = shared::metrics::captured()
+        .into_iter()
+        .filter(|l| l["destinationId"] == id.as_str() && l["deliveryId"] == "export-2026-12-05")
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let metric_names: Vec<&Value> = lines[0]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| &m["Name"])
+        .collect();
+    assert_eq!(
+        metric_names,
+        ["Deliveries", "BytesDelivered", "DeliveryDurationMs"]
+    );
+    assert_eq!(lines[0]["Outcome"], "delivered");
+    assert_eq!(lines[0]["BytesDelivered"], 4);
+    assert!(lines[0]["DeliveryDurationMs"].is_number());
     let objects = world.writer.objects.lock().unwrap().clone();
     assert_eq!(objects.len(), objects_before + 1);
     assert_eq!(

@@ -8,6 +8,7 @@ mod deliveries;
 mod fairness;
 mod handlers;
 mod layout;
+mod metrics;
 mod partitions;
 mod permissions;
 mod policy_preview;

@@ -116,6 +116,17 @@ where
         let Some(result) = self.run_in_slot(request, &target).await? else {
             return Ok(Outcome::Deferred);
         };
+        // How late the check ran against when it was due.
+        let lag = destination
+            .revalidation()
+            .next_check_at
+            .map(|due| (now - due).as_seconds_f64());
+        crate::metrics::check(
+            crate::metrics::CheckKind::Revalidation,
+            request.destination_id.as_str(),
+            &result,
+            lag,
+        );
         let passed = result.passed;
         let transition = match record_active_check(
             self.store,
@@ -204,6 +215,9 @@ pub async fn record_active_check<S: DestinationRepository + CheckHistory>(
         },
         version: destination.version(),
     });
+    let failed = event
+        .as_ref()
+        .is_some_and(|e| e.kind == crate::domain::revalidation::ConnectionEventKind::Failed);
     let events: Vec<_> = event.into_iter().chain(overdue).collect();
     let effects = SideEffects {
         activity: activity.as_ref(),
@@ -217,7 +231,12 @@ pub async fn record_active_check<S: DestinationRepository + CheckHistory>(
         tracing::warn!(destination_id = %destination.id(), error = %e, "check history entry not written");
     }
     match stored {
-        Ok(()) => Ok(Some(!events.is_empty())),
+        Ok(()) => {
+            if failed {
+                crate::metrics::destination_failed(destination.id().as_str());
+            }
+            Ok(Some(!events.is_empty()))
+        }
         Err(StoreError::VersionConflict { .. }) => Ok(None),
         Err(e) => Err(e),
     }

@@ -89,6 +89,12 @@ where
             tracing::warn!(error = %e, "check slot not released");
         }
         let result = result?;
+        crate::metrics::check(
+            crate::metrics::CheckKind::TestConnection,
+            id.as_str(),
+            &result,
+            None,
+        );
         tracing::info!(
             destination_id = %id,
             passed = result.passed,
@@ -129,6 +135,12 @@ where
         let target = CheckTarget::active(&destination, now).ok_or(TestError::NotSaved)?;
         let slot = self.take_slot(caller, now).await?;
         let result = run(self.writer, &target, self.platform, self.settings).await;
+        crate::metrics::check(
+            crate::metrics::CheckKind::CheckNow,
+            id.as_str(),
+            &result,
+            None,
+        );
         if let Err(e) = self.store.release_slot(caller.tenant, &slot).await {
             tracing::warn!(error = %e, "check slot not released");
         }

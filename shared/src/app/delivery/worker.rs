@@ -115,7 +115,15 @@ where
                 tracing::warn!(delivery_id = %delivery.id, "attempt overtaken after its lease");
                 Ok(DeliverOutcome::Skipped(Skipped::TakenByAnother))
             }
-            other => other.map(|()| DeliverOutcome::Attempted(attempted)),
+            other => other.map(|()| {
+                let outcome = match attempted {
+                    Attempted::Delivered => "delivered",
+                    Attempted::WillRetry(_) => "willRetry",
+                    Attempted::Parked(_) => "parked",
+                };
+                crate::metrics::delivery(&delivery, outcome);
+                DeliverOutcome::Attempted(attempted)
+            }),
         }
     }
 
