@@ -3,6 +3,7 @@
 //! nothing at cold start; a line names destinations only by id and never carries an External ID.
 //! template.yaml's alarms name the metrics and dimensions defined here.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::Mutex;
 
 use serde_json::{Map, Value, json};
@@ -142,18 +143,24 @@ fn emit(dimensions: &[(&str, &str)], metrics: &[(&str, Value, &str)], properties
             }],
         }),
     );
-    let text = Value::Object(line).to_string();
-    let mut captured = CAPTURED.lock().unwrap_or_else(|p| p.into_inner());
-    match captured.as_mut() {
-        Some(lines) => lines.push(text),
-        None => println!("{text}"),
+    write(Value::Object(line).to_string());
+}
+
+fn write(text: String) {
+    #[cfg(any(test, feature = "test-util"))]
+    if let Some(lines) = CAPTURED.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+        lines.push(text);
+        return;
     }
+    println!("{text}");
 }
 
 /// Lines kept in memory instead of printed, while a test reads them.
+#[cfg(any(test, feature = "test-util"))]
 static CAPTURED: Mutex<Option<Vec<String>>> = Mutex::new(None);
 
 /// From now on, metric lines are kept for [`captured`] instead of printed (tests).
+#[cfg(any(test, feature = "test-util"))]
 pub fn capture() {
     CAPTURED
         .lock()
@@ -162,6 +169,7 @@ pub fn capture() {
 }
 
 /// The lines emitted since [`capture`], parsed.
+#[cfg(any(test, feature = "test-util"))]
 pub fn captured() -> Vec<Value> {
     CAPTURED
         .lock()
