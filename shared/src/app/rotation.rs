@@ -19,16 +19,12 @@ pub async fn start<S: DestinationRepository>(
     precondition: Precondition,
     now: OffsetDateTime,
 ) -> Result<Destination, ModifyError<RotationError>> {
-    modify(store, caller, id, precondition, now, |destination| {
-        destination.start_rotation(caller.actor, now)?;
-        Ok(Change {
-            activity: Some(Activity::ExternalIdRotationStarted),
-            events: vec![destination.rotation_event(
-                ConnectionEventKind::RotationStarted,
-                caller.actor,
-                now,
-            )],
-        })
+    let step = Step {
+        activity: Activity::ExternalIdRotationStarted,
+        event: Some(ConnectionEventKind::RotationStarted),
+    };
+    step.apply(store, caller, id, precondition, now, |d| {
+        d.start_rotation(caller.actor, now)
     })
     .await
 }
@@ -41,9 +37,12 @@ pub async fn cancel<S: DestinationRepository>(
     precondition: Precondition,
     now: OffsetDateTime,
 ) -> Result<Destination, ModifyError<RotationError>> {
-    modify(store, caller, id, precondition, now, |destination| {
-        destination.cancel_rotation(now)?;
-        Ok(Change::recorded(Activity::ExternalIdRotationCancelled))
+    let step = Step {
+        activity: Activity::ExternalIdRotationCancelled,
+        event: None,
+    };
+    step.apply(store, caller, id, precondition, now, |d| {
+        d.cancel_rotation(now)
     })
     .await
 }
@@ -58,16 +57,43 @@ pub async fn complete<S: DestinationRepository>(
     precondition: Precondition,
     now: OffsetDateTime,
 ) -> Result<Destination, ModifyError<RotationError>> {
-    modify(store, caller, id, precondition, now, |destination| {
-        destination.complete_rotation(grace, now)?;
-        Ok(Change {
-            activity: Some(Activity::ExternalIdRotationCompleted),
-            events: vec![destination.rotation_event(
-                ConnectionEventKind::RotationCompleted,
-                caller.actor,
-                now,
-            )],
-        })
+    let step = Step {
+        activity: Activity::ExternalIdRotationCompleted,
+        event: Some(ConnectionEventKind::RotationCompleted),
+    };
+    step.apply(store, caller, id, precondition, now, |d| {
+        d.complete_rotation(grace, now)
     })
     .await
+}
+
+/// One step of a rotation: what it records, and the event it raises.
+struct Step {
+    activity: Activity,
+    event: Option<ConnectionEventKind>,
+}
+
+impl Step {
+    async fn apply<S: DestinationRepository>(
+        self,
+        store: &S,
+        caller: Caller<'_>,
+        id: &DestinationId,
+        precondition: Precondition,
+        now: OffsetDateTime,
+        change: impl Fn(&mut Destination) -> Result<(), RotationError>,
+    ) -> Result<Destination, ModifyError<RotationError>> {
+        modify(store, caller, id, precondition, now, |destination| {
+            change(destination)?;
+            Ok(Change {
+                activity: Some(self.activity.clone()),
+                events: self
+                    .event
+                    .map(|kind| destination.rotation_event(kind, caller.actor, now))
+                    .into_iter()
+                    .collect(),
+            })
+        })
+        .await
+    }
 }
