@@ -1449,6 +1449,17 @@ async fn every_detail_is_editable_and_a_change_to_the_documents_is_shown_before_
     );
     let stored = world.api().get(&format!("/destinations/{id}")).await.json();
     assert_eq!(stored["folder"], "moved/");
+    // AND a new destination starts from an empty form, not from these details
+    browser.click("#back-to-list").await;
+    browser.click("#new-destination").await;
+    browser.wait_visible("#step-1").await;
+    assert_eq!(
+        browser.text("#step-1-title").await,
+        "Step 1. New destination"
+    );
+    assert_eq!(browser.value("#name").await, "");
+    assert_eq!(browser.value("#folder").await, "");
+    assert!(browser.is_enabled("#auth-iam-role").await);
     browser.close().await;
 }
 

@@ -679,6 +679,7 @@ function renderDetails() {
   const destination = state.destination;
   const form = $("create-form");
   clearErrors(form, $("create-errors"));
+  form.dataset.destination = destination.id;
   for (const field of DETAIL_FIELDS) $(field).value = detailValue(destination, field);
   for (const radio of form.querySelectorAll('input[name="authMode"]')) {
     radio.checked = radio.value === destination.authMode;
@@ -855,6 +856,11 @@ function diffLines(before, after, wholeIsNew) {
 
 function resetCreateForm() {
   const form = $("create-form");
+  // A destination's details are not a new one's; what the user typed for a new one stays.
+  if (form.dataset.destination) {
+    form.reset();
+    delete form.dataset.destination;
+  }
   clearErrors(form, $("create-errors"));
   for (const radio of form.querySelectorAll('input[name="authMode"]')) radio.disabled = false;
   $("create-submit").textContent = "Create and continue";
