@@ -27,7 +27,8 @@ pub async fn route<S: DestinationRepository>(
             rotation::complete(&app.store, grace, caller, id, precondition, now).await?
         }
         Route::CancelRotation(id) => {
-            rotation::cancel(&app.store, caller, id, precondition, now).await?
+            let grace = app.settings.external_id_grace;
+            rotation::cancel(&app.store, grace, caller, id, precondition, now).await?
         }
         _ => {
             return Err(Problem::not_found(format!(

@@ -24,6 +24,7 @@ const CATEGORY_NAMES = {
   unexpectedBucketOwner: "Bucket owned by another account",
   aclRejected: "ACL rejected",
   bucketPolicyGrantsOthers: "Bucket policy grants more than this destination",
+  retiredExternalIdAccepted: "Role still accepts a retired External ID",
   transient: "Temporary AWS error",
   timedOut: "Timed out",
 };
@@ -1043,14 +1044,23 @@ function renderRotation(destination) {
   if (!roleMode) return;
   const rotation = destination.externalIdRotation || { next: null, retired: [] };
   const next = rotation.next;
+  $("rotation-start").disabled = false;
+  $("rotation-cancel").disabled = false;
   $("rotation-none").hidden = Boolean(next);
   $("rotation-open").hidden = !next;
   if (next) {
+    // Completion needs the proof on the role deliveries use (the saved one, once saved).
+    const deliveringRole = destination.active ? destination.active.roleArn : destination.roleArn;
+    const proven = Boolean(next.provenAt) && next.provenRoleArn === deliveringRole;
     $("next-external-id").value = next.externalId;
-    $("rotation-state").textContent = next.provenAt
-      ? `Proven: Test Connection assumed ${next.provenRoleArn} with the next External ID (${formatTime(next.provenAt)}). Complete the rotation to send only the next one from now on.`
-      : "Not proven yet: apply the trust policy below (it accepts both IDs; or run the stack update, the CLI script or Terraform again), then run Test Connection in step 3. Deliveries keep using the current External ID meanwhile.";
-    $("rotation-complete").disabled = !next.provenAt;
+    let text = "Not proven yet: apply the trust policy below (it accepts both IDs; or run the stack update, the CLI script or Terraform again), then run Test Connection in step 3. Deliveries keep using the current External ID meanwhile.";
+    if (proven) {
+      text = `Proven: Test Connection assumed ${next.provenRoleArn} with the next External ID (${formatTime(next.provenAt)}). Complete the rotation to send only the next one from now on.`;
+    } else if (next.provenAt) {
+      text = `Test Connection proved the next External ID on ${next.provenRoleArn}, but deliveries use ${deliveringRole}: discard the pending role change, or test that role, before completing.`;
+    }
+    $("rotation-state").textContent = text;
+    $("rotation-complete").disabled = !proven;
   }
   $("rotation-retired").replaceChildren(...rotation.retired.map((retired) => {
     const item = document.createElement("li");
@@ -1069,6 +1079,9 @@ async function rotate(step) {
   };
   const box = $("rotation-errors");
   clearErrors($("rotation"), box);
+  const buttons = ["rotation-start", "rotation-complete", "rotation-cancel"].map($);
+  const wasDisabled = buttons.map((b) => b.disabled);
+  for (const button of buttons) button.disabled = true;
   try {
     const { body, etag } = await api("POST", destinationPath(state.destination.id, `/external-id/rotation${step}`), {
       headers: { "If-Match": state.etag },
@@ -1078,11 +1091,16 @@ async function rotate(step) {
     await renderGrantAccess();
     announce(messages[step]);
   } catch (error) {
+    buttons.forEach((button, i) => { button.disabled = wasDisabled[i]; });
     if (error.status === 412) {
       const ours = state.destination;
-      await loadDestination(ours.id);
-      await renderGrantAccess();
-      error.problem.detail = `${theirChanges(ours, state.destination)} The page now shows their version.`;
+      try {
+        await loadDestination(ours.id);
+        await renderGrantAccess();
+        error.problem.detail = `${theirChanges(ours, state.destination)} The page now shows their version.`;
+      } catch {
+        // Their version could not be read: the original problem still says what happened.
+      }
     }
     showProblem(error, box);
   }

@@ -48,13 +48,27 @@ pub async fn sweep<O: Outbox, E: EventPublisher>(
     publisher: &E,
     before: OffsetDateTime,
 ) -> Result<usize, EventsError> {
+    let mut oldest: Option<OffsetDateTime> = None;
+    let swept = publish_backlog(outbox, publisher, before, &mut oldest).await;
+    // What an alarm watches, whether or not publishing worked: how long the oldest unpublished
+    // event had waited.
+    let age = oldest.map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64());
+    crate::metrics::outbox_oldest(age);
+    swept
+}
+
+async fn publish_backlog<O: Outbox, E: EventPublisher>(
+    outbox: &O,
+    publisher: &E,
+    before: OffsetDateTime,
+    oldest: &mut Option<OffsetDateTime>,
+) -> Result<usize, EventsError> {
     let mut published = 0;
     let mut cursor: Option<String> = None;
-    let mut oldest: Option<OffsetDateTime> = None;
     loop {
         let page = outbox.backlog(before, cursor.as_deref()).await?;
         for event in &page.items {
-            oldest = Some(oldest.map_or(event.occurred_at, |o| o.min(event.occurred_at)));
+            *oldest = Some(oldest.map_or(event.occurred_at, |o| o.min(event.occurred_at)));
             if publish(outbox, publisher, &event.tenant_id, &event.event_id).await?
                 == Delivery::Published
             {
@@ -63,13 +77,7 @@ pub async fn sweep<O: Outbox, E: EventPublisher>(
         }
         match page.next_cursor {
             Some(next) => cursor = Some(next),
-            None => {
-                // What an alarm watches: how long the oldest unpublished event had waited.
-                let age =
-                    oldest.map_or(0.0, |at| (OffsetDateTime::now_utc() - at).as_seconds_f64());
-                crate::metrics::outbox_oldest(age);
-                return Ok(published);
-            }
+            None => return Ok(published),
         }
     }
 }

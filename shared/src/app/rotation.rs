@@ -29,9 +29,11 @@ pub async fn start<S: DestinationRepository>(
     .await
 }
 
-/// Drops the open rotation; the current External ID stays the only one.
+/// Drops the open rotation; the current External ID stays the only one, and the next one is
+/// retired for `grace` (it may already be in the role's trust policy).
 pub async fn cancel<S: DestinationRepository>(
     store: &S,
+    grace: time::Duration,
     caller: Caller<'_>,
     id: &DestinationId,
     precondition: Precondition,
@@ -42,7 +44,7 @@ pub async fn cancel<S: DestinationRepository>(
         event: None,
     };
     step.apply(store, caller, id, precondition, now, |d| {
-        d.cancel_rotation(now)
+        d.cancel_rotation(grace, now)
     })
     .await
 }

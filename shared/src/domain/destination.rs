@@ -236,6 +236,10 @@ pub enum SaveError {
     ConfigurationChangedSinceTest,
     #[error("nothing to save: the active configuration is already the tested one")]
     NothingToSave,
+    #[error(
+        "an External ID rotation is open: its tests present the next ID, which deliveries do not use yet; complete or cancel the rotation, then test and save"
+    )]
+    RotationOpen,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -534,9 +538,29 @@ impl Destination {
         Ok(())
     }
 
-    /// Drops an open rotation: the current ID stays, the next one is forgotten.
-    pub fn cancel_rotation(&mut self, now: OffsetDateTime) -> Result<(), RotationError> {
-        self.rotation.next.take().ok_or(RotationError::NotOpen)?;
+    /// Drops an open rotation: the current ID stays the only one. The next one may already be in
+    /// the role's trust policy (it was shown and offered), so it is retired like a replaced ID:
+    /// after `grace` a role that still accepts it fails its checks. A test that presented it
+    /// proves nothing about the current ID, so it no longer counts for Save.
+    pub fn cancel_rotation(
+        &mut self,
+        grace: time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), RotationError> {
+        let next = self.rotation.next.take().ok_or(RotationError::NotOpen)?;
+        if self
+            .latest_test
+            .as_ref()
+            .is_some_and(|t| t.started_at >= next.started_at)
+        {
+            self.latest_test = None;
+        }
+        self.rotation.retired.push(RetiredExternalId {
+            id: next.id,
+            retired_at: now,
+            grace_ends_at: now + grace,
+            overdue_reported: false,
+        });
         self.changed(now);
         Ok(())
     }
@@ -763,6 +787,9 @@ impl Destination {
         settings: &RevalidationSettings,
         now: OffsetDateTime,
     ) -> Result<Option<TargetChange>, SaveError> {
+        if self.rotation.is_open() {
+            return Err(SaveError::RotationOpen);
+        }
         let test = self.latest_test.as_ref().ok_or(SaveError::NeverTested)?;
         if test.config_version != self.config_version {
             return Err(SaveError::ConfigurationChangedSinceTest);
@@ -907,7 +934,12 @@ impl Destination {
         now: OffsetDateTime,
     ) -> Option<ConnectionEvent> {
         let probed = now;
-        if result.passed {
+        let guard_passed = result.stages.iter().any(|s| {
+            s.stage == super::check::Stage::ConfusedDeputyGuard
+                && s.status == super::check::StageStatus::Passed
+        });
+        if result.passed || guard_passed {
+            // The guard tried every due retired ID and the role refused each.
             self.rotation.retired.retain(|r| r.grace_ends_at > probed);
             return None;
         }

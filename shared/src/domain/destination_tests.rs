@@ -436,15 +436,28 @@ fn a_rotation_starts_once_in_role_mode_and_cancels_only_when_open() {
         Err(RotationError::NotRoleMode)
     );
     let mut d = saved_role();
-    assert_eq!(d.cancel_rotation(NOW), Err(RotationError::NotOpen));
+    let grace = time::Duration::days(7);
+    assert_eq!(d.cancel_rotation(grace, NOW), Err(RotationError::NotOpen));
     d.start_rotation(&actor(), NOW).unwrap();
     assert_eq!(
         d.start_rotation(&actor(), NOW),
         Err(RotationError::AlreadyOpen)
     );
-    d.cancel_rotation(NOW).unwrap();
+    let next = d.rotation().next.as_ref().unwrap().id.clone();
+    // (a test during the rotation presented the next ID: it must not let Save through)
+    assert!(d.record_test(result(d.config_version(), None), Some(&next), NOW));
+    assert_eq!(
+        d.save(&RevalidationSettings::default(), NOW),
+        Err(SaveError::RotationOpen)
+    );
+    d.cancel_rotation(grace, NOW).unwrap();
     assert!(!d.rotation().is_open());
     assert_eq!(d.external_id_under_test(), d.external_id());
+    // THEN the next ID is retired like a replaced one (it may be in the trust policy already),
+    // and the test that presented it no longer counts
+    assert_eq!(d.rotation().retired[0].id, next);
+    assert_eq!(d.rotation().retired[0].grace_ends_at, NOW + grace);
+    assert!(d.latest_test().is_none());
 }
 
 #[test]

@@ -154,6 +154,7 @@ impl From<SaveError> for Problem {
     fn from(error: SaveError) -> Self {
         let kind = match error {
             SaveError::NothingToSave => ProblemType::NothingToSave,
+            SaveError::RotationOpen => ProblemType::RotationOpen,
             _ => ProblemType::NotVerified,
         };
         Problem::of(kind, format!("Cannot save: {error}."))
