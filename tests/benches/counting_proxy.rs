@@ -10,34 +10,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// Per service: requests, and the summed round trips to the emulator.
-#[derive(Clone, Default)]
-pub struct Counts(Arc<Mutex<BTreeMap<String, (u64, Duration)>>>);
-
-impl Counts {
-    /// Requests per service since the last take.
-    pub fn take(&self) -> BTreeMap<String, u64> {
-        self.take_timed()
-            .into_iter()
-            .map(|(service, (n, _))| (service, n))
-            .collect()
-    }
-
-    /// Requests and mean round trip to the emulator per service since the last take.
-    pub fn take_timed(&self) -> BTreeMap<String, (u64, Duration)> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
-            .into_iter()
-            .map(|(service, (n, total))| (service, (n, total / n.max(1) as u32)))
-            .collect()
-    }
-
-    fn record(&self, service: &str, round_trip: Duration) {
-        let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let entry = counts.entry(service.to_owned()).or_default();
-        entry.0 += 1;
-        entry.1 += round_trip;
-    }
-}
+pub use support::stand_in::Counts;
 
 pub struct CountingProxy {
     pub endpoint: String,

@@ -15,3 +15,4 @@ mod policy_preview;
 mod ports;
 mod revalidation;
 mod rotation;
+mod writer_sessions;

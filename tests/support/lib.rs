@@ -8,6 +8,7 @@ pub mod browser;
 pub mod contract;
 pub mod memory;
 pub mod ports;
+pub mod stand_in;
 #[cfg(feature = "emulator")]
 pub mod world;
 

@@ -8,7 +8,7 @@
 
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_s3::config::{Credentials, Region};
+use aws_sdk_s3::config::{Credentials, IdentityCache, Region};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
@@ -69,12 +69,19 @@ impl AwsWriter {
             .configure(config)
             .build()
             .await;
+        // The connector's session gets a cache of its own. The SDK's default cache is shared by
+        // every client built from `config`, holds 64 credential sets and evicts an arbitrary one
+        // when full: every per-call S3 client (one per destination session) would add a set,
+        // and once the connector's was evicted each check paid an extra AssumeRole for it.
         let as_connector = config
             .to_builder()
             .credentials_provider(SharedCredentialsProvider::new(provider))
+            .identity_cache(IdentityCache::lazy().build())
             .build();
+        // A destination's session signs the one call it was assumed for: nothing to cache.
         let s3_base = aws_sdk_s3::config::Builder::from(config)
             .force_path_style(options.force_path_style)
+            .identity_cache(IdentityCache::no_cache())
             .build();
         Self {
             multipart_action_names: options.multipart_action_names,
@@ -486,104 +493,106 @@ mod tests {
     #[test]
     fn every_answer_the_checks_distinguish_is_classified() {
         use ProbeFailure::*;
-        assert_eq!(
-            answer(Some("AccessDenied"), "Access Denied", 403, None),
-            AccessDenied
-        );
-        assert_eq!(
-            answer(Some("AccessDeniedException"), "", 403, None),
-            AccessDenied
-        );
-        assert_eq!(answer(Some("NoSuchBucket"), "", 404, None), NoSuchBucket);
-        assert_eq!(
-            answer(Some("PermanentRedirect"), "", 301, Some("eu-west-1")),
-            WrongRegion {
-                actual: "eu-west-1".into()
-            }
-        );
-        assert_eq!(
-            answer(None, "", 301, Some("eu-west-1")),
-            WrongRegion {
-                actual: "eu-west-1".into()
-            }
-        );
-        assert_eq!(answer(Some("PermanentRedirect"), "", 301, None), Other);
-        assert_eq!(
-            answer(Some("KMS.DisabledException"), "", 400, None),
-            KmsDenied(KmsRefusal::KeyNotEnabled)
-        );
-        assert_eq!(
-            answer(Some("KMS.KMSInvalidStateException"), "", 400, None),
-            KmsDenied(KmsRefusal::KeyNotEnabled)
-        );
-        assert_eq!(
-            answer(Some("KMS.NotFoundException"), "Invalid keyId", 400, None),
-            KmsDenied(KmsRefusal::KeyNotFound)
-        );
-        assert_eq!(
-            answer(
-                Some("AccessDenied"),
-                "not authorized to perform kms:GenerateDataKey",
-                403,
-                None
-            ),
-            KmsDenied(KmsRefusal::Unspecified)
-        );
-        let denied = |why: &str| {
-            answer(
-                Some("AccessDenied"),
-                &format!(
-                    "User: arn:aws:sts::111122223333:assumed-role/r/destination-1 is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:111122223333:key/k {why}"
-                ),
-                403,
-                None,
+        let kms_denied = |why: &str| {
+            format!(
+                "User: arn:aws:sts::111122223333:assumed-role/r/destination-1 is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:111122223333:key/k {why}"
             )
         };
-        assert_eq!(
-            denied("because no resource-based policy allows the kms:GenerateDataKey action"),
-            KmsDenied(KmsRefusal::KeyPolicy)
-        );
-        assert_eq!(
-            denied("because no identity-based policy allows the kms:GenerateDataKey action"),
-            KmsDenied(KmsRefusal::IdentityPolicy)
-        );
-        assert_eq!(
-            denied("because no session policy allows the kms:GenerateDataKey action"),
-            KmsDenied(KmsRefusal::IdentityPolicy)
-        );
-        assert_eq!(
-            denied("with an explicit deny in a resource-based policy"),
-            KmsDenied(KmsRefusal::ExplicitDeny)
-        );
-        assert_eq!(
-            answer(
-                Some("AccessDenied"),
-                "User: arn:aws:sts::1:assumed-role/w/destination-1 is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::acme-kms-logs/x",
-                403,
-                None
+        let moved = || WrongRegion {
+            actual: "eu-west-1".into(),
+        };
+        // (code, message, status, x-amz-bucket-region) → what the check makes of it
+        type Row = (Option<&'static str>, String, u16, Option<&'static str>, ProbeFailure);
+        let table: Vec<Row> = vec![
+            (Some("AccessDenied"), "Access Denied".into(), 403, None, AccessDenied),
+            (Some("AccessDeniedException"), String::new(), 403, None, AccessDenied),
+            (Some("NoSuchBucket"), String::new(), 404, None, NoSuchBucket),
+            (Some("PermanentRedirect"), String::new(), 301, Some("eu-west-1"), moved()),
+            (None, String::new(), 301, Some("eu-west-1"), moved()),
+            (Some("PermanentRedirect"), String::new(), 301, None, Other),
+            (
+                Some("KMS.DisabledException"),
+                String::new(),
+                400,
+                None,
+                KmsDenied(KmsRefusal::KeyNotEnabled),
             ),
-            AccessDenied,
-            "a bucket named for KMS is no KMS failure"
-        );
-        assert_eq!(
-            answer(
-                Some("AccessDenied"),
-                "on resource: arn:aws:kms:eu-west-1:1:key/k",
-                403,
-                None
+            (
+                Some("KMS.KMSInvalidStateException"),
+                String::new(),
+                400,
+                None,
+                KmsDenied(KmsRefusal::KeyNotEnabled),
             ),
-            KmsDenied(KmsRefusal::Unspecified)
-        );
-        assert_eq!(
-            answer(Some("AccessControlListNotSupported"), "", 400, None),
-            AclRejected
-        );
-        assert_eq!(
-            answer(Some("InvalidArgument"), "ACL not allowed", 400, None),
-            AclRejected
-        );
-        assert_eq!(answer(Some("SlowDown"), "", 503, None), Throttled);
-        assert_eq!(answer(Some("Weird"), "", 500, None), Throttled);
-        assert_eq!(answer(Some("Weird"), "", 400, None), Other);
+            (
+                Some("KMS.NotFoundException"),
+                "Invalid keyId".into(),
+                400,
+                None,
+                KmsDenied(KmsRefusal::KeyNotFound),
+            ),
+            (
+                Some("AccessDenied"),
+                "not authorized to perform kms:GenerateDataKey".into(),
+                403,
+                None,
+                KmsDenied(KmsRefusal::Unspecified),
+            ),
+            (
+                Some("AccessDenied"),
+                kms_denied("because no resource-based policy allows the kms:GenerateDataKey action"),
+                403,
+                None,
+                KmsDenied(KmsRefusal::KeyPolicy),
+            ),
+            (
+                Some("AccessDenied"),
+                kms_denied("because no identity-based policy allows the kms:GenerateDataKey action"),
+                403,
+                None,
+                KmsDenied(KmsRefusal::IdentityPolicy),
+            ),
+            (
+                Some("AccessDenied"),
+                kms_denied("because no session policy allows the kms:GenerateDataKey action"),
+                403,
+                None,
+                KmsDenied(KmsRefusal::IdentityPolicy),
+            ),
+            (
+                Some("AccessDenied"),
+                kms_denied("with an explicit deny in a resource-based policy"),
+                403,
+                None,
+                KmsDenied(KmsRefusal::ExplicitDeny),
+            ),
+            // A bucket named for KMS is no KMS failure.
+            (
+                Some("AccessDenied"),
+                "User: arn:aws:sts::1:assumed-role/w/destination-1 is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::acme-kms-logs/x".into(),
+                403,
+                None,
+                AccessDenied,
+            ),
+            (
+                Some("AccessDenied"),
+                "on resource: arn:aws:kms:eu-west-1:1:key/k".into(),
+                403,
+                None,
+                KmsDenied(KmsRefusal::Unspecified),
+            ),
+            (Some("AccessControlListNotSupported"), String::new(), 400, None, AclRejected),
+            (Some("InvalidArgument"), "ACL not allowed".into(), 400, None, AclRejected),
+            (Some("SlowDown"), String::new(), 503, None, Throttled),
+            (Some("Weird"), String::new(), 500, None, Throttled),
+            (Some("Weird"), String::new(), 400, None, Other),
+        ];
+        for (code, message, status, region, expected) in table {
+            assert_eq!(
+                answer(code, &message, status, region),
+                expected,
+                "{code:?} {status} {message:?}"
+            );
+        }
     }
 }
