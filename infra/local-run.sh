@@ -19,7 +19,9 @@ done
 start_fakecloud_build
 ensure_python_tools
 
-built_before=$([ -x target/debug/local-run ] && echo yes || echo no)
+# Where cargo puts the server (CARGO_TARGET_DIR when set, as cargo does).
+SERVER="${CARGO_TARGET_DIR:-$ROOT/target}/debug/local-run"
+built_before=$([ -x "$SERVER" ] && echo yes || echo no)
 if [ "$built_before" = no ]; then estimate=14; else estimate=1; fi
 phase "building the local server" "$estimate"
 # The same features as the test build, so that either build reuses the other's artifacts.
@@ -44,7 +46,7 @@ done
 port_busy "$EMULATOR_PORT" || die "the AWS emulator did not listen on 127.0.0.1:$EMULATOR_PORT within 20 s"
 
 phase "setting up the platform in the emulator and serving"
-FAKECLOUD_ENDPOINT="http://127.0.0.1:$EMULATOR_PORT" PORT="$PORT" target/debug/local-run &
+FAKECLOUD_ENDPOINT="http://127.0.0.1:$EMULATOR_PORT" PORT="$PORT" "$SERVER" &
 SERVER_PID=$!
 # Ctrl-C reaches the whole process group: the server stops by itself, and its exit status (not a
 # blanket 0) is the script's, so a server that fails to stop cleanly is seen.

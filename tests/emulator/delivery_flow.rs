@@ -79,12 +79,11 @@ async fn a_staged_file_reaches_a_role_destination_once_however_often_it_is_asked
         .expect(200)
         .json();
     assert_eq!(again["status"], "delivered");
-    let other = world
+    world
         .api()
         .request_delivery(ask(&world, &id, "export-1", "tenant-a/other.csv"))
         .await
-        .expect(409);
-    assert_eq!(other.problem(), "delivery-conflict");
+        .expect_problem(409, "delivery-conflict");
     // THEN nothing more was queued or written: one object besides the connection test's
     assert_eq!(world.settle().await.delivery_messages, 0);
     let mut keys = account.object_keys(&bucket).await;

@@ -99,13 +99,9 @@ async fn a_role_moves_to_a_new_external_id_without_a_moment_where_deliveries_sto
     assert!(delivers(&world, &id, "exports/during-rotation.bin", 1024).await);
     assert_eq!(revalidate(&world, &id, time::Duration::ZERO).await, "");
     // AND completion is refused before a passing test with the next ID
-    assert_eq!(
-        api.send(rotation(&id, "/complete"))
-            .await
-            .expect(409)
-            .problem(),
-        "rotation-not-proven"
-    );
+    api.send(rotation(&id, "/complete"))
+        .await
+        .expect_problem(409, "rotation-not-proven");
     // AND Test Connection, which presents the next ID, is refused by the unchanged role
     let refused = api.test(&id).await.expect(200).json();
     assert_eq!(

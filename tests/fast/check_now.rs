@@ -95,14 +95,12 @@ async fn a_destination_never_saved_has_nothing_to_check_now() {
             serde_json::json!({"name": "Lake", "bucket": "acme-exports", "authMode": "iamRole"}),
         )
         .await;
-    let reply = api
-        .send(request(
-            "POST",
-            &format!("/destinations/{}/check", draft["id"].as_str().unwrap()),
-        ))
-        .await
-        .expect(409);
-    assert_eq!(reply.problem(), "not-saved");
+    api.send(request(
+        "POST",
+        &format!("/destinations/{}/check", draft["id"].as_str().unwrap()),
+    ))
+    .await
+    .expect_problem(409, "not-saved");
 }
 
 #[tokio::test]

@@ -71,10 +71,9 @@ async fn an_exporter_asks_once_and_asking_again_changes_nothing() {
     assert_eq!(again.json(), delivery);
     assert_eq!(world.delivery_queue.queued.lock().unwrap().len(), 1);
     // WHEN it asks again with another file THEN the delivery id is taken
-    let other = ask_as_exporter(&world, ask(&id, "export-1", "tenant-a/2.csv"))
+    ask_as_exporter(&world, ask(&id, "export-1", "tenant-a/2.csv"))
         .await
-        .expect(409);
-    assert_eq!(other.problem(), "delivery-conflict");
+        .expect_problem(409, "delivery-conflict");
     // AND the tenant reads the delivery and its activity names the exporter
     let read = world
         .api()
@@ -110,10 +109,9 @@ async fn deliveries_go_only_to_saved_destinations_of_the_named_tenant_from_stagi
     // Another tenant named: the destination does not exist for it.
     let mut foreign = ask(&id, "export-1", "k");
     foreign["tenantId"] = json!("tenant-b");
-    assert_eq!(
-        ask_as_exporter(&world, foreign).await.expect(404).problem(),
-        "not-found"
-    );
+    ask_as_exporter(&world, foreign)
+        .await
+        .expect_problem(404, "not-found");
     // A file outside the staging bucket.
     let mut elsewhere = ask(&id, "export-1", "k");
     elsewhere["source"]["bucket"] = json!("someone-elses-bucket");
@@ -127,13 +125,9 @@ async fn deliveries_go_only_to_saved_destinations_of_the_named_tenant_from_stagi
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(
-        ask_as_exporter(&world, ask(&draft, "export-1", "k"))
-            .await
-            .expect(409)
-            .problem(),
-        "not-saved"
-    );
+    ask_as_exporter(&world, ask(&draft, "export-1", "k"))
+        .await
+        .expect_problem(409, "not-saved");
     // Every bad field at once, and nothing stored or queued.
     let bad = ask_as_exporter(
         &world,
@@ -162,12 +156,11 @@ async fn deliveries_go_only_to_saved_destinations_of_the_named_tenant_from_stagi
     );
     assert!(world.delivery_queue.queued.lock().unwrap().is_empty());
     // The other tenant's reads see nothing.
-    let reply = world
+    world
         .api()
         .send(request("GET", &format!("/destinations/{id}/deliveries")).tenant("tenant-b"))
         .await
-        .expect(404);
-    assert_eq!(reply.problem(), "not-found");
+        .expect_problem(404, "not-found");
 }
 
 #[tokio::test]
@@ -175,12 +168,11 @@ async fn a_tenants_token_never_asks_for_a_delivery() {
     let world = world();
     let id = saved_destination(&world).await;
     // GIVEN a request with tenant-a's token and no IAM signature
-    let reply = world
+    world
         .api()
         .send(request("POST", "/internal/deliveries").json(ask(&id, "export-1", "k")))
         .await
-        .expect(401);
-    assert_eq!(reply.problem(), "unauthenticated");
+        .expect_problem(401, "unauthenticated");
     assert!(world.delivery_queue.queued.lock().unwrap().is_empty());
 }
 
@@ -437,7 +429,7 @@ async fn an_exporter_gets_a_short_session_of_the_destinations_writer_and_it_is_r
         .as_str()
         .unwrap()
         .to_owned();
-    let not_saved = world
+    world
         .api()
         .send(
             request(
@@ -448,8 +440,7 @@ async fn an_exporter_gets_a_short_session_of_the_destinations_writer_and_it_is_r
             .json(json!({"tenantId": support::api::TENANT})),
         )
         .await
-        .expect(409);
-    assert_eq!(not_saved.problem(), "not-saved");
+        .expect_problem(409, "not-saved");
     assert_eq!(world.writer.assume_calls().len(), calls);
 }
 

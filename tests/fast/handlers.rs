@@ -52,8 +52,7 @@ async fn every_invalid_field_is_reported_at_once_and_nothing_is_stored() {
             "externalId": "chosen-by-me", "kmsKeyArn": "arn:aws:kms:eu-west-1:1:alias/x"
         })))
         .await
-        .expect(400);
-    assert_eq!(reply.problem(), "validation");
+        .expect_problem(400, "validation");
     let fields: Vec<String> = reply.json()["errors"]
         .as_array()
         .unwrap()
@@ -81,22 +80,16 @@ async fn every_invalid_field_is_reported_at_once_and_nothing_is_stored() {
 async fn malformed_json_wrong_media_type_and_oversized_bodies_get_their_problems() {
     let world = world();
     let api = world.api();
-    let malformed = api
-        .send(request("POST", "/destinations").body_as("application/json", "{\"name\":"))
+    api.send(request("POST", "/destinations").body_as("application/json", "{\"name\":"))
         .await
-        .expect(400);
-    assert_eq!(malformed.problem(), "malformed-json");
-    let text = api
-        .send(request("POST", "/destinations").body_as("text/plain", "{}"))
+        .expect_problem(400, "malformed-json");
+    api.send(request("POST", "/destinations").body_as("text/plain", "{}"))
         .await
-        .expect(415);
-    assert_eq!(text.problem(), "unsupported-media-type");
+        .expect_problem(415, "unsupported-media-type");
     let huge = "x".repeat(shared::http::MAX_BODY_BYTES + 1);
-    let reply = api
-        .send(request("POST", "/destinations").body_as("application/json", &huge))
+    api.send(request("POST", "/destinations").body_as("application/json", &huge))
         .await
-        .expect(413);
-    assert_eq!(reply.problem(), "payload-too-large");
+        .expect_problem(413, "payload-too-large");
 }
 
 #[tokio::test]
@@ -176,17 +169,16 @@ async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() 
     );
     let mut other = role_body();
     other["name"] = json!("Other");
-    let reused = api.send(create(other)).await.expect(422);
-    assert_eq!(reused.problem(), "idempotency-key-reused");
-    let invalid = api
-        .send(
-            request("POST", "/destinations")
-                .header("idempotency-key", "has space")
-                .json(role_body()),
-        )
+    api.send(create(other))
         .await
-        .expect(400);
-    assert_eq!(invalid.problem(), "invalid-idempotency-key");
+        .expect_problem(422, "idempotency-key-reused");
+    api.send(
+        request("POST", "/destinations")
+            .header("idempotency-key", "has space")
+            .json(role_body()),
+    )
+    .await
+    .expect_problem(400, "invalid-idempotency-key");
 }
 
 #[tokio::test]
@@ -267,7 +259,7 @@ async fn every_route_but_the_platform_needs_its_caller() {
 async fn unknown_routes_are_404_and_wrong_methods_405_with_allow() {
     let world = world();
     let api = world.api();
-    assert_eq!(api.get("/nope").await.expect(404).problem(), "not-found");
+    api.get("/nope").await.expect_problem(404, "not-found");
     let put = api
         .send(request(
             "PUT",
@@ -311,20 +303,16 @@ async fn lists_page_newest_first_and_refuse_foreign_cursors() {
     }
     ids.reverse();
     assert_eq!(seen, ids, "newest first, each once");
-    let foreign = api
-        .send(
-            request("GET", "/destinations")
-                .query("cursor", &ids[0])
-                .tenant("tenant-b"),
-        )
+    api.send(
+        request("GET", "/destinations")
+            .query("cursor", &ids[0])
+            .tenant("tenant-b"),
+    )
+    .await
+    .expect_problem(400, "invalid-cursor");
+    api.send(request("GET", "/destinations").query("limit", "0"))
         .await
-        .expect(400);
-    assert_eq!(foreign.problem(), "invalid-cursor");
-    let bad_limit = api
-        .send(request("GET", "/destinations").query("limit", "0"))
-        .await
-        .expect(400);
-    assert_eq!(bad_limit.problem(), "validation");
+        .expect_problem(400, "validation");
     let unknown = api
         .send(request("GET", "/destinations").query("color", "red"))
         .await
@@ -387,15 +375,13 @@ async fn if_match_guards_against_lost_updates() {
         .await
         .expect(200);
     assert_eq!(renamed.header("etag"), Some("\"2\""));
-    let stale = api
-        .send(
-            request("PATCH", &path)
-                .header("if-match", "\"1\"")
-                .json(json!({"name": "B"})),
-        )
-        .await
-        .expect(412);
-    assert_eq!(stale.problem(), "precondition-failed");
+    api.send(
+        request("PATCH", &path)
+            .header("if-match", "\"1\"")
+            .json(json!({"name": "B"})),
+    )
+    .await
+    .expect_problem(412, "precondition-failed");
     let any = api
         .send(
             request("PATCH", &path)
@@ -405,27 +391,23 @@ async fn if_match_guards_against_lost_updates() {
         .await
         .expect(200);
     assert_eq!(any.json()["name"], "C");
-    let invalid = api
-        .send(
-            request("PATCH", &path)
-                .header("if-match", "yesterday")
-                .json(json!({"name": "D"})),
+    api.send(
+        request("PATCH", &path)
+            .header("if-match", "yesterday")
+            .json(json!({"name": "D"})),
+    )
+    .await
+    .expect_problem(400, "invalid-if-match");
+    api.send(
+        request(
+            "PATCH",
+            "/destinations/0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e",
         )
-        .await
-        .expect(400);
-    assert_eq!(invalid.problem(), "invalid-if-match");
-    let missing = api
-        .send(
-            request(
-                "PATCH",
-                "/destinations/0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e",
-            )
-            .header("if-match", "*")
-            .json(json!({"name": "E"})),
-        )
-        .await
-        .expect(404);
-    assert_eq!(missing.problem(), "not-found");
+        .header("if-match", "*")
+        .json(json!({"name": "E"})),
+    )
+    .await
+    .expect_problem(404, "not-found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -474,12 +456,11 @@ async fn a_destination_that_keeps_changing_gets_concurrent_modification() {
         .unwrap()
         .to_owned();
     world.store.lose_every_race(true);
-    let reply = world
+    world
         .api()
         .patch(&id, json!({"name": "X"}))
         .await
-        .expect(409);
-    assert_eq!(reply.problem(), "concurrent-modification");
+        .expect_problem(409, "concurrent-modification");
 }
 
 #[tokio::test]
@@ -494,8 +475,7 @@ async fn storage_outages_are_503_with_retry_after_and_corrupt_data_500() {
         .api()
         .get(&format!("/destinations/{id}"))
         .await
-        .expect(503);
-    assert_eq!(outage.problem(), "unavailable");
+        .expect_problem(503, "unavailable");
     assert_eq!(outage.header("retry-after"), Some("1"));
     assert!(outage.json()["requestId"].is_string());
     world.store.set_unavailable(false);
@@ -504,8 +484,7 @@ async fn storage_outages_are_503_with_retry_after_and_corrupt_data_500() {
         .api()
         .get(&format!("/destinations/{id}"))
         .await
-        .expect(500);
-    assert_eq!(corrupt.problem(), "internal");
+        .expect_problem(500, "internal");
     assert!(
         !corrupt.response.body.contains("corrupt"),
         "no internals in the answer"
@@ -517,8 +496,7 @@ async fn save_needs_a_passing_test_of_the_current_configuration() {
     let world = MemoryWorld::new(InMemoryStore::new(), ScriptedWriter::permissive());
     let api = world.api();
     let id = api.create_id(bucket_policy_body()).await;
-    let never = api.save(&id).await.expect(409);
-    assert_eq!(never.problem(), "not-verified");
+    api.save(&id).await.expect_problem(409, "not-verified");
     let tested = api.test(&id).await.expect(200).json();
     assert_eq!(verdict(&tested), ("passed".into(), String::new()));
     let saved = api.save(&id).await.expect(200).json();
@@ -528,13 +506,10 @@ async fn save_needs_a_passing_test_of_the_current_configuration() {
         saved["active"]["pinnedBucketOwnerAccountId"],
         "222222222222"
     );
-    let again = api.save(&id).await.expect(409);
-    assert_eq!(again.problem(), "nothing-to-save");
-    let body = api
-        .send(request("POST", &format!("/destinations/{id}/save")).json(json!({"force": true})))
+    api.save(&id).await.expect_problem(409, "nothing-to-save");
+    api.send(request("POST", &format!("/destinations/{id}/save")).json(json!({"force": true})))
         .await
-        .expect(400);
-    assert_eq!(body.problem(), "validation");
+        .expect_problem(400, "validation");
 }
 
 #[tokio::test]
@@ -557,7 +532,7 @@ async fn a_change_to_a_saved_destination_is_pending_until_tested_and_saved() {
     assert_eq!(patched["bucket"], "acme-new");
     assert_eq!(patched["active"]["bucket"], "acme-raw");
     // AND Save refuses until the new configuration passed a test
-    assert_eq!(api.save(&id).await.expect(409).problem(), "not-verified");
+    api.save(&id).await.expect_problem(409, "not-verified");
     api.test(&id).await.expect(200);
     let saved = api.save(&id).await.expect(200).json();
     assert_eq!(saved["active"]["bucket"], "acme-new");
@@ -569,11 +544,9 @@ async fn discard_returns_to_the_active_configuration() {
     let world = world();
     let api = world.api();
     let id = api.create_id(bucket_policy_body()).await;
-    let nothing = api
-        .send(request("POST", &format!("/destinations/{id}/discard")))
+    api.send(request("POST", &format!("/destinations/{id}/discard")))
         .await
-        .expect(409);
-    assert_eq!(nothing.problem(), "nothing-to-discard");
+        .expect_problem(409, "nothing-to-discard");
     api.test(&id).await.expect(200);
     api.save(&id).await.expect(200);
     api.patch(&id, json!({"folder": "elsewhere"}))
@@ -644,11 +617,9 @@ async fn activity_lists_every_change_newest_first_with_its_actor() {
         .json();
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
     assert!(page["nextCursor"].is_string());
-    let other = api
-        .send(request("GET", &format!("/destinations/{id}/activity")).tenant("tenant-b"))
+    api.send(request("GET", &format!("/destinations/{id}/activity")).tenant("tenant-b"))
         .await
-        .expect(404);
-    assert_eq!(other.problem(), "not-found");
+        .expect_problem(404, "not-found");
 }
 
 #[tokio::test]
@@ -663,11 +634,9 @@ async fn creating_past_the_tenants_cap_is_refused_until_one_is_deleted() {
     let api = world.api();
     let first = api.create_id(bucket_policy_body()).await;
     api.create(bucket_policy_body()).await;
-    let refused = api
-        .send(request("POST", "/destinations").json(bucket_policy_body()))
+    api.send(request("POST", "/destinations").json(bucket_policy_body()))
         .await
-        .expect(429);
-    assert_eq!(refused.problem(), "destination-limit-reached");
+        .expect_problem(429, "destination-limit-reached");
     api.send(request("DELETE", &format!("/destinations/{first}")))
         .await
         .expect(204);
@@ -682,8 +651,7 @@ async fn a_second_test_while_one_holds_the_lock_is_409_until_the_lock_expires() 
     world
         .store
         .hold_check_lock(&id, time::Duration::seconds(60));
-    let busy = api.test(&id).await.expect(409);
-    assert_eq!(busy.problem(), "test-in-progress");
+    api.test(&id).await.expect_problem(409, "test-in-progress");
     world
         .store
         .hold_check_lock(&id, time::Duration::seconds(-1));
@@ -749,14 +717,12 @@ async fn the_bucket_policy_merge_keeps_the_customers_statements() {
         shared::testing::writer_session(&shared::domain::DestinationId::new(&id).unwrap())
     );
     let role = api.create_id(role_body()).await;
-    let refused = api
-        .send(
-            request("POST", &format!("/destinations/{role}/bucket-policy/merge"))
-                .json(json!({"existingPolicy": existing})),
-        )
-        .await
-        .expect(409);
-    assert_eq!(refused.problem(), "not-bucket-policy-mode");
+    api.send(
+        request("POST", &format!("/destinations/{role}/bucket-policy/merge"))
+            .json(json!({"existingPolicy": existing})),
+    )
+    .await
+    .expect_problem(409, "not-bucket-policy-mode");
 }
 
 #[tokio::test]
@@ -961,7 +927,7 @@ async fn a_test_overtaken_by_a_change_is_kept_in_the_history_only() {
         .json();
     assert_eq!(destination["bucket"], "acme-raw-new");
     assert_eq!(destination["latestTest"], Value::Null, "{destination}");
-    assert_eq!(api.save(&id).await.expect(409).problem(), "not-verified");
+    api.save(&id).await.expect_problem(409, "not-verified");
     let history = api
         .get(&format!("/destinations/{id}/tests"))
         .await

@@ -312,46 +312,30 @@ async fn a_rotation_is_refused_where_it_makes_no_sense_and_can_be_cancelled() {
     let bucket = api
         .create_id(json!({"name": "Raw", "bucket": "acme-raw", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"}))
         .await;
-    assert_eq!(
-        api.send(rotation(&world, &bucket, ""))
-            .await
-            .expect(409)
-            .problem(),
-        "not-role-mode"
-    );
+    api.send(rotation(&world, &bucket, ""))
+        .await
+        .expect_problem(409, "not-role-mode");
     // GIVEN an open rotation: a second start, a body, or a stale If-Match is refused
     api.send(rotation(&world, &id, "")).await.expect(200);
-    assert_eq!(
-        api.send(rotation(&world, &id, ""))
-            .await
-            .expect(409)
-            .problem(),
-        "rotation-open"
-    );
+    api.send(rotation(&world, &id, ""))
+        .await
+        .expect_problem(409, "rotation-open");
     assert_eq!(
         api.send(rotation(&world, &id, "/cancel").json(json!({})))
             .await
             .status(),
         400
     );
-    assert_eq!(
-        api.send(rotation(&world, &id, "/cancel").header("if-match", "\"1\""))
-            .await
-            .expect(412)
-            .problem(),
-        "precondition-failed"
-    );
+    api.send(rotation(&world, &id, "/cancel").header("if-match", "\"1\""))
+        .await
+        .expect_problem(412, "precondition-failed");
     // AND the guard still runs: a role that accepts any ID fails Test Connection and proves nothing
     trust.accept_any();
     let result = api.test(&id).await.expect(200).json();
     assert_eq!(result["category"], "roleAcceptsAnyExternalId", "{result}");
-    assert_eq!(
-        api.send(rotation(&world, &id, "/complete"))
-            .await
-            .expect(409)
-            .problem(),
-        "rotation-not-proven"
-    );
+    api.send(rotation(&world, &id, "/complete"))
+        .await
+        .expect_problem(409, "rotation-not-proven");
     // WHEN the tenant cancels
     let kept = api
         .send(rotation(&world, &id, "/cancel"))
@@ -373,13 +357,9 @@ async fn a_rotation_is_refused_where_it_makes_no_sense_and_can_be_cancelled() {
         trusted_ids(&api.document(&id, "trustPolicy").await),
         json!(current)
     );
-    assert_eq!(
-        api.send(rotation(&world, &id, "/cancel"))
-            .await
-            .expect(409)
-            .problem(),
-        "no-rotation"
-    );
+    api.send(rotation(&world, &id, "/cancel"))
+        .await
+        .expect_problem(409, "no-rotation");
     let trail = api
         .get(&format!("/destinations/{id}/activity"))
         .await

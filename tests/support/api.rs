@@ -114,6 +114,12 @@ impl Reply {
         assert_eq!(self.status(), status, "{}", self.response.body);
         self
     }
+    /// Panics with the body unless the answer is the problem `kind` with `status`.
+    pub fn expect_problem(self, status: u16, kind: &str) -> Self {
+        let reply = self.expect(status);
+        assert_eq!(reply.problem(), kind, "{}", reply.response.body);
+        reply
+    }
 }
 
 /// The HTTP functions, as API Gateway routes to them.

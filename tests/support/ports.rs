@@ -185,17 +185,21 @@ async fn one_check_lock_per_destination<S: Store>(store: &S) {
     create(store, &destination, 10).await.unwrap();
     let now = OffsetDateTime::now_utc();
     let until = now + Duration::minutes(1);
+    let locked = store
+        .try_lock(&tenant, destination.id(), now, until)
+        .await
+        .unwrap();
+    assert_eq!(
+        locked.map(|d| (d.id().clone(), d.version())),
+        Some((destination.id().clone(), destination.version())),
+        "the lock returns the destination as stored"
+    );
     assert!(
         store
             .try_lock(&tenant, destination.id(), now, until)
             .await
             .unwrap()
-    );
-    assert!(
-        !store
-            .try_lock(&tenant, destination.id(), now, until)
-            .await
-            .unwrap()
+            .is_none()
     );
     store.unlock(&tenant, destination.id()).await.unwrap();
     assert!(
@@ -203,6 +207,7 @@ async fn one_check_lock_per_destination<S: Store>(store: &S) {
             .try_lock(&tenant, destination.id(), now, until)
             .await
             .unwrap()
+            .is_some()
     );
     // A lock whose time is up is free again; a destination that does not exist is never locked.
     let later = until + Duration::seconds(1);
@@ -216,12 +221,14 @@ async fn one_check_lock_per_destination<S: Store>(store: &S) {
             )
             .await
             .unwrap()
+            .is_some()
     );
     assert!(
-        !store
+        store
             .try_lock(&tenant, &DestinationId::generate(), now, until)
             .await
             .unwrap()
+            .is_none()
     );
 }
 

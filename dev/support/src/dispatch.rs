@@ -361,19 +361,7 @@ impl Dispatcher {
     {
         let mut handled = 0;
         loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(batch)
-                .message_system_attribute_names(
-                    aws_sdk_sqs::types::MessageSystemAttributeName::SenderId,
-                )
-                .send()
-                .await
-                .expect("ReceiveMessage")
-                .messages
-                .unwrap_or_default();
+            let received = self.receive(queue_url, batch).await;
             if received.is_empty() {
                 return handled;
             }
@@ -456,20 +444,27 @@ impl Dispatcher {
             .expect("the delivery sweep runs")
     }
 
+    /// Up to `batch` messages waiting on the queue (none waits for more), with their sender.
+    async fn receive(&self, queue_url: &str, batch: i32) -> Vec<aws_sdk_sqs::types::Message> {
+        self.sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(batch)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::SenderId,
+            )
+            .send()
+            .await
+            .expect("ReceiveMessage")
+            .messages
+            .unwrap_or_default()
+    }
+
     /// Events put on the bus since the last call (each exactly as delivered).
     pub async fn observed_events(&self) -> Vec<Value> {
         let mut events = Vec::new();
         loop {
-            let received = self
-                .sqs
-                .receive_message()
-                .queue_url(&self.observer_queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("ReceiveMessage")
-                .messages
-                .unwrap_or_default();
+            let received = self.receive(&self.observer_queue_url, 10).await;
             if received.is_empty() {
                 return events;
             }

@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 
 use shared::app::Caller;
-use shared::app::rotation;
+use shared::app::rotation::{RotationStep, rotate};
 use shared::http::{ApiRequest, ApiResponse, Problem, Route, dto, no_body};
 use shared::ports::DestinationRepository;
 
@@ -18,18 +18,11 @@ pub async fn route<S: DestinationRepository>(
 ) -> Result<ApiResponse, Problem> {
     no_body(request, "An External ID rotation request")?;
     let precondition = dto::precondition(request)?;
-    let destination = match &route {
-        Route::StartRotation(id) => {
-            rotation::start(&app.store, caller, id, precondition, now).await?
-        }
-        Route::CompleteRotation(id) => {
-            let grace = app.settings.external_id_grace;
-            rotation::complete(&app.store, grace, caller, id, precondition, now).await?
-        }
-        Route::CancelRotation(id) => {
-            let grace = app.settings.external_id_grace;
-            rotation::cancel(&app.store, grace, caller, id, precondition, now).await?
-        }
+    let grace = app.settings.external_id_grace;
+    let (step, id) = match &route {
+        Route::StartRotation(id) => (RotationStep::Start, id),
+        Route::CompleteRotation(id) => (RotationStep::Complete { grace }, id),
+        Route::CancelRotation(id) => (RotationStep::Cancel { grace }, id),
         _ => {
             return Err(Problem::not_found(format!(
                 "No resource at {}.",
@@ -37,6 +30,7 @@ pub async fn route<S: DestinationRepository>(
             )));
         }
     };
+    let destination = rotate(&app.store, step, caller, id, precondition, now).await?;
     tracing::info!(destination_id = %destination.id(), ?route, "external id rotation changed");
     Ok(destination_response(200, &destination))
 }

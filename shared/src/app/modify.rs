@@ -74,6 +74,25 @@ pub async fn modify<S, E>(
     id: &DestinationId,
     precondition: Precondition,
     now: OffsetDateTime,
+    change: impl FnMut(&mut Destination) -> Result<Change, E>,
+) -> Result<Destination, ModifyError<E>>
+where
+    S: DestinationRepository,
+{
+    modify_from(store, caller, None, id, precondition, now, change).await
+}
+
+/// [`modify`], trying first on `read`, a copy of the destination read earlier in the same request,
+/// instead of reading it again: the conditional write still refuses it if it changed since, and
+/// the loop then goes on from a fresh read. A copy the change writes nothing for is read again,
+/// so that "nothing to do" is never decided on an old copy.
+pub async fn modify_from<S, E>(
+    store: &S,
+    caller: Caller<'_>,
+    mut read: Option<Destination>,
+    id: &DestinationId,
+    precondition: Precondition,
+    now: OffsetDateTime,
     mut change: impl FnMut(&mut Destination) -> Result<Change, E>,
 ) -> Result<Destination, ModifyError<E>>
 where
@@ -81,24 +100,36 @@ where
 {
     let pinned = matches!(precondition, Precondition::Version(_));
     let attempts = if pinned { 1 } else { ATTEMPTS };
-    for attempt in 0..attempts {
-        if attempt > 0 {
+    let mut attempt = 0;
+    while attempt < attempts {
+        let known = read.take();
+        let from_copy = known.is_some();
+        if attempt > 0 && !from_copy {
             tokio::time::sleep(retry_pause(attempt)).await;
         }
-        let mut destination = store
-            .get(caller.tenant, id)
-            .await
-            .map_err(ModifyError::Store)?
-            .ok_or(ModifyError::NotFound)?;
+        let mut destination = match known {
+            Some(destination) => destination,
+            None => store
+                .get(caller.tenant, id)
+                .await
+                .map_err(ModifyError::Store)?
+                .ok_or(ModifyError::NotFound)?,
+        };
         if let Precondition::Version(expected) = precondition
             && expected != destination.version()
         {
+            if from_copy {
+                continue;
+            }
             return Err(ModifyError::PreconditionFailed);
         }
         let expected = destination.version();
         let Change { activity, events } =
             change(&mut destination).map_err(ModifyError::Rejected)?;
         let Some(activity) = activity else {
+            if from_copy {
+                continue;
+            }
             return Ok(destination);
         };
         let entry = ActivityEntry {
@@ -113,10 +144,12 @@ where
         };
         match store.update(&destination, expected, effects).await {
             Ok(()) => return Ok(destination),
+            // A copy older than the stored version is no lost race: read it and try again.
+            Err(StoreError::VersionConflict { .. }) if from_copy => continue,
             Err(StoreError::VersionConflict { .. }) if pinned => {
                 return Err(ModifyError::PreconditionFailed);
             }
-            Err(StoreError::VersionConflict { .. }) => continue,
+            Err(StoreError::VersionConflict { .. }) => attempt += 1,
             Err(e) => return Err(ModifyError::Store(e)),
         }
     }

@@ -10,92 +10,72 @@ use crate::ports::DestinationRepository;
 
 use super::modify::{Caller, Change, ModifyError, Precondition, modify};
 
-/// Generates the next External ID: the trust policy must accept it beside the current one, which
-/// deliveries and re-validation keep using until the rotation completes.
-pub async fn start<S: DestinationRepository>(
-    store: &S,
-    caller: Caller<'_>,
-    id: &DestinationId,
-    precondition: Precondition,
-    now: OffsetDateTime,
-) -> Result<Destination, ModifyError<RotationError>> {
-    let step = Step {
-        activity: Activity::ExternalIdRotationStarted,
-        event: Some(ConnectionEventKind::RotationStarted),
-    };
-    step.apply(store, caller, id, precondition, now, |d| {
-        d.start_rotation(caller.actor, now)
-    })
-    .await
+/// What the tenant asks of a destination's External ID rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotationStep {
+    /// Generates the next External ID: the trust policy must accept it beside the current one,
+    /// which deliveries and re-validation keep using until the rotation completes.
+    Start,
+    /// Makes the proven next ID the only one we send and render; after `grace` the role must
+    /// refuse the old one.
+    Complete { grace: time::Duration },
+    /// Drops the open rotation; the current External ID stays the only one, and the next one is
+    /// retired for `grace` (it may already be in the role's trust policy).
+    Cancel { grace: time::Duration },
 }
 
-/// Drops the open rotation; the current External ID stays the only one, and the next one is
-/// retired for `grace` (it may already be in the role's trust policy).
-pub async fn cancel<S: DestinationRepository>(
-    store: &S,
-    grace: time::Duration,
-    caller: Caller<'_>,
-    id: &DestinationId,
-    precondition: Precondition,
-    now: OffsetDateTime,
-) -> Result<Destination, ModifyError<RotationError>> {
-    let step = Step {
-        activity: Activity::ExternalIdRotationCancelled,
-        event: None,
-    };
-    step.apply(store, caller, id, precondition, now, |d| {
-        d.cancel_rotation(grace, now)
-    })
-    .await
-}
-
-/// Makes the proven next ID the only one we send and render; after `grace` the role must refuse
-/// the old one.
-pub async fn complete<S: DestinationRepository>(
-    store: &S,
-    grace: time::Duration,
-    caller: Caller<'_>,
-    id: &DestinationId,
-    precondition: Precondition,
-    now: OffsetDateTime,
-) -> Result<Destination, ModifyError<RotationError>> {
-    let step = Step {
-        activity: Activity::ExternalIdRotationCompleted,
-        event: Some(ConnectionEventKind::RotationCompleted),
-    };
-    step.apply(store, caller, id, precondition, now, |d| {
-        d.complete_rotation(grace, now)
-    })
-    .await
-}
-
-/// One step of a rotation: what it records, and the event it raises.
-struct Step {
-    activity: Activity,
-    event: Option<ConnectionEventKind>,
-}
-
-impl Step {
-    async fn apply<S: DestinationRepository>(
-        self,
-        store: &S,
-        caller: Caller<'_>,
-        id: &DestinationId,
-        precondition: Precondition,
-        now: OffsetDateTime,
-        change: impl Fn(&mut Destination) -> Result<(), RotationError>,
-    ) -> Result<Destination, ModifyError<RotationError>> {
-        modify(store, caller, id, precondition, now, |destination| {
-            change(destination)?;
-            Ok(Change {
-                activity: Some(self.activity.clone()),
-                events: self
-                    .event
-                    .map(|kind| destination.rotation_event(kind, caller.actor, now))
-                    .into_iter()
-                    .collect(),
-            })
-        })
-        .await
+impl RotationStep {
+    fn activity(self) -> Activity {
+        match self {
+            Self::Start => Activity::ExternalIdRotationStarted,
+            Self::Complete { .. } => Activity::ExternalIdRotationCompleted,
+            Self::Cancel { .. } => Activity::ExternalIdRotationCancelled,
+        }
     }
+
+    /// Cancelling raises no event: nothing the platform relies on changed.
+    fn event(self) -> Option<ConnectionEventKind> {
+        match self {
+            Self::Start => Some(ConnectionEventKind::RotationStarted),
+            Self::Complete { .. } => Some(ConnectionEventKind::RotationCompleted),
+            Self::Cancel { .. } => None,
+        }
+    }
+
+    fn change(
+        self,
+        destination: &mut Destination,
+        caller: Caller<'_>,
+        now: OffsetDateTime,
+    ) -> Result<(), RotationError> {
+        match self {
+            Self::Start => destination.start_rotation(caller.actor, now),
+            Self::Complete { grace } => destination.complete_rotation(grace, now),
+            Self::Cancel { grace } => destination.cancel_rotation(grace, now),
+        }
+    }
+}
+
+/// Takes one step of the destination's rotation: the aggregate decides whether it may, and the
+/// change, its activity entry and its event are written together.
+pub async fn rotate<S: DestinationRepository>(
+    store: &S,
+    step: RotationStep,
+    caller: Caller<'_>,
+    id: &DestinationId,
+    precondition: Precondition,
+    now: OffsetDateTime,
+) -> Result<Destination, ModifyError<RotationError>> {
+    modify(store, caller, id, precondition, now, |destination| {
+        step.change(destination, caller, now)?;
+        Ok(Change {
+            activity: Some(step.activity()),
+            events: step
+                .event()
+                .map(|kind| destination.rotation_event(kind, caller.actor, now))
+                .into_iter()
+                .collect(),
+        })
+    })
+    .await
 }

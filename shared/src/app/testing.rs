@@ -12,7 +12,7 @@ use crate::ports::{
 };
 
 use super::check::{CheckSettings, CheckTarget, run};
-use super::modify::{Caller, Change, ModifyError, Precondition, modify};
+use super::modify::{Caller, Change, ModifyError, Precondition, modify_from};
 use super::revalidation::record_active_check;
 
 /// Longer than any test can run, so a crashed test never blocks the next one for long.
@@ -69,26 +69,24 @@ where
 {
     pub async fn test(&self, caller: Caller<'_>, id: &DestinationId) -> Result<Tested, TestError> {
         let now = OffsetDateTime::now_utc();
-        let destination = self.admit(caller, id, now).await?;
+        self.count_call(caller, now).await?;
         let slot = self.take_slot(caller, now).await?;
-        let locked = self.lock(caller, id, now).await;
-        // The ID this test presents: an open rotation's next one is proven by a pass.
-        let presented = destination.external_id_under_test().cloned();
-        let result = match locked {
-            Ok(()) => Ok(run(
-                self.writer,
-                &CheckTarget::under_edit(&destination, now),
-                self.platform,
-                self.settings,
-            )
-            .await),
+        // The lock's write returns the destination: no separate read.
+        let tested = match self.lock(caller, id, now).await {
+            Ok(destination) => {
+                let target = CheckTarget::under_edit(&destination, now);
+                let result = run(self.writer, &target, self.platform, self.settings).await;
+                Ok((destination, result))
+            }
             Err(e) => Err(e),
         };
         if let Err(e) = self.store.release_slot(caller.tenant, &slot).await {
             // The lease frees it shortly; the test's result matters more.
             tracing::warn!(error = %e, "check slot not released");
         }
-        let result = result?;
+        let (destination, result) = tested?;
+        // The ID this test presented: an open rotation's next one is proven by a pass.
+        let presented = destination.external_id_under_test().cloned();
         crate::metrics::check(
             crate::metrics::CheckKind::TestConnection,
             id.as_str(),
@@ -103,7 +101,7 @@ where
             "connection test finished"
         );
         let (stored, history) = tokio::join!(
-            self.record(caller, id, &result, presented.as_ref()),
+            self.record(caller, destination, &result, presented.as_ref()),
             self.store.append(caller.tenant, id, &result)
         );
         if let Err(e) = history {
@@ -172,6 +170,15 @@ where
         })
     }
 
+    /// Counts the call against the tenant's limit.
+    async fn count_call(&self, caller: Caller<'_>, now: OffsetDateTime) -> Result<(), TestError> {
+        self.limiter
+            .acquire(caller.tenant, RateLimitedAction::TestConnection, now)
+            .await
+            .map_err(TestError::Store)?
+            .map_err(TestError::RateLimited)
+    }
+
     /// Counts the call against the tenant's limit and reads the destination.
     async fn admit(
         &self,
@@ -179,11 +186,7 @@ where
         id: &DestinationId,
         now: OffsetDateTime,
     ) -> Result<crate::domain::Destination, TestError> {
-        self.limiter
-            .acquire(caller.tenant, RateLimitedAction::TestConnection, now)
-            .await
-            .map_err(TestError::Store)?
-            .map_err(TestError::RateLimited)?;
+        self.count_call(caller, now).await?;
         self.store
             .get(caller.tenant, id)
             .await
@@ -209,20 +212,21 @@ where
             .ok_or(TestError::TooManyRunning(RetryAfter(SLOT_RETRY_AFTER)))
     }
 
-    /// Takes the destination's test lock: one Test Connection at a time per destination.
+    /// Takes the destination's test lock (one Test Connection at a time per destination) and
+    /// returns the destination as the lock found it.
     async fn lock(
         &self,
         caller: Caller<'_>,
         id: &DestinationId,
         now: OffsetDateTime,
-    ) -> Result<(), TestError> {
-        if self
+    ) -> Result<crate::domain::Destination, TestError> {
+        if let Some(destination) = self
             .store
             .try_lock(caller.tenant, id, now, now + LOCK_TTL)
             .await
             .map_err(TestError::Store)?
         {
-            return Ok(());
+            return Ok(destination);
         }
         // Deleted since we read it? Then it is missing like any other.
         match self.store.get(caller.tenant, id).await {
@@ -233,18 +237,22 @@ where
     }
 
     /// Makes `result` the latest test if the configuration it tested is still the one under edit.
+    /// Written first over `tested`, the destination as the test read it (most often still the
+    /// stored one), else over a fresh read.
     async fn record(
         &self,
         caller: Caller<'_>,
-        id: &DestinationId,
+        tested: crate::domain::Destination,
         result: &CheckResult,
         presented: Option<&crate::domain::ExternalId>,
     ) -> Result<bool, TestError> {
         let now = OffsetDateTime::now_utc();
+        let id = &tested.id().clone();
         let mut current = false;
-        let stored = modify(
+        let stored = modify_from(
             self.store,
             caller,
+            Some(tested),
             id,
             Precondition::None,
             now,

@@ -345,18 +345,25 @@ impl Delivery {
     }
 
     pub fn delivered(&mut self, written: Written, now: OffsetDateTime) {
-        self.status = DeliveryStatus::Delivered;
         self.written = Some(written);
-        self.failure = None;
-        self.next_attempt_at = None;
         self.upload_id = None;
-        self.touch(now);
+        self.settle(DeliveryStatus::Delivered, None, now);
     }
 
     /// Parks it at once: nothing could ever receive it (its destination was deleted).
     pub fn park(&mut self, category: FailureCategory, now: OffsetDateTime) {
-        self.status = DeliveryStatus::Parked;
-        self.failure = Some(category);
+        self.settle(DeliveryStatus::Parked, Some(category), now);
+    }
+
+    /// Ends its attempts for good: no next attempt is due.
+    fn settle(
+        &mut self,
+        status: DeliveryStatus,
+        failure: Option<FailureCategory>,
+        now: OffsetDateTime,
+    ) {
+        self.status = status;
+        self.failure = failure;
         self.next_attempt_at = None;
         self.touch(now);
     }
@@ -374,15 +381,14 @@ impl Delivery {
         policy: &RetryPolicy,
         now: OffsetDateTime,
     ) -> bool {
-        self.failure = Some(category);
-        self.touch(now);
         if self.attempts >= policy.max_attempts {
-            self.status = DeliveryStatus::Parked;
-            self.next_attempt_at = None;
+            self.settle(DeliveryStatus::Parked, Some(category), now);
             true
         } else {
             self.status = DeliveryStatus::Failed;
+            self.failure = Some(category);
             self.next_attempt_at = Some(now + policy.backoff(self.attempts));
+            self.touch(now);
             false
         }
     }

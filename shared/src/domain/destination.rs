@@ -306,87 +306,44 @@ pub struct DestinationParts {
     pub rotation: ExternalIdRotation,
 }
 
-impl From<DestinationParts> for Destination {
-    fn from(parts: DestinationParts) -> Self {
-        let DestinationParts {
-            id,
-            tenant,
-            name,
-            description,
-            key_template,
-            auth,
-            configuration,
-            config_version,
-            active,
-            status,
-            version,
-            created_at,
-            updated_at,
-            latest_test,
-            revalidation,
-            rotation,
-        } = parts;
-        Self {
-            id,
-            tenant,
-            name,
-            description,
-            key_template,
-            auth,
-            configuration,
-            config_version,
-            active,
-            status,
-            version,
-            created_at,
-            updated_at,
-            latest_test,
-            revalidation,
-            rotation,
+/// Moves every field across in both directions. Each side is destructured exhaustively, so a field
+/// added to either struct and not listed here does not compile.
+macro_rules! destination_parts_conversions {
+    ($($field:ident),+ $(,)?) => {
+        impl From<DestinationParts> for Destination {
+            fn from(parts: DestinationParts) -> Self {
+                let DestinationParts { $($field),+ } = parts;
+                Self { $($field),+ }
+            }
         }
-    }
+
+        impl From<&Destination> for DestinationParts {
+            fn from(destination: &Destination) -> Self {
+                let Destination { $($field),+ } = destination.clone();
+                Self { $($field),+ }
+            }
+        }
+    };
 }
 
-impl From<&Destination> for DestinationParts {
-    fn from(destination: &Destination) -> Self {
-        let Destination {
-            id,
-            tenant,
-            name,
-            description,
-            key_template,
-            auth,
-            configuration,
-            config_version,
-            active,
-            status,
-            version,
-            created_at,
-            updated_at,
-            latest_test,
-            revalidation,
-            rotation,
-        } = destination.clone();
-        Self {
-            id,
-            tenant,
-            name,
-            description,
-            key_template,
-            auth,
-            configuration,
-            config_version,
-            active,
-            status,
-            version,
-            created_at,
-            updated_at,
-            latest_test,
-            revalidation,
-            rotation,
-        }
-    }
-}
+destination_parts_conversions!(
+    id,
+    tenant,
+    name,
+    description,
+    key_template,
+    auth,
+    configuration,
+    config_version,
+    active,
+    status,
+    version,
+    created_at,
+    updated_at,
+    latest_test,
+    revalidation,
+    rotation,
+);
 
 impl Destination {
     /// A new destination of a deployment in the `home` partition.

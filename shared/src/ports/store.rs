@@ -123,8 +123,9 @@ pub trait DestinationRepository: Send + Sync {
 
 /// One Test Connection at a time per destination.
 pub trait CheckLock: Send + Sync {
-    /// Takes the lock until `until`; false if another test still holds it or the destination does
-    /// not exist. Any update of the destination releases it.
+    /// Takes the lock until `until` and returns the destination as stored (the test needs it, and
+    /// the same call reads it); `None` if another test still holds it or the destination does not
+    /// exist. Any update of the destination releases it.
     /// # Errors
     /// `Unavailable`.
     fn try_lock(
@@ -133,7 +134,7 @@ pub trait CheckLock: Send + Sync {
         id: &DestinationId,
         now: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Destination>, StoreError>> + Send;
 
     /// Releases a lock without changing the destination (a test whose result is not stored).
     /// # Errors

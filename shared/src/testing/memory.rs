@@ -309,14 +309,14 @@ impl CheckLock for InMemoryStore {
         id: &DestinationId,
         now: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Destination>, StoreError> {
         let mut state = self.open().await?;
         match state.destinations.get_mut(&(tenant.clone(), id.clone())) {
-            Some((_, lock)) if lock.is_none_or(|held| held < now) => {
+            Some((destination, lock)) if lock.is_none_or(|held| held < now) => {
                 *lock = Some(until);
-                Ok(true)
+                Ok(Some(destination.clone()))
             }
-            _ => Ok(false),
+            _ => Ok(None),
         }
     }
 

@@ -209,6 +209,11 @@ fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWrite
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
+/// An event for the outbox, written once: a retried transaction cannot queue it twice.
+fn outbox_put(table: &str, event: &ConnectionEvent) -> Result<TransactWriteItem, StoreError> {
+    put(table, outbox_item(event)?, Some("attribute_not_exists(PK)"))
+}
+
 fn count_change(
     table: &str,
     tenant: &TenantId,
@@ -245,6 +250,56 @@ impl DynamoDbStore {
             .send()
             .await
             .map(|_| ())
+    }
+
+    /// Replaces `item` only while its stored `version` is still `expected_version`, in one
+    /// transaction with `also` (alone, a plain conditional put); a failed condition anywhere
+    /// reads as a lost update.
+    async fn put_at_version(
+        &self,
+        item: Item,
+        expected_version: u64,
+        also: Vec<TransactWriteItem>,
+    ) -> Result<(), StoreError> {
+        let condition = "version = :expected";
+        if also.is_empty() {
+            // Alone, a conditional put does what the transaction would at half its write cost.
+            let result = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(condition)
+                .expression_attribute_values(":expected", n(expected_version))
+                .send()
+                .await;
+            return match result {
+                Ok(_) => Ok(()),
+                Err(e) if is_conditional_failure(&e) => Err(StoreError::VersionConflict {
+                    expected: expected_version,
+                }),
+                Err(e) => Err(unavailable(e)),
+            };
+        }
+        let main = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_values(":expected", n(expected_version))
+            .build()
+            .map_err(corrupt)?;
+        let mut items = Vec::with_capacity(1 + also.len());
+        items.push(TransactWriteItem::builder().put(main).build());
+        items.extend(also);
+        match self.transact(items).await {
+            Ok(()) => Ok(()),
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.iter().any(|x| *x)) => {
+                Err(StoreError::VersionConflict {
+                    expected: expected_version,
+                })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
     }
 
     async fn replayed(
@@ -418,54 +473,16 @@ impl DestinationRepository for DynamoDbStore {
         expected_version: u64,
         effects: SideEffects<'_>,
     ) -> Result<(), StoreError> {
-        let condition = "version = :expected";
-        let expected = n(expected_version);
-        if effects.activity.is_none() && effects.events.is_empty() {
-            let result = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(destination_item(destination)?))
-                .condition_expression(condition)
-                .expression_attribute_values(":expected", expected)
-                .send()
-                .await;
-            return match result {
-                Ok(_) => Ok(()),
-                Err(e) if is_conditional_failure(&e) => Err(StoreError::VersionConflict {
-                    expected: expected_version,
-                }),
-                Err(e) => Err(unavailable(e)),
-            };
-        }
-        let main = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(destination_item(destination)?))
-            .condition_expression(condition)
-            .expression_attribute_values(":expected", expected)
-            .build()
-            .map_err(corrupt)?;
-        let mut items = vec![TransactWriteItem::builder().put(main).build()];
+        let mut also = Vec::with_capacity(1 + effects.events.len());
         if let Some(entry) = effects.activity {
             let item = activity_item(destination.tenant(), destination.id(), entry)?;
-            items.push(put(&self.table, item, None)?);
+            also.push(put(&self.table, item, None)?);
         }
         for event in effects.events {
-            items.push(put(
-                &self.table,
-                outbox_item(event)?,
-                Some("attribute_not_exists(PK)"),
-            )?);
+            also.push(outbox_put(&self.table, event)?);
         }
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(e) if failed_conditions(&e).is_some_and(|f| f.iter().any(|x| *x)) => {
-                Err(StoreError::VersionConflict {
-                    expected: expected_version,
-                })
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        self.put_at_version(destination_item(destination)?, expected_version, also)
+            .await
     }
 
     async fn delete(
@@ -500,7 +517,7 @@ impl CheckLock for DynamoDbStore {
         id: &DestinationId,
         now: OffsetDateTime,
         until: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Destination>, StoreError> {
         let millis = |t: OffsetDateTime| n(t.unix_timestamp_nanos() / 1_000_000);
         let result = self
             .client
@@ -513,11 +530,17 @@ impl CheckLock for DynamoDbStore {
             )
             .expression_attribute_values(":until", millis(until))
             .expression_attribute_values(":now", millis(now))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Ok(output) => output
+                .attributes
+                .map(read_destination)
+                .transpose()?
+                .map(Some)
+                .ok_or_else(|| corrupt(std::io::Error::other("the lock returned no item"))),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(unavailable(e)),
         }
     }
@@ -802,30 +825,12 @@ impl DeliveryRecords for DynamoDbStore {
         expected_version: u64,
         event: Option<&ConnectionEvent>,
     ) -> Result<(), StoreError> {
-        let main = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(delivery_item(delivery)?))
-            .condition_expression("version = :expected")
-            .expression_attribute_values(":expected", n(expected_version))
-            .build()
-            .map_err(corrupt)?;
-        let mut items = vec![TransactWriteItem::builder().put(main).build()];
-        if let Some(event) = event {
-            items.push(put(
-                &self.table,
-                outbox_item(event)?,
-                Some("attribute_not_exists(PK)"),
-            )?);
-        }
-        match self.transact(items).await {
-            Ok(()) => Ok(()),
-            Err(e) if failed_conditions(&e).is_some_and(|f| f.iter().any(|x| *x)) => {
-                Err(StoreError::VersionConflict {
-                    expected: expected_version,
-                })
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+        let also = event
+            .map(|event| outbox_put(&self.table, event))
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        self.put_at_version(delivery_item(delivery)?, expected_version, also)
+            .await
     }
 
     async fn note_upload(
