@@ -42,6 +42,7 @@ async fn the_connector_is_assumed_once_however_many_destination_sessions_write()
     // sets than the SDK's shared cache holds (64), which evicted the connector's
     for n in 0..150 {
         let session_name = RoleSessionName::new(&format!("destination-{n:032}")).unwrap();
+        stand_in.allow_writer(session_name.as_str());
         let session = writer
             .assume_role(AssumeRoleRequest {
                 role_arn: &role,

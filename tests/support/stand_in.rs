@@ -6,10 +6,12 @@
 //! It keeps items in memory and evaluates exactly the condition expressions the store writes
 //! (a condition it does not know is refused with a `ValidationException`, so the checks fail
 //! loudly rather than pass unguarded); AssumeRole hands out session credentials for any role;
-//! PutObject keeps nothing and echoes the object's checksum; an unsigned PUT (a pre-signed
-//! CloudFormation response URL) is taken. Signatures are not verified.
+//! PutObject is allowed to the writer session of each stored destination (as the bucket policies
+//! the service renders allow it) and to sessions a test allows, refused to any other (the check's
+//! decoy session among them), keeps nothing and echoes the object's checksum; an unsigned PUT (a
+//! pre-signed CloudFormation response URL) is taken. Signatures are not verified.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -65,8 +67,12 @@ struct State {
     /// Off while a benchmark seeds its items: only the measured requests wait.
     modelling: AtomicBool,
     counts: Counts,
-    /// Every AssumeRole's `RoleSessionName`, in order.
+    /// Every AssumeRole's `RoleSessionName`, in order; a session's access key is `ASIA` and its
+    /// index here.
     sessions: Mutex<Vec<String>>,
+    /// The sessions S3 lets write, as a bucket policy naming each destination's writer session
+    /// would: every stored destination's, and those a test allows.
+    writers: Mutex<HashSet<String>>,
 }
 
 impl StandIn {
@@ -82,6 +88,7 @@ impl StandIn {
             modelling: AtomicBool::new(false),
             counts: counts.clone(),
             sessions: Mutex::default(),
+            writers: Mutex::default(),
         });
         let serving = state.clone();
         tokio::spawn(async move {
@@ -117,12 +124,28 @@ impl StandIn {
     pub fn clear(&self) {
         lock(&self.state.items).clear();
         lock(&self.state.sessions).clear();
+        lock(&self.state.writers).clear();
+    }
+
+    /// Lets the session `name` write (besides every stored destination's writer session).
+    pub fn allow_writer(&self, name: &str) {
+        lock(&self.state.writers).insert(name.to_owned());
     }
 
     /// The session name of every AssumeRole answered, in order.
     pub fn assumed_sessions(&self) -> Vec<String> {
         lock(&self.state.sessions).clone()
     }
+}
+
+/// `KEY/DATE/REGION/SERVICE/aws4_request` of a SigV4 `Authorization` header.
+fn credential(headers: &hyper::HeaderMap) -> Option<&str> {
+    headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .split("Credential=")
+        .nth(1)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -153,11 +176,7 @@ impl State {
     async fn answer(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
         let started = Instant::now();
         // `Credential=KEY/DATE/REGION/SERVICE/aws4_request` names the service.
-        let service = request
-            .headers()
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|auth| auth.split("Credential=").nth(1))
+        let service = credential(request.headers())
             .and_then(|scope| scope.split('/').nth(3))
             .unwrap_or("unsigned")
             .to_owned();
@@ -184,7 +203,16 @@ impl State {
                 self.dynamodb(target, &input)
             }
             "sts" => assume_role(&body, &self.sessions),
-            "s3" => put_object(&parts),
+            "s3" => {
+                // The access key names the session (`ASIA<index>`).
+                let session = credential(&parts.headers)
+                    .and_then(|scope| scope.split('/').next())
+                    .and_then(|key| key.strip_prefix("ASIA")?.parse::<usize>().ok())
+                    .and_then(|index| lock(&self.sessions).get(index).cloned())
+                    .unwrap_or_default();
+                let may_write = lock(&self.writers).contains(&session);
+                put_object(&parts, may_write)
+            }
             // An unsigned PUT is a custom resource's answer to CloudFormation's pre-signed URL.
             "unsigned" if parts.method == hyper::Method::PUT => {
                 reply(200, "text/plain", String::new())
@@ -205,6 +233,7 @@ impl State {
             },
             "PutItem" => match judged_put(input, |key| items.get(key).cloned()) {
                 Ok((key, item)) => {
+                    self.grant_writer(&key);
                     items.insert(key, item);
                     ok(json!({}))
                 }
@@ -263,6 +292,9 @@ impl State {
                         json!({ "CancellationReasons": reasons }),
                     );
                 }
+                for key in staged.keys() {
+                    self.grant_writer(key);
+                }
                 items.extend(staged);
                 ok(json!({}))
             }
@@ -271,6 +303,15 @@ impl State {
                 &format!("the stand-in does not model {other}"),
                 Value::Null,
             ),
+        }
+    }
+}
+
+impl State {
+    /// A stored destination's writer session (`destination-<id without hyphens>`) may write.
+    fn grant_writer(&self, (_, sort_key): &(String, String)) {
+        if let Some(id) = sort_key.strip_prefix("DESTINATION#") {
+            lock(&self.writers).insert(format!("destination-{}", id.replace('-', "")));
         }
     }
 }
@@ -351,7 +392,11 @@ fn assume_role(body: &[u8], sessions: &Mutex<Vec<String>>) -> Response<Full<Byte
     }
     let role = field("RoleArn");
     let session = field("RoleSessionName");
-    lock(sessions).push(session.clone());
+    let index = {
+        let mut sessions = lock(sessions);
+        sessions.push(session.clone());
+        sessions.len() - 1
+    };
     let (account, role_name) = role
         .strip_prefix("arn:aws:iam::")
         .and_then(|rest| rest.split_once(":role/"))
@@ -363,7 +408,7 @@ fn assume_role(body: &[u8], sessions: &Mutex<Vec<String>>) -> Response<Full<Byte
         200,
         "text/xml",
         format!(
-            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIASTANDIN</AccessKeyId><SecretAccessKey>stand-in-secret</SecretAccessKey><SessionToken>stand-in-token</SessionToken><Expiration>{expires}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROASTANDIN:{session}</AssumedRoleId><Arn>arn:aws:sts::{account}:assumed-role/{role_name}/{session}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>stand-in</RequestId></ResponseMetadata></AssumeRoleResponse>"
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials><AccessKeyId>ASIA{index}</AccessKeyId><SecretAccessKey>stand-in-secret</SecretAccessKey><SessionToken>stand-in-token</SessionToken><Expiration>{expires}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROASTANDIN:{session}</AssumedRoleId><Arn>arn:aws:sts::{account}:assumed-role/{role_name}/{session}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>stand-in</RequestId></ResponseMetadata></AssumeRoleResponse>"
         ),
     )
 }
@@ -393,8 +438,9 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// PutObject: nothing is kept; the object's checksum comes back as S3 returns it.
-fn put_object(parts: &hyper::http::request::Parts) -> Response<Full<Bytes>> {
+/// PutObject: nothing is kept; the object's checksum comes back as S3 returns it. A session that
+/// may not write is refused as S3 refuses it.
+fn put_object(parts: &hyper::http::request::Parts, may_write: bool) -> Response<Full<Bytes>> {
     if parts.method != hyper::Method::PUT {
         return reply(
             501,
@@ -403,6 +449,13 @@ fn put_object(parts: &hyper::http::request::Parts) -> Response<Full<Bytes>> {
                 "<Error><Code>NotImplemented</Code><Message>the stand-in answers PutObject only, not {}</Message></Error>",
                 parts.method
             ),
+        );
+    }
+    if !may_write {
+        return reply(
+            403,
+            "application/xml",
+            "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".into(),
         );
     }
     let mut response = Response::builder()

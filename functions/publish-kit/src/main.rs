@@ -7,7 +7,7 @@ use publish_kit::handler::{CustomResourceEvent, handle};
 async fn main() -> Result<(), Error> {
     shared::telemetry::init();
     let aws = shared::aws::sdk_config(None).await?;
-    let s3 = publish_kit::wire(&aws);
+    let s3 = publish_kit::wire(&shared::config::Settings::from_process(), &aws);
     let s3 = &s3;
     run(service_fn(move |event: LambdaEvent<CustomResourceEvent>| async move {
         handle(s3, event.payload).await

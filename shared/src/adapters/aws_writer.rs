@@ -502,7 +502,13 @@ mod tests {
             actual: "eu-west-1".into(),
         };
         // (code, message, status, x-amz-bucket-region) → what the check makes of it
-        type Row = (Option<&'static str>, String, u16, Option<&'static str>, ProbeFailure);
+        type Row = (
+            Option<&'static str>,
+            String,
+            u16,
+            Option<&'static str>,
+            ProbeFailure,
+        );
         let table: Vec<Row> = vec![
             (Some("AccessDenied"), "Access Denied".into(), 403, None, AccessDenied),
             (Some("AccessDeniedException"), String::new(), 403, None, AccessDenied),
