@@ -1388,6 +1388,10 @@ fn save(report: &str, fresh_machine: &str) {
     .expect("writing BENCHMARKS.md");
 }
 
+/// What the file says of itself. Each section's stamp names the emulator build it ran against
+/// (infra/bench.sh exports it), since sections are measured at different times.
+const HEADER: &str = "Written by `infra/bench.sh` (tests/benches/functions.rs) on a 2-core machine, against fakecloud 0.51.0 on loopback. Every number sits beside its baseline from the same run. A section may be measured on its own (`BENCH_SECTIONS=cold,size,router,warm,rendering,delivery,throughput`); each says under it when, at which commit and against which build of the emulator it was measured (a line that names no build ran against its release profile as published, opt-level 3; a section without that line is from an earlier full run).";
+
 /// The sections, by the start of their heading, in the file's order.
 const SECTIONS: [(&str, &str); 7] = [
     ("cold", "## Cold start"),
@@ -1448,13 +1452,7 @@ fn stamp(report: &mut String) {
 async fn main() {
     let previous = std::fs::read_to_string(root().join("BENCHMARKS.md")).unwrap_or_default();
     let fresh_machine = section_of(&previous, "## A fresh machine").unwrap_or_default();
-    // infra/bench.sh says which build of the emulator it runs.
-    let emulator_build = std::env::var("BENCH_EMULATOR_BUILD")
-        .map(|build| format!(" built with {build}"))
-        .unwrap_or_default();
-    let mut report = format!(
-        "# Benchmarks\n\nWritten by `infra/bench.sh` (tests/benches/functions.rs) on a 2-core machine, against fakecloud 0.51.0{emulator_build} on loopback. Every number sits beside its baseline from the same run. A section may be measured on its own (`BENCH_SECTIONS=cold,size,router,warm,rendering,delivery,throughput`); each says under it when and at which commit it was measured (one without that line is from an earlier full run).\n\n",
-    );
+    let mut report = format!("# Benchmarks\n\n{HEADER}\n\n",);
     let bench = Box::pin(Bench::set_up()).await;
     for (name, heading) in SECTIONS {
         if !measured(name) {
