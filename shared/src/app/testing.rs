@@ -228,7 +228,7 @@ where
         {
             return Ok(destination);
         }
-        // Deleted since we read it? Then it is missing like any other.
+        // Refused: another test holds it, or this tenant has no such destination; a read tells.
         match self.store.get(caller.tenant, id).await {
             Ok(None) => Err(TestError::NotFound),
             Ok(Some(_)) => Err(TestError::InProgress),
