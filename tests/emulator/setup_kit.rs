@@ -101,7 +101,7 @@ fn our_incomplete_uploads_rule(folder: &str) -> Value {
 /// The quick-create link's parameters, as the console reads them from the URL.
 fn link_parameters(url: &str) -> Vec<(String, String)> {
     let query = url.split_once('#').unwrap().1.split_once('?').unwrap().1;
-    dev_support::server::parse_query(query)
+    shared::http::parse_query(query)
 }
 
 #[tokio::test]

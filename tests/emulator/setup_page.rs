@@ -950,7 +950,7 @@ async fn issuer_answer(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let query: BTreeMap<String, String> =
-        dev_support::server::parse_query(parts.uri.query().unwrap_or(""))
+        shared::http::parse_query(parts.uri.query().unwrap_or(""))
             .into_iter()
             .collect();
     let mut issuer = issuer.lock().unwrap();
@@ -1005,7 +1005,7 @@ async fn issuer_answer(
         }
         "/token" => {
             let form: BTreeMap<String, String> =
-                dev_support::server::parse_query(&String::from_utf8_lossy(&body))
+                shared::http::parse_query(&String::from_utf8_lossy(&body))
                     .into_iter()
                     .collect();
             let verifier = form.get("code_verifier").cloned().unwrap_or_default();

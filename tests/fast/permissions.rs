@@ -284,18 +284,24 @@ fn in_the_deployed_path_no_header_sets_the_tenant_the_actor_or_the_permission() 
     assert_eq!(anonymous.access, Access::Read);
 }
 
-#[test]
-fn a_response_reaches_api_gateway_as_the_handler_made_it() {
+#[tokio::test]
+async fn a_response_reaches_api_gateway_as_the_handler_made_it() {
     use lambda_http::Body;
     use shared::http::ApiResponse;
-    use shared::http::lambda::to_lambda;
-    // GIVEN a created destination's answer and an empty one
+    // As the runtime converts what the router answers.
+    let for_gateway = |response: ApiResponse| {
+        lambda_http::IntoResponse::into_response(axum::response::IntoResponse::into_response(
+            response,
+        ))
+    };
+    // GIVEN a created destination's answer, a problem and an empty one
     let created = ApiResponse::json(201, &json!({"id": "d-1"}))
         .header("etag", "\"1\"")
         .header("location", "/destinations/d-1");
-    // WHEN converted for API Gateway
-    let converted = to_lambda(created);
-    // THEN status, every header and the body are as made
+    let problem = shared::http::Problem::destination_not_found().into_response();
+    // WHEN the router hands them to the runtime, which converts them for API Gateway
+    let converted = for_gateway(created).await;
+    // THEN status, every header and the body are as made, the body as text
     assert_eq!(converted.status(), 201);
     let header = |name: &str| converted.headers()[name].to_str().unwrap().to_owned();
     assert_eq!(header("content-type"), "application/json");
@@ -305,7 +311,14 @@ fn a_response_reaches_api_gateway_as_the_handler_made_it() {
         Body::Text(text) => assert_eq!(text, r#"{"id":"d-1"}"#),
         other => panic!("{other:?}"),
     }
-    let empty = to_lambda(ApiResponse::no_content());
+    let problem = for_gateway(problem).await;
+    assert_eq!(problem.status(), 404);
+    assert!(
+        matches!(problem.body(), Body::Text(text) if text.contains("/problems/not-found")),
+        "a problem+json body is text: {:?}",
+        problem.body()
+    );
+    let empty = for_gateway(ApiResponse::no_content()).await;
     assert_eq!(empty.status(), 204);
-    assert!(matches!(empty.body(), Body::Empty));
+    assert!(empty.body().is_empty(), "{:?}", empty.body());
 }

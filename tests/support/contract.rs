@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use serde_json::Value;
-use shared::http::{ApiResponse, route_template};
+use shared::http::{ApiResponse, ROUTES, RouteSpec};
 
 pub use dev_support::template::repo_file;
 
@@ -13,6 +13,25 @@ pub fn openapi() -> &'static Value {
     DOC.get_or_init(|| {
         serde_norway::from_str(&repo_file("openapi.yaml")).expect("openapi.yaml is valid YAML")
     })
+}
+
+/// The table's row for a request (the router matched it the same way: a test of the router
+/// proves every row reachable), for reading openapi.yaml by template.
+pub fn route_spec(method: &str, path: &str) -> Option<&'static RouteSpec> {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    ROUTES.iter().find(|spec| {
+        let parts: Vec<&str> = spec.template.split('/').skip(1).collect();
+        spec.method == method
+            && parts.len() == segments.len()
+            && parts
+                .iter()
+                .zip(&segments)
+                .all(|(part, segment)| part.starts_with('{') || part == segment)
+    })
+}
+
+fn route_template(method: &str, path: &str) -> Option<&'static str> {
+    route_spec(method, path).map(|spec| spec.template)
 }
 
 fn pointer_escape(segment: &str) -> String {

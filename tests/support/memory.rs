@@ -1,6 +1,9 @@
 //! The fast tier's world: every function over the in-memory store and a scripted writer, wired
 //! with the same settings the template gives them.
 
+use std::sync::Arc;
+
+use dev_support::gateway::HttpFunctions;
 use shared::app::check::CheckSettings;
 use shared::app::destinations::Limits;
 use shared::domain::PlatformIdentity;
@@ -12,11 +15,11 @@ use crate::api::Api;
 pub struct MemoryWorld {
     pub store: InMemoryStore,
     pub writer: ScriptedWriter,
-    pub destinations: destinations_api::handler::App<InMemoryStore>,
-    pub policies: policies_api::handler::App<InMemoryStore>,
-    pub test_connection: test_connection::handler::App<InMemoryStore, ScriptedWriter>,
+    pub destinations: Arc<destinations_api::handler::App<InMemoryStore>>,
+    pub policies: Arc<policies_api::handler::App<InMemoryStore>>,
+    pub test_connection: Arc<test_connection::handler::App<InMemoryStore, ScriptedWriter>>,
     pub deliveries:
-        deliveries_api::handler::App<InMemoryStore, RecordingDeliveryQueue, ScriptedWriter>,
+        Arc<deliveries_api::handler::App<InMemoryStore, RecordingDeliveryQueue, ScriptedWriter>>,
     pub delivery_queue: RecordingDeliveryQueue,
 }
 
@@ -51,48 +54,48 @@ impl MemoryWorld {
     ) -> Self {
         let delivery_queue = RecordingDeliveryQueue::default();
         MemoryWorld {
-            destinations: destinations_api::handler::App {
+            destinations: Arc::new(destinations_api::handler::App {
                 store: store.clone(),
                 platform: platform.clone(),
                 staging_bucket: staging_bucket(),
                 limits,
                 settings: RevalidationSettings::default(),
-            },
-            policies: policies_api::handler::App {
+            }),
+            policies: Arc::new(policies_api::handler::App {
                 store: store.clone(),
                 platform: platform.clone(),
                 kit: policies_api::KitConfig {
                     templates_url: "https://kit.s3.us-east-1.amazonaws.com/setup-kit/v4/".into(),
                     tenant_header: false,
                 },
-            },
-            test_connection: test_connection::handler::App {
+            }),
+            test_connection: Arc::new(test_connection::handler::App {
                 store: store.clone(),
                 writer: writer.clone(),
                 platform: platform.clone(),
                 settings: check_settings(),
                 revalidation: shared::domain::revalidation::RevalidationSettings::default(),
-            },
-            deliveries: deliveries_api::handler::App {
+            }),
+            deliveries: Arc::new(deliveries_api::handler::App {
                 store: store.clone(),
                 queue: delivery_queue.clone(),
                 writer: writer.clone(),
                 platform,
                 staging_bucket: staging_bucket(),
-            },
+            }),
             delivery_queue,
             store,
             writer,
         }
     }
 
-    pub fn api(&self) -> Api<'_, InMemoryStore, ScriptedWriter, RecordingDeliveryQueue> {
-        Api {
-            destinations: &self.destinations,
-            policies: &self.policies,
-            test_connection: &self.test_connection,
-            deliveries: &self.deliveries,
-        }
+    pub fn api(&self) -> Api {
+        Api::new(HttpFunctions {
+            destinations: self.destinations.clone(),
+            policies: self.policies.clone(),
+            test_connection: self.test_connection.clone(),
+            deliveries: self.deliveries.clone(),
+        })
     }
 }
 

@@ -7,9 +7,7 @@ use dev_support::dispatch::{Dispatcher, Pumped};
 use dev_support::emulator::{Emulator, emulator};
 use dev_support::platform::{EmulatedPlatform, Options, PlatformAccounts};
 use dev_support::services::{Services, quick_check_settings};
-use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
-use shared::adapters::sqs::SqsQueue;
 use shared::app::check::CheckSettings;
 
 use crate::api::Api;
@@ -47,13 +45,8 @@ impl World {
         }
     }
 
-    pub fn api(&self) -> Api<'_, DynamoDbStore, AwsWriter, SqsQueue> {
-        Api {
-            destinations: &self.services.destinations,
-            policies: &self.services.policies,
-            test_connection: &self.services.test_connection,
-            deliveries: &self.services.deliveries,
-        }
+    pub fn api(&self) -> Api {
+        Api::new(self.services.http())
     }
 
     /// The table, as the destinations function sees it.

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod dispatch;
 pub mod emulator;
 pub mod events;
+pub mod gateway;
 pub mod http;
 pub mod platform;
 pub mod server;

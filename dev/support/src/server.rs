@@ -15,7 +15,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use shared::domain::{Actor, TenantId};
 use shared::http::{
-    Access, ApiRequest, ApiResponse, Function, MAX_BODY_BYTES, Problem, WritePermission, resolve,
+    Access, ApiRequest, ApiResponse, MAX_BODY_BYTES, Problem, TokenClaims, WritePermission,
+    parse_query,
 };
 use tokio::net::TcpListener;
 
@@ -28,13 +29,16 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     tokio::pin!(shutdown);
+    let router = services.http().router(TokenClaims::default());
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, _) = accepted?;
-                let services = services.clone();
+                let (services, router) = (services.clone(), router.clone());
                 tokio::spawn(async move {
-                    let service = hyper::service::service_fn(move |request| respond(services.clone(), request));
+                    let service = hyper::service::service_fn(move |request| {
+                        respond(services.clone(), router.clone(), request)
+                    });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -47,6 +51,7 @@ pub async fn serve(
 
 async fn respond(
     services: Arc<Services>,
+    router: axum::Router,
     request: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let (parts, body) = request.into_parts();
@@ -100,32 +105,7 @@ async fn respond(
             &request,
         )));
     }
-    let response = match resolve(&request.method, &request.path).map(|resolved| resolved.function) {
-        Ok(Function::PoliciesApi) => {
-            Box::pin(policies_api::handler::handle(&services.policies, request)).await
-        }
-        Ok(Function::DeliveriesApi) => {
-            Box::pin(deliveries_api::handler::handle(
-                &services.deliveries,
-                request,
-            ))
-            .await
-        }
-        Ok(Function::TestConnection) => {
-            Box::pin(test_connection::handler::handle(
-                &services.test_connection,
-                request,
-            ))
-            .await
-        }
-        _ => {
-            Box::pin(destinations_api::handler::handle(
-                &services.destinations,
-                request,
-            ))
-            .await
-        }
-    };
+    let response = crate::gateway::send(&router, request, &TokenClaims::default()).await;
     Ok(to_hyper(response))
 }
 
@@ -137,64 +117,4 @@ fn to_hyper(response: ApiResponse) -> Response<Full<Bytes>> {
     builder
         .body(Full::new(Bytes::from(response.body)))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
-}
-
-/// `application/x-www-form-urlencoded` query parameters, decoded as API Gateway decodes them.
-pub fn parse_query(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (percent_decode(k), percent_decode(v))
-        })
-        .collect()
-}
-
-fn percent_decode(raw: &str) -> String {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], escaped) {
-            (_, Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b'+', None) => {
-                out.push(b' ');
-                i += 1;
-            }
-            (b, None) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn query_components_decode_like_forms() {
-        assert_eq!(
-            parse_query("limit=5&cursor=a%2Bb%3D&x=a+b&bad=%zz&y"),
-            [
-                ("limit", "5"),
-                ("cursor", "a+b="),
-                ("x", "a b"),
-                ("bad", "%zz"),
-                ("y", "")
-            ]
-            .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        );
-    }
 }

@@ -1,12 +1,15 @@
 //! Every function of the emulated platform, wired by its own crate's `wire` (the same code its
 //! `main.rs` runs) from its template environment and its template identity.
 
+use std::sync::Arc;
+
 use shared::adapters::aws_writer::AwsWriter;
 use shared::adapters::dynamodb::DynamoDbStore;
 use shared::adapters::eventbridge::EventBridgePublisher;
 use shared::adapters::sqs::SqsQueue;
 use shared::app::check::CheckSettings;
 
+use crate::gateway::HttpFunctions;
 use crate::platform::EmulatedPlatform;
 
 pub const DESTINATIONS_API: &str = "DestinationsApiFunction";
@@ -30,10 +33,10 @@ pub fn quick_check_settings() -> CheckSettings {
 
 /// The handlers' dependencies, one set per function.
 pub struct Services {
-    pub destinations: destinations_api::handler::App<DynamoDbStore>,
-    pub policies: policies_api::handler::App<DynamoDbStore>,
-    pub test_connection: test_connection::handler::App<DynamoDbStore, AwsWriter>,
-    pub deliveries: deliveries_api::handler::App<DynamoDbStore, SqsQueue, AwsWriter>,
+    pub destinations: Arc<destinations_api::handler::App<DynamoDbStore>>,
+    pub policies: Arc<policies_api::handler::App<DynamoDbStore>>,
+    pub test_connection: Arc<test_connection::handler::App<DynamoDbStore, AwsWriter>>,
+    pub deliveries: Arc<deliveries_api::handler::App<DynamoDbStore, SqsQueue, AwsWriter>>,
     pub deliver: deliver::Worker,
     pub worker: revalidate_worker::Worker,
     pub scheduler: (DynamoDbStore, SqsQueue),
@@ -55,6 +58,16 @@ pub type BearerTokens = std::sync::Arc<
 >;
 
 impl Services {
+    /// The HTTP functions, as API Gateway routes to them.
+    pub fn http(&self) -> HttpFunctions<DynamoDbStore, AwsWriter, SqsQueue> {
+        HttpFunctions {
+            destinations: self.destinations.clone(),
+            policies: self.policies.clone(),
+            test_connection: self.test_connection.clone(),
+            deliveries: self.deliveries.clone(),
+        }
+    }
+
     pub async fn wire(platform: &EmulatedPlatform, check: CheckSettings) -> Services {
         let f = |id| platform.function(id);
         let destinations =
@@ -87,10 +100,10 @@ impl Services {
             publish_events::wire(&f(PUBLISH_EVENTS).settings(), &f(PUBLISH_EVENTS).config)
                 .expect("publish-events configuration");
         Services {
-            destinations,
-            policies,
-            test_connection,
-            deliveries,
+            destinations: Arc::new(destinations),
+            policies: Arc::new(policies),
+            test_connection: Arc::new(test_connection),
+            deliveries: Arc::new(deliveries),
             deliver,
             worker,
             scheduler,

@@ -1,13 +1,15 @@
 //! Request → use case → response for the internal delivery routes. No SDK calls, no environment
 //! reads.
 
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
 use shared::app::delivery;
 use shared::domain::{BucketName, DestinationId, PlatformIdentity};
 use shared::http::{
-    ApiRequest, ApiResponse, CredentialsView, DeliveryView, Problem, Route, dto, finish,
-    platform_caller, resolve,
+    ApiRequest, ApiResponse, CredentialsView, DeliveryView, Problem, Resolved, Route, dto, finish,
+    platform_caller,
 };
 use shared::ports::{
     ActivityRecorder, DeliveryQueue, DeliveryRecords, DestinationRepository, ObjectWriter,
@@ -27,23 +29,31 @@ pub struct App<S, Q, W> {
 pub trait Store: DestinationRepository + DeliveryRecords + ActivityRecorder {}
 impl<T: DestinationRepository + DeliveryRecords + ActivityRecorder> Store for T {}
 
-pub async fn handle<S, Q, W>(app: &App<S, Q, W>, request: ApiRequest) -> ApiResponse
+pub async fn handle<S, Q, W>(
+    app: Arc<App<S, Q, W>>,
+    resolved: Resolved,
+    request: ApiRequest,
+) -> ApiResponse
 where
     S: Store,
     Q: DeliveryQueue,
     W: ObjectWriter,
 {
-    let result = route(app, &request).await;
+    let result = route(&app, resolved, &request).await;
     finish(&request, result)
 }
 
-async fn route<S, Q, W>(app: &App<S, Q, W>, request: &ApiRequest) -> Result<ApiResponse, Problem>
+async fn route<S, Q, W>(
+    app: &App<S, Q, W>,
+    resolved: Resolved,
+    request: &ApiRequest,
+) -> Result<ApiResponse, Problem>
 where
     S: Store,
     Q: DeliveryQueue,
     W: ObjectWriter,
 {
-    match resolve(&request.method, &request.path)?.route {
+    match resolved.route {
         Route::RequestDelivery => request_delivery(app, request).await,
         Route::VendCredentials(id) => vend_credentials(app, request, &id).await,
         _ => Err(Problem::not_found(format!(

@@ -1,5 +1,7 @@
 //! Request → use case → response for the destination routes. No SDK calls, no environment reads.
 
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
 use shared::app::Caller;
@@ -7,8 +9,8 @@ use shared::app::destinations::{self, Limits};
 use shared::domain::revalidation::RevalidationSettings;
 use shared::domain::{BucketName, Destination, DestinationId, PlatformIdentity};
 use shared::http::{
-    Access, ApiRequest, ApiResponse, CallerView, DestinationView, PageView, Problem, Route,
-    admitted_caller, dto, etag, finish, no_body, page_query, resolve,
+    Access, ApiRequest, ApiResponse, CallerView, DestinationView, PageView, Problem, Resolved,
+    Route, admitted_caller, dto, etag, finish, no_body, page_query,
 };
 use shared::ports::{ActivityLog, DeliveryRecords, DestinationRepository, RateLimiter};
 
@@ -21,19 +23,22 @@ pub struct App<S> {
     pub settings: RevalidationSettings,
 }
 
-pub async fn handle<S>(app: &App<S>, request: ApiRequest) -> ApiResponse
+pub async fn handle<S>(app: Arc<App<S>>, resolved: Resolved, request: ApiRequest) -> ApiResponse
 where
     S: DestinationRepository + RateLimiter + ActivityLog + DeliveryRecords,
 {
-    let result = route(app, &request).await;
+    let result = route(&app, resolved, &request).await;
     finish(&request, result)
 }
 
-async fn route<S>(app: &App<S>, request: &ApiRequest) -> Result<ApiResponse, Problem>
+async fn route<S>(
+    app: &App<S>,
+    resolved: Resolved,
+    request: &ApiRequest,
+) -> Result<ApiResponse, Problem>
 where
     S: DestinationRepository + RateLimiter + ActivityLog + DeliveryRecords,
 {
-    let resolved = resolve(&request.method, &request.path)?;
     if resolved.route == Route::GetPlatform {
         return Ok(crate::platform::facts(&app.platform, &app.staging_bucket));
     }

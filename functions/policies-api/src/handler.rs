@@ -1,10 +1,12 @@
 //! Request → rendered documents (or merged policy) → response. No SDK calls, no environment reads.
 
+use std::sync::Arc;
+
 use shared::app::policies;
 use shared::domain::PlatformIdentity;
 use shared::http::{
-    ApiRequest, ApiResponse, MergeView, PoliciesView, PolicyPreviewView, Problem, Route,
-    admitted_caller, dto, finish, resolve,
+    ApiRequest, ApiResponse, MergeView, PoliciesView, PolicyPreviewView, Problem, Resolved, Route,
+    admitted_caller, dto, finish,
 };
 use shared::kit::{ApiAccess, KitSettings};
 use shared::policy::MergeWarningKind;
@@ -17,18 +19,19 @@ pub struct App<S> {
 }
 
 pub async fn handle<S: DestinationRepository + RateLimiter>(
-    app: &App<S>,
+    app: Arc<App<S>>,
+    resolved: Resolved,
     request: ApiRequest,
 ) -> ApiResponse {
-    let result = route(app, &request).await;
+    let result = route(&app, resolved, &request).await;
     finish(&request, result)
 }
 
 async fn route<S: DestinationRepository + RateLimiter>(
     app: &App<S>,
+    resolved: Resolved,
     request: &ApiRequest,
 ) -> Result<ApiResponse, Problem> {
-    let resolved = resolve(&request.method, &request.path)?;
     let caller = admitted_caller(&app.store, request, &resolved).await?;
     match resolved.route {
         Route::GetPolicies(id) => {

@@ -1,5 +1,7 @@
 //! Request → Test Connection → response. No SDK calls, no environment reads.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use shared::app::check::CheckSettings;
@@ -8,7 +10,7 @@ use shared::domain::check::CheckResult;
 use shared::domain::revalidation::RevalidationSettings;
 use shared::domain::{PlatformIdentity, Status};
 use shared::http::{
-    ApiRequest, ApiResponse, Problem, Route, admitted_caller, finish, no_body, page_query, resolve,
+    ApiRequest, ApiResponse, Problem, Resolved, Route, admitted_caller, finish, no_body, page_query,
 };
 use shared::ports::{
     CheckHistory, CheckLock, CheckSlots, DestinationRepository, ObjectWriter, RateLimiter,
@@ -23,12 +25,16 @@ pub struct App<S, P> {
     pub revalidation: RevalidationSettings,
 }
 
-pub async fn handle<S, P>(app: &App<S, P>, request: ApiRequest) -> ApiResponse
+pub async fn handle<S, P>(
+    app: Arc<App<S, P>>,
+    resolved: Resolved,
+    request: ApiRequest,
+) -> ApiResponse
 where
     S: DestinationRepository + CheckLock + CheckHistory + CheckSlots + RateLimiter,
     P: ObjectWriter,
 {
-    let result = route(app, &request).await;
+    let result = route(&app, resolved, &request).await;
     finish(&request, result)
 }
 
@@ -71,12 +77,15 @@ struct HistoryBody {
     items: Vec<CheckResult>,
 }
 
-async fn route<S, P>(app: &App<S, P>, request: &ApiRequest) -> Result<ApiResponse, Problem>
+async fn route<S, P>(
+    app: &App<S, P>,
+    resolved: Resolved,
+    request: &ApiRequest,
+) -> Result<ApiResponse, Problem>
 where
     S: DestinationRepository + CheckLock + CheckHistory + CheckSlots + RateLimiter,
     P: ObjectWriter,
 {
-    let resolved = resolve(&request.method, &request.path)?;
     let caller = admitted_caller(&app.store, request, &resolved).await?;
     match resolved.route {
         Route::TestConnection(id) => {

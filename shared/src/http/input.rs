@@ -180,3 +180,63 @@ pub fn no_body(request: &ApiRequest, what: &str) -> Result<(), Problem> {
         Err(Problem::field("body", format!("{what} takes no body")))
     }
 }
+
+/// `application/x-www-form-urlencoded` query parameters, decoded as API Gateway decodes them.
+pub fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (percent_decode(k), percent_decode(v))
+        })
+        .collect()
+}
+
+fn percent_decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, None) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_components_decode_like_forms() {
+        assert_eq!(
+            parse_query("limit=5&cursor=a%2Bb%3D&x=a+b&bad=%zz&y"),
+            [
+                ("limit", "5"),
+                ("cursor", "a+b="),
+                ("x", "a b"),
+                ("bad", "%zz"),
+                ("y", "")
+            ]
+            .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+    }
+}

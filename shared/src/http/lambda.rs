@@ -1,64 +1,53 @@
-//! Conversion between API Gateway (HTTP API, payload 2.0) events and the neutral request/response.
+//! Conversion between API Gateway (HTTP API, payload 2.0) events and the neutral request, and the
+//! Lambda runtime loop that serves a function's router.
 
+use lambda_http::Body;
+use lambda_http::http::request::Parts;
 use lambda_http::request::RequestContext;
-use lambda_http::{Body, Request, RequestExt, Response};
 
-use super::api::{Access, ApiRequest, ApiResponse};
+use super::api::{Access, ApiRequest};
 use super::claims::TokenClaims;
+use super::input::parse_query;
 use crate::domain::{Actor, TenantId};
 
 /// Builds the neutral request. The tenant and the write permission are read from the JWT
 /// authorizer's claims (named by `claims`) and nowhere else: not from a header, the path or the
 /// body. The actor is the token's subject. The platform caller is the IAM authorizer's caller
 /// ARN, and nothing else.
-pub fn from_lambda(request: Request, claims: &TokenClaims) -> ApiRequest {
-    let (tenant, actor, access, platform_caller, request_id) = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => {
-            let authorizer = context.authorizer.as_ref();
-            let token = authorizer
-                .and_then(|a| a.jwt.as_ref())
-                .map(|jwt| &jwt.claims);
-            let claim = |name: &str| token.and_then(|c| c.get(name));
-            (
-                claim(&claims.tenant).and_then(|raw| TenantId::new(raw).ok()),
-                claim("sub").and_then(|raw| Actor::user(raw).ok()),
-                claims
-                    .write
-                    .access(claim(&claims.write.claim).map(String::as_str)),
-                authorizer
-                    .and_then(|a| a.iam.as_ref())
-                    .and_then(|iam| iam.user_arn.clone())
-                    .filter(|arn| !arn.is_empty()),
-                context.request_id.clone().unwrap_or_default(),
-            )
-        }
-        _ => (None, None, Access::Read, None, String::new()),
-    };
-    let query = request
-        .query_string_parameters_ref()
-        .map(|q| {
-            q.iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let headers = request
-        .headers()
+pub fn from_parts(parts: &Parts, body: Vec<u8>, claims: &TokenClaims) -> ApiRequest {
+    let (tenant, actor, access, platform_caller, request_id) =
+        match parts.extensions.get::<RequestContext>() {
+            Some(RequestContext::ApiGatewayV2(context)) => {
+                let authorizer = context.authorizer.as_ref();
+                let token = authorizer
+                    .and_then(|a| a.jwt.as_ref())
+                    .map(|jwt| &jwt.claims);
+                let claim = |name: &str| token.and_then(|c| c.get(name));
+                (
+                    claim(&claims.tenant).and_then(|raw| TenantId::new(raw).ok()),
+                    claim("sub").and_then(|raw| Actor::user(raw).ok()),
+                    claims
+                        .write
+                        .access(claim(&claims.write.claim).map(String::as_str)),
+                    authorizer
+                        .and_then(|a| a.iam.as_ref())
+                        .and_then(|iam| iam.user_arn.clone())
+                        .filter(|arn| !arn.is_empty()),
+                    context.request_id.clone().unwrap_or_default(),
+                )
+            }
+            _ => (None, None, Access::Read, None, String::new()),
+        };
+    let headers = parts
+        .headers
         .iter()
         .filter_map(|(k, v)| Some((k.as_str().to_ascii_lowercase(), v.to_str().ok()?.to_owned())))
         .collect();
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
-    let body = match request.into_body() {
-        Body::Empty => Vec::new(),
-        Body::Text(text) => text.into_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => Vec::new(),
-    };
     ApiRequest {
-        method,
-        path,
-        query,
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        // The runtime keeps the raw query string in the URI; decoded here as API Gateway decodes it.
+        query: parts.uri.query().map(parse_query).unwrap_or_default(),
         headers,
         body,
         tenant,
@@ -69,37 +58,20 @@ pub fn from_lambda(request: Request, claims: &TokenClaims) -> ApiRequest {
     }
 }
 
-pub fn to_lambda(response: ApiResponse) -> Response<Body> {
-    let mut builder = Response::builder().status(response.status);
-    for (name, value) in &response.headers {
-        builder = builder.header(name, value);
-    }
-    let body = if response.body.is_empty() {
-        Body::Empty
-    } else {
-        Body::Text(response.body)
+/// [`from_parts`] for an event as the runtime parsed it.
+pub fn from_lambda(request: lambda_http::Request, claims: &TokenClaims) -> ApiRequest {
+    let (parts, body) = request.into_parts();
+    let body = match body {
+        Body::Empty => Vec::new(),
+        Body::Text(text) => text.into_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => Vec::new(),
     };
-    // Only a header that is not valid HTTP could fail here, and ours are all constant ASCII.
-    builder
-        .body(body)
-        .unwrap_or_else(|_| Response::new(Body::Empty))
+    from_parts(&parts, body, claims)
 }
 
-/// Serves API Gateway events with `handler` until the runtime stops. `main` builds the handler's
+/// Serves API Gateway events with `router` until the runtime stops. `main` builds the router's
 /// dependencies once, before calling this.
-pub async fn serve<F, Fut>(claims: &TokenClaims, handler: F) -> Result<(), lambda_http::Error>
-where
-    F: Fn(ApiRequest) -> Fut + Sync,
-    Fut: std::future::Future<Output = ApiResponse> + Send,
-{
-    let handler = &handler;
-    lambda_http::run(lambda_http::service_fn(move |event: Request| async move {
-        let request = from_lambda(event, claims);
-        let span = tracing::info_span!("request", request_id = %request.request_id);
-        // Boxed: a handler's state machine can be large, and the runtime polls it on the main
-        // thread's stack.
-        let response = Box::pin(tracing::Instrument::instrument(handler(request), span)).await;
-        Ok::<_, lambda_http::Error>(to_lambda(response))
-    }))
-    .await
+pub async fn serve(router: axum::Router) -> Result<(), lambda_http::Error> {
+    lambda_http::run(router).await
 }

@@ -14,15 +14,17 @@ pub mod lambda;
 mod problem;
 mod problems;
 mod router;
+#[cfg(feature = "http")]
+mod routing;
 mod views;
 
 pub use api::{Access, ApiRequest, ApiResponse};
 pub use claims::{TokenClaims, WritePermission};
-pub use input::{Fields, MAX_BODY_BYTES, json_object, no_body, page_query};
+pub use input::{Fields, MAX_BODY_BYTES, json_object, no_body, page_query, parse_query};
 pub use problem::{FieldError, PROBLEM_JSON, Problem, ProblemType};
-pub use router::{
-    Authorization, Function, ROUTES, Resolved, Route, RouteSpec, resolve, route_template,
-};
+pub use router::{Authorization, Function, ROUTES, Resolved, Route, RouteSpec};
+#[cfg(feature = "http")]
+pub use routing::{every_request, router};
 pub use views::{
     ActiveView, CallerView, ConfigurationView, CredentialsView, DeliveryView, DestinationView,
     MergeView, PageView, PoliciesView, PolicyPreviewView, etag,

@@ -1,5 +1,6 @@
-//! The API's routes, matched from method and path. Every function and the local server use this one
-//! table; `template.yaml` declares the same routes (a test keeps them in step).
+//! The API's routes, declared once: each function's axum router is built from this table
+//! (`routing.rs`), and `template.yaml` and openapi.yaml declare the same routes (tests keep them
+//! in step).
 
 use crate::domain::DestinationId;
 use crate::domain::delivery::DeliveryId;
@@ -254,32 +255,29 @@ pub const ROUTES: &[RouteSpec] = &[
     ),
 ];
 
-/// A request's path, read against its route's template.
+/// A request's path parameters, by name, as the router matched them.
 pub struct Params<'a> {
-    template: &'static str,
-    segments: Vec<&'a str>,
+    values: &'a [(&'a str, &'a str)],
 }
 
 impl Params<'_> {
-    /// The segment a path parameter sits in, from the template.
     fn param(&self, name: &str) -> Option<&str> {
-        self.template
-            .split('/')
-            .skip(1)
-            .position(|part| part == name)
-            .and_then(|at| self.segments.get(at).copied())
+        self.values
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| *value)
     }
 
     /// A malformed id cannot name any destination: same answer as a missing one.
     fn id(&self) -> Result<DestinationId, Problem> {
-        self.param("{id}")
+        self.param("id")
             .and_then(|raw| DestinationId::new(raw).ok())
             .ok_or_else(Problem::destination_not_found)
     }
 
     /// Malformed: no delivery has that id.
     fn delivery_id(&self) -> Result<DeliveryId, Problem> {
-        self.param("{deliveryId}")
+        self.param("deliveryId")
             .and_then(|raw| DeliveryId::new(raw).ok())
             .ok_or_else(Problem::delivery_not_found)
     }
@@ -293,96 +291,21 @@ pub struct Resolved {
     pub changes_state: bool,
 }
 
-fn template_matches(template: &str, path: &str) -> bool {
-    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let parts: Vec<&str> = template.split('/').skip(1).collect();
-    parts.len() == segments.len()
-        && parts
-            .iter()
-            .zip(&segments)
-            .all(|(p, s)| p.starts_with('{') || p == s)
-}
-
-/// The path template (`/destinations/{id}`) of a request's route, if it has one.
-pub fn route_template(method: &str, path: &str) -> Option<&'static str> {
-    ROUTES
-        .iter()
-        .find(|r| r.method == method && template_matches(r.template, path))
-        .map(|r| r.template)
-}
-
-/// Resolves a request to a route, or to the 404/405 problem a client should see.
-pub fn resolve(method: &str, path: &str) -> Result<Resolved, Problem> {
-    let candidates: Vec<&RouteSpec> = ROUTES
-        .iter()
-        .filter(|r| template_matches(r.template, path))
-        .collect();
-    if candidates.is_empty() {
-        return Err(Problem::not_found(format!("No resource at {path}.")));
+impl RouteSpec {
+    /// The route a request matched to this row makes, from its path parameters (name, value), or
+    /// the 404 a malformed id gets.
+    pub fn resolve(&self, params: &[(&str, &str)]) -> Result<Resolved, Problem> {
+        Ok(Resolved {
+            route: (self.build)(&Params { values: params })?,
+            function: self.function,
+            changes_state: self.changes_state,
+        })
     }
-    let Some(spec) = candidates.iter().find(|r| r.method == method) else {
-        let allowed: Vec<&str> = candidates.iter().map(|r| r.method).collect();
-        return Err(Problem::method_not_allowed(&allowed));
-    };
-    let params = Params {
-        template: spec.template,
-        segments: path.trim_end_matches('/').split('/').skip(1).collect(),
-    };
-    Ok(Resolved {
-        route: (spec.build)(&params)?,
-        function: spec.function,
-        changes_state: spec.changes_state,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const ID: &str = "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e";
-
-    #[test]
-    fn every_declared_route_resolves_to_its_function() {
-        for spec in ROUTES {
-            let path = spec
-                .template
-                .replace("{id}", ID)
-                .replace("{deliveryId}", "export-1");
-            let resolved = resolve(spec.method, &path)
-                .unwrap_or_else(|p| panic!("{} {path}: {p:?}", spec.method));
-            assert_eq!(resolved.function, spec.function, "{} {path}", spec.method);
-        }
-    }
-
-    #[test]
-    fn unknown_paths_are_404_and_wrong_methods_405_with_allow() {
-        assert_eq!(resolve("GET", "/nope").unwrap_err().status, 404);
-        assert_eq!(
-            resolve("GET", "/destinations/x/y/z").unwrap_err().status,
-            404
-        );
-        let problem = resolve("PUT", &format!("/destinations/{ID}")).unwrap_err();
-        assert_eq!(problem.status, 405);
-        assert_eq!(problem.allow.as_deref(), Some("GET, PATCH, DELETE"));
-    }
-
-    #[test]
-    fn malformed_ids_look_like_missing_destinations() {
-        let problem = resolve("GET", "/destinations/not-a-uuid").unwrap_err();
-        assert_eq!(problem.status, 404);
-        assert_eq!(problem.kind, "/problems/not-found");
-    }
-
-    #[test]
-    fn malformed_delivery_ids_look_like_missing_deliveries() {
-        let problem = resolve("GET", &format!("/destinations/{ID}/deliveries/..")).unwrap_err();
-        assert_eq!(problem.status, 404);
-        assert_eq!(
-            problem.detail,
-            Problem::delivery_not_found().detail,
-            "{problem:?}"
-        );
-    }
 
     #[test]
     fn only_internal_routes_are_authorized_by_iam() {
@@ -402,12 +325,12 @@ mod tests {
 
     #[test]
     fn every_route_but_a_read_changes_state() {
+        let params = [
+            ("id", "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e"),
+            ("deliveryId", "export-1"),
+        ];
         for spec in ROUTES {
-            let path = spec
-                .template
-                .replace("{id}", ID)
-                .replace("{deliveryId}", "export-1");
-            let resolved = resolve(spec.method, &path).unwrap();
+            let resolved = spec.resolve(&params).unwrap();
             assert_eq!(
                 resolved.changes_state,
                 spec.method != "GET" && !READ_ONLY_POSTS.contains(&spec.template),
@@ -418,11 +341,29 @@ mod tests {
         }
     }
 
+    /// Every parameter a row reads is in its template (a typo would make every id "malformed").
     #[test]
-    fn trailing_slashes_are_tolerated() {
-        assert_eq!(
-            resolve("GET", "/destinations/").unwrap().route,
-            Route::ListDestinations
-        );
+    fn every_row_reads_the_parameters_its_template_names() {
+        for spec in ROUTES {
+            let named: Vec<(&str, &str)> = spec
+                .template
+                .split('/')
+                .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+                .map(|name| {
+                    let value = if name == "id" {
+                        "0b6f3c1e-8a4d-4a4f-9d0e-6d5c2b1a0f9e"
+                    } else {
+                        "export-1"
+                    };
+                    (name, value)
+                })
+                .collect();
+            assert!(
+                spec.resolve(&named).is_ok(),
+                "{} {}",
+                spec.method,
+                spec.template
+            );
+        }
     }
 }
