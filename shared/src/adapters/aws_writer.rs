@@ -17,6 +17,7 @@ use aws_sdk_s3::types::{
 };
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
+use super::connector_session::AheadOfFirstUse;
 use crate::domain::{RoleArn, RoleSessionName};
 use crate::ports::{
     AssumeRoleRequest, AwsEvidence, FullObjectChecksum, KmsRefusal, ObjectBody, ObjectTarget,
@@ -56,8 +57,9 @@ impl AwsWriter {
     }
 
     /// The writer over `config` (our own credentials, HTTP client, timeouts, endpoint), acting as
-    /// `connector` under `session`; `force_path_style` for S3 emulators. No AWS call is made until
-    /// the first check.
+    /// `connector` under `session`; `force_path_style` for S3 emulators. The connector's first
+    /// session is asked for now, in the background (`connector_session`); nothing else is called
+    /// until the first check.
     pub async fn from_config(
         config: &SdkConfig,
         connector: &RoleArn,
@@ -75,7 +77,9 @@ impl AwsWriter {
         // and once the connector's was evicted each check paid an extra AssumeRole for it.
         let as_connector = config
             .to_builder()
-            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .credentials_provider(SharedCredentialsProvider::new(AheadOfFirstUse::start(
+                provider,
+            )))
             .identity_cache(IdentityCache::lazy().build())
             .build();
         // A destination's session signs the one call it was assumed for: nothing to cache.

@@ -5,6 +5,8 @@
 pub mod aws_staging;
 #[cfg(feature = "aws-writer")]
 pub mod aws_writer;
+#[cfg(feature = "aws-writer")]
+pub mod connector_session;
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
 #[cfg(feature = "events")]
