@@ -7,6 +7,7 @@
 //! a due destination, the worker re-tests one (its version moves each time), the stream function
 //! queues, the event publisher publishes a pending outbox entry. Anything else stops the run.
 
+mod cost;
 mod counting_proxy;
 mod runtime_stub;
 
@@ -1397,16 +1398,17 @@ fn save(report: &str, fresh_machine: &str) {
 
 /// What the file says of itself. Each section's stamp names the emulator build it ran against
 /// (infra/bench.sh exports it), since sections are measured at different times.
-const HEADER: &str = "Written by `infra/bench.sh` (tests/benches/functions.rs) on a 2-core machine, against fakecloud 0.51.0 on loopback. Every number sits beside its baseline from the same run. A section may be measured on its own (`BENCH_SECTIONS=cold,size,router,warm,rendering,delivery,throughput`); each says under it when, at which commit and against which build of the emulator it was measured (a line that names no build ran against its release profile as published, opt-level 3; a section without that line is from an earlier full run).";
+const HEADER: &str = "Written by `infra/bench.sh` (tests/benches/functions.rs) on a 2-core machine, against fakecloud 0.51.0 on loopback. Every number sits beside its baseline from the same run. A section may be measured on its own (`BENCH_SECTIONS=cold,size,router,warm,rendering,delivery,cost,throughput`); each says under it when, at which commit and against which build of the emulator it was measured (a line that names no build ran against its release profile as published, opt-level 3; a section without that line is from an earlier full run).";
 
 /// The sections, by the start of their heading, in the file's order.
-const SECTIONS: [(&str, &str); 7] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("cold", "## Cold start"),
     ("size", "## Size"),
     ("router", "## Router"),
     ("warm", "## Warm invocations"),
     ("rendering", "## Policy rendering"),
     ("delivery", "## Delivery"),
+    ("cost", "## Our own cost beside boto3's"),
     ("throughput", "## Re-validation throughput"),
 ];
 
@@ -1473,6 +1475,7 @@ async fn main() {
             "warm" => warm_section(&bench, &mut report).await,
             "rendering" => rendering_section(&mut report),
             "delivery" => delivery_section(&bench, &mut report).await,
+            "cost" => cost::cost_section(&bench, &mut report).await,
             _ => throughput_section(&mut report, &fresh_machine).await,
         }
         stamp(&mut report);

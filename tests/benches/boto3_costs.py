@@ -1,0 +1,140 @@
+"""Benchmark only: the re-validation check and the delivery written the way a boto3 service would,
+for the cost rows of BENCHMARKS.md (tests/benches/functions.rs runs it against the same emulator,
+in the same run, as our binaries).
+
+Reads a JSON job on stdin, prints one JSON line: CPU seconds (user + system, getrusage) and wall
+seconds spent on the work alone (after the imports and the connector's session), and the peak RSS.
+
+check: per check, the AWS calls our worker makes for an IAM-role destination (its function may
+only GetItem and PutItem): the destination's item, a check slot taken and given back, the confused-deputy guard (the role assumed without the
+External ID and with a wrong one, both refused), the role assumed with it, a probe object written
+with a checksum through a client on those credentials, the result and its history entry.
+
+deliver: the staged file read from the staging bucket and written into the destination through
+the customer's role, as a multipart upload of the same part size and parts in flight as ours.
+"""
+
+import json
+import resource
+import sys
+import time
+import uuid
+
+import boto3
+import botocore.config
+import botocore.exceptions
+from boto3.s3.transfer import TransferConfig
+
+
+def usage():
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
+def session_of(job, credentials=None):
+    if credentials is None:
+        return boto3.session.Session(
+            aws_access_key_id=job["accessKeyId"],
+            aws_secret_access_key=job["secretAccessKey"],
+            region_name=job["region"],
+        )
+    return boto3.session.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=job["region"],
+    )
+
+
+def client(session, service, job):
+    config = botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3})
+    return session.client(service, endpoint_url=job["endpoint"], config=config)
+
+
+def connector_sts(job):
+    """The connector's session, once, as our functions cache it."""
+    sts = client(session_of(job), "sts", job)
+    connector = sts.assume_role(
+        RoleArn=job["connectorRoleArn"], RoleSessionName=job["connectorSessionName"]
+    )
+    return client(session_of(job, connector["Credentials"]), "sts", job)
+
+
+def refused(call):
+    try:
+        call()
+    except botocore.exceptions.ClientError as error:
+        return error.response["Error"]["Code"] == "AccessDenied"
+    return False
+
+
+def check_once(job, dynamodb, sts):
+    key = {name: {"S": value} for name, value in job["destinationKey"].items()}
+    slot = {"PK": {"S": job["destinationKey"]["PK"]}, "SK": {"S": "BENCH#BOTO3#SLOT"}}
+    item = dynamodb.get_item(TableName=job["table"], Key=key, ConsistentRead=True)
+    assert "Item" in item, "the destination is stored"
+    dynamodb.put_item(TableName=job["table"], Item={**slot, "held": {"N": "1"}})
+    session = job["sessionName"]
+    assert refused(lambda: sts.assume_role(RoleArn=job["roleArn"], RoleSessionName=session))
+    assert refused(
+        lambda: sts.assume_role(
+            RoleArn=job["roleArn"], RoleSessionName=session, ExternalId=str(uuid.uuid4())
+        )
+    )
+    assumed = sts.assume_role(
+        RoleArn=job["roleArn"], RoleSessionName=session, ExternalId=job["externalId"]
+    )
+    s3 = client(session_of(job, assumed["Credentials"]), "s3", job)
+    s3.put_object(
+        Bucket=job["bucket"],
+        Key=f"{job['folder']}connection-test/{uuid.uuid4()}.txt",
+        Body=b"connection test",
+        ChecksumAlgorithm="SHA256",
+    )
+    now = str(time.time_ns())
+    result = {"PK": {"S": job["destinationKey"]["PK"]}, "SK": {"S": "BENCH#BOTO3#RESULT"}}
+    result["outcome"] = {"S": "passed"}
+    dynamodb.put_item(TableName=job["table"], Item=result)
+    history = {"PK": {"S": job["destinationKey"]["PK"]}, "SK": {"S": f"BENCH#BOTO3#TEST#{now}"}}
+    history["outcome"] = {"S": "passed"}
+    dynamodb.put_item(TableName=job["table"], Item=history)
+    dynamodb.put_item(TableName=job["table"], Item={**slot, "held": {"N": "0"}})
+
+
+def check(job):
+    dynamodb = client(session_of(job), "dynamodb", job)
+    sts = connector_sts(job)
+    check_once(job, dynamodb, sts)  # warm, as our row's first invocation is not counted
+    started, cpu = time.perf_counter(), usage()
+    for _ in range(job["checks"]):
+        check_once(job, dynamodb, sts)
+    return time.perf_counter() - started, usage() - cpu
+
+
+def deliver(job):
+    staging = client(session_of(job), "s3", job)
+    sts = connector_sts(job)
+    started, cpu = time.perf_counter(), usage()
+    assumed = sts.assume_role(
+        RoleArn=job["roleArn"], RoleSessionName=job["sessionName"], ExternalId=job["externalId"]
+    )
+    s3 = client(session_of(job, assumed["Credentials"]), "s3", job)
+    staged = staging.get_object(Bucket=job["stagingBucket"], Key=job["stagedKey"])["Body"]
+    transfer = TransferConfig(
+        multipart_threshold=job["partSize"],
+        multipart_chunksize=job["partSize"],
+        max_concurrency=job["concurrency"],
+    )
+    s3.upload_fileobj(staged, job["bucket"], job["key"], Config=transfer)
+    return time.perf_counter() - started, usage() - cpu
+
+
+def main():
+    job = json.load(sys.stdin)
+    wall, cpu = {"check": check, "deliver": deliver}[job["kind"]](job)
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"wallSeconds": wall, "cpuSeconds": cpu, "peakRssKb": peak_kb}))
+
+
+if __name__ == "__main__":
+    main()
