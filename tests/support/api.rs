@@ -1,15 +1,12 @@
 //! Requests as API Gateway hands them to our functions, sent to the function that serves the
 //! route, with every response checked against openapi.yaml on the way back.
 
-use dev_support::gateway::{self, HttpFunctions};
+use dev_support::gateway::{self, HttpFunctions, HttpStore};
 use lambda_http::tower::ServiceExt;
 use serde_json::Value;
 use shared::domain::{Actor, TenantId};
 use shared::http::{Access, ApiRequest, ApiResponse, TokenClaims};
-use shared::ports::{
-    ActivityLog, ActivityRecorder, CheckHistory, CheckLock, CheckSlots, DeliveryQueue,
-    DeliveryRecords, DestinationRepository, ObjectWriter, RateLimiter,
-};
+use shared::ports::{DeliveryQueue, ObjectWriter};
 
 pub const TENANT: &str = "tenant-a";
 pub const ACTOR: &str = "user-1";
@@ -133,15 +130,7 @@ pub struct Api {
 impl Api {
     pub fn new<S, P, Q>(functions: HttpFunctions<S, P, Q>) -> Self
     where
-        S: DestinationRepository
-            + RateLimiter
-            + ActivityLog
-            + CheckLock
-            + CheckSlots
-            + CheckHistory
-            + DeliveryRecords
-            + ActivityRecorder
-            + 'static,
+        S: HttpStore,
         P: ObjectWriter + 'static,
         Q: DeliveryQueue + 'static,
     {

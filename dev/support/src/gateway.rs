@@ -49,9 +49,22 @@ impl<S, P, Q> Clone for HttpFunctions<S, P, Q> {
     }
 }
 
-impl<S, P, Q> HttpFunctions<S, P, Q>
-where
-    S: DestinationRepository
+/// What the four functions need of the store, together.
+pub trait HttpStore:
+    DestinationRepository
+    + RateLimiter
+    + ActivityLog
+    + CheckLock
+    + CheckSlots
+    + CheckHistory
+    + DeliveryRecords
+    + ActivityRecorder
+    + 'static
+{
+}
+
+impl<T> HttpStore for T where
+    T: DestinationRepository
         + RateLimiter
         + ActivityLog
         + CheckLock
@@ -59,7 +72,13 @@ where
         + CheckHistory
         + DeliveryRecords
         + ActivityRecorder
-        + 'static,
+        + 'static
+{
+}
+
+impl<S, P, Q> HttpFunctions<S, P, Q>
+where
+    S: HttpStore,
     P: ObjectWriter + 'static,
     Q: DeliveryQueue + 'static,
 {
@@ -165,11 +184,7 @@ pub fn authorized(request: ApiRequest, claims: &TokenClaims) -> Request<Body> {
 /// A router's answer as the functions made it.
 pub async fn neutral_response(response: Response) -> ApiResponse {
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = crate::http::header_pairs(response.headers());
     let body = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .expect("the functions' bodies are in memory");

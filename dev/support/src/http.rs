@@ -47,11 +47,7 @@ pub async fn send(
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let response = client.request(request).await?;
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = header_pairs(response.headers());
     let body = response.into_body().collect().await?.to_bytes().to_vec();
     Ok(Response {
         status,
@@ -72,4 +68,12 @@ pub async fn post_json(
         Some(body.to_string().into_bytes()),
     )
     .await
+}
+
+/// A response's headers as (name, value) pairs; a value that is not text is left out.
+pub fn header_pairs(headers: &hyper::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+        .collect()
 }
