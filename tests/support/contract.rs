@@ -15,8 +15,8 @@ pub fn openapi() -> &'static Value {
     })
 }
 
-/// The table's row for a request (the router matched it the same way: a test of the router
-/// proves every row reachable), for reading openapi.yaml by template.
+/// The table's row for a request, for reading openapi.yaml by template (the router's own tests
+/// prove every row reachable through it).
 pub fn route_spec(method: &str, path: &str) -> Option<&'static RouteSpec> {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     ROUTES.iter().find(|spec| {

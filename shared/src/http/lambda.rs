@@ -46,7 +46,8 @@ pub fn from_parts(parts: &Parts, body: Vec<u8>, claims: &TokenClaims) -> ApiRequ
     ApiRequest {
         method: parts.method.as_str().to_owned(),
         path: parts.uri.path().to_owned(),
-        // The runtime keeps the raw query string in the URI; decoded here as API Gateway decodes it.
+        // The runtime keeps the raw query string in the URI; decoded here as form data, as
+        // lambda_http's own query map decodes it.
         query: parts.uri.query().map(parse_query).unwrap_or_default(),
         headers,
         body,

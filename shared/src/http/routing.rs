@@ -22,43 +22,43 @@ use super::problem::Problem;
 use super::router::{Function, ROUTES, Resolved, RouteSpec};
 
 /// The router serving `functions`' routes with `handler`. Claims name where the authorizer's
-/// token says who the caller is (see [`from_parts`]). Unknown paths answer 404, a known path with
-/// another method 405 with `Allow`, both as problems.
+/// token says who the caller is (see [`from_parts`]).
+///
+/// Every path of the table is known to every function's router, as the stage's `$default` route
+/// sends whatever no route matched (a wrong method too) to one of them: a known path with a
+/// method the table does not declare there, HEAD included, is a 405 with `Allow`; another
+/// function's route (which API Gateway never sends here) and unknown paths are 404s; all problems.
 pub fn router<H, Fut>(functions: &[Function], claims: TokenClaims, handler: H) -> Router
 where
     H: Fn(Resolved, ApiRequest) -> Fut + Clone + Send + Sync + 'static,
     Fut: Future<Output = ApiResponse> + Send + 'static,
 {
     let claims = Arc::new(claims);
-    let mut by_path: BTreeMap<&'static str, MethodRouter> = BTreeMap::new();
-    for spec in ROUTES
-        .iter()
-        .filter(|spec| functions.contains(&spec.function))
-    {
-        let methods = by_path.remove(spec.template).unwrap_or_else(|| {
-            let claims = claims.clone();
-            let allowed = allowed_methods(functions, spec.template);
-            MethodRouter::new().fallback(move |request: Request| {
-                refuse(
-                    request,
-                    claims.clone(),
-                    Problem::method_not_allowed(&allowed),
-                )
-            })
-        });
-        let (handler, claims) = (handler.clone(), claims.clone());
-        let endpoint = move |params: Result<RawPathParams, RawPathParamsRejection>, request| {
-            serve_route(spec, params, request, claims.clone(), handler.clone())
-        };
-        by_path.insert(
-            spec.template,
-            methods.on(method_filter(spec.method), endpoint),
-        );
-    }
-    let not_found = move |request: Request| {
-        let detail = format!("No resource at {}.", request.uri().path());
-        refuse(request, claims.clone(), Problem::not_found(detail))
+    let not_found = {
+        let claims = claims.clone();
+        move |request: Request| {
+            let detail = format!("No resource at {}.", request.uri().path());
+            refuse(request, claims.clone(), Problem::not_found(detail))
+        }
     };
+    let mut by_path: BTreeMap<&'static str, MethodRouter> = BTreeMap::new();
+    for spec in ROUTES {
+        let methods = by_path
+            .remove(spec.template)
+            .unwrap_or_else(|| not_allowed(spec.template, claims.clone()));
+        let methods = if functions.contains(&spec.function) {
+            let (handler, claims) = (handler.clone(), claims.clone());
+            methods.on(
+                method_filter(spec.method),
+                move |params: Result<RawPathParams, RawPathParamsRejection>, request| {
+                    serve_route(spec, params, request, claims.clone(), handler.clone())
+                },
+            )
+        } else {
+            methods.on(method_filter(spec.method), not_found.clone())
+        };
+        by_path.insert(spec.template, methods);
+    }
     by_path
         .into_iter()
         .fold(Router::new(), |router, (template, methods)| {
@@ -68,6 +68,27 @@ where
                 .route(template, methods)
         })
         .fallback(not_found)
+}
+
+/// `template`'s methods before any is added: every method answers 405 with the table's `Allow`
+/// for the path. HEAD too: axum would otherwise answer it with the GET endpoint, and the API
+/// declares no HEAD.
+fn not_allowed(template: &'static str, claims: Arc<TokenClaims>) -> MethodRouter {
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|spec| spec.template == template)
+        .map(|spec| spec.method)
+        .collect();
+    let refusal = move |request: Request| {
+        refuse(
+            request,
+            claims.clone(),
+            Problem::method_not_allowed(&allowed),
+        )
+    };
+    MethodRouter::new()
+        .on(MethodFilter::HEAD, refusal.clone())
+        .fallback(refusal)
 }
 
 /// A router handing every request, whatever its path, to `handler` (the setup page: its own
@@ -139,15 +160,6 @@ async fn neutral(request: Request, claims: &TokenClaims) -> Result<ApiRequest, A
             ))
         }
     }
-}
-
-/// The methods `functions` serve at `template`, in the table's order.
-fn allowed_methods(functions: &[Function], template: &str) -> Vec<&'static str> {
-    ROUTES
-        .iter()
-        .filter(|spec| spec.template == template && functions.contains(&spec.function))
-        .map(|spec| spec.method)
-        .collect()
 }
 
 fn method_filter(method: &str) -> MethodFilter {
@@ -241,11 +253,7 @@ mod tests {
                     assert!(body.starts_with(&format!("{function:?} ")), "{body}");
                 } else {
                     // Another function's route: API Gateway never sends it here.
-                    assert!(
-                        matches!(status, 404 | 405),
-                        "{} {path}: {status}",
-                        spec.method
-                    );
+                    assert_eq!(status, 404, "{} {path}: {body}", spec.method);
                 }
             }
         }
@@ -281,6 +289,33 @@ mod tests {
             body.contains("This resource supports GET, PATCH, DELETE."),
             "{body}"
         );
+    }
+
+    /// What the stage's `$default` route sends the destinations function: every request no route
+    /// matched, another function's path with a wrong method included.
+    #[tokio::test]
+    async fn the_default_function_knows_every_path_for_its_405s() {
+        let router = echo(&[Function::DestinationsApi]);
+        for (method, path, allow) in [
+            ("GET", format!("/destinations/{ID}/test"), "POST"),
+            ("PUT", format!("/destinations/{ID}/policies"), "GET"),
+            ("GET", "/internal/deliveries".to_owned(), "POST"),
+        ] {
+            let (status, body, allowed) = send(&router, method, &path).await;
+            assert_eq!(status, 405, "{method} {path}: {body}");
+            assert_eq!(allowed.as_deref(), Some(allow), "{method} {path}");
+            assert!(body.contains("/problems/method-not-allowed"), "{body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn head_is_not_a_get() {
+        let router = echo(&EVERY_FUNCTION);
+        let (status, _, allow) = send(&router, "HEAD", "/destinations").await;
+        assert_eq!((status, allow.as_deref()), (405, Some("POST, GET")));
+        let path = format!("/destinations/{ID}/tests");
+        let (status, _, allow) = send(&router, "HEAD", &path).await;
+        assert_eq!((status, allow.as_deref()), (405, Some("GET")));
     }
 
     #[tokio::test]
