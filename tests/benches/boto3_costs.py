@@ -31,33 +31,42 @@ def usage():
     return own.ru_utime + own.ru_stime
 
 
-def session_of(job, credentials=None):
-    if credentials is None:
-        return boto3.session.Session(
-            aws_access_key_id=job["accessKeyId"],
-            aws_secret_access_key=job["secretAccessKey"],
-            region_name=job["region"],
-        )
+def session_of(job):
+    """The function's own identity: one session for the whole run."""
     return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
+        aws_access_key_id=job["accessKeyId"],
+        aws_secret_access_key=job["secretAccessKey"],
         region_name=job["region"],
     )
 
 
+CONFIG = botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3})
+
+
 def client(session, service, job):
-    config = botocore.config.Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3})
-    return session.client(service, endpoint_url=job["endpoint"], config=config)
+    return session.client(service, endpoint_url=job["endpoint"], config=CONFIG)
 
 
-def connector_sts(job):
+def client_as(session, service, job, credentials):
+    """A client signing with an assumed role's session. boto3 binds credentials to a client, so
+    each session needs its own, built from the one long-lived session (whose loaded service models
+    it reuses), as ours builds an S3 client per session from shared settings."""
+    return session.client(
+        service,
+        endpoint_url=job["endpoint"],
+        config=CONFIG,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def connector_sts(job, session):
     """The connector's session, once, as our functions cache it."""
-    sts = client(session_of(job), "sts", job)
-    connector = sts.assume_role(
+    connector = client(session, "sts", job).assume_role(
         RoleArn=job["connectorRoleArn"], RoleSessionName=job["connectorSessionName"]
     )
-    return client(session_of(job, connector["Credentials"]), "sts", job)
+    return client_as(session, "sts", job, connector["Credentials"])
 
 
 def refused(call):
@@ -68,7 +77,7 @@ def refused(call):
     return False
 
 
-def check_once(job, dynamodb, sts):
+def check_once(job, session, dynamodb, sts):
     key = {name: {"S": value} for name, value in job["destinationKey"].items()}
     slot = {"PK": {"S": job["destinationKey"]["PK"]}, "SK": {"S": "BENCH#BOTO3#SLOT"}}
     item = dynamodb.get_item(TableName=job["table"], Key=key, ConsistentRead=True)
@@ -84,7 +93,7 @@ def check_once(job, dynamodb, sts):
     assumed = sts.assume_role(
         RoleArn=job["roleArn"], RoleSessionName=session, ExternalId=job["externalId"]
     )
-    s3 = client(session_of(job, assumed["Credentials"]), "s3", job)
+    s3 = client_as(session, "s3", job, assumed["Credentials"])
     s3.put_object(
         Bucket=job["bucket"],
         Key=f"{job['folder']}connection-test/{uuid.uuid4()}.txt",
@@ -102,23 +111,25 @@ def check_once(job, dynamodb, sts):
 
 
 def check(job):
-    dynamodb = client(session_of(job), "dynamodb", job)
-    sts = connector_sts(job)
-    check_once(job, dynamodb, sts)  # warm, as our row's first invocation is not counted
+    session = session_of(job)
+    dynamodb = client(session, "dynamodb", job)
+    sts = connector_sts(job, session)
+    check_once(job, session, dynamodb, sts)  # warm, as our row's first check is not counted
     started, cpu = time.perf_counter(), usage()
     for _ in range(job["checks"]):
-        check_once(job, dynamodb, sts)
+        check_once(job, session, dynamodb, sts)
     return time.perf_counter() - started, usage() - cpu
 
 
 def deliver(job):
-    staging = client(session_of(job), "s3", job)
-    sts = connector_sts(job)
+    session = session_of(job)
+    staging = client(session, "s3", job)
+    sts = connector_sts(job, session)
     started, cpu = time.perf_counter(), usage()
     assumed = sts.assume_role(
         RoleArn=job["roleArn"], RoleSessionName=job["sessionName"], ExternalId=job["externalId"]
     )
-    s3 = client(session_of(job, assumed["Credentials"]), "s3", job)
+    s3 = client_as(session, "s3", job, assumed["Credentials"])
     staged = staging.get_object(Bucket=job["stagingBucket"], Key=job["stagedKey"])["Body"]
     transfer = TransferConfig(
         multipart_threshold=job["partSize"],
