@@ -83,15 +83,15 @@ def check_once(job, session, dynamodb, sts):
     item = dynamodb.get_item(TableName=job["table"], Key=key, ConsistentRead=True)
     assert "Item" in item, "the destination is stored"
     dynamodb.put_item(TableName=job["table"], Item={**slot, "held": {"N": "1"}})
-    session = job["sessionName"]
-    assert refused(lambda: sts.assume_role(RoleArn=job["roleArn"], RoleSessionName=session))
+    name = job["sessionName"]
+    assert refused(lambda: sts.assume_role(RoleArn=job["roleArn"], RoleSessionName=name))
     assert refused(
         lambda: sts.assume_role(
-            RoleArn=job["roleArn"], RoleSessionName=session, ExternalId=str(uuid.uuid4())
+            RoleArn=job["roleArn"], RoleSessionName=name, ExternalId=str(uuid.uuid4())
         )
     )
     assumed = sts.assume_role(
-        RoleArn=job["roleArn"], RoleSessionName=session, ExternalId=job["externalId"]
+        RoleArn=job["roleArn"], RoleSessionName=name, ExternalId=job["externalId"]
     )
     s3 = client_as(session, "s3", job, assumed["Credentials"])
     s3.put_object(
