@@ -14,6 +14,8 @@ FUNCTIONS=(destinations-api policies-api test-connection revalidate-scheduler re
   revalidate-on-change publish-events publish-kit setup-page bench-hello bench-router)
 packages=()
 for f in "${FUNCTIONS[@]}"; do packages+=(-p "$f"); done
+# The cost section's Rust SDK baseline: an x86_64 build only, as it has no size row.
+sdk_baseline=(-p bench-sdk-check)
 
 # The benchmarks run against the emulator built as published (its release profile), installed as
 # `fakecloud-optimised` beside the tests' unoptimised build: under 64 concurrent checks that one
@@ -40,7 +42,7 @@ require_rust
 start_fakecloud_build
 ensure_python_tools   # boto3 (with the AWS CLI) for the cold-start baseline
 phase "building the release binaries (x86_64)"
-cargo build --release --locked "${packages[@]}"
+cargo build --release --locked "${packages[@]}" "${sdk_baseline[@]}"
 # Whether BENCH_SECTIONS (all when unset) includes $1.
 measuring() { [ -z "${BENCH_SECTIONS:-}" ] || [[ ",$BENCH_SECTIONS," == *",$1,"* ]]; }
 if [ -z "${BENCH_QUICK:-}" ]; then
