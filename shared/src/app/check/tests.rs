@@ -97,6 +97,14 @@ async fn a_strict_role_passes_every_stage_with_one_scoped_session() {
         .iter()
         .find(|c| c.external_id.as_deref() == Some(ours))
         .unwrap();
+    // AND the guard's probes carry no session policy: a policy AWS refused (malformed, too
+    // large) must not stand in for the trust policy's answer
+    assert!(
+        calls
+            .iter()
+            .filter(|c| c.external_id.as_deref() != Some(ours))
+            .all(|c| c.session_policy.is_none())
+    );
     assert_eq!(
         real.session_name,
         format!("destination-{}", destination.id().as_str().replace('-', ""))
@@ -177,17 +185,19 @@ fn guard_probes_fail_with(destination: &Destination, failure: ProbeFailure) -> S
 }
 
 #[tokio::test]
-async fn the_external_id_guard_fails_closed_when_its_probes_are_throttled_or_time_out() {
+async fn the_external_id_guard_fails_closed_when_its_probes_get_no_denial() {
     for (failure, category) in [
         (ProbeFailure::Throttled, FailureCategory::Transient),
         (ProbeFailure::Timeout, FailureCategory::TimedOut),
+        // Neither a denial nor trouble on AWS's side: the ARN itself was refused.
+        (ProbeFailure::Other, FailureCategory::RoleNotAssumable),
     ] {
-        // GIVEN a role whose real AssumeRole succeeds, but the guard's probes get no answer
+        // GIVEN a role whose real AssumeRole succeeds, but the guard's probes get no denial
         let destination = role_destination();
         let writer = guard_probes_fail_with(&destination, failure.clone());
         // WHEN it is tested
         let result = check(&writer, &destination).await;
-        // THEN it does not pass: an unanswered probe proves nothing, and nothing is written
+        // THEN it does not pass: only a denial proves the probe refused, and nothing is written
         assert!(!result.passed, "{failure:?}: {result:?}");
         assert_eq!(result.category, Some(category), "{failure:?}");
         assert_eq!(
@@ -362,26 +372,33 @@ async fn a_bucket_policy_that_lets_any_writer_session_put_is_refused_with_the_st
 }
 
 #[tokio::test]
-async fn the_bucket_policy_guard_fails_closed_when_its_probe_gets_no_answer() {
-    // GIVEN a bucket whose guard probe times out
-    let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
-    let mut writer = ScriptedWriter::new(
-        |_| Ok(()),
-        |call| {
-            // The probe is the only empty upload.
-            if call.bytes == 0 {
-                Err(ProbeError::new(crate::ports::ProbeFailure::Timeout))
-            } else {
-                Ok(())
-            }
-        },
-    );
-    writer.bucket_policy_grants_any_writer_session = true;
-    // WHEN it is tested
-    let result = check(&writer, &destination).await;
-    // THEN the test does not pass
-    assert!(!result.passed);
-    assert_eq!(result.category, Some(FailureCategory::TimedOut));
+async fn the_bucket_policy_guard_fails_closed_when_its_probe_gets_no_denial() {
+    for (failure, category) in [
+        (ProbeFailure::Timeout, FailureCategory::TimedOut),
+        // A refusal that is neither a denial nor trouble on AWS's side: the bucket's own setting.
+        (ProbeFailure::Other, FailureCategory::InvalidConfiguration),
+    ] {
+        // GIVEN a bucket whose guard probe gets `failure` instead of a denial
+        let destination = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
+        let probe_failure = failure.clone();
+        let mut writer = ScriptedWriter::new(
+            |_| Ok(()),
+            move |call| {
+                // The probe is the only empty upload.
+                if call.bytes == 0 {
+                    Err(ProbeError::new(probe_failure.clone()))
+                } else {
+                    Ok(())
+                }
+            },
+        );
+        writer.bucket_policy_grants_any_writer_session = true;
+        // WHEN it is tested
+        let result = check(&writer, &destination).await;
+        // THEN the test does not pass, and says why
+        assert!(!result.passed, "{failure:?}");
+        assert_eq!(result.category, Some(category), "{failure:?}");
+    }
 }
 
 #[tokio::test]
@@ -494,6 +511,27 @@ async fn a_denied_assume_role_lists_every_cause_and_the_trust_fix() {
         failure.fix_document.as_ref().unwrap()["Statement"][0]["Principal"]["AWS"],
         crate::testing::CONNECTOR
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_denied_assume_role_is_retried_within_the_propagation_budget_only() {
+    // GIVEN a role that denies every AssumeRole, the guard's probes included
+    let destination = role_destination();
+    let writer = ScriptedWriter::new(|_| denied(), |_| Ok(()));
+    // WHEN checked (first backoff 100 ms, propagation budget 800 ms, deadline 20 s)
+    let started = tokio::time::Instant::now();
+    let result = check(&writer, &destination).await;
+    // THEN the AssumeRole with the External ID was retried after 100, 200 and 400 ms, while the
+    // next try still fell within the budget, and then reported, far short of the deadline
+    let ours = destination.external_id().unwrap().expose();
+    let tries = writer
+        .assume_calls()
+        .iter()
+        .filter(|c| c.external_id.as_deref() == Some(ours))
+        .count();
+    assert_eq!(tries, 4);
+    assert_eq!(started.elapsed(), Duration::from_millis(700));
+    assert_eq!(result.category, Some(FailureCategory::RoleNotAssumable));
 }
 
 const KEY: &str = "arn:aws:kms:us-east-1:333333333333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
@@ -615,4 +653,54 @@ async fn every_kms_refusal_names_its_own_cause_and_fix() {
         explanations.insert(failure.explanation.clone());
     }
     assert_eq!(explanations.len(), 6, "each refusal explains itself");
+}
+
+#[tokio::test]
+async fn a_bucket_of_another_account_is_named_and_not_written() {
+    // GIVEN a role that trusts only its External ID, and a bucket S3 says is not owned by the
+    // role's account (the write pins the owner)
+    let destination = role_destination();
+    let external_id = destination.external_id().unwrap().expose().to_owned();
+    let writer = ScriptedWriter::new(
+        move |call: &AssumeCall| match &call.external_id {
+            Some(id) if *id == external_id => Ok(()),
+            _ => denied(),
+        },
+        |_| Err(ProbeError::new(ProbeFailure::OwnerMismatch)),
+    );
+    // WHEN checked
+    let result = check(&writer, &destination).await;
+    // THEN the write fails naming the bucket and the account it should belong to
+    assert_eq!(
+        result.category,
+        Some(FailureCategory::UnexpectedBucketOwner),
+        "{result:?}"
+    );
+    assert_eq!(stage(&result, Stage::Write), StageStatus::Failed);
+    let message = &result.first_failure().unwrap().explanation;
+    assert!(
+        message.contains("customer-bucket") && message.contains(CUSTOMER_ACCOUNT),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn each_stage_reports_how_long_it_took() {
+    // GIVEN every AWS call takes 30 ms (real time: stage durations are read from the clock)
+    let destination = role_destination();
+    let mut writer = strict(&destination);
+    writer.latency = Duration::from_millis(30);
+    // WHEN checked
+    let result = check(&writer, &destination).await;
+    // THEN the stages that called AWS took at least that long, in whole milliseconds
+    assert!(result.passed, "{result:?}");
+    for called in [Stage::ConfusedDeputyGuard, Stage::AssumeRole, Stage::Write] {
+        let took = result
+            .stages
+            .iter()
+            .find(|s| s.stage == called)
+            .unwrap()
+            .duration_ms;
+        assert!((30..10_000).contains(&took), "{called:?}: {took} ms");
+    }
 }

@@ -454,3 +454,87 @@ mod attempts {
         assert_eq!(delivery.attempts, 1);
     }
 }
+
+/// A refused write of a delivery, as the writer reports it.
+fn refused_write(failure: ProbeFailure) -> DeliveryWriteError {
+    DeliveryWriteError::Write(StreamFailure::Write {
+        failure: crate::app::writer::PutFailure {
+            error: ProbeError::new(failure),
+            region: "us-east-1".into(),
+            configured_region_wrong: false,
+            located_after: Duration::ZERO,
+            attempt_took: Duration::ZERO,
+        },
+        left_parts: false,
+    })
+}
+
+#[test]
+fn every_failed_delivery_reports_the_checks_category_for_its_cause() {
+    use crate::ports::KmsRefusal;
+    let session = |failure| DeliveryWriteError::Session(ProbeError::new(failure));
+    let cases = [
+        (
+            DeliveryWriteError::NotSaved,
+            FailureCategory::InvalidConfiguration,
+        ),
+        // The session the check proved: a denial now is the role's, a slow answer AWS's.
+        (
+            session(ProbeFailure::AccessDenied),
+            FailureCategory::RoleNotAssumable,
+        ),
+        (
+            session(ProbeFailure::Other),
+            FailureCategory::RoleNotAssumable,
+        ),
+        (session(ProbeFailure::Throttled), FailureCategory::Transient),
+        (
+            session(ProbeFailure::Unreachable),
+            FailureCategory::Transient,
+        ),
+        (session(ProbeFailure::Timeout), FailureCategory::TimedOut),
+        // The write itself.
+        (
+            refused_write(ProbeFailure::AccessDenied),
+            FailureCategory::PutAccessDenied,
+        ),
+        (
+            refused_write(ProbeFailure::Other),
+            FailureCategory::PutAccessDenied,
+        ),
+        (
+            refused_write(ProbeFailure::OwnerMismatch),
+            FailureCategory::UnexpectedBucketOwner,
+        ),
+        (
+            refused_write(ProbeFailure::NoSuchBucket),
+            FailureCategory::BucketNotFound,
+        ),
+        (
+            refused_write(ProbeFailure::WrongRegion {
+                actual: "eu-west-1".into(),
+            }),
+            FailureCategory::WrongRegion,
+        ),
+        (
+            refused_write(ProbeFailure::KmsDenied(KmsRefusal::KeyPolicy)),
+            FailureCategory::KmsKeyNotUsable,
+        ),
+        (
+            refused_write(ProbeFailure::AclRejected),
+            FailureCategory::AclRejected,
+        ),
+        (
+            refused_write(ProbeFailure::Throttled),
+            FailureCategory::Transient,
+        ),
+        (
+            refused_write(ProbeFailure::Timeout),
+            FailureCategory::TimedOut,
+        ),
+    ];
+    for (error, category) in cases {
+        // WHEN a delivery fails with `error` THEN it reports `category`
+        assert_eq!(category_of(&error), category, "{error:?}");
+    }
+}
