@@ -339,6 +339,19 @@ async fn patch_clears_with_null_accepts_merge_patch_and_refuses_read_only_fields
         .json();
     assert_eq!(cleared["region"], Value::Null);
     assert_eq!(cleared["description"], "");
+    // AND the trail names the fields the PATCH changed, by their API names
+    let trail = api
+        .send(request("GET", &format!("{path}/activity")))
+        .await
+        .expect(200)
+        .json();
+    let updated = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "updated")
+        .unwrap_or_else(|| panic!("{trail}"));
+    assert_eq!(updated["fields"], json!(["description", "region"]));
     let refused = api
         .patch(
             &id,
@@ -610,6 +623,9 @@ async fn activity_lists_every_change_newest_first_with_its_actor() {
         ]
         .map(|(a, b)| (a.to_owned(), b.to_owned()))
     );
+    // AND each entry holds the version its change made: the delete one past the save
+    let version = |i: usize| activity["items"][i]["version"].as_u64().unwrap();
+    assert_eq!(version(0), version(1) + 1, "{activity}");
     let page = api
         .send(request("GET", &format!("/destinations/{id}/activity")).query("limit", "2"))
         .await
