@@ -167,64 +167,24 @@ fn retry_pause(attempt: u32) -> std::time::Duration {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicU32, Ordering};
     use std::time::Duration;
 
     use super::*;
     use crate::domain::AuthModeKind;
-    use crate::ports::{CreateOutcome, NewRecord, Page};
     use crate::testing::DestinationBuilder;
     use crate::testing::memory::InMemoryStore;
 
-    /// The in-memory store, but another writer always gets there first; counts the writes tried.
-    #[derive(Default)]
-    struct AlwaysBeaten {
-        inner: InMemoryStore,
-        writes: AtomicU32,
+    /// A stored destination every write of which another writer beats.
+    fn always_beaten() -> (InMemoryStore, Destination) {
+        let store = InMemoryStore::new();
+        let destination = DestinationBuilder::new(AuthModeKind::IamRole).build();
+        store.insert(destination.clone());
+        store.lose_every_race(true);
+        (store, destination)
     }
 
-    impl DestinationRepository for AlwaysBeaten {
-        async fn get(
-            &self,
-            tenant: &TenantId,
-            id: &DestinationId,
-        ) -> Result<Option<Destination>, StoreError> {
-            self.inner.get(tenant, id).await
-        }
-        async fn list(
-            &self,
-            tenant: &TenantId,
-            limit: u16,
-            cursor: Option<&str>,
-        ) -> Result<Page, StoreError> {
-            self.inner.list(tenant, limit, cursor).await
-        }
-        async fn create(&self, record: NewRecord<'_>) -> Result<CreateOutcome, StoreError> {
-            self.inner.create(record).await
-        }
-        async fn update(
-            &self,
-            _: &Destination,
-            expected_version: u64,
-            _: SideEffects<'_>,
-        ) -> Result<(), StoreError> {
-            self.writes.fetch_add(1, Ordering::SeqCst);
-            Err(StoreError::VersionConflict {
-                expected: expected_version,
-            })
-        }
-        async fn delete(
-            &self,
-            tenant: &TenantId,
-            id: &DestinationId,
-            activity: &ActivityEntry,
-        ) -> Result<bool, StoreError> {
-            self.inner.delete(tenant, id, activity).await
-        }
-    }
-
-    async fn rename(
-        store: &AlwaysBeaten,
+    async fn change(
+        store: &InMemoryStore,
         destination: &Destination,
         precondition: Precondition,
     ) -> Result<Destination, ModifyError<std::convert::Infallible>> {
@@ -246,16 +206,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_race_lost_every_time_is_retried_with_pauses_then_given_up() {
         // GIVEN a destination every write of which another writer beats
-        let store = AlwaysBeaten::default();
-        let destination = DestinationBuilder::new(AuthModeKind::IamRole).build();
-        store.inner.insert(destination.clone());
+        let (store, destination) = always_beaten();
         // WHEN it is changed with no If-Match
         let started = tokio::time::Instant::now();
-        let outcome = rename(&store, &destination, Precondition::None).await;
+        let outcome = change(&store, &destination, Precondition::None).await;
         // THEN every attempt was a write, each after a pause of 5–20 ms times its number, and
         // then the change gave up
         assert!(matches!(outcome, Err(ModifyError::Conflict)));
-        assert_eq!(store.writes.load(Ordering::SeqCst), ATTEMPTS);
+        assert_eq!(store.updates_tried(), ATTEMPTS as usize);
         let tries = u64::from(ATTEMPTS - 1) * u64::from(ATTEMPTS) / 2;
         let paused = started.elapsed();
         assert!(
@@ -268,14 +226,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_race_lost_at_a_pinned_version_is_not_retried() {
         // GIVEN a destination every write of which another writer beats
-        let store = AlwaysBeaten::default();
-        let destination = DestinationBuilder::new(AuthModeKind::IamRole).build();
-        store.inner.insert(destination.clone());
+        let (store, destination) = always_beaten();
         // WHEN it is changed If-Match its version
         let pinned = Precondition::Version(destination.version());
-        let outcome = rename(&store, &destination, pinned).await;
+        let outcome = change(&store, &destination, pinned).await;
         // THEN one write was tried, and the caller told its version is gone
         assert!(matches!(outcome, Err(ModifyError::PreconditionFailed)));
-        assert_eq!(store.writes.load(Ordering::SeqCst), 1);
+        assert_eq!(store.updates_tried(), 1);
     }
 }

@@ -3,7 +3,7 @@
 //! so concurrent callers really interleave.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ pub struct InMemoryStore {
     unavailable: Arc<AtomicBool>,
     corrupt: Arc<AtomicBool>,
     lose_races: Arc<AtomicBool>,
+    /// Destination updates tried, won or lost.
+    updates_tried: Arc<AtomicUsize>,
     /// Calls per minute per action; `None`: unlimited.
     rate_limit: Option<u32>,
     /// API requests per minute per tenant; `None`: unlimited.
@@ -96,6 +98,11 @@ impl InMemoryStore {
     /// Makes every later update lose its race, as if another writer always got there first.
     pub fn lose_every_race(&self, lose: bool) {
         self.lose_races.store(lose, Ordering::SeqCst);
+    }
+
+    /// How many destination updates were tried, won or lost.
+    pub fn updates_tried(&self) -> usize {
+        self.updates_tried.load(Ordering::SeqCst)
     }
 
     /// Holds the check lock of destination `id` (any tenant) until `ttl` from now.
@@ -262,6 +269,7 @@ impl DestinationRepository for InMemoryStore {
         effects: SideEffects<'_>,
     ) -> Result<(), StoreError> {
         let mut state = self.open().await?;
+        self.updates_tried.fetch_add(1, Ordering::SeqCst);
         if self.lose_races.load(Ordering::SeqCst) {
             return Err(StoreError::VersionConflict {
                 expected: expected_version,
