@@ -83,6 +83,11 @@ fn object_writer(destination: &Destination, s3_rules: &[Rule]) -> AwsWriter {
         .credentials_provider(base.clone())
         .http_client(create_mock_http_client())
         .interceptor(s3)
+        // The SDK's own retries (three attempts, as deployed), without their seconds of backoff.
+        .retry_config(
+            aws_sdk_s3::config::retry::RetryConfig::standard()
+                .with_initial_backoff(std::time::Duration::from_millis(1)),
+        )
         .build();
     let sts = aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::Config::builder()

@@ -29,7 +29,8 @@ pub const STAGING_BUCKET: &str = "destinations-stagingbucket-example";
 
 pub fn check_settings() -> CheckSettings {
     CheckSettings {
-        deadline: std::time::Duration::from_secs(5),
+        // Long enough for any in-memory check; short, since one test waits it out.
+        deadline: std::time::Duration::from_secs(1),
         propagation_budget: std::time::Duration::from_millis(300),
         first_backoff: std::time::Duration::from_millis(50),
     }
