@@ -154,6 +154,77 @@ async fn re_validation_leaves_a_tenant_one_slot_for_its_own_test_connection() {
 }
 
 #[tokio::test]
+async fn a_running_check_holds_its_slot_until_it_ends() {
+    // GIVEN a cap of 4 (re-validation takes 3), tenant A already running 2 re-validation checks,
+    // and writes that take a while
+    let store = InMemoryStore::new().with_check_slots(4);
+    let (first, second) = (saved("tenant-a"), saved("tenant-a"));
+    store.insert(first.clone());
+    store.insert(second.clone());
+    hold(&store, "tenant-a", CheckKind::Revalidation, 2).await;
+    let mut writer = ScriptedWriter::permissive();
+    writer.latency = std::time::Duration::from_millis(100);
+    let (queue, platform) = (RecordingQueue::default(), platform());
+    let checker = checker(&store, &writer, &queue, &platform);
+    // WHEN two more of A's checks come off the queue together
+    let requests = [&first, &second].map(RevalidationRequest::of);
+    let (one, other) = tokio::join!(checker.check(&requests[0]), checker.check(&requests[1]));
+    // THEN the one in the last slot runs, holding it throughout, and the other is put off
+    let outcomes = [one.unwrap(), other.unwrap()];
+    assert!(
+        matches!(outcomes[0], Outcome::Checked { passed: true, .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], Outcome::Deferred);
+    assert_eq!(queue.deferred.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_running_test_connection_holds_its_lock_and_its_slot_until_it_ends() {
+    for slots_held in [None, Some(3)] {
+        // GIVEN two destinations and writes that take a while; in the second case, a cap of 4
+        // with 3 of tenant A's slots held
+        let store = match slots_held {
+            Some(_) => InMemoryStore::new().with_check_slots(4),
+            None => InMemoryStore::new(),
+        };
+        let mut writer = ScriptedWriter::permissive();
+        writer.latency = std::time::Duration::from_millis(100);
+        let world = MemoryWorld::new(store.clone(), writer);
+        let api = world.api();
+        let body = |name: &str| serde_json::json!({"name": name, "bucket": "acme-a", "authMode": "bucketPolicy", "bucketOwnerAccountId": "222222222222"});
+        let first = api.create_id(body("First")).await;
+        let second = api.create_id(body("Second")).await;
+        if let Some(n) = slots_held {
+            hold(&store, "tenant-a", CheckKind::TestConnection, n).await;
+        }
+        // WHEN the first is tested, and at the same time the first again (no cap) or the second
+        let next = if slots_held.is_some() {
+            &second
+        } else {
+            &first
+        };
+        let (one, other) = tokio::join!(api.test(&first), api.test(next));
+        // THEN one test runs to a current result, holding the destination's test lock and its
+        // slot throughout: the repeat is told a test is in progress, the other to retry
+        let (running, refused) = if one.status() == 200 {
+            (one, other)
+        } else {
+            (other, one)
+        };
+        let running = running.expect(200).json();
+        assert_eq!(running["passed"], true, "{running}");
+        assert_eq!(running["current"], true, "{running}");
+        let (status, problem) = match slots_held {
+            None => (409, "test-in-progress"),
+            Some(_) => (429, "rate-limited"),
+        };
+        assert_eq!(refused.status(), status);
+        assert_eq!(refused.problem(), problem);
+    }
+}
+
+#[tokio::test]
 async fn each_tenant_has_its_own_request_quota() {
     // GIVEN a quota of 5 requests per tenant per minute
     let world = MemoryWorld::new(

@@ -512,8 +512,16 @@ async fn save_needs_a_passing_test_of_the_current_configuration() {
     api.save(&id).await.expect_problem(409, "not-verified");
     let tested = api.test(&id).await.expect(200).json();
     assert_eq!(verdict(&tested), ("passed".into(), String::new()));
+    let draft = api
+        .get(&format!("/destinations/{id}"))
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(draft["latestTestCurrent"], true, "{draft}");
+    assert_eq!(draft["savedAt"], Value::Null, "{draft}");
     let saved = api.save(&id).await.expect(200).json();
     assert_eq!(saved["status"], "verified");
+    assert!(saved["savedAt"].is_string(), "{saved}");
     assert_eq!(saved["active"]["bucket"], "acme-raw");
     assert_eq!(
         saved["active"]["pinnedBucketOwnerAccountId"],

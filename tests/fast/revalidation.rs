@@ -6,7 +6,7 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use aws_lambda_events::sqs::SqsEvent;
 use dev_support::events::{EVENT_DESTINATION_ID, EVENT_TENANT, parse, sqs_batch};
 use serde_json::Value;
-use shared::app::revalidation::Checker;
+use shared::app::revalidation::{Checker, Outcome};
 use shared::domain::check::FailureCategory;
 use shared::domain::revalidation::{
     ConnectionEventKind, RevalidationRequest, RevalidationSettings,
@@ -176,26 +176,35 @@ async fn transient_failures_flip_the_status_only_at_the_threshold_and_raise_one_
     let checker = checker(&store, &throttled, settings);
     let tenant = shared::domain::TenantId::new(EVENT_TENANT).unwrap();
     let id = shared::domain::DestinationId::new(EVENT_DESTINATION_ID).unwrap();
-    let check = || async {
-        let current = store.get(&tenant, &id).await.unwrap().unwrap();
-        checker
+    let (store, checker, tenant, id) = (&store, &checker, &tenant, &id);
+    let check = |transition: bool| async move {
+        let current = store.get(tenant, id).await.unwrap().unwrap();
+        let outcome = checker
             .check(&RevalidationRequest::of(&current))
             .await
             .unwrap();
-        store.get(&tenant, &id).await.unwrap().unwrap()
+        // (the outcome says whether this check moved the status, as the events do)
+        assert_eq!(
+            outcome,
+            Outcome::Checked {
+                passed: false,
+                transition
+            }
+        );
+        store.get(tenant, id).await.unwrap().unwrap()
     };
     // WHEN checked three times THEN verified twice, failing the third time, with one event
-    assert_eq!(check().await.status(), Status::Verified);
-    assert_eq!(check().await.status(), Status::Verified);
+    assert_eq!(check(false).await.status(), Status::Verified);
+    assert_eq!(check(false).await.status(), Status::Verified);
     assert_eq!(store.outbox_len(), 0);
-    let failing = check().await;
+    let failing = check(true).await;
     assert_eq!(failing.status(), Status::Failing);
     assert_eq!(
         failing.revalidation().last_check.as_ref().unwrap().category,
         Some(FailureCategory::Transient)
     );
     assert_eq!(store.outbox_len(), 1);
-    assert_eq!(check().await.status(), Status::Failing);
+    assert_eq!(check(false).await.status(), Status::Failing);
     assert_eq!(store.outbox_len(), 1, "failing again raises nothing");
 }
 

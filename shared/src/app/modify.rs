@@ -224,6 +224,31 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_refused_earlier_copy_is_no_lost_race_and_costs_no_attempt() {
+        // GIVEN a destination every write of which another writer beats, and a copy of it read
+        // earlier in the request
+        let (store, destination) = always_beaten();
+        let caller = Caller {
+            tenant: destination.tenant(),
+            actor: &Actor::service(),
+        };
+        // WHEN it is changed from that copy
+        let outcome: Result<_, ModifyError<std::convert::Infallible>> = modify_from(
+            &store,
+            caller,
+            Some(destination.clone()),
+            destination.id(),
+            Precondition::None,
+            OffsetDateTime::now_utc(),
+            |_| Ok(Change::recorded(Activity::Saved)),
+        )
+        .await;
+        // THEN the copy's refused write came on top of every attempt from a fresh read
+        assert!(matches!(outcome, Err(ModifyError::Conflict)));
+        assert_eq!(store.updates_tried(), ATTEMPTS as usize + 1);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_race_lost_at_a_pinned_version_is_not_retried() {
         // GIVEN a destination every write of which another writer beats
         let (store, destination) = always_beaten();

@@ -362,3 +362,165 @@ pub fn check_after_change(
     (new.is_saved() && active_version(old) != active_version(new))
         .then(|| RevalidationRequest::of(new))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AuthModeKind;
+    use crate::domain::{DestinationId, TenantId};
+    use crate::ports::DuePage;
+    use crate::testing::DestinationBuilder;
+    use crate::testing::memory::{InMemoryStore, RecordingQueue};
+
+    /// A share of the cap is a whole number of pages, so reading one page too many shows.
+    const PAGE: usize = 625;
+    /// More pages per shard than a run may read (16 shards of 5,000 due checks: 80,000).
+    const PAGES_PER_SHARD: usize = 8;
+
+    /// A due index in which every shard has more due checks than its share of one run.
+    struct CrowdedDueIndex;
+
+    impl DueIndex for CrowdedDueIndex {
+        async fn due_for_check(
+            &self,
+            shard: u16,
+            _now: OffsetDateTime,
+            cursor: Option<&str>,
+        ) -> Result<DuePage, StoreError> {
+            let page: usize = cursor.map_or(0, |c| c.parse().unwrap());
+            let tenant = TenantId::new(&format!("tenant-{shard}")).unwrap();
+            let items = (0..PAGE)
+                .map(|_| RevalidationRequest {
+                    tenant_id: tenant.clone(),
+                    destination_id: DestinationId::generate(),
+                    version: 1,
+                })
+                .collect();
+            let next_cursor = (page + 1 < PAGES_PER_SHARD).then(|| (page + 1).to_string());
+            Ok(DuePage { items, next_cursor })
+        }
+    }
+
+    #[tokio::test]
+    async fn a_run_queues_each_shards_share_of_the_cap_and_leaves_the_rest_due() {
+        // GIVEN every shard holds more due checks than its share of one run
+        let queue = RecordingQueue::default();
+        let share = MAX_QUEUED_PER_RUN / usize::from(DUE_SHARDS);
+        assert!(share + PAGE < PAGES_PER_SHARD * PAGE);
+        // WHEN one run queues what is due
+        let queued = enqueue_due(&CrowdedDueIndex, &queue, OffsetDateTime::now_utc())
+            .await
+            .unwrap();
+        // THEN each shard is read page by page until it holds its share, and no further
+        let per_shard = share.div_ceil(PAGE) * PAGE;
+        assert_eq!(queued, per_shard * usize::from(DUE_SHARDS));
+        assert_eq!(queue.queued.lock().unwrap().len(), queued);
+    }
+
+    fn saved(tenant: &str) -> Destination {
+        DestinationBuilder::new(AuthModeKind::BucketPolicy)
+            .tenant(tenant)
+            .saved()
+    }
+
+    fn on_demand(tenant: &str, destination: Option<&Destination>) -> OnDemandRequest {
+        OnDemandRequest {
+            tenant_id: TenantId::new(tenant).unwrap(),
+            destination_id: destination.map(|d| d.id().clone()),
+        }
+    }
+
+    #[tokio::test]
+    async fn on_demand_a_tenants_saved_destinations_are_queued_over_every_page() {
+        // GIVEN tenant A with more saved destinations than one page, and a draft; tenant B with one
+        let store = InMemoryStore::new();
+        let mine: Vec<Destination> = (0..150).map(|_| saved("tenant-a")).collect();
+        for d in &mine {
+            store.insert(d.clone());
+        }
+        store.insert(
+            DestinationBuilder::new(AuthModeKind::BucketPolicy)
+                .tenant("tenant-a")
+                .build(),
+        );
+        store.insert(saved("tenant-b"));
+        let queue = RecordingQueue::default();
+        // WHEN A asks for every destination to be checked now
+        let queued = enqueue_on_demand(&store, &queue, &on_demand("tenant-a", None))
+            .await
+            .unwrap();
+        // THEN each of A's saved destinations is queued once, and counted; nothing else
+        assert_eq!(queued, mine.len());
+        let mut ids: Vec<_> = queue
+            .queued
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.destination_id.clone())
+            .collect();
+        ids.sort();
+        let mut expected: Vec<_> = mine.iter().map(|d| d.id().clone()).collect();
+        expected.sort();
+        assert_eq!(ids, expected);
+    }
+
+    #[tokio::test]
+    async fn on_demand_a_named_draft_has_nothing_to_check() {
+        // GIVEN a saved destination and a draft
+        let store = InMemoryStore::new();
+        let draft = DestinationBuilder::new(AuthModeKind::BucketPolicy)
+            .tenant("tenant-a")
+            .build();
+        let saved = saved("tenant-a");
+        store.insert(draft.clone());
+        store.insert(saved.clone());
+        let queue = RecordingQueue::default();
+        // WHEN each is named for a check now
+        let (draft, saved_one) = (Some(&draft), Some(&saved));
+        let for_draft = enqueue_on_demand(&store, &queue, &on_demand("tenant-a", draft)).await;
+        let for_saved = enqueue_on_demand(&store, &queue, &on_demand("tenant-a", saved_one)).await;
+        // THEN only the saved one is queued
+        assert_eq!(for_draft.unwrap(), 0);
+        assert_eq!(for_saved.unwrap(), 1);
+        assert_eq!(
+            *queue.queued.lock().unwrap(),
+            [RevalidationRequest::of(&saved)]
+        );
+    }
+
+    #[test]
+    fn a_change_is_checked_at_once_only_when_it_moves_deliveries() {
+        // GIVEN a draft, a saved destination, and that one renamed
+        let draft = DestinationBuilder::new(AuthModeKind::BucketPolicy).build();
+        let saved = DestinationBuilder::new(AuthModeKind::BucketPolicy).saved();
+        let mut renamed = saved.clone();
+        renamed
+            .apply(
+                crate::domain::DestinationPatch {
+                    name: Some(crate::domain::DestinationName::new("Renamed").unwrap()),
+                    ..Default::default()
+                },
+                OffsetDateTime::now_utc(),
+            )
+            .unwrap();
+        // THEN a Save that makes a configuration active is checked; a rename, a deletion or a
+        // draft's edit is not
+        assert_eq!(
+            check_after_change(Some(&draft), Some(&saved)),
+            Some(RevalidationRequest::of(&saved))
+        );
+        assert_eq!(check_after_change(Some(&saved), Some(&renamed)), None);
+        assert_eq!(check_after_change(Some(&saved), None), None);
+        assert_eq!(check_after_change(Some(&draft), Some(&draft)), None);
+    }
+
+    #[test]
+    fn a_put_off_check_comes_back_after_ten_to_forty_seconds_spread_out() {
+        // WHEN many checks are put off
+        let delays: std::collections::BTreeSet<u64> =
+            (0..500).map(|_| deferral_delay().as_secs()).collect();
+        // THEN each returns within the window, and they do not all return together
+        assert!(delays.iter().all(|s| (10..=40).contains(s)), "{delays:?}");
+        assert!(delays.len() > 20, "{delays:?}");
+    }
+}

@@ -80,6 +80,11 @@ fn asking_again_is_the_same_delivery_and_another_file_is_a_conflict() {
             .same_request(&request("d-1", "s/1", "other"))
             .is_err()
     );
+    // AND two asks racing are told apart the same way
+    let racing = |key, name| Delivery::accept(request("d-1", key, name), &saved(), AT).unwrap();
+    assert_eq!(delivery.same_request_as(&racing("s/1", "n")), Ok(()));
+    assert!(delivery.same_request_as(&racing("s/2", "n")).is_err());
+    assert!(delivery.same_request_as(&racing("s/1", "other")).is_err());
 }
 
 #[test]
@@ -136,6 +141,27 @@ fn an_attempt_whose_worker_died_is_taken_over_after_its_lease_and_its_upload_is_
         delivery.version > version,
         "every change counts for conditional writes"
     );
+    // WHEN it has aborted that upload THEN the delivery no longer names it
+    let version = delivery.version;
+    delivery.upload_cleared(AT + LEASE);
+    assert_eq!(delivery.upload_id, None);
+    assert!(delivery.version > version);
+}
+
+#[test]
+fn a_delivery_whose_destination_is_gone_is_parked_at_once() {
+    // GIVEN a queued delivery
+    let mut delivery = Delivery::accept(request("d-1", "s/1", "n"), &saved(), AT).unwrap();
+    let version = delivery.version;
+    // WHEN it is parked THEN it takes no more attempts and says why
+    delivery.park(FailureCategory::InvalidConfiguration, AT);
+    assert_eq!(delivery.status, DeliveryStatus::Parked);
+    assert_eq!(
+        delivery.failure,
+        Some(FailureCategory::InvalidConfiguration)
+    );
+    assert!(!delivery.due(AT + Duration::days(365)));
+    assert!(delivery.version > version);
 }
 
 #[test]

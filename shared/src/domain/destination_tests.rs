@@ -1,5 +1,6 @@
 use super::*;
 
+use crate::domain::check::{Stage, StageResult, StageStatus};
 use crate::domain::fixtures::{NOW, configuration, draft, result, saved};
 
 fn rename(name: &str) -> DestinationPatch {
@@ -136,8 +137,11 @@ fn discarding_returns_to_the_active_configuration() {
     assert_eq!(d.discard(NOW), Err(NothingToDiscard));
     d.apply(move_to("new-bucket"), NOW).unwrap();
     d.record_test(result(d.config_version(), None), None, NOW);
+    let edited = d.config_version();
     d.discard(NOW).unwrap();
     assert!(!d.has_pending_changes());
+    // The restored configuration is a new version, never an earlier one come back
+    assert!(d.config_version() > edited);
     assert_eq!(d.configuration().bucket.as_str(), "bucket");
     // The test of the discarded change no longer counts for Save
     assert!(!d.latest_test_is_current());
@@ -461,6 +465,17 @@ fn a_rotation_starts_once_in_role_mode_and_cancels_only_when_open() {
 }
 
 #[test]
+fn a_rotation_event_names_who_rotated() {
+    // GIVEN a saved role destination
+    let d = saved_role();
+    // WHEN a user's rotation raises its event
+    let event = d.rotation_event(ConnectionEventKind::RotationStarted, &actor(), NOW);
+    // THEN the event names that user, as any change's event does
+    assert_eq!(event.kind, ConnectionEventKind::RotationStarted);
+    assert_eq!(event.changed_by, Some(actor()));
+}
+
+#[test]
 fn a_retired_id_still_accepted_after_its_grace_window_is_overdue_once_and_settles_on_a_pass() {
     // GIVEN a completed rotation
     let mut d = saved_role();
@@ -485,8 +500,54 @@ fn a_retired_id_still_accepted_after_its_grace_window_is_overdue_once_and_settle
         Some(FailureCategory::RetiredExternalIdAccepted)
     );
     assert_ne!(event.event_id, format!("{}/{}", d.id(), d.version()));
+    assert_eq!(event.first_failure_at, Some(accepted.started_at));
     assert_eq!(d.settle_retired(&accepted, later), None);
     // WHEN a later check passes THEN the retired ID is done with
     assert_eq!(d.settle_retired(&result(active, None), later), None);
+    assert!(d.rotation().retired.is_empty());
+}
+
+/// A completed rotation whose retired ID's grace window ends 7 days after `NOW`.
+fn rotated() -> Destination {
+    let mut d = saved_role();
+    d.start_rotation(&actor(), NOW).unwrap();
+    let next = d.rotation().next.as_ref().unwrap().id.clone();
+    d.record_test(result(d.config_version(), None), Some(&next), NOW);
+    d.complete_rotation(time::Duration::days(7), NOW).unwrap();
+    d
+}
+
+/// A check that failed at the write, after `before` (the stages before it) passed.
+fn failed_write_after(d: &Destination, before: Stage) -> CheckResult {
+    let mut failed = result(
+        d.active().unwrap().config_version,
+        Some(FailureCategory::PutAccessDenied),
+    );
+    failed.stages.insert(
+        0,
+        StageResult {
+            stage: before,
+            status: StageStatus::Passed,
+            duration_ms: 1,
+            failure: None,
+        },
+    );
+    failed
+}
+
+#[test]
+fn a_check_whose_guard_refused_the_retired_id_settles_it_even_if_the_write_then_failed() {
+    // GIVEN a retired ID whose grace window ends exactly now
+    let mut d = rotated();
+    let end = NOW + time::Duration::days(7);
+    // WHEN a check fails at the write after only the role was assumed (the guard did not run)
+    let unguarded = failed_write_after(&d, Stage::AssumeRole);
+    // THEN the retired ID stays, not yet seen refused
+    assert_eq!(d.settle_retired(&unguarded, end), None);
+    assert_eq!(d.rotation().retired.len(), 1);
+    // WHEN a check fails at the write after the guard passed (it probed the ID now due)
+    let guarded = failed_write_after(&d, Stage::ConfusedDeputyGuard);
+    // THEN the retired ID is done with, without an event
+    assert_eq!(d.settle_retired(&guarded, end), None);
     assert!(d.rotation().retired.is_empty());
 }

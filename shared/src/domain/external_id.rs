@@ -103,5 +103,13 @@ mod tests {
     fn debug_output_never_contains_the_value() {
         let id = ExternalId::generate().unwrap();
         assert!(!format!("{id:?}").contains(id.expose()));
+        // (a log still shows there is one)
+        assert_eq!(format!("{id:?}"), "ExternalId(<redacted>)");
+    }
+
+    #[test]
+    fn an_external_id_serialises_as_its_value_for_the_customers_own_view() {
+        let id = ExternalId::generate().unwrap();
+        assert_eq!(serde_json::to_value(&id).unwrap(), id.expose());
     }
 }

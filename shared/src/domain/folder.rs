@@ -67,10 +67,6 @@ impl Folder {
         &self.0
     }
 
-    pub fn is_root(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The object key of `name` inside this folder.
     pub fn key(&self, name: &str) -> String {
         format!("{}{name}", self.0)
@@ -114,8 +110,11 @@ mod tests {
                 "{raw}"
             );
         }
-        assert!(Folder::new("").unwrap().is_root());
-        assert!(Folder::new("/").unwrap().is_root());
+        assert_eq!(Folder::new("").unwrap(), Folder::root());
+        assert_eq!(Folder::new("/").unwrap(), Folder::root());
+        // (and it is stored as the normalised prefix)
+        let stored = serde_json::to_value(Folder::new("/exports").unwrap()).unwrap();
+        assert_eq!(stored, "exports/");
     }
 
     #[test]

@@ -259,13 +259,19 @@ mod tests {
     #[test]
     fn a_rendered_key_over_s3s_limit_is_refused() {
         let template = KeyTemplate::default();
+        let at = datetime!(2026-01-02 03:04 UTC);
+        let render = |name: &str| template.render(&Folder::root(), at, "id", name);
         let name = "n".repeat(MAX_KEY_BYTES);
-        let key = template.render(
-            &Folder::root(),
-            datetime!(2026-01-02 03:04 UTC),
-            "id",
-            &name,
-        );
-        assert_eq!(key, Err(KeyTemplateError::TooLong));
+        assert_eq!(render(&name), Err(KeyTemplateError::TooLong));
+        // (and a key of exactly the limit is S3's to take)
+        let fixed = render("").unwrap().len();
+        let longest = render(&name[..MAX_KEY_BYTES - fixed]).unwrap();
+        assert_eq!(longest.len(), MAX_KEY_BYTES);
+    }
+
+    #[test]
+    fn a_template_reads_back_as_written() {
+        let raw = "{folder}{yyyy}/{name}.{deliveryId}";
+        assert_eq!(KeyTemplate::new(raw).unwrap().to_string(), raw);
     }
 }

@@ -137,6 +137,20 @@ mod tests {
     }
 
     #[test]
+    fn each_partitions_default_region_is_its_own() {
+        for partition in Partition::ALL {
+            let region = Region::new(partition.default_region()).unwrap();
+            assert_eq!(region.partition(), partition);
+        }
+    }
+
+    #[test]
+    fn a_region_is_stored_as_its_name() {
+        let region = Region::new("eu-west-2").unwrap();
+        assert_eq!(serde_json::to_value(&region).unwrap(), "eu-west-2");
+    }
+
+    #[test]
     fn malformed_regions_are_rejected() {
         for raw in [
             "",

@@ -153,10 +153,6 @@ impl PlatformIdentity {
         self.accounts.contains(account)
     }
 
-    pub fn platform_accounts(&self) -> impl Iterator<Item = &AccountId> {
-        self.accounts.iter()
-    }
-
     /// The one identity that writes for a bucket-policy destination: the writer role's session
     /// named after the destination. No other destination can take that session name.
     pub fn writer_session(

@@ -162,6 +162,28 @@ mod tests {
             Err(RoleArnError::Account(_))
         ));
     }
+
+    #[test]
+    fn a_role_arn_prints_and_serialises_as_written() {
+        let raw = "arn:aws:iam::123456789012:role/team/Writer";
+        let role = RoleArn::new(raw).unwrap();
+        assert_eq!(role.to_string(), raw);
+        assert_eq!(serde_json::to_value(&role).unwrap(), raw);
+    }
+
+    #[test]
+    fn a_session_is_one_principal_whether_named_through_its_roles_path_or_not() {
+        // GIVEN a session derived from a role with a path, and the same session as configured
+        let with_path = RoleArn::new("arn:aws:iam::123456789012:role/team/writer").unwrap();
+        let session = RoleSessionName::new("destination-1").unwrap();
+        let derived = PrincipalArn::session_of(&with_path, &session);
+        let raw = "arn:aws:sts::123456789012:assumed-role/writer/destination-1";
+        // THEN they are the same principal, printed as STS names it; another session is not
+        assert_eq!(derived, PrincipalArn::new(raw).unwrap());
+        assert_eq!(derived.to_string(), raw);
+        let other = "arn:aws:sts::123456789012:assumed-role/writer/destination-2";
+        assert_ne!(derived, PrincipalArn::new(other).unwrap());
+    }
 }
 
 /// A principal of the platform, as configuration names it (never customer input): an IAM role, or an
@@ -240,12 +262,6 @@ impl PartialEq for PrincipalArn {
 }
 
 impl Eq for PrincipalArn {}
-
-impl std::hash::Hash for PrincipalArn {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.raw.hash(state);
-    }
-}
 
 impl fmt::Display for PrincipalArn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

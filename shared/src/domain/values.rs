@@ -267,6 +267,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_kms_key_arn_prints_and_serialises_as_written() {
+        let raw = "arn:aws:kms:eu-west-1:222222222222:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let key = KmsKeyArn::new(raw).unwrap();
+        assert_eq!(key.to_string(), raw);
+        assert_eq!(serde_json::to_value(&key).unwrap(), raw);
+    }
+
+    #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(DestinationName::new("  Lake  ").unwrap().as_str(), "Lake");
         assert_eq!(

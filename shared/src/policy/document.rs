@@ -106,13 +106,6 @@ impl Statement {
             .insert(key.to_owned(), value);
         self
     }
-
-    pub fn deny(actions: &[&str], resources: Vec<String>) -> Self {
-        Self {
-            effect: Effect::Deny,
-            ..Self::allow(actions, resources)
-        }
-    }
 }
 
 /// Pretty JSON (two-space indent) as customers paste it into the console.

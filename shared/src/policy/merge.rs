@@ -176,11 +176,10 @@ fn covers_our_put(statement: &Value, write: &OurWrite<'_>) -> bool {
             .any(|p| wildcard_match(&p.to_ascii_lowercase(), "s3:putobject")),
         (None, None) => true,
     };
-    let probe = write.object_resource.trim_end_matches('*').to_owned() + "object";
+    let folder = write.object_resource.trim_end_matches('*');
+    let probe = folder.to_owned() + "object";
     let resource_hit = match (statement.get("Resource"), statement.get("NotResource")) {
-        (Some(r), _) => strings(r)
-            .iter()
-            .any(|p| wildcard_match(p, &probe) || wildcard_match(p, write.object_resource)),
+        (Some(r), _) => strings(r).iter().any(|p| may_match_under(p, folder)),
         (None, Some(nr)) => !strings(nr).iter().any(|p| wildcard_match(p, &probe)),
         (None, None) => true,
     };
@@ -315,6 +314,23 @@ fn condition_keys(statement: &Value) -> Vec<String> {
             _ => vec![operator.clone()],
         })
         .collect()
+}
+
+/// Whether `pattern` (an IAM glob) matches some text longer than `prefix` that starts with it:
+/// whether a grant or a denial on it could reach an object under the folder `prefix`, even one
+/// key of it (`folder/2*` reaches our dated keys).
+fn may_match_under(pattern: &str, prefix: &str) -> bool {
+    let mut pattern = pattern.chars();
+    for c in prefix.chars() {
+        match pattern.next() {
+            // From here on the pattern matches whatever follows the prefix.
+            Some('*') => return true,
+            Some(p) if p == '?' || p == c => {}
+            _ => return false,
+        }
+    }
+    // Whatever is left of the pattern matches some non-empty rest of a key.
+    pattern.next().is_some()
 }
 
 /// IAM-style glob: `*` any run, `?` one character.

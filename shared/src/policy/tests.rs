@@ -113,6 +113,14 @@ fn a_vended_session_puts_only_with_the_owner_acl() {
     // AND the delivery session keeps the parts statement besides it
     let delivering = serde_json::to_value(session_policy(d.configuration(), Some(&owner))).unwrap();
     assert_eq!(delivering["Statement"].as_array().unwrap().len(), 2);
+    // AND no session statement spends the packed-size budget on a Sid no one reads
+    for session in [&vended, &delivering] {
+        let statements = session["Statement"].as_array().unwrap();
+        assert!(
+            statements.iter().all(|s| s.get("Sid").is_none()),
+            "{session}"
+        );
+    }
 }
 
 #[test]
@@ -244,6 +252,11 @@ fn oversize_documents_are_errors_not_truncations() {
     );
     assert_eq!(
         render::check_size("managed policy", &huge, MANAGED_POLICY_LIMIT),
+        Ok(())
+    );
+    // (a document of exactly its limit is IAM's to take)
+    assert_eq!(
+        render::check_size("trust policy", &huge, iam_size(&huge)),
         Ok(())
     );
 }
@@ -395,14 +408,138 @@ fn merge_warns_about_deny_statements_that_could_block_our_writes() {
 }
 
 #[test]
+fn merge_reads_not_action_not_resource_and_not_principal_as_iam_does() {
+    // GIVEN Denies written with the negated elements, each either reaching our writes or not
+    let (ours, _) = ours();
+    let principal = ours.principal.unwrap().aws;
+    let folder = "arn:aws:s3:::customer-bucket/exports/*";
+    let existing = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "AllButReads", "Effect": "Deny", "Principal": "*", "NotAction": "s3:GetObject", "Resource": folder},
+        {"Sid": "AllButPuts", "Effect": "Deny", "Principal": "*", "NotAction": ["s3:PutObject"], "Resource": folder},
+        {"Sid": "OutsidePublic", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "NotResource": "arn:aws:s3:::customer-bucket/public/*"},
+        {"Sid": "OutsideExports", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "NotResource": folder},
+        {"Sid": "AllButPartner", "Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "s3:PutObject", "Resource": folder},
+        {"Sid": "AllButUs", "Effect": "Deny", "NotPrincipal": {"AWS": principal}, "Action": "s3:PutObject", "Resource": folder}
+    ]});
+    // WHEN our statement is merged in
+    let outcome = merge(&existing.to_string()).unwrap();
+    // THEN exactly those that apply to our PutObject into the folder are flagged
+    let flagged: Vec<Option<&str>> = outcome.warnings.iter().map(|w| w.sid.as_deref()).collect();
+    assert_eq!(
+        flagged,
+        [
+            Some("AllButReads"),
+            Some("OutsidePublic"),
+            Some("AllButPartner")
+        ]
+    );
+}
+
+#[test]
+fn merge_flags_a_deny_on_our_principal_however_it_is_named_and_on_part_of_the_folder() {
+    let (ours, _) = ours();
+    let session = ours.principal.unwrap().aws;
+    let account = session.split(':').nth(4).unwrap().to_owned();
+    let whole = "arn:aws:s3:::customer-bucket/exports/*";
+    for (principal, resource) in [
+        (json!("*"), whole),
+        (json!({"AWS": "*"}), whole),
+        (json!({"AWS": session}), whole),
+        (json!({"AWS": account}), whole),
+        (
+            json!({"AWS": [format!("arn:aws:iam::{account}:root")]}),
+            whole,
+        ),
+        // (our keys start with the date: a Deny on some of them blocks those deliveries)
+        (json!("*"), "arn:aws:s3:::customer-bucket/exports/2*"),
+        (json!("*"), "arn:aws:s3:::customer-bucket/exp*"),
+        (json!("*"), "arn:aws:s3:::customer-bucket/export?/*"),
+    ] {
+        // GIVEN a Deny of PutObject naming us this way, on this resource
+        let existing = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Deny", "Effect": "Deny", "Principal": principal, "Action": "s3:PutObject", "Resource": resource}
+        ]});
+        // WHEN our statement is merged in THEN the Deny is flagged
+        let outcome = merge(&existing.to_string()).unwrap();
+        assert_eq!(outcome.warnings.len(), 1, "{principal} on {resource}");
+        assert_eq!(
+            outcome.warnings[0].kind,
+            MergeWarningKind::MayBlockOurWrites
+        );
+    }
+    // AND a Deny on the bucket itself, or on the folder's marker object, is not flagged
+    for resource in [
+        "arn:aws:s3:::customer-bucket",
+        "arn:aws:s3:::customer-bucket/exports/",
+        "arn:aws:s3:::customer-bucket/exports",
+        "arn:aws:s3:::customer-bucket/export/*",
+        "arn:aws:s3:::customer-bucket/exports?",
+    ] {
+        let existing = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Deny", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": resource}
+        ]});
+        assert!(
+            merge(&existing.to_string()).unwrap().warnings.is_empty(),
+            "{resource}"
+        );
+    }
+}
+
+#[test]
+fn merge_accepts_a_policy_of_exactly_the_size_limit() {
+    // GIVEN a customer statement padded so that the merged policy is exactly 20 KB
+    let padded = |pad: usize| {
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "P".repeat(pad), "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::customer-bucket/public/*"}
+        ]})
+        .to_string()
+    };
+    let unpadded = serde_json::to_string(&merge(&padded(1)).unwrap().policy)
+        .unwrap()
+        .len();
+    let exact = padded(1 + BUCKET_POLICY_LIMIT - unpadded);
+    // WHEN merged THEN it is accepted; one byte more is refused
+    let outcome = merge(&exact).unwrap();
+    assert_eq!(
+        serde_json::to_string(&outcome.policy).unwrap().len(),
+        BUCKET_POLICY_LIMIT
+    );
+    let over = padded(2 + BUCKET_POLICY_LIMIT - unpadded);
+    assert!(matches!(merge(&over), Err(MergeError::TooLarge { .. })));
+}
+
+#[test]
+fn globs_match_as_iam_matches_them() {
+    use super::merge::wildcard_match;
+    for (pattern, text, matches) in [
+        ("s3:Put*", "s3:PutObject", true),
+        ("s3:Put*", "s3:Put", true),
+        ("s3:*Object", "s3:PutObject", true),
+        ("s3:?utObject", "s3:PutObject", true),
+        ("s3:PutObject", "s3:PutObjec", false),
+        ("s3:PutObjec", "s3:PutObject", false),
+        ("s3:Get*", "s3:PutObject", false),
+        ("*", "", true),
+        ("?", "", false),
+        ("a*b*c", "aXbYbZc", true),
+        ("a*b", "ab", true),
+        ("a*b*c", "aXbYbZ", false),
+    ] {
+        assert_eq!(wildcard_match(pattern, text), matches, "{pattern} ~ {text}");
+    }
+}
+
+#[test]
 fn merge_flags_allows_that_let_other_sessions_of_our_writer_put() {
-    // GIVEN a policy that grants our writes to everyone, the platform's account, the writer role
-    // and a wildcard over its sessions, besides harmless grants
+    // GIVEN a policy that grants our writes to everyone, the platform's account (as its root or
+    // its bare ID, on part of the folder), the writer role and a wildcard over its sessions,
+    // besides harmless grants
     let account = CONNECTOR.split(':').nth(4).unwrap();
     let role = WRITER;
     let existing = json!({"Version": "2012-10-17", "Statement": [
         {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::customer-bucket/*"},
         {"Sid": "Account", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "s3:Put*", "Resource": "arn:aws:s3:::customer-bucket/exports/*"},
+        {"Sid": "AccountId", "Effect": "Allow", "Principal": {"AWS": account}, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::customer-bucket/exports/2*"},
         {"Sid": "Role", "Effect": "Allow", "Principal": {"AWS": [role]}, "Action": "s3:*", "Resource": "*"},
         {"Sid": "AnySession", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:sts::{account}:assumed-role/destinations-platform-writer/destination-*")}, "Action": "s3:PutObject", "Resource": "arn:aws:s3:::customer-bucket/*"},
         {"Sid": "ReadsOnly", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::customer-bucket/*"},
@@ -410,13 +547,14 @@ fn merge_flags_allows_that_let_other_sessions_of_our_writer_put() {
     ]});
     // WHEN our statement is merged in
     let outcome = merge(&existing.to_string()).unwrap();
-    // THEN the four broad grants are flagged, and neither ours nor the harmless ones
+    // THEN the five broad grants are flagged, and neither ours nor the harmless ones
     let flagged: Vec<Option<&str>> = outcome.warnings.iter().map(|w| w.sid.as_deref()).collect();
     assert_eq!(
         flagged,
         [
             Some("Everyone"),
             Some("Account"),
+            Some("AccountId"),
             Some("Role"),
             Some("AnySession")
         ]

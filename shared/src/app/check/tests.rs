@@ -432,6 +432,27 @@ async fn a_denied_write_in_bucket_policy_mode_names_the_former_shared_principal(
 }
 
 #[tokio::test]
+async fn a_denied_write_suspects_the_buckets_default_key_only_when_none_is_configured() {
+    for (kms_key, suspected) in [(None, true), (Some(KEY), false)] {
+        // GIVEN a destination with or without a KMS key, and a write S3 denies
+        let mut builder = DestinationBuilder::new(AuthModeKind::BucketPolicy);
+        if let Some(key) = kms_key {
+            builder = builder.kms_key(key);
+        }
+        let destination = builder.build();
+        let writer = ScriptedWriter::new(|_| Ok(()), |_| denied());
+        // WHEN it is tested
+        let result = check(&writer, &destination).await;
+        // THEN the bucket's default encryption is among the causes only when no key is named
+        // (a named key's own refusal is told apart as a KMS failure)
+        assert_eq!(result.category, Some(FailureCategory::PutAccessDenied));
+        let causes = &result.first_failure().unwrap().possible_causes;
+        let listed = causes.iter().any(|c| c.contains("default encryption"));
+        assert_eq!(listed, suspected, "{kms_key:?}: {causes:?}");
+    }
+}
+
+#[tokio::test]
 async fn an_unconfigured_region_is_found_and_a_wrong_one_reported() {
     let redirect = |call: &crate::testing::memory::PutCall| {
         if call.region == "eu-west-1" {

@@ -22,7 +22,7 @@ async fn deliver(
     writer: &ScriptedWriter,
     destination: &Destination,
     key: &str,
-    source: InMemorySource,
+    source: impl crate::ports::ObjectSource,
     settings: StreamSettings,
 ) -> Result<Streamed, DeliveryWriteError> {
     write_object(
@@ -257,48 +257,76 @@ async fn a_failed_part_aborts_the_upload_and_leaves_nothing() {
     assert!(writer.objects.lock().unwrap().is_empty());
 }
 
+/// A source that announces `announced` bytes, whatever it has.
+struct Misannounced {
+    source: InMemorySource,
+    announced: u64,
+}
+
+impl crate::ports::ObjectSource for Misannounced {
+    fn size(&self) -> u64 {
+        self.announced
+    }
+    async fn next_chunk(&mut self, max: usize) -> Result<bytes::Bytes, crate::ports::SourceError> {
+        self.source.next_chunk(max).await
+    }
+}
+
 #[tokio::test]
-async fn a_source_shorter_than_announced_is_refused_and_aborted() {
-    /// Announces more bytes than it has.
-    struct Truncated(InMemorySource);
-    impl crate::ports::ObjectSource for Truncated {
+async fn a_source_longer_or_shorter_than_announced_is_refused_and_aborted() {
+    for announced_less_actual in [1_i64, -1] {
+        // GIVEN a 6 MiB source that announces one byte more, or one fewer, than it has
+        let file = pattern(6 * 1024 * 1024);
+        let source = Misannounced {
+            announced: (file.len() as u64).saturating_add_signed(announced_less_actual),
+            source: InMemorySource(file),
+        };
+        let destination = saved(AuthModeKind::BucketPolicy);
+        let writer = ScriptedWriter::permissive();
+        // WHEN it is delivered in parts
+        let outcome = deliver(&writer, &destination, "exports/x", source, small_parts()).await;
+        // THEN the delivery fails as a changed source, and nothing is left in the bucket
+        assert!(
+            matches!(
+                outcome,
+                Err(DeliveryWriteError::Write(StreamFailure::Source(
+                    crate::ports::SourceError::Changed
+                )))
+            ),
+            "{announced_less_actual}: {outcome:?}"
+        );
+        assert!(writer.uploads.lock().unwrap().is_empty());
+        assert!(writer.objects.lock().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_source_read_in_chunks_that_straddle_parts_arrives_whole() {
+    /// Hands out at most 1 MiB + 3 bytes a read, as a network body does, whatever is asked.
+    struct Chunked(InMemorySource);
+    impl crate::ports::ObjectSource for Chunked {
         fn size(&self) -> u64 {
-            self.0.size() + 1
+            self.0.size()
         }
         async fn next_chunk(
             &mut self,
             max: usize,
         ) -> Result<bytes::Bytes, crate::ports::SourceError> {
-            self.0.next_chunk(max).await
+            self.0.next_chunk(max.min(1024 * 1024 + 3)).await
         }
     }
+    // GIVEN an 11 MiB file read in chunks that do not line up with the 5 MiB parts
     let destination = saved(AuthModeKind::BucketPolicy);
     let writer = ScriptedWriter::permissive();
-    let outcome = write_object(
-        &writer,
-        &destination,
-        &platform(),
-        DeliveryWrite {
-            upload: Upload {
-                key: "exports/x",
-                source: Truncated(InMemorySource(pattern(6 * 1024 * 1024))),
-                content_type: "application/octet-stream",
-            },
-            leftover_upload: None,
-            journal: &NoJournal,
-        },
-        small_parts(),
-        deadline(),
-    )
-    .await;
-    assert!(matches!(
-        outcome,
-        Err(DeliveryWriteError::Write(StreamFailure::Source(
-            crate::ports::SourceError::Changed
-        )))
-    ));
-    assert!(writer.uploads.lock().unwrap().is_empty());
-    assert!(writer.objects.lock().unwrap().is_empty());
+    let file = pattern(11 * 1024 * 1024);
+    // WHEN it is delivered
+    let source = Chunked(InMemorySource(file.clone()));
+    let streamed = deliver(&writer, &destination, "exports/x", source, small_parts())
+        .await
+        .unwrap();
+    // THEN it went in three parts and arrived byte for byte
+    assert_eq!(streamed.parts, 3);
+    assert_eq!(writer.objects.lock().unwrap()["exports/x"], file);
 }
 
 #[test]
